@@ -1,0 +1,1 @@
+"""JUDGE recorded data: ESXi log parsing, the signature catalog, timelines, sequence checks, diagnoses (pure)."""
