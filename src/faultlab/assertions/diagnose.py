@@ -1,0 +1,751 @@
+"""KB diagnoses over catalog events: KB 392634 (guest BSOD after storage trouble), KB 308590 (Lost Heartbeat)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faultlab.assertions.meminfo import Point, Trend, percent, trend_of
+from faultlab.assertions.model import Event
+
+KB_BSOD = "KB 392634"
+KB_LOST_HB = "KB 308590"
+
+# Storage trouble that can starve a guest's I/O (KB 392634 sections 1-3), and signs it came back.
+TROUBLE = frozenset(
+    {
+        "hostd.slow_io",
+        "hostd.io_error",
+        "apd.start",
+        "apd.timeout",
+        "nfs.server.lost",
+        "vmfs.heartbeat.timeout",
+        "vmfs.heartbeat.reclaimed",  # "Reclaimed heartbeat [Timeout]": a timeout happened first
+        "vsan.liveness.lost",
+        "pdl",
+        "connectivity.lost",
+    }
+)
+RECOVERY = frozenset({"apd.exit", "nfs.server.restored", "vmfs.heartbeat.reclaimed", "connectivity.restored"})
+VM_FILE_EVENTS = frozenset({"hostd.slow_io", "hostd.io_error"})  # count only on the VM's own files
+
+# How far back a storage problem still explains a bugcheck, and how late a recovery still counts as
+# "around" it: the VMX writes the WinBSOD lines to the datastore, so they can land after the recovery.
+BSOD_WINDOW = timedelta(minutes=30)
+RECOVERY_GRACE = timedelta(minutes=5)
+
+RESOLUTION_392634 = (
+    "Ensure the underlying storage is restored before attempting to power on/rebooting VMs (KB 392634).",
+    "Review the health of the physical storage path: HBAs, switches and the backend storage (array) configuration.",
+    "Engage the hardware/storage vendor to validate physical connectivity, firmware/driver compatibility "
+    "and overall I/O path stability.",
+)
+
+Figure = int | float | str
+
+
+class DiagVerdict(enum.StrEnum):
+    """Does the KB's pattern explain what the logs show? INFO: no incident, a finding worth reading."""
+
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+    INFO = "info"
+
+
+@dataclass(slots=True)
+class Diagnosis:
+    """One KB's reading of one VM or host, for a support engineer and for `faultlab triage --json`."""
+
+    kb: str
+    title: str
+    verdict: DiagVerdict
+    subject: str
+    summary: str
+    evidence: list[Event] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)  # unit in the name: _s, _kb, _pct, _kb_per_h
+    recommendations: list[str] = field(default_factory=list)
+    host: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kb": self.kb,
+            "title": self.title,
+            "verdict": self.verdict.value,
+            "subject": self.subject,
+            "host": self.host,
+            "summary": self.summary,
+            "figures": dict(self.figures),
+            "recommendations": list(self.recommendations),
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+
+# ---------------------------------------------------------------------------------------------- ordering
+
+
+def _live(events: Iterable[Event]) -> list[Event]:
+    """The events that count: a vob/esx twin duplicates another event."""
+    return [e for e in events if e.twin is None]
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def order(a: Event, b: Event) -> int | None:
+    """-1 if a came before b, 1 after, 0 at the same time; None when no clock or file position decides.
+
+    Timed events compare by time; untimed (masked) ones only by line position within the same file.
+    """
+    if a.time is not None and b.time is not None:
+        ta, tb = _utc(a.time), _utc(b.time)
+        if ta != tb or a.file != b.file:
+            return (ta > tb) - (ta < tb)
+    if a.file == b.file:
+        return (a.line_no > b.line_no) - (a.line_no < b.line_no)
+    return None
+
+
+def _sorted(events: Iterable[Event]) -> list[Event]:
+    """Timed events by time, then the untimed ones by file position (their place is not known)."""
+    items = list(events)
+    timed = sorted((e for e in items if e.time), key=lambda e: (_utc(e.time or datetime.min), e.file, e.line_no))
+    untimed = sorted((e for e in items if not e.time), key=lambda e: (e.file, e.line_no))
+    return timed + untimed
+
+
+def _when(e: Event) -> str:
+    if e.time is None:
+        return f"(time masked, {e.file}:{e.line_no})"
+    return _utc(e.time).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _same_host(a: Event, b: Event) -> bool:
+    return not a.host or not b.host or a.host == b.host
+
+
+# ------------------------------------------------------------------------------------- KB 392634 (BSOD)
+
+
+def _path_parts(path: str) -> tuple[str | None, str | None]:
+    """(datastore, VM folder) of "/vmfs/volumes/<datastore>/<vm>/file"."""
+    parts = path.split("/")
+    if len(parts) >= 6 and parts[1] == "vmfs" and parts[2] == "volumes":
+        return parts[3], parts[4]
+    return None, None
+
+
+def _vm_of(e: Event) -> str | None:
+    vm = e.fields.get("vm")
+    if isinstance(vm, str) and vm:
+        return vm
+    return _path_parts(str(e.fields.get("path") or e.subject or ""))[1]
+
+
+def _bsod_vm(e: Event) -> str:
+    return e.subject or f"unknown VM ({e.file})"
+
+
+def _describe(e: Event) -> str:
+    """A short human reading of one event."""
+    f = e.fields
+    if e.name == "hostd.slow_io":
+        return f"{f.get('op', 'I/O')} of {f.get('path', e.subject)} took over {f.get('seconds')} s"
+    if e.name == "hostd.io_error":
+        return f"I/O error on {f.get('path', e.subject)} ({f.get('error', 'error')})"
+    if e.name == "apd.timeout":
+        return f"APD timeout on {e.subject} after {f.get('seconds')} s"
+    if e.name in ("nfs.server.lost", "nfs.server.restored"):
+        verb = "lost" if e.name.endswith("lost") else "restored"
+        return f"NFS server {f.get('server', '?')} {verb} (mount {f.get('mount_point', e.subject)})"
+    if e.name == "guest.bsod":
+        return f"bugcheck {_bugcheck(e)}"
+    return f"{e.name} {e.subject or ''}".strip()
+
+
+def _bugcheck(e: Event) -> str:
+    code = e.fields.get("code")
+    code_hex = e.fields.get("code_hex") or (f"0x{code:X}" if isinstance(code, int) else "?")
+    name = e.fields.get("name")
+    return f"{code_hex} {name}" if name else str(code_hex)
+
+
+@dataclass(slots=True)
+class _Finding:
+    """How one guest.bsod relates to the storage events of its host."""
+
+    bsod: Event
+    verdict: DiagVerdict
+    trouble: list[Event] = field(default_factory=list)  # known to precede it within the window
+    recovery: list[Event] = field(default_factory=list)  # within the window or just after
+    unordered: list[Event] = field(default_factory=list)  # trouble whose order against it is unknown
+    unordered_recovery: list[Event] = field(default_factory=list)
+    earlier: list[Event] = field(default_factory=list)  # trouble before it but outside the window
+    repeat_after: Event | None = None  # set: crashed again after storage had come back
+
+
+def _storage_events(vm: str, bsod: Event, events: Sequence[Event]) -> list[Event]:
+    """Trouble and recovery on the VM's host; hostd file events only when they name this VM's files."""
+    return [
+        e
+        for e in events
+        if (e.name in TROUBLE or e.name in RECOVERY)
+        and _same_host(e, bsod)
+        and (e.name not in VM_FILE_EVENTS or _vm_of(e) == vm)
+    ]
+
+
+def _within(a: Event, b: Event, before: timedelta, after: timedelta) -> bool:
+    """a lies in [b - before, b + after]; untimed events in b's file before b count as within."""
+    if a.time is not None and b.time is not None:
+        delta = _utc(b.time) - _utc(a.time)
+        return -after <= delta <= before
+    return order(a, b) is not None and (order(a, b) or 0) <= 0
+
+
+def _judge_bsod(bsod: Event, storage: Sequence[Event], prior: Sequence[Event]) -> _Finding:
+    finding = _Finding(bsod, DiagVerdict.FALSE)
+    for e in storage:
+        rel = order(e, bsod)
+        if e.name in TROUBLE:
+            if rel is None:
+                finding.unordered.append(e)
+            elif rel <= 0 and _within(e, bsod, BSOD_WINDOW, timedelta(0)):
+                finding.trouble.append(e)
+            elif rel <= 0:
+                finding.earlier.append(e)
+        if e.name in RECOVERY and rel is not None and _within(e, bsod, BSOD_WINDOW, RECOVERY_GRACE):
+            finding.recovery.append(e)
+        elif e.name in RECOVERY and rel is None:
+            finding.unordered_recovery.append(e)
+    if finding.trouble:
+        finding.verdict = DiagVerdict.TRUE
+    elif finding.unordered:
+        finding.verdict = DiagVerdict.UNKNOWN
+    finding.repeat_after = _healthy_since(bsod, storage, prior)
+    if finding.repeat_after is not None:
+        finding.verdict = DiagVerdict.FALSE
+    return finding
+
+
+def _healthy_since(bsod: Event, storage: Sequence[Event], prior: Sequence[Event]) -> Event | None:
+    """The recovery after which this VM had already bugchecked once, with no new trouble since.
+
+    KB 392634: subsequent reboots do not reproduce the crash, so a second bugcheck on healthy storage
+    is not its pattern.
+    """
+    before = [e for e in storage if order(e, bsod) == -1]
+    recoveries = [e for e in before if e.name in RECOVERY]
+    if not recoveries:
+        return None
+    last = _sorted(recoveries)[-1]
+    if any(e.name in TROUBLE and e.name not in RECOVERY and order(last, e) == -1 for e in before):
+        return None
+    if any(order(last, p) == -1 and order(p, bsod) == -1 for p in prior):
+        return last
+    return None
+
+
+def diagnose_kb392634(events: Iterable[Event]) -> list[Diagnosis]:
+    """Per VM with a guest.bsod: was it the storage-loss bugcheck of KB 392634? Plus VMs at risk."""
+    live = _live(events)
+    bsods: dict[str, list[Event]] = {}
+    for e in _sorted(e for e in live if e.name == "guest.bsod"):
+        bsods.setdefault(_bsod_vm(e), []).append(e)
+    diagnoses: list[Diagnosis] = []
+    for vm, crashes in bsods.items():
+        findings: list[_Finding] = []
+        for i, bsod in enumerate(crashes):
+            findings.append(_judge_bsod(bsod, _storage_events(vm, bsod, live), crashes[:i]))
+        diagnoses.append(_bsod_diagnosis(vm, findings[0], findings[1:], live))
+        diagnoses.extend(_repeat_diagnosis(vm, f) for f in findings[1:] if f.repeat_after is not None)
+    diagnoses.extend(_at_risk(live, set(bsods)))
+    return diagnoses
+
+
+def _slow_io_max(events: Iterable[Event]) -> int | None:
+    seconds = [int(e.fields["seconds"]) for e in events if e.name == "hostd.slow_io" and "seconds" in e.fields]
+    return max(seconds) if seconds else None
+
+
+def _bsod_figures(f: _Finding, vm: str, live: Sequence[Event], later: Sequence[_Finding]) -> dict[str, Figure]:
+    bsod = f.bsod
+    figures: dict[str, Figure] = {"bugcheck": _bugcheck(bsod), "bsod_count": 1 + len(later)}
+    if isinstance(bsod.fields.get("code"), int):
+        figures["bugcheck_code"] = bsod.fields["code"]
+    vm_slow = _slow_io_max(e for e in live if _vm_of(e) == vm and _same_host(e, bsod))
+    if vm_slow is not None:
+        figures["max_slow_io_s"] = vm_slow
+    host_slow = _slow_io_max(e for e in live if _same_host(e, bsod))
+    if host_slow is not None:
+        figures["max_slow_io_host_s"] = host_slow
+    apd = [e.fields["seconds"] for e in f.trouble if e.name == "apd.timeout" and "seconds" in e.fields]
+    if apd:
+        figures["apd_timeout_s"] = max(apd)
+    figures["storage_events"] = len(f.trouble)
+    if f.unordered:
+        figures["unordered_storage_events"] = len(f.unordered)
+    timed = [e for e in f.trouble if e.time]
+    if bsod.time and timed:
+        figures["lead_s"] = (_utc(bsod.time) - _utc(_sorted(timed)[0].time or bsod.time)).total_seconds()
+    rec = [e for e in f.recovery if e.time]
+    if bsod.time and rec:
+        figures["recovery_before_bsod_s"] = (_utc(bsod.time) - _utc(_sorted(rec)[0].time or bsod.time)).total_seconds()
+    repeats = sum(1 for x in later if x.repeat_after is not None)
+    if repeats:
+        figures["bsod_after_recovery"] = repeats
+    return figures
+
+
+def _bsod_diagnosis(vm: str, f: _Finding, later: Sequence[_Finding], live: Sequence[Event]) -> Diagnosis:
+    bsod = f.bsod
+    head = f"VM {vm} bugchecked {_bugcheck(bsod)} at {_when(bsod)}"
+    if bsod.fields.get("complete") is False:
+        head += " (incomplete WinBSOD record)"
+    figures = _bsod_figures(f, vm, live, later)
+    unordered = [*f.unordered, *f.unordered_recovery] if f.verdict is DiagVerdict.UNKNOWN else []
+    evidence = _sorted([*f.trouble, *f.recovery, *unordered, bsod, *(x.bsod for x in later)])
+    if f.verdict is DiagVerdict.TRUE:
+        title = "matches KB 392634: guest BSOD after storage latency / loss of access"
+        summary = f"{head}, preceded by storage trouble on its host: " + "; ".join(
+            _describe(e) for e in _sorted(f.trouble)[:6]
+        )
+        if f.recovery:
+            summary += (
+                f". Storage came back around the crash ({_describe(_sorted(f.recovery)[0])} at "
+                f"{_when(_sorted(f.recovery)[0])}), as the KB describes: the guest crashes as storage "
+                "connectivity begins to recover"
+            )
+        else:
+            summary += ". No storage recovery was seen in these logs: check the datastore is accessible"
+        summary += ". The crash is a consequence of the storage problem, not a guest fault."
+        recommendations = list(RESOLUTION_392634)
+    elif f.verdict is DiagVerdict.UNKNOWN:
+        title = "KB 392634 undecided: the order of the bugcheck and the storage events is unknown"
+        summary = (
+            f"{head}. Storage trouble was logged on the same host ({len(f.unordered)} event(s), e.g. "
+            f"{_describe(f.unordered[0])}), but timestamps are masked or missing and the lines are in other "
+            "files, so whether it preceded the bugcheck cannot be decided."
+        )
+        recommendations = [
+            "Collect the logs with their real timestamps (vm-support bundle) to order the bugcheck against "
+            "the storage events.",
+            *RESOLUTION_392634[:1],
+        ]
+    else:
+        title = "BSOD without preceding storage trouble: KB 392634 does not apply"
+        summary = (
+            f"{head} with no storage trouble on its host in the {int(BSOD_WINDOW.total_seconds() // 60)} min before it"
+        )
+        if f.earlier:
+            summary += (
+                f" (the last earlier problem: {_describe(_sorted(f.earlier)[-1])} at {_when(_sorted(f.earlier)[-1])})"
+            )
+        summary += ". Look elsewhere: guest drivers, the guest memory dump, the bugcheck parameters."
+        recommendations = ["Analyse the guest crash dump (MEMORY.DMP) and the bugcheck parameters in the guest."]
+    repeats = [x for x in later if x.repeat_after is not None]
+    if repeats:
+        summary += (
+            f" It bugchecked again {len(repeats)} time(s) after storage was healthy again, which the KB "
+            "pattern does not explain (subsequent reboots do not reproduce the crash)."
+        )
+    return Diagnosis(KB_BSOD, title, f.verdict, vm, summary, evidence, figures, recommendations, bsod.host)
+
+
+def _repeat_diagnosis(vm: str, f: _Finding) -> Diagnosis:
+    assert f.repeat_after is not None
+    summary = (
+        f"VM {vm} bugchecked {_bugcheck(f.bsod)} at {_when(f.bsod)}, after storage had recovered "
+        f"({_describe(f.repeat_after)} at {_when(f.repeat_after)}) and after an earlier bugcheck, with no new "
+        "storage trouble since. KB 392634 notes subsequent reboots do not reproduce the crash: this one "
+        "needs its own explanation."
+    )
+    return Diagnosis(
+        KB_BSOD,
+        "BSOD after storage recovered: does not match the KB 392634 pattern",
+        DiagVerdict.FALSE,
+        vm,
+        summary,
+        [f.repeat_after, f.bsod],
+        {"bugcheck": _bugcheck(f.bsod)},
+        ["Analyse the guest crash dump of this later bugcheck: storage does not explain it."],
+        f.bsod.host,
+    )
+
+
+def _at_risk(live: Sequence[Event], crashed: set[str]) -> list[Diagnosis]:
+    """VMs whose files hit slow or failed I/O (or whose Tools heartbeat stopped) but did not bugcheck."""
+    per_vm: dict[str, list[Event]] = {}
+    for e in live:
+        vm = _vm_of(e) if e.name in VM_FILE_EVENTS else None
+        if e.name == "guest.tools_heartbeat.lost" and e.subject:
+            vm = e.subject if any(t.name in TROUBLE and _same_host(t, e) for t in live) else None
+        if vm and vm not in crashed:
+            per_vm.setdefault(vm, []).append(e)
+    out = []
+    for vm, evs in per_vm.items():
+        ordered = _sorted(evs)
+        figures: dict[str, Figure] = {"storage_events": len(ordered)}
+        slow = _slow_io_max(ordered)
+        if slow is not None:
+            figures["max_slow_io_s"] = slow
+        summary = (
+            f"VM {vm} saw storage trouble without a logged bugcheck: "
+            + "; ".join(_describe(e) for e in ordered[:4])
+            + ". A Windows guest whose I/O stalls past its disk timeout can still bugcheck when storage returns."
+        )
+        out.append(
+            Diagnosis(
+                KB_BSOD,
+                "at risk: storage trouble on the VM's files, no BSOD",
+                DiagVerdict.INFO,
+                vm,
+                summary,
+                ordered,
+                figures,
+                [RESOLUTION_392634[0], "Check the guest is responsive and its Tools heartbeat is green."],
+                ordered[0].host,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------ KB 308590 (Lost Heartbeat)
+
+# Short process names of vmksummary (ESX 3/4 cut them to 8 characters) -> what KB 308590 says they are,
+# and whether they ship with ESX/VirtualCenter (decides the KB's next step).
+PROCESS_ROLES: tuple[tuple[str, str, bool], ...] = (
+    ("vmap", "VMware HA", True),
+    ("vmware-h", "vmware-hostd, the core management agent", True),
+    ("hostd", "hostd, the core management agent", True),
+    ("webacces", "webAccess, browser-based management", True),
+    ("cimserver", "the CIM server (Pegasus; see KB 1009607 for its ESX 3.5 U2 leak)", True),
+    ("sfcb", "the CIM broker (sfcbd)", True),
+    ("vpxa", "the vCenter agent (vpxa)", True),
+    ("snmpd", "the SNMP agent", True),
+    ("vmx", "a virtual machine's VMX process", True),
+)
+
+ACTION_PLAN_308590 = (
+    "Increase the Service Console RAM or swap only if memory use is static but under stress (KB 1003501): "
+    "with a leak it only delays the crash.",
+    "Run top in batch mode in the Service Console to capture process memory before a recurrence (KB 1006797).",
+    "If there is no cos-core file, check that the Misc.CosCoreFile advanced option is valid (KB 1032962).",
+    "Coredumps: vmkernel-zdump-* in /root/ or /var/core/ (moved to /root/old_cores/), "
+    "cos-core-<host>.*.core.gz in /root/old_cores/ or /var/core/, and the cos-core file on the datastore "
+    "named in the 'Dumping core to' line; give both to VMware Support with the logs.",
+)
+HOURLY_GAP_H = 1.5  # vmksummary samples are hourly: a longer silence hides a stop
+
+
+def process_role(name: str) -> tuple[str, bool] | None:
+    """(what the process is, ships with VMware) for a known vmksummary short name, else None."""
+    low = name.lower()
+    for prefix, role, vmware in PROCESS_ROLES:
+        if low.startswith(prefix):
+            return role, vmware
+    return None
+
+
+def _named(key: str) -> str:
+    """A series key with what the KB says the process is: "VMap (VMware HA)"."""
+    role = process_role(_base_name(key))
+    return f"{key} ({role[0]})" if role else key
+
+
+def _stamp(e: Event) -> float | None:
+    """Seconds since the epoch: the event's time, else the ESX 3/4 "(epoch)" field."""
+    if e.time is not None:
+        return _utc(e.time).timestamp()
+    epoch = e.fields.get("epoch")
+    return float(epoch) if isinstance(epoch, int | float) else None
+
+
+@dataclass(slots=True)
+class _Segment:
+    """The samples of one uptime of a host, and how that uptime ended."""
+
+    samples: list[Event] = field(default_factory=list)
+    shutdown: Event | None = None
+    end: Event | None = None  # the boot (or uptime reset sample) that started the next uptime
+    unclean: bool = False
+
+
+def _timeline(events: Sequence[Event]) -> list[Event]:
+    if all(_stamp(e) is not None for e in events):
+        return sorted(events, key=lambda e: (_stamp(e) or 0.0, e.file, e.line_no))
+    return sorted(events, key=lambda e: (e.file, e.line_no))
+
+
+def _segments(timeline: Sequence[Event]) -> list[_Segment]:
+    """Split samples at boots (or uptime resets); a boot with no shutdown since the host was up is an
+    unclean stop (KB 317245)."""
+    segments: list[_Segment] = []
+    cur, host_up, prev_uptime = _Segment(), False, None
+    for e in timeline:
+        if e.name == "host.shutdown":
+            cur.shutdown = e
+            continue
+        uptime = e.fields.get("uptime_s") if e.name == "host.memory.sample" else None
+        reset = isinstance(uptime, int | float) and prev_uptime is not None and uptime < prev_uptime
+        if e.name == "host.boot" or reset:
+            cur.end, cur.unclean = e, host_up and cur.shutdown is None
+            segments.append(cur)
+            cur, prev_uptime = _Segment(), None
+        host_up = True
+        if e.name == "host.memory.sample":
+            cur.samples.append(e)
+            prev_uptime = uptime if isinstance(uptime, int | float) else prev_uptime
+    segments.append(cur)
+    return segments
+
+
+def _hours(samples: Sequence[Event]) -> list[float]:
+    """x of each sample in hours: real time when all have it, else the uptime."""
+    stamps = [_stamp(s) for s in samples]
+    if all(s is not None for s in stamps):
+        return [(s or 0.0) / 3600 for s in stamps]
+    return [float(s.fields.get("uptime_s") or 0.0) / 3600 for s in samples]
+
+
+def _processes(sample: Event) -> list[tuple[str, int]]:
+    """(series key, kB) per process of one sample; ESX 3/4 repeats short names, so count them."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in sample.fields.get("processes") or []:
+        name = str(p.get("name"))
+        if p.get("id") is not None:
+            key = f"{name}[{p['id']}]"
+        else:
+            seen[name] = seen.get(name, 0) + 1
+            key = name if seen[name] == 1 else f"{name}#{seen[name]}"
+        out.append((key, int(p.get("mem_kb") or 0)))
+    return out
+
+
+def memory_trends(samples: Sequence[Event]) -> list[Trend]:
+    """Per process of the last sample, its trend over the samples (in order), largest first."""
+    if not samples:
+        return []
+    series: dict[str, list[Point]] = {}
+    for x, sample in zip(_hours(samples), samples, strict=True):
+        for key, kb in _processes(sample):
+            series.setdefault(key, []).append(Point(x, kb))
+    last = [key for key, _ in _processes(samples[-1])]
+    trends = [trend_of(key, series[key]) for key in last]
+    return sorted(trends, key=lambda t: t.last_kb, reverse=True)
+
+
+def _base_name(key: str) -> str:
+    return re.split(r"[\[#]", key, maxsplit=1)[0]
+
+
+@dataclass(slots=True)
+class _Crash:
+    segment: _Segment
+    lost_heartbeat: list[Event]  # host.psod "Lost heartbeat" and host.heartbeat.lost lines
+    other_psod: list[Event]
+    located: bool  # the crash's place in the sample series is known
+
+
+def _pick_crash(segments: Sequence[_Segment], markers: Sequence[Event]) -> _Crash | None:
+    lost = [
+        e
+        for e in markers
+        if e.name == "host.heartbeat.lost" or "lost heartbeat" in str(e.fields.get("reason", "")).lower()
+    ]
+    other = [e for e in markers if e.name == "host.psod" and e not in lost]
+    unclean = [s for s in segments if s.unclean]
+    timed = [e for e in markers if e.time is not None]
+    if timed:
+        t = min(_utc(e.time or datetime.min) for e in timed).timestamp()
+        after = [s for s in unclean if s.end is not None and (_stamp(s.end) or 0.0) >= t]
+        if after:
+            return _Crash(after[0], lost, other, True)
+        before = [s for s in segments if s.samples and (_stamp(s.samples[0]) or t + 1) <= t]
+        if before:
+            seg = before[-1]
+            kept = [x for x in seg.samples if (_stamp(x) or t + 1) <= t]
+            return _Crash(_Segment(kept, seg.shutdown, seg.end, seg.unclean), lost, other, True)
+    if unclean:
+        return _Crash(unclean[-1], lost, other, True)
+    if markers:
+        with_samples = [s for s in segments if s.samples]
+        return _Crash(with_samples[-1] if with_samples else segments[-1], lost, other, False)
+    return None
+
+
+def diagnose_kb308590_hosts(events: Iterable[Event], meminfo: dict[str, int] | None = None) -> list[Diagnosis]:
+    """KB 308590 per host that has vmksummary samples or a heartbeat PSOD."""
+    live = _live(events)
+    hosts: dict[str, list[Event]] = {}
+    for e in live:
+        if e.name in ("host.memory.sample", "host.boot", "host.shutdown", "host.psod", "host.heartbeat.lost"):
+            hosts.setdefault(e.host, []).append(e)
+    out = []
+    for host, evs in hosts.items():
+        if any(e.name in ("host.memory.sample", "host.psod", "host.heartbeat.lost") for e in evs):
+            out.append(_host_diagnosis(host, evs, meminfo))
+    return out
+
+
+def diagnose_kb308590(events: Iterable[Event], meminfo: dict[str, int] | None = None) -> Diagnosis | None:
+    """The KB 308590 reading of the bundle's host: a Lost Heartbeat crash first, then any crash."""
+    found = diagnose_kb308590_hosts(events, meminfo)
+    rank = {DiagVerdict.TRUE: 0, DiagVerdict.UNKNOWN: 1, DiagVerdict.FALSE: 2, DiagVerdict.INFO: 3}
+    return min(found, key=lambda d: rank[d.verdict]) if found else None
+
+
+def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | None) -> Diagnosis:
+    markers = _sorted(e for e in evs if e.name in ("host.psod", "host.heartbeat.lost"))
+    timeline = _timeline([e for e in evs if e.name not in ("host.psod", "host.heartbeat.lost")])
+    segments = _segments(timeline)
+    crash = _pick_crash(segments, markers)
+    seg = crash.segment if crash else next((s for s in reversed(segments) if s.samples), segments[-1])
+    samples = seg.samples
+    trends = memory_trends(samples)
+    figures: dict[str, Figure] = {"samples": len(samples)}
+    parts: list[str] = []
+    name = f"host {host}" if host else "the host"
+    if crash and crash.lost_heartbeat:
+        verdict = DiagVerdict.TRUE
+        title = "matches KB 308590: Lost Heartbeat purple screen (Service Console unresponsive)"
+        comms = sorted({str(e.fields["comm"]) for e in crash.lost_heartbeat if e.fields.get("comm")})
+        parts.append(
+            f"{name} crashed with a Lost Heartbeat purple screen"
+            + (f" (VMNIX heartbeat lost for comm={', '.join(comms)})" if comms else "")
+        )
+        figures["heartbeat_lost_lines"] = sum(1 for e in crash.lost_heartbeat if e.name == "host.heartbeat.lost")
+    elif crash:
+        verdict = DiagVerdict.UNKNOWN
+        title = "host crash found; no Lost Heartbeat text to confirm KB 308590"
+        reason = next((str(e.fields.get("reason")) for e in crash.other_psod if e.fields.get("reason")), None)
+        parts.append(
+            f"{name} stopped uncleanly"
+            + (f" (purple screen: {reason})" if reason else "")
+            + "; no 'Lost heartbeat' purple screen text was found to confirm KB 308590"
+        )
+    else:
+        verdict = DiagVerdict.INFO
+        title = "no host crash: Service Console memory trend (KB 308590)"
+        parts.append(f"{name} shows no crash in these logs")
+    if crash and seg.end is not None and samples:
+        gap = ((_stamp(seg.end) or 0.0) - (_stamp(samples[-1]) or 0.0)) / 3600
+        if _stamp(seg.end) is not None and _stamp(samples[-1]) is not None:
+            figures["gap_before_boot_h"] = round(gap, 2)
+            hidden = " (a gap in the hourly samples)" if gap > HOURLY_GAP_H else ""
+            parts.append(
+                f"the last vmksummary sample is {_when(samples[-1])} and the host booted again at "
+                f"{_when(seg.end)}, {gap:.1f} h later{hidden}, with no shutdown line in between (KB 317245)"
+            )
+    if crash and not crash.located:
+        parts.append("the crash could not be placed in the sample series: the figures use the last sample")
+    evidence = _sorted([*(crash.lost_heartbeat + crash.other_psod if crash else []), *samples[-3:]])
+    if seg.end is not None and crash:
+        evidence.append(seg.end)
+    culprit = _memory_part(samples, trends, meminfo, figures, parts)
+    recommendations = _plan(culprit, verdict)
+    summary = "; ".join(parts) + "."
+    summary = summary[0].upper() + summary[1:]
+    return Diagnosis(
+        KB_LOST_HB, title, verdict, host or "unknown host", summary, evidence, figures, recommendations, host
+    )
+
+
+def _memory_part(
+    samples: Sequence[Event],
+    trends: Sequence[Trend],
+    meminfo: dict[str, int] | None,
+    figures: dict[str, Figure],
+    parts: list[str],
+) -> Trend | None:
+    """Fill the memory figures and sentences; return the culprit, if one process leaks."""
+    if not samples:
+        parts.append("no vmksummary samples are available to read the memory trend")
+        return None
+    last = samples[-1]
+    for k, t in enumerate(trends[:3], start=1):
+        figures[f"top{k}"] = f"{t.process} {t.last_kb} kB"
+    for t in trends:
+        figures[f"proc.{t.process}.first_kb"] = t.first_kb
+        figures[f"proc.{t.process}.last_kb"] = t.last_kb
+        figures[f"proc.{t.process}.growth_kb_per_h"] = round(t.slope_kb_per_h, 1)
+        figures[f"proc.{t.process}.growth_pct"] = round(t.growth_pct, 2)
+    xs = _hours(samples)
+    figures["window_h"] = round(xs[-1] - xs[0], 2)
+    if isinstance(last.fields.get("vms"), int):
+        figures["vms"] = last.fields["vms"]
+    top = ", ".join(f"{_named(t.process)} {t.last_kb} kB" for t in trends[:3])
+    parts.append(f"in the last sample ({_when(last)}) the top consumers were {top}")
+    if last.fields.get("format") == "esxi":
+        parts.append(
+            "(ESXi 5+ has no Service Console: the vmnixhbd Lost Heartbeat of KB 308590 is an ESX 3.x/4.x "
+            "mechanism; the memory figures still show which process grows)"
+        )
+    swap = last.fields.get("swap_bytes")
+    total = meminfo or {}
+    if isinstance(swap, int):
+        figures["swap_used_bytes"] = swap
+        figures["swap_used_mb"] = round(swap / 2**20)
+        text = f"{swap} bytes ({swap / 2**20:.0f} MB) of swap were in use"
+        if total.get("SwapTotal"):
+            figures["swap_total_kb"] = total["SwapTotal"]
+            figures["swap_used_pct"] = percent(swap, total["SwapTotal"] * 1024)
+            text += f" = {figures['swap_used_pct']} % of SwapTotal {total['SwapTotal']} kB"
+        parts.append(text)
+    growing = [t for t in trends if t.steadily_growing]
+    culprit = growing[0] if growing else None
+    share = culprit or (trends[0] if trends else None)
+    if share and total.get("MemTotal"):
+        figures["mem_total_kb"] = total["MemTotal"]
+        figures["top_share_of_ram_pct"] = percent(share.last_kb, total["MemTotal"])
+        parts.append(
+            f"{_base_name(share.process)} alone is {figures['top_share_of_ram_pct']} % of the Service Console "
+            f"RAM (MemTotal {total['MemTotal']} kB)"
+        )
+    if culprit:
+        figures["culprit"] = culprit.process
+        parts.append(
+            f"likely culprit: {_named(culprit.process)}, the largest consumer that grows steadily, "
+            f"{culprit.first_kb} -> {culprit.last_kb} kB ({culprit.slope_kb_per_h:+.0f} kB/h, "
+            f"{culprit.growth_pct:+.2f} % over {culprit.span_h:.1f} h, {culprit.samples} samples): "
+            "suggestive of a memory leak"
+        )
+    elif len(samples) < 2:
+        parts.append("one sample only: no trend can be read")
+    else:
+        parts.append(
+            "no process grows steadily: memory may have spiked within the hour (vmksummary is hourly), or "
+            "no single process caused the exhaustion"
+        )
+    return culprit
+
+
+def _plan(culprit: Trend | None, verdict: DiagVerdict) -> list[str]:
+    steps: list[str] = []
+    if culprit:
+        name = _base_name(culprit.process)
+        role = process_role(name)
+        if role and role[1]:
+            steps.append(
+                f"{name} is a VMware component ({role[0]}): engage VMware Support with the logs and both "
+                "coredumps; workarounds typically disable the leaking component."
+            )
+        else:
+            steps.append(
+                f"{name} is not a known VMware component: if it is a third-party agent, find where it came "
+                "from and consider removing it."
+            )
+    else:
+        steps.append(
+            "Identify the component exhausting Service Console memory; if vmksummary is not conclusive, engage "
+            "VMware Support with the logs and both coredumps."
+        )
+    if verdict is DiagVerdict.INFO:
+        return steps + list(ACTION_PLAN_308590[:2])
+    return steps + list(ACTION_PLAN_308590)
