@@ -9,8 +9,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faultlab.assertions.meminfo import Point, Trend, percent, trend_of
+from faultlab.assertions.meminfo import Point, Trend, parse_meminfo, percent, trend_of
 from faultlab.assertions.model import Event
+
+__all__ = [
+    "DiagVerdict",
+    "Diagnosis",
+    "diagnose_kb308590",
+    "diagnose_kb308590_hosts",
+    "diagnose_kb392634",
+    "memory_trends",
+    "order",
+    "parse_meminfo",  # lives in meminfo.py; re-exported for triage
+    "process_role",
+]
 
 KB_BSOD = "KB 392634"
 KB_LOST_HB = "KB 308590"
