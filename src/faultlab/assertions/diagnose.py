@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faultlab.assertions.meminfo import Point, Trend, parse_meminfo, percent, trend_of
+from faultlab.assertions.meminfo import (
+    Segment,
+    Trend,
+    base_name,
+    memory_trends,
+    parse_meminfo,
+    percent,
+    process_role,
+    sample_hours,
+    split_uptimes,
+    stamp,
+    timeline_order,
+)
 from faultlab.assertions.model import Event
 
 __all__ = [
@@ -429,20 +440,6 @@ def _at_risk(live: Sequence[Event], crashed: set[str]) -> list[Diagnosis]:
 
 # ------------------------------------------------------------------------------ KB 308590 (Lost Heartbeat)
 
-# Short process names of vmksummary (ESX 3/4 cut them to 8 characters) -> what KB 308590 says they are,
-# and whether they ship with ESX/VirtualCenter (decides the KB's next step).
-PROCESS_ROLES: tuple[tuple[str, str, bool], ...] = (
-    ("vmap", "VMware HA", True),
-    ("vmware-h", "vmware-hostd, the core management agent", True),
-    ("hostd", "hostd, the core management agent", True),
-    ("webacces", "webAccess, browser-based management", True),
-    ("cimserver", "the CIM server (Pegasus; see KB 1009607 for its ESX 3.5 U2 leak)", True),
-    ("sfcb", "the CIM broker (sfcbd)", True),
-    ("vpxa", "the vCenter agent (vpxa)", True),
-    ("snmpd", "the SNMP agent", True),
-    ("vmx", "a virtual machine's VMX process", True),
-)
-
 ACTION_PLAN_308590 = (
     "Increase the Service Console RAM or swap only if memory use is static but under stress (KB 1003501): "
     "with a leak it only delays the crash.",
@@ -455,117 +452,21 @@ ACTION_PLAN_308590 = (
 HOURLY_GAP_H = 1.5  # vmksummary samples are hourly: a longer silence hides a stop
 
 
-def process_role(name: str) -> tuple[str, bool] | None:
-    """(what the process is, ships with VMware) for a known vmksummary short name, else None."""
-    low = name.lower()
-    for prefix, role, vmware in PROCESS_ROLES:
-        if low.startswith(prefix):
-            return role, vmware
-    return None
-
-
 def _named(key: str) -> str:
     """A series key with what the KB says the process is: "VMap (VMware HA)"."""
-    role = process_role(_base_name(key))
+    role = process_role(base_name(key))
     return f"{key} ({role[0]})" if role else key
-
-
-def _stamp(e: Event) -> float | None:
-    """Seconds since the epoch: the event's time, else the ESX 3/4 "(epoch)" field."""
-    if e.time is not None:
-        return _utc(e.time).timestamp()
-    epoch = e.fields.get("epoch")
-    return float(epoch) if isinstance(epoch, int | float) else None
-
-
-@dataclass(slots=True)
-class _Segment:
-    """The samples of one uptime of a host, and how that uptime ended."""
-
-    samples: list[Event] = field(default_factory=list)
-    shutdown: Event | None = None
-    end: Event | None = None  # the boot (or uptime reset sample) that started the next uptime
-    unclean: bool = False
-
-
-def _timeline(events: Sequence[Event]) -> list[Event]:
-    if all(_stamp(e) is not None for e in events):
-        return sorted(events, key=lambda e: (_stamp(e) or 0.0, e.file, e.line_no))
-    return sorted(events, key=lambda e: (e.file, e.line_no))
-
-
-def _segments(timeline: Sequence[Event]) -> list[_Segment]:
-    """Split samples at boots (or uptime resets); a boot with no shutdown since the host was up is an
-    unclean stop (KB 317245)."""
-    segments: list[_Segment] = []
-    cur, host_up, prev_uptime = _Segment(), False, None
-    for e in timeline:
-        if e.name == "host.shutdown":
-            cur.shutdown = e
-            continue
-        uptime = e.fields.get("uptime_s") if e.name == "host.memory.sample" else None
-        reset = isinstance(uptime, int | float) and prev_uptime is not None and uptime < prev_uptime
-        if e.name == "host.boot" or reset:
-            cur.end, cur.unclean = e, host_up and cur.shutdown is None
-            segments.append(cur)
-            cur, prev_uptime = _Segment(), None
-        host_up = True
-        if e.name == "host.memory.sample":
-            cur.samples.append(e)
-            prev_uptime = uptime if isinstance(uptime, int | float) else prev_uptime
-    segments.append(cur)
-    return segments
-
-
-def _hours(samples: Sequence[Event]) -> list[float]:
-    """x of each sample in hours: real time when all have it, else the uptime."""
-    stamps = [_stamp(s) for s in samples]
-    if all(s is not None for s in stamps):
-        return [(s or 0.0) / 3600 for s in stamps]
-    return [float(s.fields.get("uptime_s") or 0.0) / 3600 for s in samples]
-
-
-def _processes(sample: Event) -> list[tuple[str, int]]:
-    """(series key, kB) per process of one sample; ESX 3/4 repeats short names, so count them."""
-    seen: dict[str, int] = {}
-    out = []
-    for p in sample.fields.get("processes") or []:
-        name = str(p.get("name"))
-        if p.get("id") is not None:
-            key = f"{name}[{p['id']}]"
-        else:
-            seen[name] = seen.get(name, 0) + 1
-            key = name if seen[name] == 1 else f"{name}#{seen[name]}"
-        out.append((key, int(p.get("mem_kb") or 0)))
-    return out
-
-
-def memory_trends(samples: Sequence[Event]) -> list[Trend]:
-    """Per process of the last sample, its trend over the samples (in order), largest first."""
-    if not samples:
-        return []
-    series: dict[str, list[Point]] = {}
-    for x, sample in zip(_hours(samples), samples, strict=True):
-        for key, kb in _processes(sample):
-            series.setdefault(key, []).append(Point(x, kb))
-    last = [key for key, _ in _processes(samples[-1])]
-    trends = [trend_of(key, series[key]) for key in last]
-    return sorted(trends, key=lambda t: t.last_kb, reverse=True)
-
-
-def _base_name(key: str) -> str:
-    return re.split(r"[\[#]", key, maxsplit=1)[0]
 
 
 @dataclass(slots=True)
 class _Crash:
-    segment: _Segment
+    segment: Segment
     lost_heartbeat: list[Event]  # host.psod "Lost heartbeat" and host.heartbeat.lost lines
     other_psod: list[Event]
     located: bool  # the crash's place in the sample series is known
 
 
-def _pick_crash(segments: Sequence[_Segment], markers: Sequence[Event]) -> _Crash | None:
+def _pick_crash(segments: Sequence[Segment], markers: Sequence[Event]) -> _Crash | None:
     lost = [
         e
         for e in markers
@@ -576,14 +477,14 @@ def _pick_crash(segments: Sequence[_Segment], markers: Sequence[Event]) -> _Cras
     timed = [e for e in markers if e.time is not None]
     if timed:
         t = min(_utc(e.time or datetime.min) for e in timed).timestamp()
-        after = [s for s in unclean if s.end is not None and (_stamp(s.end) or 0.0) >= t]
+        after = [s for s in unclean if s.end is not None and (stamp(s.end) or 0.0) >= t]
         if after:
             return _Crash(after[0], lost, other, True)
-        before = [s for s in segments if s.samples and (_stamp(s.samples[0]) or t + 1) <= t]
+        before = [s for s in segments if s.samples and (stamp(s.samples[0]) or t + 1) <= t]
         if before:
             seg = before[-1]
-            kept = [x for x in seg.samples if (_stamp(x) or t + 1) <= t]
-            return _Crash(_Segment(kept, seg.shutdown, seg.end, seg.unclean), lost, other, True)
+            kept = [x for x in seg.samples if (stamp(x) or t + 1) <= t]
+            return _Crash(Segment(kept, seg.shutdown, seg.end, seg.unclean), lost, other, True)
     if unclean:
         return _Crash(unclean[-1], lost, other, True)
     if markers:
@@ -615,8 +516,8 @@ def diagnose_kb308590(events: Iterable[Event], meminfo: dict[str, int] | None = 
 
 def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | None) -> Diagnosis:
     markers = _sorted(e for e in evs if e.name in ("host.psod", "host.heartbeat.lost"))
-    timeline = _timeline([e for e in evs if e.name not in ("host.psod", "host.heartbeat.lost")])
-    segments = _segments(timeline)
+    timeline = timeline_order([e for e in evs if e.name not in ("host.psod", "host.heartbeat.lost")])
+    segments = split_uptimes(timeline)
     crash = _pick_crash(segments, markers)
     seg = crash.segment if crash else next((s for s in reversed(segments) if s.samples), segments[-1])
     samples = seg.samples
@@ -647,8 +548,8 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
         title = "no host crash: Service Console memory trend (KB 308590)"
         parts.append(f"{name} shows no crash in these logs")
     if crash and seg.end is not None and samples:
-        gap = ((_stamp(seg.end) or 0.0) - (_stamp(samples[-1]) or 0.0)) / 3600
-        if _stamp(seg.end) is not None and _stamp(samples[-1]) is not None:
+        gap = ((stamp(seg.end) or 0.0) - (stamp(samples[-1]) or 0.0)) / 3600
+        if stamp(seg.end) is not None and stamp(samples[-1]) is not None:
             figures["gap_before_boot_h"] = round(gap, 2)
             hidden = " (a gap in the hourly samples)" if gap > HOURLY_GAP_H else ""
             parts.append(
@@ -688,7 +589,7 @@ def _memory_part(
         figures[f"proc.{t.process}.last_kb"] = t.last_kb
         figures[f"proc.{t.process}.growth_kb_per_h"] = round(t.slope_kb_per_h, 1)
         figures[f"proc.{t.process}.growth_pct"] = round(t.growth_pct, 2)
-    xs = _hours(samples)
+    xs = sample_hours(samples)
     figures["window_h"] = round(xs[-1] - xs[0], 2)
     if isinstance(last.fields.get("vms"), int):
         figures["vms"] = last.fields["vms"]
@@ -717,7 +618,7 @@ def _memory_part(
         figures["mem_total_kb"] = total["MemTotal"]
         figures["top_share_of_ram_pct"] = percent(share.last_kb, total["MemTotal"])
         parts.append(
-            f"{_base_name(share.process)} alone is {figures['top_share_of_ram_pct']} % of the Service Console "
+            f"{base_name(share.process)} alone is {figures['top_share_of_ram_pct']} % of the Service Console "
             f"RAM (MemTotal {total['MemTotal']} kB)"
         )
     if culprit:
@@ -741,7 +642,7 @@ def _memory_part(
 def _plan(culprit: Trend | None, verdict: DiagVerdict) -> list[str]:
     steps: list[str] = []
     if culprit:
-        name = _base_name(culprit.process)
+        name = base_name(culprit.process)
         role = process_role(name)
         if role and role[1]:
             steps.append(

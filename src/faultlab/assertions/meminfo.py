@@ -1,11 +1,14 @@
-"""Service Console memory figures: /proc/meminfo parsing and per-process memory trends (KB 308590)."""
+"""Service Console memory figures (KB 308590): /proc/meminfo, vmksummary uptimes and per-process trends."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from faultlab.assertions.model import Event
 
 # "MemTotal:799732 kB" (KB 308590's copy has no space after the colon), "SwapTotal:   554168 kB",
 # "HugePages_Total:       0" (a count, no unit).
@@ -90,3 +93,120 @@ def trend_of(process: str, points: Sequence[Point]) -> Trend:
 def percent(part: float, whole: float) -> float:
     """part / whole in percent, rounded to one decimal; 0.0 for an empty whole."""
     return round(part / whole * 100, 1) if whole else 0.0
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# Short process names of vmksummary (ESX 3/4 cut them to 8 characters) -> what KB 308590 says they are,
+# and whether they ship with ESX/VirtualCenter (decides the KB's next step).
+PROCESS_ROLES: tuple[tuple[str, str, bool], ...] = (
+    ("vmap", "VMware HA", True),
+    ("vmware-h", "vmware-hostd, the core management agent", True),
+    ("hostd", "hostd, the core management agent", True),
+    ("webacces", "webAccess, browser-based management", True),
+    ("cimserver", "the CIM server (Pegasus; see KB 1009607 for its ESX 3.5 U2 leak)", True),
+    ("sfcb", "the CIM broker (sfcbd)", True),
+    ("vpxa", "the vCenter agent (vpxa)", True),
+    ("snmpd", "the SNMP agent", True),
+    ("vmx", "a virtual machine's VMX process", True),
+)
+
+
+def process_role(name: str) -> tuple[str, bool] | None:
+    """(what the process is, ships with VMware) for a known vmksummary short name, else None."""
+    low = name.lower()
+    for prefix, role, vmware in PROCESS_ROLES:
+        if low.startswith(prefix):
+            return role, vmware
+    return None
+
+
+def stamp(e: Event) -> float | None:
+    """Seconds since the epoch: the event's time, else the ESX 3/4 "(epoch)" field."""
+    if e.time is not None:
+        return _utc(e.time).timestamp()
+    epoch = e.fields.get("epoch")
+    return float(epoch) if isinstance(epoch, int | float) else None
+
+
+@dataclass(slots=True)
+class Segment:
+    """The samples of one uptime of a host, and how that uptime ended."""
+
+    samples: list[Event] = field(default_factory=list)
+    shutdown: Event | None = None
+    end: Event | None = None  # the boot (or uptime reset sample) that started the next uptime
+    unclean: bool = False
+
+
+def timeline_order(events: Sequence[Event]) -> list[Event]:
+    """Samples, boots and stops in order: by clock when every one has one, else by file position."""
+    if all(stamp(e) is not None for e in events):
+        return sorted(events, key=lambda e: (stamp(e) or 0.0, e.file, e.line_no))
+    return sorted(events, key=lambda e: (e.file, e.line_no))
+
+
+def split_uptimes(timeline: Sequence[Event]) -> list[Segment]:
+    """Split samples at boots (or uptime resets); a boot with no shutdown since the host was up is an
+    unclean stop (KB 317245)."""
+    segments: list[Segment] = []
+    cur, host_up, prev_uptime = Segment(), False, None
+    for e in timeline:
+        if e.name == "host.shutdown":
+            cur.shutdown = e
+            continue
+        uptime = e.fields.get("uptime_s") if e.name == "host.memory.sample" else None
+        reset = isinstance(uptime, int | float) and prev_uptime is not None and uptime < prev_uptime
+        if e.name == "host.boot" or reset:
+            cur.end, cur.unclean = e, host_up and cur.shutdown is None
+            segments.append(cur)
+            cur, prev_uptime = Segment(), None
+        host_up = True
+        if e.name == "host.memory.sample":
+            cur.samples.append(e)
+            prev_uptime = uptime if isinstance(uptime, int | float) else prev_uptime
+    segments.append(cur)
+    return segments
+
+
+def sample_hours(samples: Sequence[Event]) -> list[float]:
+    """x of each sample in hours: real time when all have it, else the uptime."""
+    stamps = [stamp(s) for s in samples]
+    if all(s is not None for s in stamps):
+        return [(s or 0.0) / 3600 for s in stamps]
+    return [float(s.fields.get("uptime_s") or 0.0) / 3600 for s in samples]
+
+
+def process_sizes(sample: Event) -> list[tuple[str, int]]:
+    """(series key, kB) per process of one sample; ESX 3/4 repeats short names, so count them."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in sample.fields.get("processes") or []:
+        name = str(p.get("name"))
+        if p.get("id") is not None:
+            key = f"{name}[{p['id']}]"
+        else:
+            seen[name] = seen.get(name, 0) + 1
+            key = name if seen[name] == 1 else f"{name}#{seen[name]}"
+        out.append((key, int(p.get("mem_kb") or 0)))
+    return out
+
+
+def memory_trends(samples: Sequence[Event]) -> list[Trend]:
+    """Per process of the last sample, its trend over the samples (in order), largest first."""
+    if not samples:
+        return []
+    series: dict[str, list[Point]] = {}
+    for x, sample in zip(sample_hours(samples), samples, strict=True):
+        for key, kb in process_sizes(sample):
+            series.setdefault(key, []).append(Point(x, kb))
+    last = [key for key, _ in process_sizes(samples[-1])]
+    trends = [trend_of(key, series[key]) for key in last]
+    return sorted(trends, key=lambda t: t.last_kb, reverse=True)
+
+
+def base_name(key: str) -> str:
+    """The process name of a series key: "vmx[2109036]" -> "vmx", "sfcbd#2" -> "sfcbd"."""
+    return re.split(r"[\[#]", key, maxsplit=1)[0]
