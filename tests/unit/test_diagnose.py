@@ -125,7 +125,7 @@ def test_kb392634_trouble_long_before_is_outside_window() -> None:
     events = [apd_start(T0 - timedelta(hours=2)), nfs_restored(T0 - timedelta(hours=1, minutes=50)), bsod(T0)]
     [d] = diagnose_kb392634(events)
     assert d.verdict is DiagVerdict.FALSE
-    assert "apd.start" in d.summary  # names the last earlier problem
+    assert "APD start on 12345678-abcdefg0" in d.summary  # names the last earlier problem
 
 
 def test_kb392634_trouble_on_other_host_does_not_count() -> None:
@@ -434,3 +434,18 @@ def test_event_kind_untouched() -> None:
     [d] = diagnose_kb392634(story)
     assert all(any(e is s for s in story) for e in d.evidence)
     assert all(e.kind is LogKind.OTHER for e in d.evidence)
+
+
+def test_kb308590_esx4_two_boot_lines_are_one_start() -> None:
+    """KB 1019238: "Rebooting system...", "Starting system...", "(epoch) loaded VMkernel": a clean reboot."""
+    events = [
+        esx3_sample(1265803308, 1746.98, [("vmware-h", 59580)], host="localhost", swap=0, vms=0),
+        ev("host.shutdown", datetime.fromtimestamp(1268148282, UTC), "vmksummary", None, "localhost", how="rebooting"),
+        ev("host.boot", datetime.fromtimestamp(1268148374, UTC), "vmksummary", None, "localhost", epoch=1268148374),
+        ev("host.boot", datetime.fromtimestamp(1268148407, UTC), "vmksummary", None, "localhost", epoch=1268148407),
+    ]
+    d = diagnose_kb308590(events)
+    assert d is not None and d.verdict is DiagVerdict.INFO
+    late = ev("host.boot", datetime.fromtimestamp(1268148407 + 7200, UTC), "vmksummary", None, "localhost")
+    d = diagnose_kb308590([*events, late])  # booted again 2 h later without a stop line: unclean
+    assert d is not None and d.verdict is DiagVerdict.UNKNOWN

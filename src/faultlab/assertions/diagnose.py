@@ -174,6 +174,19 @@ def _bsod_vm(e: Event) -> str:
     return e.subject or f"unknown VM ({e.file})"
 
 
+_PLAIN = {
+    "apd.start": "APD start on",
+    "apd.exit": "APD exit on",
+    "pdl": "permanent device loss of",
+    "connectivity.lost": "connectivity lost to",
+    "connectivity.restored": "connectivity restored to",
+    "vmfs.heartbeat.timeout": "VMFS heartbeat timed out on",
+    "vmfs.heartbeat.reclaimed": "VMFS heartbeat reclaimed after a timeout on",
+    "vsan.liveness.lost": "vSAN object lost liveness:",
+    "guest.tools_heartbeat.lost": "Tools heartbeat lost in",
+}
+
+
 def _describe(e: Event) -> str:
     """A short human reading of one event."""
     f = e.fields
@@ -181,6 +194,8 @@ def _describe(e: Event) -> str:
         return f"{f.get('op', 'I/O')} of {f.get('path', e.subject)} took over {f.get('seconds')} s"
     if e.name == "hostd.io_error":
         return f"I/O error on {f.get('path', e.subject)} ({f.get('error', 'error')})"
+    if e.name in _PLAIN:
+        return f"{_PLAIN[e.name]} {e.subject or ''}".strip()
     if e.name == "apd.timeout":
         return f"APD timeout on {e.subject} after {f.get('seconds')} s"
     if e.name in ("nfs.server.lost", "nfs.server.restored"):

@@ -95,6 +95,9 @@ def percent(part: float, whole: float) -> float:
     return round(part / whole * 100, 1) if whole else 0.0
 
 
+BOOT_LINES_APART_S = 600  # boot lines closer than this belong to one start
+
+
 def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
@@ -148,14 +151,26 @@ def timeline_order(events: Sequence[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.file, e.line_no))
 
 
+def _same_start(boot: Event, prev: Event | None) -> bool:
+    """ESX 3/4 log two lines per start ("Starting system..." then "loaded VMkernel"): one boot, not two."""
+    if prev is None or prev.name != "host.boot":
+        return False
+    a, b = stamp(prev), stamp(boot)
+    return a is None or b is None or b - a <= BOOT_LINES_APART_S
+
+
 def split_uptimes(timeline: Sequence[Event]) -> list[Segment]:
     """Split samples at boots (or uptime resets); a boot with no shutdown since the host was up is an
     unclean stop (KB 317245)."""
     segments: list[Segment] = []
     cur, host_up, prev_uptime = Segment(), False, None
+    prev: Event | None = None
     for e in timeline:
+        e_prev, prev = prev, e
         if e.name == "host.shutdown":
             cur.shutdown = e
+            continue
+        if e.name == "host.boot" and _same_start(e, e_prev):
             continue
         uptime = e.fields.get("uptime_s") if e.name == "host.memory.sample" else None
         reset = isinstance(uptime, int | float) and prev_uptime is not None and uptime < prev_uptime
