@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from faultlab.assertions import catalog, layouts
 from faultlab.assertions.diagnose import (
     DiagVerdict,
     diagnose_kb308590,
@@ -18,7 +20,7 @@ from faultlab.assertions.diagnose import (
     process_role,
 )
 from faultlab.assertions.meminfo import Point, least_squares_slope, parse_meminfo
-from faultlab.assertions.model import Event, LogKind
+from faultlab.assertions.model import Event, LogKind, LogLine
 
 T0 = datetime(2026, 3, 4, 10, 0, 0, tzinfo=UTC)
 VMX = "/vmfs/volumes/ds-nfs01/win01/win01.vmx"
@@ -449,3 +451,127 @@ def test_kb308590_esx4_two_boot_lines_are_one_start() -> None:
     late = ev("host.boot", datetime.fromtimestamp(1268148407 + 7200, UTC), "vmksummary", None, "localhost")
     d = diagnose_kb308590([*events, late])  # booted again 2 h later without a stop line: unclean
     assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+
+
+# ------------------------------------------------------------------ end to end through the real parser
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"
+
+# Verbatim from the seed KBs (/work/shared/seeds): KB 308590's vmksummary and PSOD lines, KB 392634's
+# hostd / vobd / vmware.log excerpts (with the KB's masked timestamps).
+SEED_308590_VMKSUMMARY = """\
+Nov 13 03:01:35 esxhostname logger: (1258099291) hb: vmk loaded, 11795301.25, 11795288.970, 73, 153875, 153875, 567468032, VMap-583524, vmware-h-82812, webAcces-27332
+Nov 13 04:01:45 esxhostname logger: (1258102905) hb: vmk loaded, 11798915.64, 11798902.253, 73, 153875, 153875, 567468032, VMap-586196, vmware-h-83180, webAcces-27292
+Nov 13 07:13:58 esxhostname vmkhalt: (1258114439) Starting system...
+"""  # noqa: E501
+SEED_308590_PSOD = """\
+VMware ESX Server [Releasebuild-123630]
+Lost heartbeat
+@BlueScreen: Lost heartbeat
+VMK uptime: 42:14:03:58.308 TSC: 11010722567976450
+42:14:02:29.347 cpu0:1024)VMNIX: ALERT: HB: 365: Lost heartbeat (comm=vmnixhbd pid=20 t=29 to=30 clt=1).
+42:14:03:29.341 cpu0:1024)VMNIX: ALERT: HB: 365: Lost heartbeat (comm=VMap pid=9173 t=30 to=30 clt=1).
+42:14:03:29.508 cpu0:1024)Host: 4781: COS Error: Lost heartbeat
+"""
+SEED_392634 = {
+    LogKind.HOSTD: """\
+[YYYY-MM-DDTHH:MM:SS] warning hostd[2104418] [Originator@6876 sub=IoTracker] In thread 2927571, fopen("/vmfs/volumes/<datastore>/<VMName>/Virtual-Machine.vmx") took over 140 sec.
+[YYYY-MM-DDTHH:MM:SS] warning hostd[2285231] [Originator@6876 sub=IoTracker] In thread 2102958, fopen("/vmfs/volumes/<datastore>/<VMName>/Virtual-Machine.vmx") took over 76 sec.
+[YYYY-MM-DDTHH:MM:SS] info hostd[2102535] [Originator@6876 sub=Libs opID=########-########-####-####-h5:########-##-##-##-####] DictionaryLoad: Cannot open file "/vmfs/volumes/<datastore>/<VMName>/Virtual-Machine.vmx": Input/output error.
+""",  # noqa: E501
+    LogKind.VOBD: """\
+[YYYY-MM-DDTHH:MM:SS] In(14) vobd[2097765]: [APDCorrelator] ##############: [esx.problem.storage.apd.start] Device or filesystem with identifier [#######-#######] has entered the All Paths Down state.
+[YYYY-MM-DDTHH:MM:SS] In(14) vobd[2097765]: [vmfsCorrelator] ############: [vob.vmfs.nfs.server.restored] Restored connection to the server ###.###.#.### mount point /<DatastoreName>, mounted as #-#-#-# ("<Datastore Name>")
+""",  # noqa: E501
+    LogKind.VMWARE: """\
+[YYYY-MM-DDTHH:MM:SS] Wa(03) vcpu-1 - WinBSOD: Synthetic MSR[0x#######0] 0xef
+[YYYY-MM-DDTHH:MM:SS] Wa(03)+ vcpu-1 -
+[YYYY-MM-DDTHH:MM:SS] Wa(03) vcpu-1 - WinBSOD: Synthetic MSR[0x#######1] 0xffffb5096e266080
+[YYYY-MM-DDTHH:MM:SS] Wa(03)+ vcpu-1 -
+[YYYY-MM-DDTHH:MM:SS] Wa(03) vcpu-1 - WinBSOD: Synthetic MSR[0x#######2] 0x0
+[YYYY-MM-DDTHH:MM:SS] Wa(03)+ vcpu-1 -
+[YYYY-MM-DDTHH:MM:SS] Wa(03) vcpu-1 - WinBSOD: Synthetic MSR[0x#######3] 0x0
+[YYYY-MM-DDTHH:MM:SS] Wa(03)+ vcpu-1 -
+[YYYY-MM-DDTHH:MM:SS] Wa(03) vcpu-1 - WinBSOD: Synthetic MSR[0x#######4] 0x0
+""",
+}
+SEED_392634_FILES = {
+    LogKind.HOSTD: "hostd.log",
+    LogKind.VOBD: "vobd.log",
+    LogKind.VMWARE: "/vmfs/volumes/<datastore>/<VMName>/vmware.log",
+}
+
+
+def parsed(text: str, kind: LogKind, file: str, host: str = "", year: int = 2009) -> list[Event]:
+    """Real layouts + catalog over verbatim lines; '#' comment lines of the corpus are skipped."""
+    lines: list[LogLine] = []
+    prev: LogLine | None = None
+    for no, raw in enumerate(text.splitlines(), start=1):
+        if raw.startswith("#") or not raw.strip():
+            continue
+        prev = layouts.parse_line(raw, kind, file=file, line_no=no, host=host, prev=prev, year=year)
+        lines.append(prev)
+    return catalog.events_from_lines(lines, host=host, file=file)
+
+
+def test_e2e_kb308590_seed_through_parser() -> None:
+    events = parsed(SEED_308590_VMKSUMMARY, LogKind.VMKSUMMARY, "vmksummary", "esxhostname")
+    events += parsed(SEED_308590_PSOD, LogKind.VMKERNEL, "vmkernel", "esxhostname")
+    d = diagnose_kb308590(events, parse_meminfo(KB308590_MEMINFO))
+    assert d is not None and d.verdict is DiagVerdict.TRUE and d.subject == "esxhostname"
+    assert d.figures["culprit"] == "VMap"
+    assert d.figures["swap_used_pct"] == 100.0 and d.figures["top_share_of_ram_pct"] == 73.3
+    assert d.figures["proc.VMap.first_kb"] == 583524 and d.figures["proc.VMap.last_kb"] == 586196
+    assert "comm=VMap, vmnixhbd" in d.summary
+
+
+def test_e2e_vmksummary_corpus_per_host() -> None:
+    events = parsed((FIXTURES / "vmksummary.txt").read_text(), LogKind.VMKSUMMARY, "vmksummary.log")
+    by_host = {d.subject: d for d in diagnose_kb308590_hosts(events)}
+    assert {"esxhostname", "myhost", "localhost"} <= set(by_host)
+    # KB 1019238: Rebooting, Starting, loaded VMkernel, Halting: clean stops only.
+    assert by_host["localhost"].verdict is DiagVerdict.INFO
+    assert by_host["localhost"].figures["top1"] == "vmware-h 59580 kB"
+    assert by_host["esxhostname"].figures["top1"] == "VMap 583524 kB"  # the corpus keeps one KB line
+    assert "one sample only" in by_host["esxhostname"].summary
+
+
+@pytest.mark.parametrize("times", [None, ["10:00:00", "10:01:04", "10:02:00", "10:05:00", "10:05:30"]])
+def test_e2e_kb392634_seed_through_parser(times: list[str] | None) -> None:
+    """The KB's excerpt as printed (masked: unknown) and with real clocks substituted (matches)."""
+    events: list[Event] = []
+    for kind, seed in SEED_392634.items():
+        text = seed
+        if times is not None:
+            # one stamp per line in the order the KB prints them: hostd 0-2, vobd 0 and 3, vmware.log 4
+            order_of = {LogKind.HOSTD: [0, 1, 2], LogKind.VOBD: [0, 3], LogKind.VMWARE: [4] * 9}[kind]
+            text = "\n".join(
+                line.replace("YYYY-MM-DDTHH:MM:SS", f"2026-03-04T{times[i]}.000Z")
+                for line, i in zip(text.splitlines(), order_of, strict=True)
+            )
+        events += parsed(text, kind, SEED_392634_FILES[kind], "esx01", 2026)
+    assert sorted({e.name for e in events}) == [
+        "apd.start",
+        "guest.bsod",
+        "hostd.io_error",
+        "hostd.slow_io",
+        "nfs.server.restored",
+    ]
+    [d] = diagnose_kb392634(events)
+    assert d.subject == "<VMName>" and d.figures["bugcheck"] == "0xEF CRITICAL_PROCESS_DIED"
+    assert d.figures["max_slow_io_s"] == 140
+    if times is None:
+        assert d.verdict is DiagVerdict.UNKNOWN
+    else:
+        assert d.verdict is DiagVerdict.TRUE
+        assert d.figures["lead_s"] == 330.0 and d.figures["recovery_before_bsod_s"] == 30.0
+
+
+def test_kb308590_uptime_behind_the_clock_means_a_restart() -> None:
+    """10 h between samples but only 1 h more uptime: the host restarted with no line saying so."""
+    first = esxi_sample("2025-09-18T01:00:00+00:00", 7200, KB317245_PROCS)
+    later = esxi_sample("2025-09-18T11:00:00+00:00", 10800, KB317245_PROCS)
+    d = diagnose_kb308590([first, later])
+    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert d.figures["samples"] == 1 and d.figures["gap_before_boot_h"] == 10.0
+    assert "shows a restarted host" in d.summary

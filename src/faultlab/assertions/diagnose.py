@@ -567,9 +567,14 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
         if stamp(seg.end) is not None and stamp(samples[-1]) is not None:
             figures["gap_before_boot_h"] = round(gap, 2)
             hidden = " (a gap in the hourly samples)" if gap > HOURLY_GAP_H else ""
+            again = (
+                f"the next sample ({_when(seg.end)}, {gap:.1f} h later{hidden}) shows a restarted host (uptime)"
+                if seg.end.name == "host.memory.sample"
+                else f"the host booted again at {_when(seg.end)}, {gap:.1f} h later{hidden}"
+            )
             parts.append(
-                f"the last vmksummary sample is {_when(samples[-1])} and the host booted again at "
-                f"{_when(seg.end)}, {gap:.1f} h later{hidden}, with no shutdown line in between (KB 317245)"
+                f"the last vmksummary sample is {_when(samples[-1])} and {again}, with no shutdown line in "
+                "between (KB 317245)"
             )
     if crash and not crash.located:
         parts.append("the crash could not be placed in the sample series: the figures use the last sample")

@@ -110,8 +110,8 @@ PROCESS_ROLES: tuple[tuple[str, str, bool], ...] = (
     ("hostd", "hostd, the core management agent", True),
     ("webacces", "webAccess, browser-based management", True),
     ("cimserver", "the CIM server (Pegasus; see KB 1009607 for its ESX 3.5 U2 leak)", True),
-    ("sfcb", "the CIM broker (sfcbd)", True),
-    ("vpxa", "the vCenter agent (vpxa)", True),
+    ("sfcb", "the CIM broker", True),
+    ("vpxa", "the vCenter agent", True),
     ("snmpd", "the SNMP agent", True),
     ("vmx", "a virtual machine's VMX process", True),
 )
@@ -159,12 +159,26 @@ def _same_start(boot: Event, prev: Event | None) -> bool:
     return a is None or b is None or b - a <= BOOT_LINES_APART_S
 
 
+def _restarted_between(a: Event | None, b: Event) -> bool:
+    """The uptime went back, or advanced less than the clock did: the host restarted in between."""
+    if a is None:
+        return False
+    up_a, up_b = a.fields.get("uptime_s"), b.fields.get("uptime_s")
+    if not isinstance(up_a, int | float) or not isinstance(up_b, int | float):
+        return False
+    if up_b < up_a:
+        return True
+    t_a, t_b = stamp(a), stamp(b)
+    return t_a is not None and t_b is not None and (t_b - t_a) - (up_b - up_a) > BOOT_LINES_APART_S
+
+
 def split_uptimes(timeline: Sequence[Event]) -> list[Segment]:
     """Split samples at boots (or uptime resets); a boot with no shutdown since the host was up is an
     unclean stop (KB 317245)."""
     segments: list[Segment] = []
-    cur, host_up, prev_uptime = Segment(), False, None
+    cur, host_up = Segment(), False
     prev: Event | None = None
+    prev_sample: Event | None = None
     for e in timeline:
         e_prev, prev = prev, e
         if e.name == "host.shutdown":
@@ -172,16 +186,15 @@ def split_uptimes(timeline: Sequence[Event]) -> list[Segment]:
             continue
         if e.name == "host.boot" and _same_start(e, e_prev):
             continue
-        uptime = e.fields.get("uptime_s") if e.name == "host.memory.sample" else None
-        reset = isinstance(uptime, int | float) and prev_uptime is not None and uptime < prev_uptime
+        reset = e.name == "host.memory.sample" and _restarted_between(prev_sample, e)
         if e.name == "host.boot" or reset:
             cur.end, cur.unclean = e, host_up and cur.shutdown is None
             segments.append(cur)
-            cur, prev_uptime = Segment(), None
+            cur, prev_sample = Segment(), None
         host_up = True
         if e.name == "host.memory.sample":
             cur.samples.append(e)
-            prev_uptime = uptime if isinstance(uptime, int | float) else prev_uptime
+            prev_sample = e
     segments.append(cur)
     return segments
 
