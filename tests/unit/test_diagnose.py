@@ -354,8 +354,8 @@ def kb317245_events(with_halt: bool = True) -> list[Event]:
 
 
 def test_kb308590_nothing_grows_no_single_culprit() -> None:
-    d = diagnose_kb308590(kb317245_events())
-    assert d is not None
+    assert diagnose_kb308590(kb317245_events()) is None  # no crash, nothing grows: nothing to say
+    [d] = diagnose_kb308590_hosts(kb317245_events())
     assert d.verdict is DiagVerdict.INFO  # clean halt and reboot: no crash
     assert "culprit" not in d.figures
     assert "no process grows steadily" in d.summary and "within the hour" in d.summary
@@ -446,11 +446,11 @@ def test_kb308590_esx4_two_boot_lines_are_one_start() -> None:
         ev("host.boot", datetime.fromtimestamp(1268148374, UTC), "vmksummary", None, "localhost", epoch=1268148374),
         ev("host.boot", datetime.fromtimestamp(1268148407, UTC), "vmksummary", None, "localhost", epoch=1268148407),
     ]
-    d = diagnose_kb308590(events)
-    assert d is not None and d.verdict is DiagVerdict.INFO
+    [d] = diagnose_kb308590_hosts(events)
+    assert d.verdict is DiagVerdict.INFO
     late = ev("host.boot", datetime.fromtimestamp(1268148407 + 7200, UTC), "vmksummary", None, "localhost")
-    d = diagnose_kb308590([*events, late])  # booted again 2 h later without a stop line: unclean
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    unclean = diagnose_kb308590([*events, late])  # booted again 2 h later without a stop line
+    assert unclean is not None and unclean.verdict is DiagVerdict.UNKNOWN
 
 
 # ------------------------------------------------------------------ end to end through the real parser
@@ -575,3 +575,35 @@ def test_kb308590_uptime_behind_the_clock_means_a_restart() -> None:
     assert d is not None and d.verdict is DiagVerdict.UNKNOWN
     assert d.figures["samples"] == 1 and d.figures["gap_before_boot_h"] == 10.0
     assert "shows a restarted host" in d.summary
+
+
+def test_kb308590_crash_with_flat_memory_has_no_single_culprit() -> None:
+    d = diagnose_kb308590(kb317245_events(with_halt=False))
+    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert "culprit" not in d.figures and "no single process" in d.summary
+    assert any("Identify the component" in r and "engage VMware Support" in r for r in d.recommendations)
+
+
+def test_kb308590_pcpu_lockup_is_not_the_cos_heartbeat() -> None:
+    lockup = ev("host.heartbeat.lost", T0, "vmkernel.log", None, "esx7", pcpu=8, seconds=5)
+    assert diagnose_kb308590_hosts([lockup]) == []
+    [d] = diagnose_kb308590_hosts([*kb317245_events(), lockup])
+    assert d.verdict is DiagVerdict.INFO and d.figures["pcpu_lockup_alerts"] == 1
+    assert "KB 335063" in d.summary
+
+
+def test_kb308590_other_psod_is_unknown_with_its_reason() -> None:
+    psod = ev(
+        "host.psod", None, "vmkernel.log", None, "esxhostname", reason="NMI IPI: Panic requested by another PCPU."
+    )
+    events = [e for e in kb308590_events() if e.name not in ("host.psod", "host.heartbeat.lost")]
+    d = diagnose_kb308590([*events, psod])
+    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert "NMI IPI" in d.summary and psod in d.evidence
+
+
+def test_kb392634_tools_heartbeat_lost_during_trouble_is_at_risk() -> None:
+    hb = ev("guest.tools_heartbeat.lost", T0 + timedelta(minutes=2), "/vmfs/volumes/ds-nfs01/app03/vmware.log", "app03")
+    diags = diagnose_kb392634([apd_start(T0), hb])
+    assert [(d.subject, d.verdict) for d in diags] == [("app03", DiagVerdict.INFO)]
+    assert "Tools heartbeat lost in app03" in diags[0].summary

@@ -481,11 +481,17 @@ class _Crash:
     located: bool  # the crash's place in the sample series is known
 
 
+def _pcpu_lockup(e: Event) -> bool:
+    """ESXi's per-PCPU lockup detector ("PCPU 8 didn't have a heartbeat", KB 335063): not the COS heartbeat."""
+    return e.name == "host.heartbeat.lost" and "pcpu" in e.fields
+
+
 def _pick_crash(segments: Sequence[Segment], markers: Sequence[Event]) -> _Crash | None:
     lost = [
         e
         for e in markers
-        if e.name == "host.heartbeat.lost" or "lost heartbeat" in str(e.fields.get("reason", "")).lower()
+        if (e.name == "host.heartbeat.lost" and "comm" in e.fields)
+        or "lost heartbeat" in str(e.fields.get("reason", "")).lower()
     ]
     other = [e for e in markers if e.name == "host.psod" and e not in lost]
     unclean = [s for s in segments if s.unclean]
@@ -517,20 +523,28 @@ def diagnose_kb308590_hosts(events: Iterable[Event], meminfo: dict[str, int] | N
             hosts.setdefault(e.host, []).append(e)
     out = []
     for host, evs in hosts.items():
-        if any(e.name in ("host.memory.sample", "host.psod", "host.heartbeat.lost") for e in evs):
+        if any(
+            e.name in ("host.memory.sample", "host.psod", "host.heartbeat.lost") and not _pcpu_lockup(e) for e in evs
+        ):
             out.append(_host_diagnosis(host, evs, meminfo))
     return out
 
 
 def diagnose_kb308590(events: Iterable[Event], meminfo: dict[str, int] | None = None) -> Diagnosis | None:
-    """The KB 308590 reading of the bundle's host: a Lost Heartbeat crash first, then any crash."""
-    found = diagnose_kb308590_hosts(events, meminfo)
+    """The KB 308590 reading of the bundle: a Lost Heartbeat crash first, then any unclean stop, then a
+    growing process. None when no host crashed and nothing grows (all hosts: `diagnose_kb308590_hosts`)."""
+    found = [
+        d
+        for d in diagnose_kb308590_hosts(events, meminfo)
+        if d.verdict is not DiagVerdict.INFO or "culprit" in d.figures
+    ]
     rank = {DiagVerdict.TRUE: 0, DiagVerdict.UNKNOWN: 1, DiagVerdict.FALSE: 2, DiagVerdict.INFO: 3}
     return min(found, key=lambda d: rank[d.verdict]) if found else None
 
 
 def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | None) -> Diagnosis:
-    markers = _sorted(e for e in evs if e.name in ("host.psod", "host.heartbeat.lost"))
+    markers = _sorted(e for e in evs if e.name in ("host.psod", "host.heartbeat.lost") and not _pcpu_lockup(e))
+    lockups = [e for e in evs if _pcpu_lockup(e)]
     timeline = timeline_order([e for e in evs if e.name not in ("host.psod", "host.heartbeat.lost")])
     segments = split_uptimes(timeline)
     crash = _pick_crash(segments, markers)
@@ -578,6 +592,12 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
             )
     if crash and not crash.located:
         parts.append("the crash could not be placed in the sample series: the figures use the last sample")
+    if lockups:
+        figures["pcpu_lockup_alerts"] = len(lockups)
+        parts.append(
+            f"{len(lockups)} PCPU lockup alert(s) (Heartbeat: HandleLockup) come from ESXi's lockup detector "
+            "(KB 335063), not from the Service Console heartbeat of KB 308590"
+        )
     evidence = _sorted([*(crash.lost_heartbeat + crash.other_psod if crash else []), *samples[-3:]])
     if seg.end is not None and crash:
         evidence.append(seg.end)
