@@ -502,3 +502,106 @@ def test_property_removing_a_required_event_is_absent(
     assert res.failure is Failure.ABSENT
     assert res.step_index == i + 1
     assert res.message.startswith(f"step {i + 1} {name}: absent:")
+
+
+# -- property: the search agrees with brute force over every assignment (ties, untimed, backtracking) -----
+
+SMALL_NAMES = ["path.dead", "apd.start"]
+
+
+def _brute(steps: list[Step], tl: Timeline) -> tuple[Verdict, int]:
+    """Verdict by enumerating all assignments; with the longest prefix that can be met leniently."""
+    entries = [e for e in tl if e.primary]
+    anchors = tl.anchors
+    best = Verdict.FALSE
+    longest = 0
+
+    def ok(i: int, chosen: list[Any]) -> bool | None:
+        cand, step = chosen[i], steps[i]
+        if any(c.seq == cand.seq for c in chosen[:i]):
+            return False
+        if i:
+            prev = chosen[i - 1]
+            in_order = cand.time >= prev.time if cand.time and prev.time else cand.seq > prev.seq
+            if not in_order:
+                return False
+        labels = [s.tag for s in steps[:i]]
+        if step.after in labels:
+            ref_time = chosen[labels.index(step.after)].time
+        elif step.after is not None:
+            ref_time = anchors[step.after]
+        elif step.at_least is not None or step.within is not None:
+            ref_time = chosen[i - 1].time
+        else:
+            return True
+        if cand.time is None or ref_time is None:
+            return None
+        gap = cand.time - ref_time
+        return gap >= (step.at_least or timedelta(0)) and (step.within is None or gap <= step.within)
+
+    def walk(chosen: list[Any], unsure: bool) -> None:
+        nonlocal best, longest
+        i = len(chosen)
+        longest = max(longest, i)
+        if i == len(steps):
+            best = Verdict.TRUE if not unsure or best is Verdict.TRUE else Verdict.UNKNOWN
+            return
+        for e in entries:
+            if e.name != steps[i].name:
+                continue
+            chosen.append(e)
+            verdict = ok(i, chosen)
+            if verdict is not False:
+                walk(chosen, unsure or verdict is None)
+            chosen.pop()
+
+    walk([], False)
+    return best, longest
+
+
+@st.composite
+def small_cases(draw: st.DrawFn) -> tuple[list[Step], Timeline]:
+    log = Log()
+    for _ in range(draw(st.integers(0, 10))):
+        at = draw(st.integers(-3, 20))  # negative: a masked timestamp
+        log.add(
+            draw(st.sampled_from(SMALL_NAMES)),
+            at if at >= 0 else None,
+            file=draw(st.sampled_from(["vobd.log", "vmkernel.log"])),
+        )
+    tl = log.timeline(fault_healed=draw(st.integers(0, 20)))
+    steps: list[Step] = []
+    for i in range(draw(st.integers(1, 4))):
+        refs = [s.tag for s in steps] + ["fault.healed"]
+        after = draw(st.sampled_from([None, *refs]))
+        bounded = after is not None or i > 0
+        low = draw(st.one_of(st.none(), st.integers(0, 6))) if bounded else None
+        high = draw(st.one_of(st.none(), st.integers(low or 0, (low or 0) + 6))) if bounded else None
+        steps.append(
+            Step(
+                draw(st.sampled_from(SMALL_NAMES)),
+                label=f"s{i}",
+                after=after,
+                at_least=None if low is None else timedelta(seconds=low),
+                within=None if high is None else timedelta(seconds=high),
+            )
+        )
+    return steps, tl
+
+
+@settings(max_examples=1500, deadline=None)
+@given(small_cases())
+def test_property_search_agrees_with_brute_force(case: tuple[list[Step], Timeline]) -> None:
+    steps, tl = case
+    res = check_in_order(steps, tl)
+    verdict, longest = _brute(steps, tl)
+    assert res.verdict is verdict, res.message
+    if verdict is Verdict.FALSE:
+        assert res.step_index == longest + 1, res.message
+        assert res.failure in {
+            Failure.ABSENT,
+            Failure.MISMATCH,
+            Failure.OUT_OF_ORDER,
+            Failure.TOO_EARLY,
+            Failure.TOO_LATE,
+        }
