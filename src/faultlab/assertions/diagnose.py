@@ -598,9 +598,8 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
             f"{len(lockups)} PCPU lockup alert(s) (Heartbeat: HandleLockup) come from ESXi's lockup detector "
             "(KB 335063), not from the Service Console heartbeat of KB 308590"
         )
-    evidence = _sorted([*(crash.lost_heartbeat + crash.other_psod if crash else []), *samples[-3:]])
-    if seg.end is not None and crash:
-        evidence.append(seg.end)
+    restart = [seg.end] if seg.end is not None and crash else []
+    evidence = _sorted([*(crash.lost_heartbeat + crash.other_psod if crash else []), *samples[-3:], *restart])
     culprit = _memory_part(samples, trends, meminfo, figures, parts)
     recommendations = _plan(culprit, verdict)
     summary = "; ".join(parts) + "."
