@@ -1,0 +1,486 @@
+"""SSH to lab nodes (paramiko, the only module importing it): commands, file reads, strict host keys, retries."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import logging
+import select
+import shlex
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import paramiko
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from faultlab.lab.credentials import SecretValue
+from faultlab.lab.errors import (
+    AuthenticationError,
+    CommandError,
+    CommandTimeoutError,
+    HostKeyError,
+    LabError,
+    RemoteFileError,
+    UnreachableError,
+)
+from faultlab.lab.inventory import Inventory, SshAccess
+
+log = logging.getLogger("faultlab.lab.ssh")
+
+_CHUNK = 65536
+_POLL = 0.05  # seconds between checks of a running command when no output arrives
+_TRANSIENT_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+}
+
+
+def quote_command(argv: Sequence[str] | str) -> str:
+    """The ONE place where commands are quoted: an argv list is shlex-joined, a string is a shell line as is."""
+    if isinstance(argv, str):
+        return argv
+    if not argv:
+        raise ValueError("empty command")
+    return shlex.join(argv)
+
+
+def fingerprint_of(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key, as `ssh-keygen -lf` prints it."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a remote command did. `stdout`/`stderr` are decoded UTF-8 (bad bytes replaced)."""
+
+    argv: tuple[str, ...] | str
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration: float  # seconds, monotonic
+    host: str = ""
+    stdout_bytes: bytes = field(default=b"", repr=False)
+
+    @property
+    def command(self) -> str:
+        return quote_command(self.argv)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_status == 0
+
+    def check(self, user: str | None = None) -> CommandResult:
+        """Self when the exit status is 0, else CommandError with the command, status and stderr."""
+        if self.exit_status != 0:
+            tail = self.stderr.strip().splitlines()[-3:]
+            raise CommandError(
+                f"command {self.command!r} exited {self.exit_status}" + (f": {' | '.join(tail)}" if tail else ""),
+                host=self.host,
+                user=user,
+                exit_status=self.exit_status,
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """Size, inode and modification time of a remote file (log cursors mark with size + inode)."""
+
+    size: int
+    inode: int
+    mtime: int
+
+
+class _HostKeyRefusedError(paramiko.SSHException):
+    """Raised by our policies; recognised so it is never retried."""
+
+
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise _HostKeyRefusedError(
+            f"unknown host key {fingerprint_of(key)} ({key.get_name()}): {hostname} is not in {self.source}"
+        )
+
+
+class _Pinned(paramiko.MissingHostKeyPolicy):
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint.rstrip("=")
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        got = fingerprint_of(key)
+        if got != self.fingerprint:
+            raise _HostKeyRefusedError(f"host key {got} does not match the pinned fingerprint {self.fingerprint}")
+
+
+class _AcceptAny(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        log.warning("INSECURE: accepting SSH host key %s of %s without checking it", fingerprint_of(key), hostname)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: the network or the server's connection limit, never credentials or host keys."""
+    if isinstance(exc, _HostKeyRefusedError | paramiko.BadHostKeyException | paramiko.AuthenticationException):
+        return False
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | TimeoutError | ConnectionError | EOFError):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in _TRANSIENT_ERRNOS
+    if isinstance(exc, paramiko.SSHException):
+        text = str(exc).lower()
+        return "banner" in text or "reset" in text or "closed" in text
+    return False
+
+
+class SshClient:
+    """One SSH connection to one host, reopened when the transport drops. Use as a context manager or close()."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 22,
+        user: str = "root",
+        key_file: str | Path | None = None,
+        *,
+        known_hosts: str | Path | None = None,
+        fingerprint: str | None = None,
+        insecure_accept_any_host_key: bool = False,
+        password: SecretValue | None = None,
+        key_passphrase: SecretValue | None = None,
+        timeout: float = 10.0,
+        command_timeout: float = 120.0,
+        attempts: int = 3,
+        name: str | None = None,
+    ) -> None:
+        self.host, self.port, self.user = host, port, user
+        self.name = name or host
+        self.key_file = Path(key_file) if key_file is not None else None
+        self.known_hosts = Path(known_hosts) if known_hosts is not None else None
+        self.fingerprint = fingerprint
+        self.insecure = insecure_accept_any_host_key
+        self._password = password
+        self._passphrase = key_passphrase
+        self.timeout = timeout
+        self.command_timeout = command_timeout
+        self.attempts = attempts
+        policies = sum([known_hosts is not None, fingerprint is not None, insecure_accept_any_host_key])
+        if policies != 1:
+            raise HostKeyError(
+                "give exactly one host-key policy: known_hosts, fingerprint or insecure_accept_any_host_key=True",
+                host=self._where,
+                user=user,
+            )
+        if key_file is None and password is None:
+            raise AuthenticationError("no credential: give key_file or password", host=self._where, user=user)
+        self._client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_access(cls, access: SshAccess, *, command_timeout: float = 120.0, attempts: int = 3) -> SshClient:
+        """A client for a host or storage target of the inventory (secrets resolved from the environment)."""
+        return cls(
+            access.address,
+            access.port,
+            access.user,
+            access.private_key,
+            known_hosts=access.known_hosts,
+            fingerprint=access.host_key_fingerprint,
+            insecure_accept_any_host_key=access.insecure_accept_any_host_key,
+            password=access.password.resolve() if access.password else None,
+            key_passphrase=access.private_key_passphrase.resolve() if access.private_key_passphrase else None,
+            timeout=access.timeout,
+            name=access.name,
+            command_timeout=command_timeout,
+            attempts=attempts,
+        )
+
+    @property
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}" if self.port != 22 else self.host
+
+    def __repr__(self) -> str:
+        return f"SshClient({self.user}@{self._where}, name={self.name!r})"
+
+    def __enter__(self) -> SshClient:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- connection -------------------------------------------------------------------------------------
+    def _load_key(self) -> paramiko.PKey | None:
+        if self.key_file is None:
+            return None
+        passphrase = self._passphrase.reveal() if self._passphrase else None
+        try:
+            return paramiko.PKey.from_path(self.key_file, passphrase)
+        except paramiko.PasswordRequiredException:
+            raise AuthenticationError(
+                f"private key {self.key_file} needs a passphrase", host=self._where, user=self.user
+            ) from None
+        except (OSError, paramiko.SSHException, ValueError) as exc:
+            raise AuthenticationError(
+                f"cannot load private key {self.key_file}: {exc}", host=self._where, user=self.user
+            ) from None
+
+    def _connect_once(self, pkey: paramiko.PKey | None) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        if self.known_hosts is not None:
+            try:
+                client.get_host_keys().load(str(self.known_hosts))  # not load_host_keys: never written back
+            except OSError as exc:
+                raise HostKeyError(
+                    f"cannot read known_hosts {self.known_hosts}: {exc}", host=self._where, user=self.user
+                ) from None
+            client.set_missing_host_key_policy(_RejectUnknown(str(self.known_hosts)))
+        elif self.fingerprint is not None:
+            client.set_missing_host_key_policy(_Pinned(self.fingerprint))
+        else:
+            client.set_missing_host_key_policy(_AcceptAny())
+        try:
+            client.connect(
+                self.host,
+                self.port,
+                username=self.user,
+                pkey=pkey,
+                password=self._password.reveal() if self._password else None,
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+                channel_timeout=self.timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except BaseException:
+            client.close()
+            raise
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(15)
+        return client
+
+    def connect(self) -> None:
+        """Open the connection (retrying transient failures); auth and host-key failures raise at once."""
+        with self._lock:
+            if self._alive():
+                return
+            self._drop()
+            pkey = self._load_key()
+            retrying = Retrying(
+                stop=stop_after_attempt(self.attempts),
+                wait=wait_exponential(multiplier=0.2, max=2.0),
+                retry=retry_if_exception(is_transient),
+                reraise=True,
+            )
+            try:
+                self._client = retrying(self._connect_once, pkey)
+            except (_HostKeyRefusedError, paramiko.BadHostKeyException) as exc:
+                raise HostKeyError(f"host key refused: {exc}", host=self._where, user=self.user) from None
+            except paramiko.AuthenticationException as exc:
+                raise AuthenticationError(f"authentication failed: {exc}", host=self._where, user=self.user) from None
+            except LabError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    raise UnreachableError(
+                        f"unreachable after {self.attempts} attempt(s): {exc}", host=self._where, user=self.user
+                    ) from None
+                raise LabError(
+                    f"SSH connection failed: {type(exc).__name__}: {exc}", host=self._where, user=self.user
+                ) from None
+
+    def _alive(self) -> bool:
+        transport = self._client.get_transport() if self._client is not None else None
+        return transport is not None and transport.is_active()
+
+    def _drop(self) -> None:
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _open_channel(self) -> paramiko.Channel:
+        """A session channel; a transport that dropped is reopened once (no command was started on it yet)."""
+        for attempt in (1, 2):
+            self.connect()
+            client = self._client
+            transport = client.get_transport() if client is not None else None
+            try:
+                if transport is None:
+                    raise EOFError("no transport")
+                return transport.open_session(timeout=self.timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                if attempt == 2:
+                    raise UnreachableError(f"cannot open a channel: {exc}", host=self._where, user=self.user) from None
+                log.info("%s: SSH transport dropped (%s), reconnecting", self._where, exc)
+                self.close()
+        raise AssertionError("unreachable")
+
+    # -- commands ---------------------------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str] | str,
+        timeout: float | None = None,
+        check: bool = False,
+        stdin: bytes | None = None,
+    ) -> CommandResult:
+        """Run a command. A list is quoted (shlex.join); a string is run as a shell line. On timeout the channel
+        is closed and CommandTimeoutError raised (the remote process may live on until it writes)."""
+        command = quote_command(argv)
+        limit = self.command_timeout if timeout is None else timeout
+        argv_kept: tuple[str, ...] | str = argv if isinstance(argv, str) else tuple(argv)
+        chan = self._open_channel()
+        started = time.monotonic()
+        out, err = bytearray(), bytearray()
+        try:
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            while True:
+                while chan.recv_ready():
+                    out += chan.recv(_CHUNK)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(_CHUNK)
+                drained = not chan.recv_ready() and not chan.recv_stderr_ready()
+                if chan.exit_status_ready() and drained and (chan.eof_received or chan.closed):
+                    break
+                if time.monotonic() - started >= limit:
+                    raise CommandTimeoutError(
+                        f"command {command!r} did not finish within {limit:g} s",
+                        host=self._where,
+                        user=self.user,
+                        stdout=out.decode("utf-8", "replace"),
+                    )
+                if chan.closed and not chan.exit_status_ready():
+                    raise UnreachableError(
+                        f"connection lost while running {command!r}", host=self._where, user=self.user
+                    )
+                select.select([chan], [], [], _POLL)
+            status = chan.recv_exit_status()
+        finally:
+            chan.close()
+        result = CommandResult(
+            argv=argv_kept,
+            exit_status=status,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            duration=time.monotonic() - started,
+            host=self.name,
+            stdout_bytes=bytes(out),
+        )
+        return result.check(self.user) if check else result
+
+    # -- files ------------------------------------------------------------------------------------------
+    def _sftp_client(self) -> paramiko.SFTPClient | None:
+        """The SFTP session, or None when the server has no SFTP subsystem (then `cat`/`tail` are used)."""
+        if self._sftp is not None and self._alive():
+            return self._sftp
+        self.connect()
+        assert self._client is not None
+        try:
+            self._sftp = self._client.open_sftp()
+        except (paramiko.SSHException, EOFError) as exc:
+            log.info("%s: no SFTP (%s), reading files with cat", self._where, exc)
+            return None
+        return self._sftp
+
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        """The bytes of a remote file from `offset` (to the end, or `length` bytes). Missing file:
+        RemoteFileError with missing=True."""
+        sftp = self._sftp_client()
+        if sftp is not None:
+            try:
+                with sftp.open(path, "rb") as fh:
+                    fh.seek(offset)
+                    if length is None:
+                        fh.prefetch()
+                        return fh.read()
+                    return fh.read(length)
+            except FileNotFoundError:
+                raise RemoteFileError(
+                    f"no such file {path}", host=self._where, user=self.user, path=path, missing=True
+                ) from None
+            except OSError as exc:
+                raise RemoteFileError(
+                    f"cannot read {path}: {exc}", host=self._where, user=self.user, path=path
+                ) from None
+        cmd = ["tail", "-c", f"+{offset + 1}", "--", path]
+        line = quote_command(cmd) + (f" | head -c {int(length)}" if length is not None else "")
+        res = self.run(f"test -e {shlex.quote(path)} || exit 66; {line}")
+        if res.exit_status == 66:
+            raise RemoteFileError(f"no such file {path}", host=self._where, user=self.user, path=path, missing=True)
+        if res.exit_status != 0:
+            raise RemoteFileError(
+                f"cannot read {path}: {res.stderr.strip()}", host=self._where, user=self.user, path=path
+            )
+        return res.stdout_bytes
+
+    def stat(self, path: str) -> FileStat | None:
+        """Size, inode and mtime via `stat -c` (also on ESXi's busybox); None when the file does not exist."""
+        res = self.run(
+            f"test -e {shlex.quote(path)} || exit 66; " + quote_command(["stat", "-c", "%s %i %Y", "--", path])
+        )
+        if res.exit_status == 66:
+            return None
+        parts = res.stdout.split()
+        if res.exit_status != 0 or len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise RemoteFileError(
+                f"stat {path} failed (exit {res.exit_status}): {res.stderr.strip() or res.stdout.strip()}",
+                host=self._where,
+                user=self.user,
+                path=path,
+            )
+        return FileStat(int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+class SshPool:
+    """One SshClient per host or storage target of an inventory, made on first use."""
+
+    def __init__(self, inventory: Inventory, *, command_timeout: float = 120.0, attempts: int = 3) -> None:
+        self.inventory = inventory
+        self.command_timeout, self.attempts = command_timeout, attempts
+        self._clients: dict[str, SshClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> SshClient:
+        with self._lock:
+            client = self._clients.get(name)
+            if client is None:
+                client = SshClient.from_access(
+                    self.inventory.ssh_for(name), command_timeout=self.command_timeout, attempts=self.attempts
+                )
+                self._clients[name] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    def __enter__(self) -> SshPool:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
