@@ -525,7 +525,7 @@ class EventBuilder:
 
     def _event(self, line: LogLine, name: str, subject: str | None, fields: Fields, sid: str | None) -> Event:
         return Event(
-            name=name, time=line.time, host=line.host or self._host, file=line.file or self._file,
+            name=name, time=line.time, host=self._host or line.host, file=line.file or self._file,
             line_no=line.line_no, raw=line.raw, subject=subject, fields=fields, source_id=sid, kind=line.kind,
         )  # fmt: skip
 

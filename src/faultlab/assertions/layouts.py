@@ -387,10 +387,13 @@ def parse_line(
     classic syslog stamps without a year (default: the current UTC year).
     """
     text = raw.rstrip("\r\n")
+    stripped = text.lstrip(" \t")
     try:
-        h = _dispatch(text.lstrip(" \t"), kind, year)
+        h = _dispatch(stripped, kind, year)
     except Exception as exc:  # a parser bug must not lose the line; report it instead
-        h = _Hdr("unknown", text, ok=False, problem=f"parser error: {type(exc).__name__}")
+        h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
+    if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
+        h.body = stripped
     if h.continuation and prev is not None and h.time is None and not h.masked:
         h.time, h.masked = prev.time, prev.masked
         if h.layout == "continuation":
