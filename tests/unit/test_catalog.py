@@ -22,9 +22,9 @@ from faultlab.assertions.catalog import (
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import CATALOG_NAMES, Event, LogKind, LogLine
 
-SAMPLES = Path("/work/shared/reference/log-samples")
-SEEDS = Path("/work/shared/seeds")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
 LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "labels"
+SEEDS = LABELS  # seed-kb*.txt: verbatim copies of the two seed KB documents
 LABEL_FILES = sorted(LABELS.glob("*.yaml"))
 
 
@@ -93,7 +93,7 @@ def test_labelled_events_and_no_others(label_file: Path) -> None:
 
 
 def _seed(article: str) -> list[str]:
-    for p in SEEDS.glob("*.txt"):
+    for p in SEEDS.glob("seed-kb*.txt"):
         text = p.read_text(encoding="utf-8")
         if f"Article ID: {article}" in text:
             return text.splitlines()

@@ -12,7 +12,7 @@ import pytest
 from faultlab.assertions.layouts import kind_from_filename, parse_line
 from faultlab.assertions.model import LogKind, LogLine
 
-SAMPLES = Path("/work/shared/reference/log-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
 
 
 def sample_raws() -> list[tuple[str, int, str]]:

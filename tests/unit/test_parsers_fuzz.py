@@ -11,7 +11,7 @@ from faultlab.assertions.catalog import EventBuilder, link_twins
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import CATALOG_NAMES, Event, LogKind, LogLine
 
-SAMPLES = Path("/work/shared/reference/log-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
 SAMPLE_LINES = [
     raw
     for p in sorted(SAMPLES.glob("*.txt"))
