@@ -212,7 +212,8 @@ def _tar_sources(archive: Path) -> list[LogSource]:
         with tarfile.open(archive, "r:*") as tar:
             members = [m for m in tar.getmembers() if m.isfile()]
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise SourceError(f"{archive}: not a readable archive ({exc})") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
+        raise SourceError(f"{archive}: not a readable archive ({reason})") from exc
     bundle_host = _BUNDLE_HOST.match(re.sub(r"(\.tgz|\.tar(\.\w+)?)$", "", archive.name))
     sources: list[LogSource] = []
     for m in members:

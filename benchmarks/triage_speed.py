@@ -1,0 +1,181 @@
+"""Benchmark: `faultlab triage --json` against `zcat -f | grep -E <catalog union>` on the same generated logs.
+
+Generates a realistic ESXi log set (default 1 GB uncompressed; plain logs and rotated .gz parts; the catalog's
+events sparse in noise), then times both in the same run and prints wall times, their ratio and peak RSS.
+Targets: triage within 1.5x of the grep pipeline; triage peak RSS under 200 MB whatever the size.
+
+    .venv/bin/python benchmarks/triage_speed.py [--size-mb 1024] [--dir /var/tmp/faultlab-bench] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from faultlab.assertions.catalog import GREP_UNION
+from isal import igzip
+
+T0 = datetime(2026, 11, 20, 0, 0, 0, tzinfo=UTC)
+
+NOISE = {
+    "vmkernel": [
+        "{t} cpu{c}:{w})ScsiDeviceIO: 3449: Cmd(0x459bc1c67e00) 0x28, CmdSN 0x{n:x} from world 0 to dev "
+        '"naa.600a09803831353173244d7069347a6a" failed H:0x0 D:0x2 P:0x0 Valid sense data: 0x6 0x29 0x0.',
+        "{t} cpu{c}:{w} opID=be121f44)SchedVsi: 2208: Group: host/user/pool4({n}): min=64382 max=130475 "
+        "minLimit=64382 shares=34847, units: mb",
+        "{t} cpu{c}:{w})VSCSI: 2611: handle {n}(vscsi0:0):Reset request on FSS handle 2346283 (0 outstanding commands) "
+        "from (vmm0:win01)",
+        "{t} cpu{c}:{w})Jumpstart plugin swapobjd activated.",
+        "{t} cpu{c}:{w})qlnativefc: vmhba4(86:0.0): (6:137): Mid-layer underflow detected (8 of 512 bytes).",
+    ],
+    "hostd": [
+        "{t} info hostd[{w}] [Originator@6876 sub=Vimsvc.TaskManager opID=ecb6776e user=root] Task Created : "
+        "haTask-99-vim.VirtualMachine.powerOn-{n}",
+        "{t} verbose hostd[{w}] [Originator@6876 sub=PropertyProvider] RecordOp ASSIGN: guest.disk, {c}. "
+        "Sent notification immediately.",
+        "{t} info hostd[{w}] [Originator@6876 sub=Vimsvc.ha-eventmgr] Event {n} : User dcui@127.0.0.1 logged out "
+        "(login time: Tuesday, 22 November, 2016 16:48:36, number of API invocations: 0, user agent: )",
+        "{t} info hostd[{w}] [Originator@6876 sub=Vmsvc.vm:/vmfs/volumes/5b2cf72d-c314ef74-0f37-8cdf9d51786c/"
+        "vm{c}/vm{c}.vmx] State Transition (VM_STATE_POWERING_ON -> VM_STATE_ON)",
+    ],
+    "vobd": [
+        "{t}: [netCorrelator] {n}us: [vob.net.vmnic.linkstate.up] vmnic vusb0 linkstate up",
+        "{t}: [UserLevelCorrelator] {n}us: [vob.user.ssh.session.opened] SSH session was opened for 'root@198.18.0.1'.",
+    ],
+    "vmware": [
+        "{t}| vmx| I125: Vix: [101183 mainDispatch.c:4151]: VMAutomationReportPowerStateChange: Reporting power state "
+        "change (opcode=2, err=0).",
+        "{t}| svga| I125: MKSScreenShotMgr: Taking a screenshot",
+        "{t}| vcpu-0| I125: Guest: toolbox: Version: build-{n}",
+    ],
+}
+SIGNALS = {
+    "vmkernel": [
+        "{t} cpu0:65641)ScsiDevice: 4993: Device state of naa.60014055c425cd10a874374b415629b3 set to APD_START; "
+        "token num:1",
+        "{t} cpu0:65642)ScsiDevice: 5036: Device naa.60014055c425cd10a874374b415629b3 is Out of APD; token num:1",
+        "{t} cpu28:66292)WARNING: iscsi_vmk: iscsivmk_StopConnection: vmhba64:CH:0 T:0 CN:0: iSCSI connection is "
+        'being marked "OFFLINE" (Event:6)',
+    ],
+    "hostd": [
+        '{t} warning hostd[2099995] [Originator@6876 sub=IoTracker] In thread 2099951, access("/vmfs/volumes/'
+        '5ee09751-87f3c36e-bb34-bc97e150f532/vm1/vm1.vmx") took over 90 sec.',
+    ],
+    "vobd": [
+        "{t}: [APDCorrelator] {n}us: [vob.storage.apd.start] Device or filesystem with identifier "
+        "[naa.60014055c425cd10a874374b415629b3] has entered the All Paths Down state.",
+        "{t}: [APDCorrelator] {n}us: [esx.problem.storage.apd.start] Device or filesystem with identifier "
+        "[naa.60014055c425cd10a874374b415629b3] has entered the All Paths Down state.",
+    ],
+    "vmware": ["{t}| vcpu-0| I125: WinBSOD: Synthetic MSR[0x40000100] 0xef"],
+}
+# (log, file name, share of the total size, gzip?)
+LAYOUT = [
+    ("vmkernel", "vmkernel.2.gz", 0.10, True),
+    ("vmkernel", "vmkernel.1.gz", 0.10, True),
+    ("vmkernel", "vmkernel.0.gz", 0.10, True),
+    ("vmkernel", "vmkernel.log", 0.20, False),
+    ("hostd", "hostd.1.gz", 0.10, True),
+    ("hostd", "hostd.0.gz", 0.10, True),
+    ("hostd", "hostd.log", 0.15, False),
+    ("vobd", "vobd.log", 0.05, False),
+    ("vmware", "vmware.log", 0.10, False),
+]
+SIGNAL_EVERY = 20_000  # one catalog line per this many noise lines
+
+
+def _stamp(kind: str, t: datetime) -> str:
+    s = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return s
+
+
+def generate(root: Path, size_mb: int, seed: int = 7) -> list[Path]:
+    """Write the log set (idempotent for a given size: reused when the marker matches)."""
+    marker = root / f".generated-{size_mb}mb"
+    host_dir = root / "esx-bench01-2026-11-20--00.00-1" / "var" / "run" / "log"
+    vm_dir = root / "esx-bench01-2026-11-20--00.00-1" / "vmfs" / "volumes" / "ds01" / "win01"
+    paths = [(vm_dir if log == "vmware" else host_dir) / name for log, name, _, _ in LAYOUT]
+    if marker.exists():
+        return paths
+    rng = random.Random(seed)
+    host_dir.mkdir(parents=True, exist_ok=True)
+    vm_dir.mkdir(parents=True, exist_ok=True)
+    total = size_mb << 20
+    t = T0
+    for (log, _name, share, gz), path in zip(LAYOUT, paths, strict=True):
+        target = int(total * share)
+        written = 0
+        noise, signal = NOISE[log], SIGNALS[log]
+        out = igzip.open(path, "wb", compresslevel=1) if gz else path.open("wb")
+        with out:
+            buf: list[str] = []
+            i = 0
+            while written < target:
+                t += timedelta(microseconds=rng.randrange(200, 5000))
+                ts = _stamp(log, t)
+                tpl = (
+                    signal[i // SIGNAL_EVERY % len(signal)]
+                    if i % SIGNAL_EVERY == SIGNAL_EVERY - 1
+                    else noise[i % len(noise)]
+                )
+                line = tpl.format(t=ts, c=i % 32, w=2098000 + i % 997, n=i) + "\n"
+                buf.append(line)
+                written += len(line)
+                i += 1
+                if len(buf) >= 50_000:
+                    out.write("".join(buf).encode())
+                    buf.clear()
+            out.write("".join(buf).encode())
+    marker.touch()
+    return paths
+
+
+def _run(cmd: list[str] | str, shell: bool = False) -> tuple[float, int]:
+    """Wall seconds and peak RSS (kB) of one command and its children."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):  # grep exits 1 when nothing matched
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        sys.exit(f"benchmark: command failed ({os.waitstatus_to_exitcode(status)}): {cmd}\n{err}")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=1024, help="uncompressed size of the log set (default 1024)")
+    parser.add_argument("--dir", type=Path, default=Path("/var/tmp/faultlab-bench"), help="where to generate it")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the best is reported")
+    args = parser.parse_args()
+
+    t = time.perf_counter()
+    paths = generate(args.dir / f"{args.size_mb}mb", args.size_mb)
+    print(f"log set: {args.size_mb} MB uncompressed in {len(paths)} files ({time.perf_counter() - t:.1f} s to prepare)")
+
+    faultlab = str(Path(sys.executable).with_name("faultlab"))
+    bundle = str(paths[0].parents[3])
+    triage_cmd = [faultlab, "triage", "--json", "/dev/null", bundle]
+    grep_cmd = "zcat -f " + " ".join(shlex.quote(str(p)) for p in paths) + f" | grep -E {shlex.quote(GREP_UNION)}"
+    triage_best = grep_best = float("inf")
+    triage_rss = grep_rss = 0
+    for _ in range(args.repeat):
+        g, grss = _run(["bash", "-o", "pipefail", "-c", grep_cmd])
+        f, frss = _run(triage_cmd)
+        grep_best, triage_best = min(grep_best, g), min(triage_best, f)
+        grep_rss, triage_rss = max(grep_rss, grss), max(triage_rss, frss)
+    ratio = triage_best / grep_best
+    print(f"zcat | grep -E : {grep_best:7.2f} s   peak RSS {grep_rss / 1024:6.1f} MB")
+    print(f"faultlab triage: {triage_best:7.2f} s   peak RSS {triage_rss / 1024:6.1f} MB")
+    print(f"ratio triage/grep: {ratio:.2f} (target <= 1.5); triage RSS target < 200 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Triage a log folder or vm-support bundle: every catalog event on one timeline, plus the KB diagnoses."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tarfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from faultlab.assertions import catalog
+from faultlab.assertions.diagnose import Diagnosis, diagnose_kb308590, diagnose_kb392634, parse_meminfo
+from faultlab.assertions.model import Event
+from faultlab.assertions.scan import ScanStats, scan_stream
+from faultlab.assertions.sources import LogSource, SourceError, discover, opened
+
+
+@dataclass(slots=True)
+class TriageFilter:
+    """What the user asked to see; diagnoses always use every event."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    hosts: Sequence[str] = ()
+    signatures: Sequence[str] = ()  # exact names, prefixes ending in '.', or globs ("apd.*")
+
+    def keeps(self, event: Event) -> bool:
+        if self.hosts and event.host not in self.hosts:
+            return False
+        if self.signatures and not any(_name_matches(event.name, s) for s in self.signatures):
+            return False
+        if self.since is not None or self.until is not None:
+            if event.time is None:
+                return False
+            if self.since is not None and event.time < self.since:
+                return False
+            if self.until is not None and event.time > self.until:
+                return False
+        return True
+
+
+def _name_matches(name: str, wanted: str) -> bool:
+    if wanted.endswith("."):
+        return name.startswith(wanted)
+    return fnmatch.fnmatchcase(name, wanted)
+
+
+@dataclass(slots=True)
+class TriageReport:
+    events: list[Event]  # shown events, time order (twins included, linked)
+    all_events: list[Event]
+    stats: list[ScanStats]
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    hidden_untimed: int = 0  # events without a time that --since/--until could not place
+
+    @property
+    def odd_lines(self) -> int:
+        return sum(s.odd for s in self.stats)
+
+    @property
+    def total_lines(self) -> int:
+        return sum(s.lines for s in self.stats)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": [e.to_json() for e in self.events],
+            "diagnoses": [d.to_json() for d in self.diagnoses],
+            "files": [
+                {
+                    "file": s.name,
+                    "host": s.host,
+                    "log": s.kind.value,
+                    "lines": s.lines,
+                    "events": s.events,
+                    "odd_lines": s.odd,
+                    "masked_time_lines": s.masked,
+                    "odd_examples": [{"line": o.line_no, "text": o.text, "problem": o.problem} for o in s.odd_examples],
+                    "error": s.error,
+                }
+                for s in self.stats
+            ],
+        }
+
+
+def _sort_key(e: Event) -> tuple[int, datetime, str, str, int]:
+    # Untimed (masked) events sort after timed ones, in file order; they still appear.
+    floor = datetime.min.replace(tzinfo=None)
+    t = e.time.replace(tzinfo=None) if e.time else floor
+    return (0 if e.time else 1, t, e.host, e.file, e.line_no)
+
+
+def scan_sources(
+    sources: Iterable[LogSource], *, every_line: bool = False, hosts: Sequence[str] = ()
+) -> tuple[list[Event], list[ScanStats]]:
+    """Scan each source into events; a source that cannot be read is reported in its stats, not fatal."""
+    events: list[Event] = []
+    stats: list[ScanStats] = []
+    for src in sources:
+        if hosts and src.host not in hosts:
+            continue
+        try:
+            with opened(src) as fh:
+                evs, st = scan_stream(fh, kind=src.kind, name=src.name, host=src.host, every_line=every_line)
+        except (SourceError, OSError, EOFError, tarfile.TarError) as exc:
+            st = ScanStats(name=src.name, host=src.host, kind=src.kind, error=str(exc))
+            evs = []
+        events.extend(evs)
+        stats.append(st)
+    return events, stats
+
+
+def find_meminfo(path: str | os.PathLike[str]) -> str | None:
+    """The text of a /proc/meminfo copy in a folder or bundle (KB 308590 compares swap against it)."""
+    p = Path(path)
+    if p.is_dir():
+        for candidate in sorted(p.rglob("meminfo*")):
+            if candidate.is_file():
+                return candidate.read_text(errors="replace")
+        return None
+    if p.is_file() and tarfile.is_tarfile(p):
+        with tarfile.open(p, "r:*") as tar:
+            for m in tar.getmembers():
+                if m.isfile() and Path(m.name).name.startswith("meminfo"):
+                    fh = tar.extractfile(m)
+                    return fh.read().decode(errors="replace") if fh else None
+    return None
+
+
+def triage(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    flt: TriageFilter | None = None,
+    every_line: bool = False,
+    offsets: dict[str, timedelta] | None = None,
+) -> TriageReport:
+    """Scan `paths` (files, folders, bundles, '-' for stdin) and diagnose. Raises SourceError on a bad path."""
+    flt = flt or TriageFilter()
+    sources: list[LogSource] = []
+    for path in paths:
+        sources.extend(discover(path))
+    events, stats = scan_sources(sources, every_line=every_line, hosts=flt.hosts)
+    catalog.link_twins(events)
+    if offsets:
+        for e in events:
+            if e.time is not None and e.host in offsets:
+                e.fields.setdefault("time_as_logged", e.time.isoformat())
+                e.time = e.time + offsets[e.host]
+    events.sort(key=_sort_key)
+    meminfo_text = next((m for m in (find_meminfo(p) for p in paths if str(p) != "-") if m), None)
+    diagnoses: list[Diagnosis] = list(diagnose_kb392634(events))
+    lost_heartbeat = diagnose_kb308590(events, parse_meminfo(meminfo_text) if meminfo_text else None)
+    if lost_heartbeat is not None:
+        diagnoses.append(lost_heartbeat)
+    shown = [e for e in events if flt.keeps(e)]
+    hidden = 0
+    if flt.since is not None or flt.until is not None:
+        hidden = sum(1 for e in events if e.time is None)
+    return TriageReport(events=shown, all_events=events, stats=stats, diagnoses=diagnoses, hidden_untimed=hidden)

@@ -1,0 +1,140 @@
+"""`faultlab triage` end to end on the example bundles built from the seed KBs, plus filters and errors."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from faultlab.harness.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"
+
+spec = importlib.util.spec_from_file_location("example_bundle", ROOT / "scripts" / "example_bundle.py")
+assert spec is not None and spec.loader is not None
+example_bundle = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(example_bundle)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return list(example_bundle.build(tmp_path_factory.mktemp("bundles")))
+
+
+def _records(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_kb392634_bundle_json_lines(bundles: list[Path]) -> None:
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(bundles[0])])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    events = [r for r in recs if r["record"] == "event"]
+    names = [e["name"] for e in events]
+    for expected in ("apd.start", "hostd.slow_io", "hostd.io_error", "nfs.server.restored", "guest.bsod"):
+        assert expected in names, (expected, names)
+    bsod = next(e for e in events if e["name"] == "guest.bsod")
+    assert bsod["fields"]["code"] == 0xEF
+    assert bsod["fields"]["name"] == "CRITICAL_PROCESS_DIED"
+    assert bsod["host"] == "esx01"
+    assert bsod["file"] == "vmfs/volumes/<datastore>/<VMName>/vmware.log"
+    assert bsod["time"].startswith("2026-11-20T14:37:")
+    # the documented order: APD start, latency, storage back, then the guest bugchecks
+    first = {n: names.index(n) for n in ("apd.start", "hostd.slow_io", "nfs.server.restored", "guest.bsod")}
+    assert first["apd.start"] < first["hostd.slow_io"] < first["nfs.server.restored"] < first["guest.bsod"]
+    for e in events:
+        assert set(e) >= {"name", "time", "host", "file", "line", "subject", "fields", "raw", "log", "twin_of"}
+    diags = [r for r in recs if r["record"] == "diagnosis"]
+    assert any(d["kb"] == "KB 392634" and str(d["verdict"]) == "true" for d in diags), diags
+    summary = recs[-1]
+    assert summary["record"] == "summary" and summary["odd_lines"] == 0
+
+
+def test_kb308590_bundle_names_the_culprit(bundles: list[Path]) -> None:
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(bundles[1])])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    names = [r["name"] for r in recs if r["record"] == "event"]
+    assert "host.psod" in names and "host.heartbeat.lost" in names and "host.memory.sample" in names
+    diag = next(r for r in recs if r["record"] == "diagnosis" and r["kb"] == "KB 308590")
+    assert "VMap" in json.dumps(diag)
+
+
+def test_human_output_has_timeline_and_diagnosis(bundles: list[Path]) -> None:
+    result = CliRunner().invoke(app, ["triage", str(bundles[0])], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Timeline" in result.output
+    assert "guest.bsod" in result.output and "0xEF" in result.output
+    assert "KB 392634" in result.output
+
+
+def test_filters(bundles: list[Path]) -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["triage", "--json", "-", "-s", "apd.*", "-s", "guest.bsod", str(bundles[0])]).output
+    names = {r["name"] for r in _records(out) if r["record"] == "event"}
+    assert names == {"apd.start", "guest.bsod"}
+    out = runner.invoke(
+        app,
+        [
+            "triage",
+            "--json",
+            "-",
+            "--since",
+            "2026-11-20T14:36:00Z",
+            "--until",
+            "2026-11-20T14:37:30Z",
+            str(bundles[0]),
+        ],
+    ).output
+    times = [r["time"] for r in _records(out) if r["record"] == "event"]
+    assert times and all("2026-11-20T14:36:00" <= t <= "2026-11-20T14:37:30" for t in times)
+    out = runner.invoke(app, ["triage", "--json", "-", "--host", "nosuchhost", str(bundles[0])]).output
+    assert not [r for r in _records(out) if r["record"] == "event"]
+
+
+def test_bad_path_and_bad_archive_one_line_nonzero(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["triage", str(tmp_path / "nope.tgz")])
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output
+    bad = tmp_path / "bad.tgz"
+    bad.write_bytes(gzip.compress(b"this is not a tar archive"))
+    result = runner.invoke(app, ["triage", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.tgz" in result.output and len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(app, ["triage", "--since", "yesterday", str(bad)])
+    assert result.exit_code == 2 and "ISO 8601" in result.output
+
+
+def test_samples_folder_reports_odd_lines_and_never_crashes() -> None:
+    result = CliRunner().invoke(app, ["triage", "--all-lines", "--json", "-", str(SAMPLES)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    files = [r for r in recs if r["record"] == "file"]
+    assert {Path(f["file"]).name for f in files} >= {"vmkernel.log.txt", "vobd.log.txt", "hostd.log.txt"}
+    assert sum(f["odd_lines"] for f in files) >= 1  # the truncated vmware.log line is kept and reported
+    odd_texts = [o["text"] for f in files for o in f["odd_examples"]]
+    assert any(t.startswith("019-03-14T12:03:04.445Z") for t in odd_texts)
+
+
+def test_stdin_is_read(bundles: list[Path]) -> None:
+    vobd = (
+        b"2012-05-22T07:02:04.680Z: [scsiCorrelator] 1680920122975us: [vob.scsi.scsipath.pathstate.dead] "
+        b"scsiPath vmhba2:C0:T1:L1 changed state from on\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "faultlab.harness.cli", "triage", "--json", "-", "-"],
+        input=vobd,
+        capture_output=True,
+        check=True,
+    )
+    recs = _records(proc.stdout.decode())
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead"]
