@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import enum
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -334,6 +335,44 @@ def _bounds_verdict(step: Step, cand: Entry, ref: _Ref) -> bool | None:
     return step.within is None or gap <= step.within
 
 
+class _Pool:
+    """The candidates of one step, split so the search can bisect to the ones that may fit.
+
+    Timed entries are in time order by `seq`, so order and bound constraints become index ranges;
+    untimed ones can only be placed by position.
+    """
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.timed = [e for e in entries if e.time is not None]
+        self.times = [e.time for e in self.timed if e.time is not None]
+        self.timed_seqs = [e.seq for e in self.timed]
+        self.untimed = [e for e in entries if e.time is None]
+        self.untimed_seqs = [e.seq for e in self.untimed]
+
+    def timed_range(
+        self, prev: Entry | None, ref_time: datetime | None, step: Step, has_ref: bool, lenient: bool
+    ) -> tuple[int, int]:
+        lo, hi = 0, len(self.timed)
+        if prev is not None:
+            if prev.time is not None:
+                lo = bisect.bisect_left(self.times, prev.time)
+            else:
+                lo = bisect.bisect_right(self.timed_seqs, prev.seq)
+        if has_ref:
+            if ref_time is None:  # the reference is masked: nothing measurable
+                return (lo, hi) if lenient else (0, 0)
+            low = step.at_least if step.at_least is not None else timedelta(0)
+            lo = max(lo, bisect.bisect_left(self.times, ref_time + low))
+            if step.within is not None:
+                hi = bisect.bisect_right(self.times, ref_time + step.within)
+        return lo, hi
+
+    def untimed_from(self, prev: Entry | None, has_ref: bool, lenient: bool) -> int:
+        if has_ref and not lenient:  # a bound on a masked time is never met for sure
+            return len(self.untimed)
+        return bisect.bisect_right(self.untimed_seqs, prev.seq) if prev is not None else 0
+
+
 class _Search:
     """Depth-first search for the earliest assignment of events to steps (lexicographic in position).
 
@@ -346,7 +385,7 @@ class _Search:
         self, steps: Sequence[Step], cands: list[list[Entry]], anchors: Mapping[str, datetime], lenient: bool
     ) -> None:
         self.steps = steps
-        self.cands = cands
+        self.pools = [_Pool(c) for c in cands]
         self.anchors = anchors
         self.lenient = lenient
         # which earlier step each step's bound refers to; the memo key needs those still to be used
@@ -360,6 +399,7 @@ class _Search:
             else:
                 self.ref_index.append(None)
             earlier[s.tag] = i
+        self.referenced = {j for j in self.ref_index if j is not None}
         self.nodes = 0
         self.exhausted = False
         self.best: list[Entry] = []
@@ -400,6 +440,27 @@ class _Search:
         )
         return (i, prev.seq, tuple(chosen[j].seq for j in live), reusable)
 
+    def _candidates(self, i: int, chosen: Sequence[Entry], cut: list[datetime]) -> Iterator[Entry]:
+        """Candidates in position order, timed and untimed merged; only those that may fit. Timed ones
+        stop once past `cut[0]` (set by the caller while iterating)."""
+        pool = self.pools[i]
+        prev = chosen[-1] if chosen else None
+        ref = self.ref_of(i, chosen)
+        has_ref = ref is not None
+        t, t_end = pool.timed_range(prev, ref.time if ref else None, self.steps[i], has_ref, self.lenient)
+        u = pool.untimed_from(prev, has_ref, self.lenient)
+        while True:
+            if t < t_end and cut and pool.times[t] > cut[0]:
+                t = t_end
+            if t < t_end and (u >= len(pool.untimed) or pool.timed[t].seq < pool.untimed[u].seq):
+                yield pool.timed[t]
+                t += 1
+            elif u < len(pool.untimed):
+                yield pool.untimed[u]
+                u += 1
+            else:
+                return
+
     def _dfs(self, i: int, chosen: list[Entry]) -> bool:
         if len(chosen) > len(self.best):
             self.best = list(chosen)
@@ -408,7 +469,10 @@ class _Search:
         key = self._memo_key(i, chosen)
         if key in self.failed:
             return False
-        for cand in self.cands[i]:
+        # If a timed candidate x of a step that no later step measures from fails, a timed y strictly
+        # later fails too: every event that could follow y could follow x, under the same constraints.
+        cut: list[datetime] = []
+        for cand in self._candidates(i, chosen, cut):
             self.nodes += 1
             if self.nodes > SEARCH_BUDGET:
                 self.exhausted = True
@@ -422,6 +486,8 @@ class _Search:
             chosen.pop()
             if self.exhausted:
                 return False
+            if i not in self.referenced and cand.time is not None and not cut:
+                cut.append(cand.time)
         self.failed.add(key)
         return False
 
