@@ -252,6 +252,28 @@ FACT_LINES: list[tuple[str, LogKind, str, str | None, dict[str, Any]]] = [
             LogKind.VMKSUMMARY, "host.shutdown", None, {"how": "powering off"},
         ),
         (
+            "2020-01-01T00:00:00.000Z info hostd[1] [Originator@6876 sub=Vimsvc.ha-eventmgr] Event 201 : Lost access"
+            " to volume 5ee09751-87f3c36e-bb34-bc97e150f532 (DS 1) due to connectivity issues. Recovery attempt is in"
+            " progress and outcome will be reported shortly.",
+            LogKind.HOSTD, "vmfs.heartbeat.timeout", "DS 1", {"volume": "5ee09751-87f3c36e-bb34-bc97e150f532"},
+        ),
+        (
+            "2020-01-01T00:00:09.000Z In(166) Hostd[2]: [Originator@6876 sub=Vimsvc.ha-eventmgr] Event 202 :"
+            " Successfully restored access to volume 5ee09751-87f3c36e-bb34-bc97e150f532 (DS 1) following"
+            " connectivity issues.",
+            LogKind.HOSTD, "vmfs.heartbeat.reclaimed", "DS 1", {"label": "DS 1"},
+        ),
+        (
+            "2020-01-01T00:00:00.000Z info hostd[1] [Originator@6876 sub=Vimsvc.ha-eventmgr] Event 203 : Lost"
+            " connection to server 198.18.0.10 mount point /export/ds1 mounted as 1111-2222 (ds-nfs01).",
+            LogKind.HOSTD, "nfs.server.lost", "ds-nfs01", {"server": "198.18.0.10", "mount_point": "/export/ds1"},
+        ),
+        (
+            "2024-01-01T00:00:00.000Z In(14) vobd[2098532]:  [vmfsCorrelator] 148us: [vob.vmfs.heartbeat.recovered]"
+            " Reclaimed heartbeat for volume 5ee09751-87f3c36e My DS  [Timeout] [HB state abcdef02 offset 3866624]",
+            LogKind.VOBD, "vmfs.heartbeat.reclaimed", "My DS", {"volume": "5ee09751-87f3c36e"},
+        ),
+        (
             "Aug 15 06:07:13 vmkernel: 1:23:46:11.099 cpu13:882014)ScsiDevice: 4993: Device state of"
             " naa.60060 set to APD_START; token num:1",
             LogKind.OTHER, "apd.start", "naa.60060", {},

@@ -198,10 +198,18 @@ _RE_SCSIPATH = re.compile(r"scsiPath (?P<path>\S+?)\.? changed state from (?P<fr
 _RE_VOB_PATH = re.compile(r"Path (?P<path>\S+?) is (?:down|active again)")
 _RE_NFS_SHORT = re.compile(r"^(?P<server>[^/\s]+)(?P<mount_point>/\S*) (?P<volume>\S+) (?P<label>.+?)\s*$")
 _RE_NFS_LONG = re.compile(_NFS_TEXT)
-# "<uuid> <label>  [Timeout] ..." / "<uuid> (<label>) due to ..." / "volume <uuid> (<label>) following ..."
-_RE_VMFS_VOL = re.compile(
-    r"(?:volume )?(?P<volume><[^>]*>|[0-9a-f#]{8}-[0-9a-f#\-]+|\S+) \(?(?P<label><[^>]*>|[^\s()\[]+)\)?"
-)
+# "<uuid> (<label>) due to ..." and "<uuid> <label>  [Timeout] [HB state ...]" (labels may hold spaces)
+_RE_VOL_PAREN = re.compile(r"(?P<volume><[^>]*>|\S+) \((?P<label>[^)]*)\)")
+_RE_VOL_PLAIN = re.compile(r"(?P<volume><[^>]*>|\S+) (?P<label>.+?)(?:\s+\[.*)?$")
+
+
+def _vol_label(text: str) -> tuple[str | None, Fields]:
+    """(subject, {volume, label}) of a VMFS heartbeat text; the subject is the label."""
+    t = text.split("Reclaimed heartbeat for volume ", 1)[-1].split("access to volume ", 1)[-1].strip()
+    m = _RE_VOL_PAREN.match(t) or _RE_VOL_PLAIN.match(t)
+    if m is None:
+        return None, {}
+    return m.group("label"), {"volume": m.group("volume"), "label": m.group("label")}
 
 
 def _vob_text(name: str, sid: str, text: str) -> tuple[str | None, Fields]:
@@ -237,12 +245,7 @@ def _vob_text(name: str, sid: str, text: str) -> tuple[str | None, Fields]:
             fields = {k: m.group(k) for k in ("server", "mount_point", "volume", "label")}
             subject = m.group("label") or m.group("volume")
     elif name.startswith("vmfs.heartbeat."):
-        t = text.split("Reclaimed heartbeat for ", 1)[-1]
-        t = t.split("access to ", 1)[-1]
-        m = _RE_VMFS_VOL.match(t.strip())
-        if m:
-            fields = {"volume": m.group("volume"), "label": m.group("label")}
-            subject = m.group("label")
+        subject, fields = _vol_label(text)
     return subject, fields
 
 
@@ -310,7 +313,35 @@ def _path_fields(m: re.Match[str], keys: Sequence[str]) -> tuple[str | None, Fie
     return m.group("path"), fields, None
 
 
+def _hostd_event(m: re.Match[str]) -> tuple[str | None, Fields, str | None]:
+    """hostd's copy of a vobd event ("Event N : <vCenter message text>")."""
+    text = m.group("text")
+    sid = f"Event {m.group('num')}"
+    if text.startswith(("Lost connection to server", "Restored connection to server")):
+        name = "nfs.server.lost" if text.startswith("Lost") else "nfs.server.restored"
+        mn = _RE_HOSTD_NFS.match(text)
+        if mn is None:
+            return None, {"_name": name}, sid
+        fields: Fields = {k: mn.group(k) for k in ("server", "mount_point", "volume", "label")}
+        return mn.group("label"), {**fields, "_name": name}, sid
+    name = "vmfs.heartbeat.timeout" if text.startswith("Lost access") else "vmfs.heartbeat.reclaimed"
+    subject, fields = _vol_label(text)
+    return subject, {**fields, "_name": name}, sid
+
+
+# vCenter message texts: "Lost connection to server {server} mount point {path} mounted as {uuid} ({label})."
+_RE_HOSTD_NFS = re.compile(
+    r"(?:Lost|Restored) connection to server (?P<server>\S+) mount point (?P<mount_point>.+?),? mounted as"
+    r" (?P<volume>\S+) \((?P<label>[^)]*)\)"
+)
+
 _HOSTD: tuple[Signature, ...] = (
+    _sig(
+        "hostd.event",
+        r"Event (?P<num>\d+) : (?P<text>(?:(?:Lost|Restored) connection to server |Lost access to volume "
+        r"|Successfully restored access to volume ).*)",
+        _hostd_event,
+    ),
     _sig(
         "apd",
         r"Event (?P<num>\d+) : Device or filesystem with identifier \[?(?P<subject>[^\s\]]+)\]? has "
@@ -470,6 +501,7 @@ PREFILTER: tuple[str, ...] = (
     r"(redundancy|connectivity) to storage device",
     # hostd
     r"All Paths Down",
+    r"(Lost|restored) access to volume",
     r"sub=IoTracker",
     r"DictionaryLoad: Cannot open file",
     # vmware.log
