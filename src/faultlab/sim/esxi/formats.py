@@ -1,0 +1,160 @@
+"""esxcli / vim-cmd output layouts (ESXi 7.0/8.0), from the host's state snapshot. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """esxcli's column table: headers, a dash rule per column, two spaces between columns;
+    booleans and numbers right-aligned."""
+    right = right or set()
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def fmt(cells: list[str]) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(out).rstrip()
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def nfs_list(snapshot: dict[str, Any]) -> str:
+    """`esxcli storage nfs list`."""
+    headers = [
+        "Volume Name",
+        "Host",
+        "Share",
+        "Vmknic",
+        "Accessible",
+        "Mounted",
+        "Connections",
+        "Read-Only",
+        "isPE",
+        "Hardware Acceleration",
+    ]
+    rows = [
+        [
+            ds["name"],
+            ds["server"],
+            ds["export"],
+            "None",
+            str(ds["accessible"]).lower(),
+            "true",
+            "1",
+            "false",
+            "false",
+            "Not Supported",
+        ]
+        for ds in snapshot["datastores"]
+        if ds["type"] == "NFS"
+    ]
+    return table(headers, rows, right={4, 5, 6, 7, 8})
+
+
+def device_list(snapshot: dict[str, Any]) -> str:
+    """`esxcli storage core device list` (the iSCSI LUNs)."""
+    blocks = []
+    for ds in snapshot["datastores"]:
+        if ds["type"] != "VMFS":
+            continue
+        naa = ds["device"]
+        rows = [
+            ("Display Name", f"IET iSCSI Disk ({naa})"),
+            ("Has Settable Display Name", "true"),
+            ("Size", "65536"),
+            ("Device Type", "Direct-Access "),
+            ("Multipath Plugin", "NMP"),
+            ("Devfs Path", f"/vmfs/devices/disks/{naa}"),
+            ("Vendor", "IET     "),
+            ("Model", "VIRTUAL-DISK    "),
+            ("Revision", "0001"),
+            ("SCSI Level", "5"),
+            ("Is Pseudo", "false"),
+            ("Status", ds["deviceStatus"]),
+            ("Is RDM Capable", "true"),
+            ("Is Local", "false"),
+            ("Is Removable", "false"),
+            ("Is SSD", "false"),
+            ("Is VVOL PE", "false"),
+            ("Is Offline", "false"),
+            ("Is Perennially Reserved", "false"),
+            ("Queue Full Sample Size", "0"),
+            ("Queue Full Threshold", "0"),
+            ("Thin Provisioning Status", "unknown"),
+            ("Attached Filters", ""),
+            ("VAAI Status", "unknown"),
+            ("Other UIDs", f"vml.0200010000{naa[4:]}"),
+            ("Is Shared Clusterwide", "true"),
+            ("Is SAS", "false"),
+            ("Is USB", "false"),
+            ("Is Boot Device", "false"),
+            ("Device Max Queue Depth", "128"),
+            ("No of outstanding IOs with competing worlds", "32"),
+            ("Drive Type", "unknown"),
+            ("RAID Level", "unknown"),
+            ("Number of Physical Drives", "unknown"),
+            ("Protection Enabled", "false"),
+            ("PI Activated", "false"),
+            ("PI Type", "0"),
+            ("PI Protection Mask", "NO PROTECTION"),
+            ("Supported Guard Types", "NO GUARD SUPPORT"),
+            ("DIX Enabled", "false"),
+            ("DIX Guard Type", "NO GUARD SUPPORT"),
+            ("Emulated DIX/DIF Enabled", "false"),
+        ]
+        blocks.append(naa + "\n" + "\n".join(f"   {k}: {v}" for k, v in rows) + "\n")
+    return "\n".join(blocks)
+
+
+def path_list(snapshot: dict[str, Any], initiator: str) -> str:
+    """`esxcli storage core path list` (one software-iSCSI path per LUN)."""
+    blocks = []
+    for ds in snapshot["datastores"]:
+        if ds["type"] != "VMFS":
+            continue
+        runtime = ds["path"]
+        adapter, channel, target, lun = [*runtime.split(":"), "C0", "T0", "L0"][:4]
+        iqn = ds.get("iqn", "")
+        target_id = f"00023d000001,{iqn},t,1"
+        state = {"on": "active", "dead": "dead", "not connected": "dead"}[ds["deviceStatus"]]
+        rows = [
+            ("UID", f"{initiator}-{target_id}-{ds['device']}"),
+            ("Runtime Name", runtime),
+            ("Device", ds["device"]),
+            ("Device Display Name", f"IET iSCSI Disk ({ds['device']})"),
+            ("Adapter", adapter),
+            ("Channel", channel[1:]),
+            ("Target", target[1:]),
+            ("LUN", lun[1:]),
+            ("Plugin", "NMP"),
+            ("State", state),
+            ("Transport", "iscsi"),
+            ("Adapter Identifier", initiator),
+            ("Target Identifier", target_id),
+            ("Adapter Transport Details", initiator),
+            ("Target Transport Details", f"IQN={iqn} Alias= Session=00023d000001 PortalTag=1"),
+            ("Maximum IO Size", "131072"),
+        ]
+        blocks.append(f"{initiator}-{target_id}-{ds['device']}\n" + "\n".join(f"   {k}: {v}" for k, v in rows) + "\n")
+    return "\n".join(blocks)
+
+
+def getallvms(snapshot: dict[str, Any]) -> str:
+    """`vim-cmd vmsvc/getallvms`."""
+    headers = ["Vmid", "Name", "File", "Guest OS", "Version", "Annotation"]
+    rows = []
+    for vm in snapshot["vms"]:
+        rel = vm["vmx"].split("/", 4)[-1]
+        rows.append([str(vm["vmid"]), vm["name"], f"[{vm['datastore']}] {rel}", "windows2019srv_64Guest", "vmx-19", ""])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
+    return "\n".join(lines) + "\n"
+
+
+POWER_TEXT = {"poweredOn": "Powered on", "poweredOff": "Powered off", "suspended": "Suspended"}
+
+
+def power_getstate(vm: dict[str, Any]) -> str:
+    """`vim-cmd vmsvc/power.getstate <vmid>`."""
+    return f"Retrieved runtime info\n{POWER_TEXT[vm['powerState']]}\n"

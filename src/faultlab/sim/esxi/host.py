@@ -1,0 +1,209 @@
+"""Entry point of one simulated ESXi host: `python -m faultlab.sim.esxi.host --config <host.json>`.
+
+Runs in the foreground in the node's namespaces; SIGTERM/SIGINT = clean stop ("Host is powering off").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from faultlab.sim.config import EsxiHostConfig, load_host_config
+from faultlab.sim.esxi.control import ControlError, ControlServer
+from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
+from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.settings import SettingError, Settings, format_option
+from faultlab.sim.esxi.storage_iscsi import IscsiVolume
+from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.vm import Vmx
+
+
+@dataclass
+class SimKnobs:
+    """Lab-only timings that are not ESXi advanced options (optional `sim` object of the config)."""
+
+    iotracker_threshold_s: float = 2.0
+    vmx_poll_s: float = 1.0
+    vmksummary_heartbeat_s: float = 30.0
+    vmfs_hb_interval_s: float = 1.0
+    vmfs_hb_timeout_s: float = 4.0
+    iscsi_recovery_s: float = 2.0
+    log_rotation_scale: float = 1.0
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> SimKnobs:
+        out = cls()
+        for key, value in raw.items():
+            if hasattr(out, key):
+                setattr(out, key, float(value))
+        return out
+
+
+class EsxiHost:
+    """Everything one host runs; threads are daemons stopped through `stop`."""
+
+    def __init__(self, cfg: EsxiHostConfig) -> None:
+        self.cfg = cfg
+        self.profile = cfg["version_profile"]
+        self.knobs = SimKnobs.from_config(dict(cfg).get("sim") or {})  # type: ignore[arg-type]
+        self.stop = threading.Event()
+        self.settings = Settings(cfg.get("settings") or {})
+        self.logs = HostLogs(Path(cfg["log_dir"]), self.profile, cfg["host_name"], self.knobs.log_rotation_scale)
+        self.nfs = {ds["name"]: NfsVolume(ds, self.settings, self.logs, self.stop) for ds in cfg["nfs_datastores"]}
+        self.iscsi = {
+            ds["name"]: IscsiVolume(
+                ds,
+                self.settings,
+                self.logs,
+                self.stop,
+                cfg["host_name"],
+                self.knobs.vmfs_hb_interval_s,
+                self.knobs.vmfs_hb_timeout_s,
+                self.knobs.iscsi_recovery_s,
+            )
+            for ds in cfg["iscsi_datastores"]
+        }
+        self.vms: list[Vmx] = []
+        for index, vm_cfg in enumerate(cfg["vms"], start=1):
+            volume = self.nfs.get(vm_cfg["datastore"])
+            if volume is None:
+                print(
+                    f"esxi-host: VM {vm_cfg['name']}: datastore {vm_cfg['datastore']} is not an NFS "
+                    "datastore of this host; only VMs on NFS datastores are simulated",
+                    file=sys.stderr,
+                )
+                continue
+            self.vms.append(Vmx(index, vm_cfg, volume, self.logs, self.profile))
+        self.tracker = IoTracker(self.logs, self.knobs.iotracker_threshold_s, self.stop)
+        self.control = ControlServer(Path(cfg["control_socket"]), self.handle, self.stop)
+        self._threads: list[threading.Thread] = []
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self) -> None:
+        logs = self.logs
+        logs.vmksummary.bootstop("Host has booted")
+        version = "8.0.2" if self.profile == "8.0" else "7.0.3"
+        logs.hostd.log(
+            "info",
+            logs.hostd_tid,
+            "Default",
+            f"Section for VMware ESX, pid={os.getpid()}, version={version}, option=Release",
+        )
+        for vol in self.nfs.values():
+            logs.vmkernel.log("apd", "StorageApdHandler: 692: APD Handle Created with lock.")
+            logs.vmkernel.log(
+                "nfs", f'NFS: 1338: Mounted {vol.cfg["server_ip"]}:{vol.cfg["export"]} as {vol.uuid} ("{vol.name}")'
+            )
+            vol.start()
+        for ivol in self.iscsi.values():
+            logs.vmkernel.log("apd", "StorageApdHandler: 692: APD Handle Created with lock.")
+            ivol.start()
+        for vm in self.vms:
+            try:
+                vm.prepare()
+            except OSError as exc:
+                print(f"esxi-host: VM {vm.name}: cannot prepare its files: {exc}", file=sys.stderr)
+            vm.start()
+            poller = VmxPoller(vm, self.tracker, logs, self.knobs.vmx_poll_s)
+            self._spawn(poller.run, f"hostd-vmx-{vm.name}")
+        self._spawn(self.tracker.run, "hostd-iotracker")
+        self._spawn(self._vmksummary_loop, "vmksummary")
+        self._spawn(self.control.run, "control")
+
+    def _vmksummary_loop(self) -> None:
+        while not self.stop.wait(self.knobs.vmksummary_heartbeat_s):
+            running = [(vm.world_id, 4194304) for vm in self.vms if vm.state.power == "poweredOn"]
+            self.logs.vmksummary.heartbeat(running)
+
+    def shutdown(self) -> None:
+        self.logs.vmksummary.bootstop("Host is powering off")
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(2)
+        for vol in self.nfs.values():
+            vol.join(2)
+        for ivol in self.iscsi.values():
+            ivol.join(2)
+
+    # -- control socket ------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "host": self.cfg["host_name"],
+            "version": self.profile,
+            "pid": os.getpid(),
+            "datastores": [v.snapshot() for v in self.nfs.values()] + [v.snapshot() for v in self.iscsi.values()],
+            "vms": [vm.snapshot() for vm in self.vms],
+            "iotrackerReports": self.tracker.reports,
+            "events": self.logs.events(),
+        }
+
+    def handle(self, req: dict[str, Any]) -> Any:
+        cmd = req.get("cmd")
+        try:
+            if cmd == "snapshot":
+                return self.snapshot()
+            if cmd == "events":
+                return self.logs.events(int(req.get("since", 0)))
+            if cmd == "settings.list":
+                paths = [req["option"]] if req.get("option") else self.settings.paths()
+                return (
+                    "".join(format_option(self.settings.spec(p), self.settings.get(p)) + "\n" for p in paths).rstrip(
+                        "\n"
+                    )
+                    + "\n"
+                )
+            if cmd == "settings.get":
+                return self.settings.get(req["option"])
+            if cmd == "settings.set":
+                self.settings.set(req["option"], req["value"])
+                return None
+            if cmd == "verify":
+                for vm in self.vms:
+                    if vm.name == req["vm"]:
+                        return vm.verify()
+                raise ControlError(f"no VM named {req['vm']}")
+        except SettingError as exc:
+            raise ControlError(str(exc)) from exc
+        raise ControlError(f"unknown command {cmd!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="faultlab.sim.esxi.host", description=__doc__)
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--pid-file", type=Path, help="default: <node_dir>/esxi-host.pid")
+    args = parser.parse_args(argv)
+    cfg = load_host_config(args.config)
+    pid_file = args.pid_file or Path(cfg["node_dir"]) / "esxi-host.pid"
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")
+    host = EsxiHost(cfg)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        host.start()
+        while not done.wait(0.5):
+            pass
+    finally:
+        host.shutdown()
+        pid_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""hostd as far as storage faults show it: IoTracker on real .vmx opens, DictionaryLoad errors, VM registry."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+
+from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.vm import Vmx
+
+
+@dataclass
+class _TrackedIo:
+    thread_id: int
+    verb: str
+    path: str
+    started: float
+    next_report_s: float
+
+
+class IoTracker:
+    """Watches hostd's in-flight file operations; one taking long is reported as
+    `In thread N, fopen("<path>") took over N sec.` at threshold, 2x, 4x ... (lab-scaled threshold)."""
+
+    def __init__(self, logs: HostLogs, threshold_s: float, stop: threading.Event) -> None:
+        self.logs = logs
+        self.threshold_s = threshold_s
+        self.stop = stop
+        self._ops: dict[int, _TrackedIo] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.reports = 0
+
+    def begin(self, thread_id: int, verb: str, path: str) -> int:
+        key = next(self._ids)
+        with self._lock:
+            self._ops[key] = _TrackedIo(thread_id, verb, path, time.monotonic(), self.threshold_s)
+        return key
+
+    def end(self, key: int) -> None:
+        with self._lock:
+            self._ops.pop(key, None)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            now = time.monotonic()
+            due: list[tuple[_TrackedIo, int]] = []
+            with self._lock:
+                for op in self._ops.values():
+                    if now - op.started >= op.next_report_s:
+                        due.append((op, int(op.next_report_s)))
+                        op.next_report_s *= 2
+            for op, seconds in due:
+                self.reports += 1
+                self.logs.hostd.log(
+                    "warning",
+                    self.logs.hostd_tid,
+                    "IoTracker",
+                    f'In thread {op.thread_id}, {op.verb}("{op.path}") took over {seconds} sec.',
+                )
+
+
+class VmxPoller:
+    """hostd re-reading a VM's .vmx every `interval_s` (a real fopen + read over NFS, non-VM I/O)."""
+
+    def __init__(self, vm: Vmx, tracker: IoTracker, logs: HostLogs, interval_s: float) -> None:
+        self.vm = vm
+        self.tracker = tracker
+        self.logs = logs
+        self.interval_s = interval_s
+        self.thread_id = 2102900 + vm.vmid * 53
+        self._client: NfsClient = vm.volume.client(timeout_ms=1000)
+        self.failures = 0
+
+    def run(self) -> None:
+        stop = self.vm.volume.stop
+        path = self.vm.datastore_path
+        while not stop.wait(self.interval_s):
+            key = self.tracker.begin(self.thread_id, "fopen", path)
+            try:
+                self.vm.volume.run_io("host", self._client, lambda c: c.read(self.vm.vmx_path))
+            except NfsError as exc:
+                if stop.is_set():
+                    break
+                self.failures += 1
+                reason = "Input/output error" if "Input/output" in str(exc) else "Connection timed out"
+                op_id = f"vmx-poll-{self.vm.vmid}-{self.failures:04d}"
+                self.logs.hostd.log(
+                    "info", self.logs.hostd_tid, "Libs", f'DictionaryLoad: Cannot open file "{path}": {reason}.', op_id
+                )
+                self.logs.hostd.log(
+                    "info", self.logs.hostd_tid, "Libs", f"VigorOffline_GenSecPolicy: retry reading {path}", op_id
+                )
+            finally:
+                self.tracker.end(key)
+        self._client.close()

@@ -1,0 +1,286 @@
+"""VMX + Windows guest model of one VM: real guest disk I/O, disk TimeOutValue, BSOD, Tools heartbeat.
+
+An I/O stalled past the guest's disk TimeOutValue dooms the guest; when that I/O finally completes (storage
+is coming back) the guest has already failed it and bugchecks: the five WinBSOD Synthetic MSR lines go to
+vmware.log on the datastore, the Tools heartbeat stops, the guest restarts by itself and the heartbeat
+returns. A later reboot does not crash again. Acknowledged guest writes are checked after the restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faultlab.sim.config import VmConfig
+from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
+from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.vmxlog import VmxLog
+
+SECTOR = 512
+SLOTS = 2048  # the guest's write ring on its disk: 1 MiB
+BUGCHECK_NAMES = {
+    0xEF: "CRITICAL_PROCESS_DIED",
+    0x7A: "KERNEL_DATA_INPAGE_ERROR",
+    0x77: "KERNEL_STACK_INPAGE_ERROR",
+    0xF4: "CRITICAL_OBJECT_TERMINATION",
+}
+BUILDS = {"7.0": "version=7.0.3 build=build-21930508", "8.0": "version=8.0.2 build=build-22380479"}
+
+
+@dataclass
+class GuestSettings:
+    """Per-VM guest knobs (optional `guest` object of the VM in the host config)."""
+
+    disk_timeout_s: float = 4.0  # HKLM\...\Services\Disk\TimeOutValue, 60 s on a real guest with Tools
+    bugcheck_code: int = 0xEF
+    bugcheck_params: tuple[int, int, int, int] = (0xFFFFB5096E266080, 0x0, 0x0, 0x0)
+    restart_after_s: float = 2.0  # BSOD screen -> reboot
+    boot_s: float = 1.5  # reboot -> Tools running again
+    io_interval_s: float = 0.2
+    tools_timeout_s: float = 1.0  # heartbeat missing this long -> red
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> GuestSettings:
+        out = cls()
+        if "disk_timeout_s" in raw:
+            out.disk_timeout_s = float(raw["disk_timeout_s"])
+        if "bugcheck_code" in raw:
+            out.bugcheck_code = int(str(raw["bugcheck_code"]), 0)
+        if "bugcheck_params" in raw:
+            params = [int(str(p), 0) for p in raw["bugcheck_params"]]
+            padded = [*params, 0, 0, 0, 0]
+            out.bugcheck_params = (padded[0], padded[1], padded[2], padded[3])
+        for key in ("restart_after_s", "boot_s", "io_interval_s", "tools_timeout_s"):
+            if key in raw:
+                setattr(out, key, float(raw[key]))
+        return out
+
+
+def record(seq: int) -> bytes:
+    """The sector the guest writes for sequence number `seq`: verifiable content."""
+    head = f"faultlab-guest seq={seq:012d} ".encode()
+    digest = hashlib.sha256(head).hexdigest().encode()
+    return (head + digest).ljust(SECTOR, b".")
+
+
+@dataclass
+class GuestState:
+    power: str = "poweredOn"
+    guest: str = "running"  # running | doomed | crashed | booting
+    heartbeat: str = "green"  # green | red | gray (VirtualMachine.guestHeartbeatStatus)
+    tools: str = "guestToolsRunning"
+    crashes: int = 0
+    boots: int = 1
+    acked: dict[int, int] = field(default_factory=dict)  # slot -> seq of the last acknowledged write
+    writes_acked: int = 0
+    inflight_since: float | None = None
+    max_stall_s: float = 0.0
+    last_verify: dict[str, Any] | None = None
+
+
+class Vmx:
+    """One powered-on VM: its VMX (vmware.log) and the Windows guest inside it."""
+
+    def __init__(self, vmid: int, cfg: VmConfig, volume: NfsVolume, logs: HostLogs, profile: str) -> None:
+        self.vmid = vmid
+        self.cfg = cfg
+        self.name = cfg["name"]
+        self.volume = volume
+        self.logs = logs
+        self.profile = profile
+        self.guest = GuestSettings.from_config(dict(cfg).get("guest") or {})  # type: ignore[arg-type]
+        self.state = GuestState()
+        self._lock = threading.Lock()
+        self.vmx_path = "/" + cfg["vmx_file"].lstrip("/")
+        self.disk_path = "/" + cfg["disk_file"].lstrip("/")
+        folder = os.path.dirname(self.vmx_path)
+        self.log = VmxLog(volume, f"{folder}/vmware.log")
+        self._client: NfsClient = volume.client(timeout_ms=1000)
+        self.world_id = 2100000 + vmid * 1117
+        self._thread = threading.Thread(target=self._run, name=f"guest-{self.name}", daemon=True)
+        self._watch = threading.Thread(target=self._watchdog, name=f"guest-watch-{self.name}", daemon=True)
+        self._seq = 0
+
+    @property
+    def datastore_path(self) -> str:
+        """`/vmfs/volumes/<uuid>/<vm>/<vm>.vmx` as hostd names it."""
+        return f"/vmfs/volumes/{self.volume.cfg['volume_uuid']}{self.vmx_path}"
+
+    def vmx_line(self, level: str, thread: str, msg: str) -> str:
+        return vmware_line(self.profile, level, thread, msg)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Create the VM folder, .vmx and disk through NFS if the datastore lacks them (idempotent)."""
+        folder = os.path.dirname(self.vmx_path)
+
+        def make(c: NfsClient) -> None:
+            c.mkdir(folder)
+            try:
+                c.stat(self.vmx_path)
+            except NfsError:
+                text = (
+                    f'.encoding = "UTF-8"\nconfig.version = "8"\nvirtualHW.version = "19"\n'
+                    f'displayName = "{self.name}"\nguestOS = "windows2019srv-64"\n'
+                    f'scsi0:0.fileName = "{os.path.basename(self.disk_path)}"\n'
+                )
+                c.write(self.vmx_path, 0, text.encode())
+
+        self.volume.run_io("host", self._client, make)
+
+    def start(self) -> None:
+        pid = os.getpid()
+        self.log.start()
+        self.log.write(
+            [
+                self.vmx_line("info", "vmx", f"Log for VMware ESX pid={pid} {BUILDS[self.profile]} option=Release"),
+                self.vmx_line("info", "vmx", f"DICT --- CONFIGURATION {self.datastore_path}"),
+                self.vmx_line("info", "vmx", "Tools: Changing running status: 0 => 2."),
+            ]
+        )
+        self._thread.start()
+        self._watch.start()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            s = self.state
+            now = time.monotonic()
+            stall = now - s.inflight_since if s.inflight_since is not None else 0.0
+            return {
+                "vmid": self.vmid,
+                "name": self.name,
+                "datastore": self.cfg["datastore"],
+                "vmx": self.datastore_path,
+                "powerState": s.power,
+                "guestState": s.guest,
+                "guestHeartbeatStatus": s.heartbeat,
+                "toolsRunningStatus": s.tools,
+                "crashes": s.crashes,
+                "boots": s.boots,
+                "writesAcked": s.writes_acked,
+                "currentStall_s": round(stall, 3),
+                "maxStall_s": round(max(s.max_stall_s, stall), 3),
+                "diskTimeOutValue_s": self.guest.disk_timeout_s,
+                "bugcheck": f"0x{self.guest.bugcheck_code:x}",
+                "lastVerify": s.last_verify,
+                "vmwareLogPending": self.log.pending,
+            }
+
+    # -- the guest --------------------------------------------------------------------------------------
+    def _watchdog(self) -> None:
+        """Windows' disk class driver: an I/O outstanding past TimeOutValue is failed -> guest doomed."""
+        while not self.volume.stop.wait(0.05):
+            with self._lock:
+                s = self.state
+                stalled = (
+                    s.inflight_since is not None and time.monotonic() - s.inflight_since >= self.guest.disk_timeout_s
+                )
+                if stalled and s.guest == "running":
+                    s.guest = "doomed"
+
+    def _run(self) -> None:
+        stop = self.volume.stop
+        while not stop.wait(self.guest.io_interval_s):
+            seq = self._seq
+            slot = seq % SLOTS
+            data = record(seq)
+            with self._lock:
+                self.state.inflight_since = time.monotonic()
+            try:
+                self.volume.run_io("vm", self._client, self._writer(slot, data))
+            except NfsError:
+                return  # host stopping
+            with self._lock:
+                s = self.state
+                started = s.inflight_since or time.monotonic()
+                s.max_stall_s = max(s.max_stall_s, time.monotonic() - started)
+                s.inflight_since = None
+                doomed = s.guest == "doomed"
+                if not doomed:
+                    s.acked[slot] = seq
+                    s.writes_acked += 1
+            self._seq += 1
+            if doomed:
+                self._crash_and_restart()
+
+    def _writer(self, slot: int, data: bytes) -> Callable[[NfsClient], None]:
+        def write(client: NfsClient) -> None:
+            client.write(self.disk_path, slot * SECTOR, data)
+
+        return write
+
+    def _crash_and_restart(self) -> None:
+        g = self.guest
+        with self._lock:
+            self.state.guest = "crashed"
+            self.state.crashes += 1
+        self.log.write(
+            winbsod_lines(
+                self.profile, "vcpu-1" if self.profile == "8.0" else "vcpu-0", g.bugcheck_code, g.bugcheck_params
+            )
+        )
+        self.logs.hostd.log(
+            "info", self.logs.hostd_tid, f"Vmsvc.vm:{self.datastore_path}", "Guest operating system crash detected."
+        )
+        self.logs.host_event(
+            "VmGuestOSCrashedEvent",
+            f"{self.name} on {self.logs.host_name} in ha-datacenter: Guest operating system has crashed.",
+            self.name,
+        )
+        stop = self.volume.stop
+        if stop.wait(g.tools_timeout_s):
+            return
+        with self._lock:
+            self.state.heartbeat = "red"
+        self.log.write(
+            [
+                self.vmx_line("info", "vmx", "GuestRpcSendTimedOut: message to toolbox timed out."),
+                self.vmx_line("info", "vmx", "Tools: Tools heartbeat timeout."),
+            ]
+        )
+        if stop.wait(max(0.0, g.restart_after_s - g.tools_timeout_s)):
+            return
+        with self._lock:
+            self.state.guest, self.state.heartbeat, self.state.tools = "booting", "gray", "guestToolsNotRunning"
+        self.log.write(
+            [
+                self.vmx_line("info", "vmx", "Tools: Changing running status: 2 => 1."),
+                self.vmx_line("info", "vcpu-0", "CPU reset: soft (mode Emulation)"),
+            ]
+        )
+        if stop.wait(g.boot_s):
+            return
+        verify = self.verify()
+        with self._lock:
+            s = self.state
+            s.guest, s.heartbeat, s.tools = "running", "green", "guestToolsRunning"
+            s.boots += 1
+            s.last_verify = verify
+        self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
+
+    def verify(self) -> dict[str, Any]:
+        """Read back every acknowledged sector: nothing the guest was told is written may be lost."""
+        with self._lock:
+            expected = dict(self.state.acked)
+        lost: list[int] = []
+
+        def read_all(c: NfsClient) -> bytes:
+            return c.read(self.disk_path, 0, SLOTS * SECTOR)
+
+        try:
+            disk = self.volume.run_io("vm", self._client, read_all)
+        except NfsError as exc:
+            return {"checked": 0, "lost": -1, "error": str(exc)}
+        for slot, seq in expected.items():
+            # A later write to the same slot may have landed without an ack (the doomed I/O): either is fine.
+            got = disk[slot * SECTOR : (slot + 1) * SECTOR]
+            if got != record(seq) and got != record(seq + SLOTS):
+                lost.append(seq)
+        return {"checked": len(expected), "lost": len(lost), "lostSeqs": lost[:20]}
