@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -70,6 +71,7 @@ def test_labelled_events_and_no_others(label_file: Path) -> None:
         assert ev.name in CATALOG_NAMES
         assert ev.host == "esx01" and ev.file == spec["sample"] and ev.raw == line.raw
         assert ev.kind is LogKind(spec["kind"])
+        assert json.loads(json.dumps(ev.to_json()))["name"] == ev.name  # fields stay JSON-serialisable
         if "subject" in label:
             assert ev.subject == label["subject"], label["line"]
         if "source_id" in label:
@@ -272,6 +274,11 @@ FACT_LINES: list[tuple[str, LogKind, str, str | None, dict[str, Any]]] = [
             "2024-01-01T00:00:00.000Z In(14) vobd[2098532]:  [vmfsCorrelator] 148us: [vob.vmfs.heartbeat.recovered]"
             " Reclaimed heartbeat for volume 5ee09751-87f3c36e My DS  [Timeout] [HB state abcdef02 offset 3866624]",
             LogKind.VOBD, "vmfs.heartbeat.reclaimed", "My DS", {"volume": "5ee09751-87f3c36e"},
+        ),
+        (
+            "Aug 15 06:07:13 vobd: Aug 15 06:07:13.285: 171971079169us: [vob.scsi.scsipath.pathstate.dead] scsiPath"
+            " vmhba39:C0:T0:L1 changed state from on.",
+            LogKind.OTHER, "path.dead", "vmhba39:C0:T0:L1", {"from": "on"},
         ),
         (
             "Aug 15 06:07:13 vmkernel: 1:23:46:11.099 cpu13:882014)ScsiDevice: 4993: Device state of"
