@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faultlab.assertions import checks as checks_module
 from faultlab.assertions.checks import (
     CheckResult,
     Failure,
@@ -20,6 +22,7 @@ from faultlab.assertions.checks import (
     check_never,
     overall,
     run_checks,
+    steps_from_spec,
 )
 from faultlab.assertions.model import CATALOG_NAMES, Event
 from faultlab.assertions.timeline import Timeline
@@ -605,3 +608,53 @@ def test_property_search_agrees_with_brute_force(case: tuple[list[Step], Timelin
             Failure.TOO_EARLY,
             Failure.TOO_LATE,
         }
+
+
+def test_steps_from_a_scenario_in_order_list() -> None:
+    items: list[str | dict[str, Any]] = [
+        {"apd.start": {"subject": "$datastore"}},
+        {"apd.timeout": {"after": "apd.start", "at_least": "{Misc.APDTimeout}s"}},
+        {"apd.exit": {"after": "fault.healed"}},
+        {"guest.bsod": {"vm": "$vm", "fields": {"code": 0xEF}, "within": "5m of fault.healed"}},
+        "guest.tools_heartbeat.lost",
+    ]
+    steps = steps_from_spec(items, settings=HOST_SETTINGS, variables={"datastore": "ds-nfs01", "vm": "win01"})
+    assert steps[:4] == kb_steps()
+    assert steps[4] == Step("guest.tools_heartbeat.lost")
+    with pytest.raises(ValueError, match="in_order item 1: expected"):
+        steps_from_spec([{"a": {}, "b": {}}])
+    with pytest.raises(ValueError, match=r"in_order item 1 apd\.start: constraints must be a mapping"):
+        steps_from_spec([{"apd.start": "ds-nfs01"}])
+
+
+def test_search_budget_gives_unknown_never_a_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks_module, "SEARCH_BUDGET", 5)
+    log = Log()
+    for at in range(10):
+        log.add("path.dead", at)
+    steps = [Step("path.dead", label="a"), Step("path.dead", label="b", after="a", at_least=timedelta(seconds=100))]
+    res = check_in_order(steps, log.timeline())
+    assert res.verdict is Verdict.UNKNOWN and res.failure is Failure.BUDGET
+    assert res.message.startswith("gave up after 5 search steps")
+
+
+def test_large_timeline_is_decided_not_given_up() -> None:
+    rng = random.Random(7)
+    names = ["apd.start", "apd.timeout", "apd.exit", "path.dead", "hostd.slow_io"]
+    log = Log()
+    for _ in range(5000):
+        log.add(rng.choice(names), rng.uniform(0, 3600), host=rng.choice(["esx01", "esx02"]))
+    tl = log.timeline(fault_healed=1800)
+    impossible = [
+        Step("apd.start"),
+        Step("path.dead"),
+        Step("apd.exit", after="apd.start", within=timedelta(microseconds=1)),
+    ]
+    res = check_in_order(impossible, tl)
+    assert res.verdict is Verdict.FALSE and res.failure is Failure.TOO_LATE, res.message
+    possible = [
+        Step("apd.start"),
+        Step("apd.timeout", at_least=timedelta(seconds=5)),
+        Step("apd.exit", after="fault.healed"),
+    ]
+    assert check_in_order(possible, tl).passed

@@ -151,6 +151,10 @@ class Step:
                 bounds[key] = (parse_duration(raw, settings), why)
             except ValueError as exc:
                 raise ValueError(f"{where}: {key}: {exc}") from None
+        nested = spec.pop("fields", None) or {}
+        if not isinstance(nested, Mapping):
+            raise ValueError(f"{where}: fields must be a mapping, got {nested!r}")
+        spec.update(nested)
         text_keys = {k: spec.pop(k, None) for k in ("subject", "vm", "host", "label")}
         for k, v in text_keys.items():
             if v is not None and not isinstance(v, str):
@@ -168,6 +172,27 @@ class Step:
             why_at_least=bounds["at_least"][1] if "at_least" in bounds else None,
             why_within=bounds["within"][1] if "within" in bounds else None,
         )
+
+
+def steps_from_spec(
+    items: Sequence[str | Mapping[str, Any]],
+    *,
+    settings: Settings | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> list[Step]:
+    """Steps from a scenario's `expect.in_order` list: "apd.start" or {"apd.timeout": {...}} items."""
+    steps: list[Step] = []
+    for n, item in enumerate(items, 1):
+        if isinstance(item, str):
+            steps.append(Step.from_spec(item, None, settings=settings, variables=variables))
+            continue
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise ValueError(f"in_order item {n}: expected 'name' or {{name: {{...}}}}, got {item!r}")
+        ((name, spec),) = item.items()
+        if spec is not None and not isinstance(spec, Mapping):
+            raise ValueError(f"in_order item {n} {name}: constraints must be a mapping, got {spec!r}")
+        steps.append(Step.from_spec(str(name), spec, settings=settings, variables=variables))
+    return steps
 
 
 @dataclass(frozen=True)
