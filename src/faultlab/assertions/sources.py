@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
+from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import LogKind
 
 try:  # ISA-L decompresses gzip 2-3x faster than zlib, in a thread of its own; optional.
@@ -28,20 +29,8 @@ class SourceError(Exception):
     """A path that cannot be read as logs: the message is one line naming the path and why."""
 
 
-# ESXi names: vmkernel.log, vmkernel.0.gz (newest rotated), vmkernel.1.gz ...; vmware.log, vmware-1.log ...
-_NAME_RULES: tuple[tuple[re.Pattern[str], LogKind], ...] = tuple(
-    (re.compile(p), k)
-    for p, k in (
-        (r"^(vmkernel|vmkwarning|vmkalert)([.-].*)?$", LogKind.VMKERNEL),
-        (r"^vobd([.-].*)?$", LogKind.VOBD),
-        (r"^hostd([.-].*)?$", LogKind.HOSTD),
-        (r"^vmware(-\d+)?\.log(\.txt)?(\.gz)?$", LogKind.VMWARE),
-        (r"^vmware\.log\.\d+(\.gz)?$", LogKind.VMWARE),
-        (r"^vmksummary([.-].*)?$", LogKind.VMKSUMMARY),
-        (r"^(fdm|vpxa|syslog|auth|shell|messages|hostd-probe|other)([.-].*)?$", LogKind.OTHER),
-    )
-)
-_LOGGISH = re.compile(r"\.(log|txt|gz|\d+)$")
+# Logs of kind OTHER that are worth reading; any other unknown file in a folder or bundle is skipped.
+_OTHER_LOGS = re.compile(r"^(fdm|vpxa|syslog|auth|shell|messages|hostd-probe|other)([.-].*)?$")
 _BUNDLE_HOST = re.compile(r"^esx-(?P<host>.+?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}(-\d+)?$")
 _TAR_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".tar.xz", ".tar.bz2")
 
@@ -49,10 +38,10 @@ _TAR_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".tar.xz", ".tar.bz2")
 def classify(name: str) -> LogKind | None:
     """The log kind for a file name (basename), or None when it is not a log faultlab reads."""
     base = name.rsplit("/", 1)[-1]
-    for pattern, kind in _NAME_RULES:
-        if pattern.match(base):
-            return kind if (_LOGGISH.search(base) or "." not in base) else None
-    return None
+    kind = kind_from_filename(base)
+    if kind is LogKind.OTHER and not _OTHER_LOGS.match(base):
+        return None
+    return kind
 
 
 def sniff_kind(head: bytes) -> LogKind:
