@@ -195,6 +195,15 @@ def test_too_early_reports_gap_bound_and_setting() -> None:
     assert res.measured == timedelta(seconds=12) and res.bound == timedelta(seconds=140)
     assert res.candidates[0].reason == "12.0 s after apd.start"
     assert res.to_json()["measured_s"] == 12.0
+    assert res.lines() == [
+        "FALSE: " + res.message,
+        "  [met] step 1 apd.start at 2026-03-01T14:35:08.000Z (esx01:vobd.log:1)",
+        "  [missed] step 2 apd.timeout",
+        "  [not reached] step 3 apd.exit",
+        "  [not reached] step 4 guest.bsod",
+        "  nearest: 2026-03-01T14:35:20.000Z esx01 apd.timeout ds-nfs01 seconds=140 (esx01:vobd.log:2): "
+        "12.0 s after apd.start",
+    ]
 
 
 def test_too_early_relative_to_an_anchor_without_at_least() -> None:

@@ -262,6 +262,16 @@ class CheckResult:
     def __bool__(self) -> bool:
         raise TypeError("CheckResult has three outcomes: test .verdict or .passed, not truthiness")
 
+    def lines(self) -> list[str]:
+        """Plain text for a terminal: verdict and message, each step's outcome, the nearest candidates."""
+        out = [f"{self.verdict.value.upper()}: {self.message}"]
+        for n, m in enumerate(self.matched, 1):
+            seen = f" at {format_time(m.entry.time)} ({m.entry.where})" if m.entry else ""
+            out.append(f"  [{m.status}] step {n} {m.label}{seen}")
+        out.extend(f"  nearest: {c}" for c in self.candidates)
+        out.extend(f"  offending: {e.name} at {format_time(e.time)} ({e.where})" for e in self.offending)
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
