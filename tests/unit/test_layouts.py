@@ -168,6 +168,11 @@ def test_hostd_layouts() -> None:
            LogKind.HOSTD)  # fmt: skip
     assert h4.time == utc(2012, 4, 7, 17, 39, 16, 938000) and h4.severity == "warning"
     assert (h4.program, h4.pid, h4.body, h4.host) == ("HostsvcPlugin", "FFCFEE80", "Unable x", "esx_host")
+    h55 = p("2013-01-02T03:04:05.678Z [2B8C0B70 info 'Hostsvc.VmkVprobSource' opID=abc] VmkVprobSource::Post x",
+            LogKind.HOSTD)  # fmt: skip
+    assert (h55.layout, h55.severity, h55.program, h55.pid) == ("esxi5-7", "info", "Hostsvc.VmkVprobSource",
+                                                                "2B8C0B70")  # fmt: skip
+    assert h55.body == "VmkVprobSource::Post x" and h55.time == utc(2013, 1, 2, 3, 4, 5, 678000)
     h5 = p("[2013-01-02 03:04:05.678 2BC40B90 info 'ha-eventmgr' opID=abc] Event 1 : x", LogKind.HOSTD)
     assert h5.ok and h5.layout == "hostd4" and h5.time == utc(2013, 1, 2, 3, 4, 5, 678000) and h5.body == "Event 1 : x"
 

@@ -101,7 +101,9 @@ _SEV8 = r"(Em|Al|Cr|Er|Wa|No|In|Db)\((\d+)\)(\+|\[\+\])?"
 _RE_ESXI8_SYSLOG = re.compile(_SEV8 + r" ([\w.\-]+)(?:\[([^\]\s]*)\])?: ?(.*)", re.S)
 _RE_ESXI8_VMX = re.compile(_SEV8 + r" (\S+)(?: (\S+))?(?: (.*)|$)", re.S)
 _RE_VMK_PREFIX = re.compile(r"cpu(\d+|<\w+>):(\w+)(?: opID=(\S+))?\)")
-_RE_HOSTD6 = re.compile(r"(verbose|info|warning|error|trivia|panic|critical|debug) ([\w.\-]+)\[(\w+)\] ?(.*)", re.S)
+_LEVELS = r"(verbose|info|warning|error|trivia|panic|critical|debug)"
+_RE_HOSTD6 = re.compile(_LEVELS + r" ([\w.\-]+)\[(\w+)\] ?(.*)", re.S)
+_RE_HOSTD5 = re.compile(r"\[(\w+) " + _LEVELS + r" '([^']*)'[^\]]*\] ?(.*)", re.S)
 _RE_TAGGED = re.compile(r"([A-Za-z][\w.\-]*)\[([^\]\s]*)\]: ?(.*)", re.S)
 _RE_TAGGED_NOTS = re.compile(r"([a-z][\w.\-]*)\[(\d+)\]:? +(.*)", re.S)
 _RE_PROG = re.compile(r"([A-Za-z][\w.\-]*): (.*)", re.S)
@@ -182,6 +184,10 @@ def _after_ts(rest: str, kind: LogKind, layout5: str) -> _Hdr:
     m = _RE_HOSTD6.match(rest)
     if m:
         return _Hdr(layout5, m.group(4), severity=m.group(1), program=m.group(2), pid=m.group(3))
+    if rest.startswith("["):
+        m = _RE_HOSTD5.match(rest)
+        if m:  # ESXi 5.x hostd/vpxa: "[2B8C0B70 info 'Hostsvc.VmkVprobSource' opID=x] msg"
+            return _Hdr(layout5, m.group(4), severity=m.group(2), program=m.group(3), pid=m.group(1))
     m = _RE_TAGGED.match(rest)
     if m:
         return _Hdr(layout5, m.group(3), program=m.group(1), pid=m.group(2))
