@@ -449,6 +449,16 @@ def all_event_lines() -> tuple[list[str], list[str]]:
     return event_raws, all_raws
 
 
+def test_every_catalog_name_is_exercised() -> None:
+    names = {case[2] for case in FACT_LINES}
+    for p in LABEL_FILES:
+        spec = yaml.safe_load(p.read_text())
+        names |= {e.name for e in events_from_lines(sample_lines(spec["sample"], LogKind(spec["kind"])))}
+    psod, summary = kb308590_events()
+    names |= {e.name for e in [*kb392634_events(), *psod, *summary]}
+    assert names == set(CATALOG_NAMES)
+
+
 def test_prefilter_keeps_every_event_line() -> None:
     compiled = [re.compile(p) for p in PREFILTER]
     event_raws, _ = all_event_lines()

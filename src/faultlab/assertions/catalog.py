@@ -21,6 +21,30 @@ __all__ = [
     "signatures_for",
 ]
 
+# What each event carries (subject; fields). Subjects: a device id (naa./mpx./t10./eui.), an NFS volume id
+# or datastore label (the label when the line names one), a vmhba path, a file path; None for host events.
+#   apd.start / apd.exit      device id, NFS volume id or (vmkernel HBX) datastore label; {}
+#   apd.timeout               same; {seconds} when the line says "for N seconds"
+#   pdl                       device id, else the vmhba path; {sense, path, device} as present
+#   path.dead / path.on       vmhba path; {path, from}
+#   redundancy.lost           device; {path, datastores: [..], degraded: bool}   (.degraded -> degraded=True)
+#   redundancy.restored, connectivity.lost/.restored   device; {path, datastores}
+#   nfs.server.lost/.restored label (else volume id); {server, mount_point, volume, label}
+#   vmfs.heartbeat.timeout/.reclaimed   label (else volume id); {volume, label} as present, forwarded=True on
+#                             vobd's "The event (...) was sent immediately to hostd" note
+#   iscsi.connection.offline/.online    adapter (vmhba64); {adapter, connection, event}
+#   hostd.slow_io             file path; {op, path, seconds: int, thread, datastore, vm}
+#   hostd.io_error            file path; {path, error, datastore, vm}
+#   vsan.liveness.lost        DOM object uuid; {}
+#   guest.bsod                VM folder of …/<vm>/vmware.log, else None; {code, code_hex, name, params,
+#                             params_hex, complete, status_name (0x7A/0x77 with a known NTSTATUS)}
+#   guest.tools_heartbeat.lost  None; {}
+#   host.heartbeat.lost       None; {comm, pid, t, to, clt} | {reason} | {pcpu, seconds}
+#   host.psod                 None; {reason}
+#   host.boot / host.shutdown None; {how} for shutdown ("rebooting", "powering off", "halting"), {epoch}
+#   host.memory.sample        None; {format, uptime_s, vms, swap_bytes, processes, cpu, epoch}
+# source_id: the vobd event id (vob.* / esx.problem.* / esx.clear.*), hostd "Event N", else None.
+
 Fields = dict[str, Any]
 # A handler turns a regex match into (subject, fields, source_id), or None to reject the match.
 Handler = Callable[[re.Match[str]], "tuple[str | None, Fields, str | None] | None"]
