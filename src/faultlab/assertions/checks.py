@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-import bisect
 import enum
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from faultlab.assertions.durations import (
-    Settings,
-    format_bound,
-    format_seconds,
-    parse_duration,
-    settings_in,
-    split_reference,
-)
+from faultlab.assertions.durations import format_bound, format_seconds
+from faultlab.assertions.sequence import Ref, Search, bounds_verdict, not_before
+from faultlab.assertions.steps import Step, field_diffs, field_matches, identity_ok, steps_from_spec
 from faultlab.assertions.timeline import (
     Entry,
     Timeline,
     format_fields,
     format_time,
-    format_value,
     name_matches,
     require_aware,
     text_matches,
 )
+
+__all__ = [
+    "SEARCH_BUDGET",
+    "Candidate",
+    "CheckResult",
+    "Failure",
+    "Step",
+    "StepMatch",
+    "Verdict",
+    "check_count",
+    "check_in_order",
+    "check_never",
+    "field_matches",
+    "overall",
+    "run_checks",
+    "steps_from_spec",
+]
 
 MAX_CANDIDATES = 3
 SEARCH_BUDGET = 200_000  # DFS nodes; beyond it the answer is UNKNOWN, never a guess
@@ -55,144 +65,6 @@ class Failure(enum.StrEnum):
     TOO_MANY = "too_many"
     BUDGET = "budget"  # the search gave up -> UNKNOWN
     CRASHED = "crashed"  # the checker raised -> UNKNOWN
-
-
-@dataclass(frozen=True)
-class Step:
-    """One expected event of a sequence.
-
-    `after` names an earlier step's label or an anchor; `at_least` / `within` bound the delay from it
-    (when `after` is None they count from the previous step). `fields` values match exactly, numbers
-    numerically (0xEF == "0xEF"), strings as globs. `why_at_least` / `why_within` say where a bound came
-    from ("Misc.APDTimeout") and are shown in messages.
-    """
-
-    name: str
-    subject: str | None = None
-    vm: str | None = None
-    host: str | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    after: str | None = None
-    at_least: timedelta | None = None
-    within: timedelta | None = None
-    label: str | None = None
-    why_at_least: str | None = None
-    why_within: str | None = None
-
-    @property
-    def tag(self) -> str:
-        return self.label or self.name
-
-    @property
-    def timed(self) -> bool:
-        return self.after is not None or self.at_least is not None or self.within is not None
-
-    def describe(self) -> str:
-        parts: list[str] = []
-        if self.subject:
-            parts.append(f"subject={self.subject}")
-        if self.vm:
-            parts.append(f"vm={self.vm}")
-        if self.host:
-            parts.append(f"host={self.host}")
-        parts.extend(f"{k}={format_value(k, v)}" for k, v in self.fields.items())
-        ref = self.after or "previous step"
-        if self.at_least is not None:
-            parts.append(f">={format_bound(self.at_least)} after {ref}")
-        if self.within is not None:
-            parts.append(f"<={format_bound(self.within)} after {ref}")
-        if self.after and self.at_least is None and self.within is None:
-            parts.append(f"after {self.after}")
-        label = f"{self.label}=" if self.label and self.label != self.name else ""
-        return f"{label}{self.name}" + (f"{{{', '.join(parts)}}}" if parts else "")
-
-    @classmethod
-    def from_spec(
-        cls,
-        name: str,
-        spec: Mapping[str, Any] | None = None,
-        *,
-        settings: Settings | None = None,
-        variables: Mapping[str, str] | None = None,
-    ) -> Step:
-        """Build a step from a scenario's `expect.in_order` item, e.g.
-        ``Step.from_spec("guest.bsod", {"vm": "$vm", "code": 0xEF, "within": "5m of fault.healed"}, ...)``.
-
-        Keys subject/vm/host/after/at_least/within/label are constraints; any other key is a field match.
-        "$name" values are replaced from `variables`. Raises ValueError naming the step and the key.
-        """
-        spec = dict(spec or {})
-        where = f"step {name!r}"
-
-        def subst(value: Any) -> Any:
-            if isinstance(value, str) and value.startswith("$"):
-                if variables is None or value[1:] not in variables:
-                    raise ValueError(f"{where}: unknown variable {value!r}")
-                return variables[value[1:]]
-            return value
-
-        after = spec.pop("after", None)
-        bounds: dict[str, tuple[timedelta, str | None]] = {}
-        for key in ("at_least", "within"):
-            if key not in spec:
-                continue
-            raw = spec.pop(key)
-            why: str | None = None
-            if isinstance(raw, str):
-                amount, ref = split_reference(raw)
-                if ref is not None:
-                    if after is not None and after != ref:
-                        raise ValueError(f"{where}: {key} counts from {ref!r} but after is {after!r}")
-                    after = ref
-                names = settings_in(amount)
-                why = ", ".join(names) if names else None
-                raw = amount
-            try:
-                bounds[key] = (parse_duration(raw, settings), why)
-            except ValueError as exc:
-                raise ValueError(f"{where}: {key}: {exc}") from None
-        nested = spec.pop("fields", None) or {}
-        if not isinstance(nested, Mapping):
-            raise ValueError(f"{where}: fields must be a mapping, got {nested!r}")
-        spec.update(nested)
-        text_keys = {k: spec.pop(k, None) for k in ("subject", "vm", "host", "label")}
-        for k, v in text_keys.items():
-            if v is not None and not isinstance(v, str):
-                raise ValueError(f"{where}: {k} must be text, got {v!r}")
-        return cls(
-            name=name,
-            subject=subst(text_keys["subject"]),
-            vm=subst(text_keys["vm"]),
-            host=subst(text_keys["host"]),
-            fields={k: subst(v) for k, v in spec.items()},
-            after=subst(after) if after is not None else None,
-            at_least=bounds["at_least"][0] if "at_least" in bounds else None,
-            within=bounds["within"][0] if "within" in bounds else None,
-            label=text_keys["label"],
-            why_at_least=bounds["at_least"][1] if "at_least" in bounds else None,
-            why_within=bounds["within"][1] if "within" in bounds else None,
-        )
-
-
-def steps_from_spec(
-    items: Sequence[str | Mapping[str, Any]],
-    *,
-    settings: Settings | None = None,
-    variables: Mapping[str, str] | None = None,
-) -> list[Step]:
-    """Steps from a scenario's `expect.in_order` list: "apd.start" or {"apd.timeout": {...}} items."""
-    steps: list[Step] = []
-    for n, item in enumerate(items, 1):
-        if isinstance(item, str):
-            steps.append(Step.from_spec(item, None, settings=settings, variables=variables))
-            continue
-        if not isinstance(item, Mapping) or len(item) != 1:
-            raise ValueError(f"in_order item {n}: expected 'name' or {{name: {{...}}}}, got {item!r}")
-        ((name, spec),) = item.items()
-        if spec is not None and not isinstance(spec, Mapping):
-            raise ValueError(f"in_order item {n} {name}: constraints must be a mapping, got {spec!r}")
-        steps.append(Step.from_spec(str(name), spec, settings=settings, variables=variables))
-    return steps
 
 
 @dataclass(frozen=True)
@@ -291,242 +163,6 @@ class CheckResult:
 # -- matching helpers ---------------------------------------------------------------------------------
 
 
-def _numeric(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(int(value, 0))
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
-
-
-def field_matches(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, str) and isinstance(actual, str):
-        return text_matches(actual, expected)
-    a, e = _numeric(actual), _numeric(expected)
-    if a is not None and e is not None and not isinstance(expected, bool):
-        return a == e
-    return bool(actual == expected)
-
-
-def _field_diffs(step: Step, entry: Entry) -> list[str]:
-    diffs = []
-    for key, want in step.fields.items():
-        if key not in entry.event.fields:
-            diffs.append(f"no {key} (expected {key}={format_value(key, want)})")
-        elif not field_matches(entry.event.fields[key], want):
-            got = format_value(key, entry.event.fields[key])
-            diffs.append(f"{key}={got}, expected {key}={format_value(key, want)}")
-    return diffs
-
-
-def _identity_ok(step: Step, entry: Entry) -> bool:
-    ev = entry.event
-    if not name_matches(ev.name, step.name):
-        return False
-    if step.subject is not None and not text_matches(ev.subject, step.subject):
-        return False
-    if step.host is not None and not text_matches(ev.host, step.host):
-        return False
-    if step.vm is not None:
-        vm_field = ev.fields.get("vm")
-        vm_text = vm_field if isinstance(vm_field, str) else None
-        if not (text_matches(ev.subject, step.vm) or text_matches(vm_text, step.vm)):
-            return False
-    return True
-
-
-def _not_before(cand: Entry, prev: Entry) -> bool:
-    """Order of two events: by time (equal times are fine both ways), by position when one is untimed."""
-    if cand.seq == prev.seq:
-        return False
-    if cand.time is not None and prev.time is not None:
-        return cand.time >= prev.time
-    return cand.seq > prev.seq
-
-
-@dataclass(frozen=True)
-class _Ref:
-    label: str
-    time: datetime | None
-    entry: Entry | None  # None for an anchor
-
-
-def _bounds_verdict(step: Step, cand: Entry, ref: _Ref) -> bool | None:
-    """True/False when the delay from the reference can be measured, None when a time is masked."""
-    if cand.time is None or ref.time is None:
-        return None
-    gap = cand.time - ref.time
-    low = step.at_least if step.at_least is not None else timedelta(0)
-    if gap < low:
-        return False
-    return step.within is None or gap <= step.within
-
-
-class _Pool:
-    """The candidates of one step, split so the search can bisect to the ones that may fit.
-
-    Timed entries are in time order by `seq`, so order and bound constraints become index ranges;
-    untimed ones can only be placed by position.
-    """
-
-    def __init__(self, entries: Sequence[Entry]) -> None:
-        self.timed = [e for e in entries if e.time is not None]
-        self.times = [e.time for e in self.timed if e.time is not None]
-        self.timed_seqs = [e.seq for e in self.timed]
-        self.untimed = [e for e in entries if e.time is None]
-        self.untimed_seqs = [e.seq for e in self.untimed]
-
-    def timed_range(
-        self, prev: Entry | None, ref_time: datetime | None, step: Step, has_ref: bool, lenient: bool
-    ) -> tuple[int, int]:
-        lo, hi = 0, len(self.timed)
-        if prev is not None:
-            if prev.time is not None:
-                lo = bisect.bisect_left(self.times, prev.time)
-            else:
-                lo = bisect.bisect_right(self.timed_seqs, prev.seq)
-        if has_ref:
-            if ref_time is None:  # the reference is masked: nothing measurable
-                return (lo, hi) if lenient else (0, 0)
-            low = step.at_least if step.at_least is not None else timedelta(0)
-            lo = max(lo, bisect.bisect_left(self.times, ref_time + low))
-            if step.within is not None:
-                hi = bisect.bisect_right(self.times, ref_time + step.within)
-        return lo, hi
-
-    def untimed_from(self, prev: Entry | None, has_ref: bool, lenient: bool) -> int:
-        if has_ref and not lenient:  # a bound on a masked time is never met for sure
-            return len(self.untimed)
-        return bisect.bisect_right(self.untimed_seqs, prev.seq) if prev is not None else 0
-
-
-class _Search:
-    """Depth-first search for the earliest assignment of events to steps (lexicographic in position).
-
-    Earliest-first is not enough on its own: a later candidate may satisfy `at_least`, and an earlier
-    reference may be needed for `within`, so it backtracks; failed states are memoised. `lenient` treats
-    unmeasurable (untimed) constraints as met, which separates FALSE from UNKNOWN.
-    """
-
-    def __init__(
-        self, steps: Sequence[Step], cands: list[list[Entry]], anchors: Mapping[str, datetime], lenient: bool
-    ) -> None:
-        self.steps = steps
-        self.pools = [_Pool(c) for c in cands]
-        self.anchors = anchors
-        self.lenient = lenient
-        # which earlier step each step's bound refers to; the memo key needs those still to be used
-        self.ref_index: list[int | None] = []
-        earlier: dict[str, int] = {}
-        for i, s in enumerate(steps):
-            if s.after is not None:
-                self.ref_index.append(earlier.get(s.after))
-            elif s.at_least is not None or s.within is not None:
-                self.ref_index.append(i - 1)
-            else:
-                self.ref_index.append(None)
-            earlier[s.tag] = i
-        self.referenced = {j for j in self.ref_index if j is not None}
-        self.nodes = 0
-        self.exhausted = False
-        self.best: list[Entry] = []
-        self.failed: set[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = set()
-
-    def ref_of(self, i: int, chosen: Sequence[Entry]) -> _Ref | None:
-        step = self.steps[i]
-        j = self.ref_index[i]
-        if j is not None:
-            return _Ref(self.steps[j].tag, chosen[j].time, chosen[j])
-        if step.after is not None:
-            return _Ref(step.after, self.anchors[step.after], None)
-        return None
-
-    def fits(self, i: int, cand: Entry, chosen: Sequence[Entry]) -> bool | None:
-        if any(c.seq == cand.seq for c in chosen):
-            return False
-        if chosen and not _not_before(cand, chosen[-1]):
-            return False
-        ref = self.ref_of(i, chosen)
-        return True if ref is None else _bounds_verdict(self.steps[i], cand, ref)
-
-    def run(self) -> list[Entry] | None:
-        chosen: list[Entry] = []
-        return chosen if self._dfs(0, chosen) else None
-
-    def _memo_key(self, i: int, chosen: Sequence[Entry]) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
-        """What the rest of the search depends on: the step, the previous event, the events later steps
-        measure from, and the chosen events that could still come up as candidates. A chosen timed event
-        strictly before a timed previous event never can (timed entries are in time order by seq)."""
-        live = tuple(sorted({j for j in self.ref_index[i:] if j is not None and j < i}))
-        if not chosen:
-            return (i, -1, (), ())
-        prev = chosen[-1]
-        pt = prev.time
-        reusable = tuple(
-            sorted(c.seq for c in chosen[:-1] if not (pt is not None and c.time is not None and c.time < pt))
-        )
-        return (i, prev.seq, tuple(chosen[j].seq for j in live), reusable)
-
-    def _candidates(self, i: int, chosen: Sequence[Entry], cut: list[datetime]) -> Iterator[Entry]:
-        """Candidates in position order, timed and untimed merged; only those that may fit. Timed ones
-        stop once past `cut[0]` (set by the caller while iterating)."""
-        pool = self.pools[i]
-        prev = chosen[-1] if chosen else None
-        ref = self.ref_of(i, chosen)
-        has_ref = ref is not None
-        t, t_end = pool.timed_range(prev, ref.time if ref else None, self.steps[i], has_ref, self.lenient)
-        u = pool.untimed_from(prev, has_ref, self.lenient)
-        while True:
-            if t < t_end and cut and pool.times[t] > cut[0]:
-                t = t_end
-            if t < t_end and (u >= len(pool.untimed) or pool.timed[t].seq < pool.untimed[u].seq):
-                yield pool.timed[t]
-                t += 1
-            elif u < len(pool.untimed):
-                yield pool.untimed[u]
-                u += 1
-            else:
-                return
-
-    def _dfs(self, i: int, chosen: list[Entry]) -> bool:
-        if len(chosen) > len(self.best):
-            self.best = list(chosen)
-        if i == len(self.steps):
-            return True
-        key = self._memo_key(i, chosen)
-        if key in self.failed:
-            return False
-        # If a timed candidate x of a step that no later step measures from fails, a timed y strictly
-        # later fails too: every event that could follow y could follow x, under the same constraints.
-        cut: list[datetime] = []
-        for cand in self._candidates(i, chosen, cut):
-            self.nodes += 1
-            if self.nodes > SEARCH_BUDGET:
-                self.exhausted = True
-                return False
-            ok = self.fits(i, cand, chosen)
-            if ok is False or (ok is None and not self.lenient):
-                continue
-            chosen.append(cand)
-            if self._dfs(i + 1, chosen):
-                return True
-            chosen.pop()
-            if self.exhausted:
-                return False
-            if i not in self.referenced and cand.time is not None and not cut:
-                cut.append(cand.time)
-        self.failed.add(key)
-        return False
-
-
 def _sequence_text(steps: Sequence[Step]) -> str:
     return "in order: " + " -> ".join(s.describe() for s in steps)
 
@@ -581,9 +217,9 @@ def check_in_order(
     _validate(steps, all_anchors)
     check = _sequence_text(steps)
     entries = [e for e in timeline if e.primary]
-    cands = [[e for e in entries if _identity_ok(s, e) and not _field_diffs(s, e)] for s in steps]
+    cands = [[e for e in entries if identity_ok(s, e) and not field_diffs(s, e)] for s in steps]
 
-    strict = _Search(steps, cands, all_anchors, lenient=False)
+    strict = Search(steps, cands, all_anchors, lenient=False, budget=SEARCH_BUDGET)
     found = strict.run()
     if found is not None:
         matched = tuple(StepMatch(s.tag, s.name, e, "met") for s, e in zip(steps, found, strict=True))
@@ -598,7 +234,7 @@ def check_in_order(
             Verdict.TRUE, check, f"all {len(steps)} steps in order: " + " -> ".join(hops), matched=matched
         )
 
-    lenient = _Search(steps, cands, all_anchors, lenient=True)
+    lenient = Search(steps, cands, all_anchors, lenient=True, budget=SEARCH_BUDGET)
     maybe = lenient.run()
     if strict.exhausted or lenient.exhausted:
         return CheckResult(
@@ -612,10 +248,10 @@ def check_in_order(
     return _explain_failure(steps, entries, lenient, check)
 
 
-def _untimed_result(steps: Sequence[Step], chosen: list[Entry], search: _Search, check: str) -> CheckResult:
+def _untimed_result(steps: Sequence[Step], chosen: list[Entry], search: Search, check: str) -> CheckResult:
     for i, (s, e) in enumerate(zip(steps, chosen, strict=True)):
         ref = search.ref_of(i, chosen[:i])
-        if ref is None or _bounds_verdict(s, e, ref) is not None:
+        if ref is None or bounds_verdict(s, e, ref) is not None:
             continue
         masked = e if e.time is None else ref.entry
         assert masked is not None  # anchors always have a time
@@ -657,7 +293,7 @@ def _matches(
     return tuple(out)
 
 
-def _explain_failure(steps: Sequence[Step], entries: Sequence[Entry], search: _Search, check: str) -> CheckResult:
+def _explain_failure(steps: Sequence[Step], entries: Sequence[Entry], search: Search, check: str) -> CheckResult:
     k = len(search.best)
     step = steps[k]
     prefix = search.best
@@ -687,7 +323,7 @@ def _explain_failure(steps: Sequence[Step], entries: Sequence[Entry], search: _S
         )
 
     named = [e for e in entries if name_matches(e.name, step.name)]
-    ident = [e for e in named if _identity_ok(step, e)]
+    ident = [e for e in named if identity_ok(step, e)]
     if not ident:
         wanted = ", ".join(
             p
@@ -710,9 +346,9 @@ def _explain_failure(steps: Sequence[Step], entries: Sequence[Entry], search: _S
         )
         return result(Failure.ABSENT, detail, _nearest(named, around, lambda e: f"not {wanted}"))
 
-    fit = [e for e in ident if not _field_diffs(step, e)]
+    fit = [e for e in ident if not field_diffs(step, e)]
     if not fit:
-        first = _nearest(ident, around, lambda e: "; ".join(_field_diffs(step, e)))
+        first = _nearest(ident, around, lambda e: "; ".join(field_diffs(step, e)))
         of = f" for {first[0].entry.event.subject}" if first[0].entry.event.subject else ""
         detail = f"{step.name}{of} seen with {first[0].reason}"
         if len(ident) > 1:
@@ -721,7 +357,7 @@ def _explain_failure(steps: Sequence[Step], entries: Sequence[Entry], search: _S
 
     used = {e.seq for e in prefix}
     if prev is not None:
-        later = [e for e in fit if e.seq not in used and _not_before(e, prev)]
+        later = [e for e in fit if e.seq not in used and not_before(e, prev)]
         if not later:
             prev_step = steps[k - 1]
             before = [e for e in fit if e.seq not in used]
@@ -869,13 +505,13 @@ def check_count(
         )
     if step.after is None and (step.at_least is not None or step.within is not None):
         raise ValueError(f"count {step.tag}: at_least/within need 'after' (an anchor)")
-    ref = _Ref(step.after, anchors[step.after], None) if step.after is not None else None
+    ref = Ref(step.after, anchors[step.after], None) if step.after is not None else None
     sure: list[Entry] = []
     unsure: list[Entry] = []
     for e in timeline:
-        if not e.primary or not _identity_ok(step, e) or _field_diffs(step, e):
+        if not e.primary or not identity_ok(step, e) or field_diffs(step, e):
             continue
-        ok = True if ref is None else _bounds_verdict(step, e, ref)
+        ok = True if ref is None else bounds_verdict(step, e, ref)
         if ok is True:
             sure.append(e)
         elif ok is None:
