@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictBool,
     ValidationInfo,
     WithJsonSchema,
 )
@@ -103,7 +104,7 @@ class SshSettings(_Model):
     password: SecretRef | None = None
     known_hosts: LocalPath | None = None
     host_key_fingerprint: Fingerprint | None = None
-    insecure_accept_any_host_key: bool | None = None
+    insecure_accept_any_host_key: StrictBool | None = None
     timeout: Seconds | None = None
 
 
@@ -145,7 +146,7 @@ class Host(_Model):
     running: bool | None = None
     ssh: SshSettings | None = None
     api: ApiEndpoint | None = None
-    allow_faults: bool = False
+    allow_faults: StrictBool = False
 
 
 class Service(_Model):
@@ -170,7 +171,7 @@ class StorageTarget(_Model):
     address: Address
     ports: dict[str, Port] = Field(min_length=1, description="service name -> port, e.g. {nfs: 2049}")
     service: Service
-    allow_faults: bool = False
+    allow_faults: StrictBool = False
     netns: str | None = None
     export_dir: str | None = None
     iqn: str | None = None
@@ -375,7 +376,8 @@ def _cross_check(inv: Inventory, src: Source, check_files: bool) -> tuple[list[I
             names[item.name] = (section, i)
     for section in ("hosts", "storage_targets"):
         for i, node in enumerate(getattr(inv, section)):
-            loc: Loc = (section, i, "ssh") if node.ssh is not None else (section, i)
+            # A node without its own `ssh` inherits the top-level one: its problems are reported there (once).
+            loc: Loc = (section, i, "ssh") if node.ssh is not None else ("ssh",) if inv.ssh else (section, i)
             access = _merge_ssh(node.name, node.address, inv.ssh, node.ssh)
             issues.extend(src.issue(loc, p) for p in _ssh_problems(access))
             if access.insecure_accept_any_host_key:
@@ -405,7 +407,7 @@ def _cross_check(inv: Inventory, src: Source, check_files: bool) -> tuple[list[I
     for loc, ep in endpoints:
         if not ep.tls.verify and ep.tls.thumbprint is None:
             notes.append(f"{format_key(loc)}: TLS certificate NOT verified (tls.verify: false, no thumbprint)")
-    return issues, notes
+    return list(dict.fromkeys(issues)), notes
 
 
 def _annotate_secrets(obj: Any, loc: Loc, src: Source) -> None:

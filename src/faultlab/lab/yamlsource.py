@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,33 @@ Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `yes`, `no` are booleans,
+    which would turn the scenario key `on:` into True and let `allow_faults: yes` pass for an explicit true."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Union branches that fail only because the value has another shape; dropped when a precise complaint exists.
+_KEY_ERRORS = frozenset({"missing", "extra_forbidden", "union_tag_invalid", "union_tag_not_found"})
+_SHAPE_ERRORS = frozenset({"model_type", "dict_type", "string_type", "list_type", "int_type", "is_instance_of"})
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def format_key(loc: Sequence[str | int]) -> str:
     """("hosts", 0, "ssh", "known_hosts") -> "hosts[0].ssh.known_hosts"."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f"[{part!r}]"  # event names hold dots: expect.counts['guest.bsod'].min
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{part}" if out else part
     return out
 
 
@@ -36,7 +56,7 @@ class Source:
     lines: dict[Loc, int]
     base_dir: Path  # relative paths in the file count from here
 
-    def data_loc(self, loc: Sequence[str | int]) -> Loc:
+    def data_loc(self, loc: Sequence[str | int], keep_last: bool = True) -> Loc:
         """The part of a pydantic location that exists in the data, plus a missing/extra last key.
 
         Pydantic inserts union tags ("network-blackhole", "function-after[...]") into locations; they are
@@ -50,7 +70,7 @@ class Source:
             if in_dict or in_list:
                 node = node[part]
                 out.append(part)
-            elif i == len(parts) - 1 and isinstance(part, str) and isinstance(node, dict):
+            elif keep_last and i == len(parts) - 1 and isinstance(part, str) and isinstance(node, dict):
                 out.append(part)  # a missing required key: named, at its parent's line
         return tuple(out)
 
@@ -63,8 +83,9 @@ class Source:
             parts = parts[:-1]
         return self.lines.get((), None)
 
-    def issue(self, loc: Sequence[str | int], message: str) -> Issue:
-        where = self.data_loc(loc)
+    def issue(self, loc: Sequence[str | int], message: str, keep_last: bool = True) -> Issue:
+        """An Issue at `loc`; `keep_last` names a last key that is not in the file (missing/unknown key)."""
+        where = self.data_loc(loc, keep_last)
         return Issue(self.name, self.line_of(where), format_key(where), message)
 
     def error(self, loc: Sequence[str | int], message: str) -> ConfigError:
@@ -80,13 +101,25 @@ class Source:
             raise ConfigError(self.issues_of(exc)) from None
 
     def issues_of(self, exc: ValidationError) -> list[Issue]:
+        errors = exc.errors(include_url=False, include_input=False)
+        precise = {self.data_loc(e["loc"], False) for e in errors if e["type"] not in _SHAPE_ERRORS}
         issues: list[Issue] = []
         seen: set[tuple[str, str]] = set()
-        for err in exc.errors(include_url=False, include_input=False):
+        for err in errors:
+            if err["type"] in _SHAPE_ERRORS:
+                at = self.data_loc(err["loc"], False)
+                if any(p[: len(at)] == at for p in precise):
+                    continue
             msg = err["msg"].removeprefix("Value error, ")
+            loc = tuple(err["loc"])
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; the schema lists the allowed keys)"
-            issue = self.issue(err["loc"], msg)
+            elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                disc = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+                loc = (*loc, disc)
+                if err["type"] == "union_tag_not_found":
+                    msg = f"missing key {disc!r}"
+            issue = self.issue(loc, msg, keep_last=err["type"] in _KEY_ERRORS)
             if (issue.key, issue.message) not in seen:  # union branches repeat the same complaint
                 seen.add((issue.key, issue.message))
                 issues.append(issue)
@@ -116,7 +149,7 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], name: str) -> None:
 
 def parse_yaml(text: str, name: str, base_dir: Path | None = None) -> Source:
     """Parse one YAML document (safe loader) and record the line of each key. Syntax errors name the line."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}

@@ -1,0 +1,393 @@
+"""The scenario file model (one YAML per scenario): target, fault, hold, expectations, recovery; line-aware errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
+
+from faultlab.assertions.checks import Step
+from faultlab.assertions.durations import Settings, parse_duration, settings_in, split_reference
+from faultlab.assertions.model import CATALOG_NAMES
+from faultlab.assertions.timeline import name_matches
+from faultlab.lab.errors import Issue
+from faultlab.lab.inventory import NAME_RE, Inventory
+from faultlab.lab.yamlsource import Loc, Source, load_yaml, parse_yaml, raise_if
+
+# Instants the harness records on the timeline; steps may count from them ("5m of fault.healed").
+ANCHORS: tuple[str, ...] = ("fault.injected", "fault.healed")
+FAULT_KINDS: tuple[str, ...] = (
+    "network-blackhole",
+    "network-reject",
+    "service-stop",
+    "process-freeze",
+    "lun-remove",
+    "esxi-path-off",
+)
+HOST_FAULTS = frozenset({"esxi-path-off"})  # these act on an ESXi host, the others on a storage target
+VARIABLES = ("host", "datastore", "vm")  # "$vm" etc. in expectations, from `target`
+_STEP_KEYS = ("subject", "vm", "host", "after", "at_least", "within", "label")
+
+
+# -- field types ------------------------------------------------------------------------------------------
+
+
+def _dummy_settings(text: str) -> dict[str, float]:
+    """Settings are read from the host at run time; for a syntax check any number will do."""
+    return dict.fromkeys(settings_in(text), 1.0)
+
+
+def _duration_expr(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text such as '30s' or '{Misc.APDTimeout} + 30s'")
+    if isinstance(value, int | float):
+        value = f"{value}s"
+    if isinstance(value, str):
+        parse_duration(value, _dummy_settings(value))
+    return value
+
+
+def _bound_expr(value: Any) -> Any:
+    """A step bound: a duration, optionally "of"/"after" an anchor or step ("5m of fault.healed")."""
+    if isinstance(value, bool):
+        raise ValueError("a bound is a duration, e.g. '5m' or '5m of fault.healed'")
+    if isinstance(value, int | float):
+        return f"{value}s"
+    if isinstance(value, str):
+        amount, _ = split_reference(value)
+        parse_duration(amount, _dummy_settings(amount))
+    return value
+
+
+def _event_name(value: str) -> str:
+    if not any(name_matches(n, value) for n in CATALOG_NAMES):
+        raise ValueError(f"{value!r} names no event of the signature catalog (e.g. apd.start, guest.bsod, host.*)")
+    return value
+
+
+_DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "minLength": 1}]}
+DurationExpr = Annotated[str, BeforeValidator(_duration_expr), WithJsonSchema(_DURATION_SCHEMA)]
+BoundExpr = Annotated[str, BeforeValidator(_bound_expr), WithJsonSchema(_DURATION_SCHEMA)]
+EventName = Annotated[
+    str,
+    AfterValidator(_event_name),
+    Field(pattern=r"^[a-z][a-z0-9_.*?\[\]-]*$", description="a signature catalog name or a glob (host.*)"),
+]
+Name = Annotated[str, Field(pattern=NAME_RE)]
+FieldValue = str | int | float | bool
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- sections ---------------------------------------------------------------------------------------------
+
+
+class ScenarioTarget(_Model):
+    """What the scenario watches: inventory names of the host, the datastore and the VM."""
+
+    host: Name
+    datastore: Name | None = None
+    vm: Name | None = None
+
+
+class _FaultBase(_Model):
+    on: Name = Field(description="the storage target (or, for esxi-path-off, the host) the fault acts on")
+
+
+class NetworkFault(_FaultBase):
+    """iptables DROP (blackhole) or REJECT on the target, tagged so heal removes only faultlab's rules."""
+
+    kind: Literal["network-blackhole", "network-reject"]
+    ports: list[Annotated[int, Field(ge=1, le=65535)] | str] | None = Field(
+        default=None, description="port numbers or names from the target's `ports`; default: all of them"
+    )
+
+
+class ServiceStopFault(_FaultBase):
+    """The target's service stopped (its `service.stop`), started again on heal."""
+
+    kind: Literal["service-stop"]
+
+
+class ProcessFreezeFault(_FaultBase):
+    """The target's service process SIGSTOPped (`service.freeze`), SIGCONT on heal."""
+
+    kind: Literal["process-freeze"]
+
+
+class LunRemoveFault(_FaultBase):
+    """An iSCSI LUN removed from the target (the host sees PDL), added back on heal."""
+
+    kind: Literal["lun-remove"]
+    lun: int | None = Field(default=None, ge=0, description="default: the datastore's LUN")
+
+
+class EsxiPathOffFault(_FaultBase):
+    """A storage path switched off on the ESXi host (esxcli storage core path set --state off)."""
+
+    kind: Literal["esxi-path-off"]
+    path: str | None = Field(default=None, description="runtime name, e.g. vmhba64:C0:T0:L1; default: all paths")
+
+
+Fault = Annotated[
+    NetworkFault | ServiceStopFault | ProcessFreezeFault | LunRemoveFault | EsxiPathOffFault,
+    Field(discriminator="kind"),
+]
+
+
+class StepSpec(BaseModel):
+    """Constraints of one expected event. Keys other than the named ones match event fields (code: 0xEF)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, FieldValue] = Field(init=False)
+
+    subject: str | None = None
+    vm: str | None = None
+    host: str | None = None
+    after: str | None = Field(default=None, description="an earlier step (its label or name) or an anchor")
+    at_least: BoundExpr | None = None
+    within: BoundExpr | None = None
+    label: str | None = None
+
+    def as_spec(self) -> dict[str, Any]:
+        """The mapping Step.from_spec takes."""
+        spec = {k: getattr(self, k) for k in _STEP_KEYS if getattr(self, k) is not None}
+        spec.update(self.__pydantic_extra__ or {})
+        return spec
+
+
+class CountSpec(StepSpec):
+    """How many events of a name (and constraints) must appear: at least `min`, at most `max`."""
+
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CountSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("a count needs min or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+    def as_spec(self) -> dict[str, Any]:
+        spec = super().as_spec()
+        spec.pop("min", None)
+        spec.pop("max", None)
+        return spec
+
+
+class NeverSpec(_Model):
+    """Events that must not appear, optionally only between two anchors."""
+
+    event: EventName
+    after: str | None = Field(default=None, description="window start: an anchor")
+    before: str | None = Field(default=None, description="window end: an anchor")
+    hosts: list[str] | None = None
+
+
+InOrderItem = Annotated[
+    dict[EventName, StepSpec | None],
+    Field(min_length=1, max_length=1, description="one event name mapped to its constraints"),
+]
+
+
+class Expect(_Model):
+    """What the logs must show: a sequence, absences and counts."""
+
+    in_order: list[InOrderItem] = []
+    never: list[EventName | NeverSpec] = []
+    counts: dict[EventName, CountSpec] = {}
+
+
+class Recover(_Model):
+    """Conditions to reach after heal, within a budget."""
+
+    within: DurationExpr
+    vm: list[Literal["powered_on", "heartbeat_green"]] = []
+    datastore: list[Literal["accessible"]] = []
+    host: list[Literal["connected"]] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> Recover:
+        if not (self.vm or self.datastore or self.host):
+            raise ValueError("recover needs at least one condition (vm, datastore or host)")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class CountCheck:
+    step: Step
+    min: int | None
+    max: int | None
+
+
+class Scenario(_Model):
+    """One scenario file (see scenarios/ and DESIGN.md)."""
+
+    name: Name
+    story: str = Field(min_length=1)
+    references: list[str] = []
+    target: ScenarioTarget
+    fault: Fault
+    hold: DurationExpr
+    expect: Expect
+    recover: Recover | None = None
+
+    _source: Source | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Source | None:
+        return self._source
+
+    def variables(self) -> dict[str, str]:
+        """$host, $datastore, $vm for the expectations."""
+        return {k: v for k in VARIABLES if (v := getattr(self.target, k)) is not None}
+
+    def hold_for(self, settings: Settings) -> timedelta:
+        return parse_duration(self.hold, settings)
+
+    def recover_within(self, settings: Settings) -> timedelta | None:
+        return parse_duration(self.recover.within, settings) if self.recover else None
+
+    def steps(self, settings: Settings) -> list[Step]:
+        """expect.in_order as checks.Step values, durations evaluated with the host's settings."""
+        out: list[Step] = []
+        for item in self.expect.in_order:
+            for name, spec in item.items():
+                out.append(
+                    Step.from_spec(
+                        name, spec.as_spec() if spec else None, settings=settings, variables=self.variables()
+                    )
+                )
+        return out
+
+    def never_specs(self) -> list[NeverSpec]:
+        return [NeverSpec(event=n) if isinstance(n, str) else n for n in self.expect.never]
+
+    def counts(self, settings: Settings) -> list[CountCheck]:
+        return [
+            CountCheck(Step.from_spec(name, c.as_spec(), settings=settings, variables=self.variables()), c.min, c.max)
+            for name, c in self.expect.counts.items()
+        ]
+
+    def check_against(self, inventory: Inventory) -> None:
+        """Every name the scenario uses exists in the inventory, and the fault fits what it acts on."""
+        src = self._source or Source("<scenario>", {}, {}, Path.cwd())
+        issues: list[Issue] = []
+        hosts = {h.name for h in inventory.hosts}
+        targets = {t.name: t for t in inventory.storage_targets}
+        t = self.target
+        if t.host not in hosts:
+            issues.append(src.issue(("target", "host"), f"no host {t.host!r} in the inventory"))
+        if t.datastore is not None and t.datastore not in {d.name for d in inventory.datastores}:
+            issues.append(src.issue(("target", "datastore"), f"no datastore {t.datastore!r} in the inventory"))
+        if t.vm is not None and t.vm not in {v.name for v in inventory.vms}:
+            issues.append(src.issue(("target", "vm"), f"no VM {t.vm!r} in the inventory"))
+        f = self.fault
+        if f.kind in HOST_FAULTS:
+            if f.on not in hosts:
+                issues.append(src.issue(("fault", "on"), f"{f.kind} acts on a host; no host {f.on!r} in the inventory"))
+        elif f.on not in targets:
+            issues.append(
+                src.issue(("fault", "on"), f"{f.kind} acts on a storage target; no target {f.on!r} in the inventory")
+            )
+        else:
+            target = targets[f.on]
+            if isinstance(f, LunRemoveFault) and target.kind != "iscsi":
+                issues.append(
+                    src.issue(("fault", "kind"), f"lun-remove needs an iscsi target; {f.on} is {target.kind}")
+                )
+            if isinstance(f, NetworkFault):
+                for i, p in enumerate(f.ports or []):
+                    if isinstance(p, str) and p not in target.ports:
+                        known = ", ".join(target.ports)
+                        issues.append(src.issue(("fault", "ports", i), f"target {f.on} has no port {p!r} ({known})"))
+        raise_if(issues)
+
+
+# -- semantic checks that need the whole file -------------------------------------------------------------
+
+
+def _check_expect(sc: Scenario, src: Source) -> list[Issue]:
+    issues: list[Issue] = []
+    variables = sc.variables()
+    seen: list[str] = []
+    for i, item in enumerate(sc.expect.in_order):
+        for name, spec in item.items():
+            loc: Loc = ("expect", "in_order", i, name)
+            raw = spec.as_spec() if spec else {}
+            settings = {k: v for x in raw.values() if isinstance(x, str) for k, v in _dummy_settings(x).items()}
+            try:
+                step = Step.from_spec(name, raw, settings=settings, variables=variables)
+            except ValueError as exc:
+                issues.append(src.issue(loc, str(exc)))
+                continue
+            if step.after is not None and step.after not in seen and step.after not in ANCHORS:
+                known = ", ".join([*seen, *ANCHORS])
+                issues.append(
+                    src.issue((*loc, "after"), f"{step.after!r} is neither an earlier step nor an anchor ({known})")
+                )
+            elif step.after is None and not seen and (step.at_least is not None or step.within is not None):
+                issues.append(src.issue(loc, "at_least/within on the first step need 'after' (an anchor)"))
+            seen.append(step.tag)
+    for name, count in sc.expect.counts.items():
+        loc = ("expect", "counts", name)
+        raw = count.as_spec()
+        settings = {k: v for x in raw.values() if isinstance(x, str) for k, v in _dummy_settings(x).items()}
+        try:
+            step = Step.from_spec(name, raw, settings=settings, variables=variables)
+        except ValueError as exc:
+            issues.append(src.issue(loc, str(exc)))
+            continue
+        if step.after is not None and step.after not in ANCHORS:
+            issues.append(src.issue((*loc, "after"), f"a count counts from an anchor ({', '.join(ANCHORS)})"))
+        elif step.after is None and (step.at_least is not None or step.within is not None):
+            issues.append(src.issue(loc, "at_least/within in a count need 'after' (an anchor)"))
+    for i, never in enumerate(sc.expect.never):
+        if isinstance(never, NeverSpec):
+            for key in ("after", "before"):
+                anchor = getattr(never, key)
+                if anchor is not None and anchor not in ANCHORS:
+                    issues.append(
+                        src.issue(("expect", "never", i, key), f"{anchor!r} is not an anchor ({', '.join(ANCHORS)})")
+                    )
+    return issues
+
+
+def from_source(src: Source) -> Scenario:
+    """Validate a parsed scenario; ConfigError lists every problem with file, line and key."""
+    sc = src.validate(Scenario)
+    raise_if(_check_expect(sc, src))
+    sc._source = src
+    return sc
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    return from_source(load_yaml(path))
+
+
+def parse_scenario(text: str, name: str = "<scenario>") -> Scenario:
+    return from_source(parse_yaml(text, name))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema published as schemas/scenario.schema.json."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://faultlab.invalid/schemas/scenario.schema.json"
+    return schema
