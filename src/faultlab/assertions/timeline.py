@@ -176,6 +176,8 @@ class Timeline:
     Build with `Timeline.build(events, offsets)`: `offsets[host]` is ADDED to that host's log times to put
     them on the reference (harness) clock, e.g. a host whose clock runs 2 s ahead gets -2 s. Views made by
     `select()` / `primary()` keep the entries' positions (`seq`) and share nothing mutable with the source.
+    The constructor takes entries as `build()` made them (merged order; the checks rely on timed entries
+    being in time order by `seq`).
     """
 
     def __init__(self, entries: Sequence[Entry], anchors: Mapping[str, datetime] | None = None) -> None:
