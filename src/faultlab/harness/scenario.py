@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from faultlab.assertions.checks import Step
+from faultlab.assertions.checks import Step, steps_from_spec
 from faultlab.assertions.durations import Settings, parse_duration, settings_in, split_reference
 from faultlab.assertions.model import CATALOG_NAMES
 from faultlab.assertions.timeline import name_matches
@@ -209,7 +209,7 @@ InOrderItem = Annotated[
 class Expect(_Model):
     """What the logs must show: a sequence, absences and counts."""
 
-    in_order: list[InOrderItem] = []
+    in_order: list[EventName | InOrderItem] = Field(default=[], description="'apd.start' or {apd.start: {...}}")
     never: list[EventName | NeverSpec] = []
     counts: dict[EventName, CountSpec] = {}
 
@@ -264,17 +264,16 @@ class Scenario(_Model):
     def recover_within(self, settings: Settings) -> timedelta | None:
         return parse_duration(self.recover.within, settings) if self.recover else None
 
+    def in_order_spec(self) -> list[str | dict[str, Any]]:
+        """expect.in_order as plain data, the shape assertions' steps_from_spec takes."""
+        return [
+            item if isinstance(item, str) else {n: (c.as_spec() if c else None) for n, c in item.items()}
+            for item in self.expect.in_order
+        ]
+
     def steps(self, settings: Settings) -> list[Step]:
         """expect.in_order as checks.Step values, durations evaluated with the host's settings."""
-        out: list[Step] = []
-        for item in self.expect.in_order:
-            for name, spec in item.items():
-                out.append(
-                    Step.from_spec(
-                        name, spec.as_spec() if spec else None, settings=settings, variables=self.variables()
-                    )
-                )
-        return out
+        return steps_from_spec(self.in_order_spec(), settings=settings, variables=self.variables())
 
     def never_specs(self) -> list[NeverSpec]:
         return [NeverSpec(event=n) if isinstance(n, str) else n for n in self.expect.never]
@@ -327,10 +326,10 @@ def _check_expect(sc: Scenario, src: Source) -> list[Issue]:
     issues: list[Issue] = []
     variables = sc.variables()
     seen: list[str] = []
-    for i, item in enumerate(sc.expect.in_order):
-        for name, spec in item.items():
-            loc: Loc = ("expect", "in_order", i, name)
-            raw = spec.as_spec() if spec else {}
+    for i, item in enumerate(sc.in_order_spec()):
+        for name, spec in ({item: None} if isinstance(item, str) else item).items():
+            loc: Loc = ("expect", "in_order", i, name) if isinstance(item, dict) else ("expect", "in_order", i)
+            raw = spec or {}
             settings = {k: v for x in raw.values() if isinstance(x, str) for k, v in _dummy_settings(x).items()}
             try:
                 step = Step.from_spec(name, raw, settings=settings, variables=variables)
