@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faultlab.assertions.catalog import EventBuilder, link_twins
+from faultlab.assertions.catalog import GREP_UNION, EventBuilder, link_twins
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import CATALOG_NAMES, Event, LogKind, LogLine
 
@@ -19,6 +21,7 @@ SAMPLE_LINES = [
     if raw.strip() and not raw.startswith("#")
 ]
 KINDS = st.sampled_from(list(LogKind))
+PREFILTER_UNION = re.compile(GREP_UNION)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -131,6 +134,7 @@ def test_event_builder_arbitrary_sequences(raws: list[str], kind: LogKind, file:
     seen_bsod_lines = set()
     for e in events:
         assert e.name in CATALOG_NAMES
+        assert PREFILTER_UNION.search(e.raw), e.raw  # the fast scanner would have kept this line
         assert 1 <= e.line_no <= len(raws) and e.host == "esx01" and e.file == file
         assert e.raw == raws[e.line_no - 1].rstrip("\r\n")
         if e.name == "guest.bsod":
@@ -139,3 +143,30 @@ def test_event_builder_arbitrary_sequences(raws: list[str], kind: LogKind, file:
             assert isinstance(e.fields["complete"], bool) and len(e.fields["params"]) == 4
         if e.twin is not None:
             assert e.twin != e.key
+
+
+# Mutated event lines: whenever a mutant still yields an event, the prefilter must keep it.
+_KIND_OF = {"vmkernel": LogKind.VMKERNEL, "vobd": LogKind.VOBD, "hostd": LogKind.HOSTD, "vmware": LogKind.VMWARE,
+            "vmksummary": LogKind.VMKSUMMARY, "other": LogKind.OTHER}  # fmt: skip
+EVENT_SAMPLES = [
+    (raw, kind)
+    for p in sorted(SAMPLES.glob("*.txt"))
+    for kind in [next(k for key, k in _KIND_OF.items() if p.name.startswith(key))]
+    for raw in p.read_text(encoding="utf-8").splitlines()
+    if raw.strip() and not raw.startswith("#") and PREFILTER_UNION.search(raw)
+]
+
+
+@FUZZ
+@given(
+    st.sampled_from(EVENT_SAMPLES),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 3), st.text(max_size=3)), max_size=4),
+)
+def test_mutated_event_lines_still_pass_the_prefilter(sample: tuple[str, LogKind], edits: list[Any]) -> None:
+    raw, kind = sample
+    for pos, cut, ins in edits:
+        raw = raw[:pos] + ins + raw[pos + cut :]
+    b = EventBuilder()
+    events = b.feed(parse_line(raw, kind, line_no=1)) + b.close()
+    for e in events:
+        assert PREFILTER_UNION.search(e.raw), e.raw

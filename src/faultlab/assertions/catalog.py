@@ -535,7 +535,7 @@ PREFILTER: tuple[str, ...] = (
     r"Host (has booted|is rebooting|is powering off|is halting)",
     r"(Rebooting|Starting|Halting) system",
     r"loaded VMkernel",
-    r": up [0-9]+d[0-9]+h",
+    r"up [0-9]+d[0-9]+h[0-9]+m",
     r"hb: vmk loaded",
 )
 # One POSIX ERE for `grep -E` equivalent to the union of PREFILTER.
