@@ -253,6 +253,7 @@ def test_masked_timestamps(raw: str, body_start: str) -> None:
         ("2024-01-01T25:00:00.000Z cpu0:1)x", "impossible timestamp"),
         ("[9999-99-99T99:99:99] cpu0:1)x", "impossible timestamp"),
         ("Feb 30 10:00:00 esx vmkernel: x", "impossible timestamp"),
+        ("0001-01-01T00:00:00.000+05:00 cpu0:1)x", "impossible timestamp"),
         ("[not a header] x", "unrecognised bracketed header"),
     ],
 )

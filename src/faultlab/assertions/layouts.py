@@ -83,7 +83,10 @@ def _iso_time(m: re.Match[str]) -> tuple[datetime | None, bool]:
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        t = t - sign * offset
+        try:
+            t = t - sign * offset
+        except OverflowError:  # year 1 or 9999 shifted out of range
+            t = None
     return t, False
 
 
