@@ -32,6 +32,7 @@ def check_line(raw: str, kind: LogKind, prev: LogLine | None = None) -> LogLine:
     assert ln.raw == text
     if not ln.ok:
         assert ln.problem and ln.body == text.lstrip(" \t")
+        assert not ln.problem.startswith("parser error"), ln.problem  # no bug hidden by the safety net
     if ln.time is not None:
         assert ln.time.utcoffset() is not None and ln.time.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
     return ln
