@@ -219,10 +219,23 @@ def test_wrong_user_key_is_an_auth_error(server: Server) -> None:
         c.run("true")
 
 
+def test_killed_by_a_signal_has_no_exit_status(client: SshClient) -> None:
+    res = client.run("kill -9 $$")
+    assert res.exit_status == -1
+    assert client.run("echo alive").stdout == "alive\n"  # the connection survived
+
+
 def test_no_sftp_falls_back_to_tail(server: Server, client: SshClient) -> None:
+    awkward = server.tmp / "dir with space"
+    awkward.mkdir(exist_ok=True)
+    odd = awkward / "it's $HOME.log"
+    odd.write_bytes(b"0123456789")
+    client._sftp_client = lambda: None  # type: ignore[method-assign]
+    assert client.read_file(str(odd), offset=3, length=4) == b"3456"
+    st = client.stat(str(odd))
+    assert st is not None and (st.size, st.inode) == (10, odd.stat().st_ino)
     f = server.tmp / "cat.log"
     f.write_bytes(b"abcdef")
-    client._sftp_client = lambda: None  # type: ignore[method-assign]
     assert client.read_file(str(f), offset=2, length=3) == b"cde"
     assert client.read_file(str(f), offset=1) == b"bcdef"
     with pytest.raises(RemoteFileError):

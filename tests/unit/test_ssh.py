@@ -12,7 +12,7 @@ from faultlab.lab import ssh
 from faultlab.lab.credentials import SecretRef
 from faultlab.lab.errors import AuthenticationError, CommandError, ConfigError, HostKeyError, LabError, UnreachableError
 from faultlab.lab.inventory import parse_inventory
-from faultlab.lab.ssh import CommandResult, SshClient, fingerprint_of, is_transient, quote_command
+from faultlab.lab.ssh import CommandResult, SshClient, SshPool, fingerprint_of, is_transient, quote_command
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +211,18 @@ hosts:
         7,
         "esx01",
     )
+
+
+def test_pool_keeps_one_client_per_node(keypair: tuple[Path, str]) -> None:
+    path, printed = keypair
+    text = f"""\
+version: 1
+ssh: {{user: root, private_key: {path}, host_key_fingerprint: "{printed}"}}
+hosts: [{{name: esx01, address: 198.18.1.11}}, {{name: esx02, address: 198.18.1.12}}]
+"""
+    with SshPool(parse_inventory(text, "inventory.yaml"), command_timeout=9) as pool:
+        first = pool.get("esx01")
+        assert pool.get("esx01") is first and first.command_timeout == 9
+        assert pool.get("esx02") is not first and pool.get("esx02").host == "198.18.1.12"
+        with pytest.raises(ConfigError, match="no host or storage target named 'esx03'"):
+            pool.get("esx03")

@@ -372,12 +372,15 @@ class SshClient:
                         user=self.user,
                         stdout=out.decode("utf-8", "replace"),
                     )
-                if chan.closed and not chan.exit_status_ready():
-                    raise UnreachableError(
-                        f"connection lost while running {command!r}", host=self._where, user=self.user
-                    )
                 select.select([chan], [], [], _POLL)
-            status = chan.recv_exit_status()
+            status = chan.recv_exit_status()  # -1: the server sent none (killed by a signal, or connection lost)
+            if status == -1 and not self._alive():
+                raise UnreachableError(f"connection lost while running {command!r}", host=self._where, user=self.user)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            # Not retried: the command may have started, and running it twice is not always harmless.
+            raise UnreachableError(
+                f"connection lost while running {command!r}: {exc}", host=self._where, user=self.user
+            ) from None
         finally:
             chan.close()
         result = CommandResult(
@@ -406,10 +409,12 @@ class SshClient:
         return self._sftp
 
     def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
-        """The bytes of a remote file from `offset` (to the end, or `length` bytes). Missing file:
-        RemoteFileError with missing=True."""
-        sftp = self._sftp_client()
-        if sftp is not None:
+        """The bytes of a remote file from `offset` (to the end, or `length` bytes), by SFTP or else `tail`.
+        Missing file: RemoteFileError with missing=True. A dropped connection is reopened once."""
+        for attempt in (1, 2):
+            sftp = self._sftp_client()
+            if sftp is None:
+                break
             try:
                 with sftp.open(path, "rb") as fh:
                     fh.seek(offset)
@@ -421,13 +426,19 @@ class SshClient:
                 raise RemoteFileError(
                     f"no such file {path}", host=self._where, user=self.user, path=path, missing=True
                 ) from None
+            except (paramiko.SSHException, EOFError, ConnectionError) as exc:
+                if attempt == 2:
+                    raise UnreachableError(
+                        f"connection lost reading {path}: {exc}", host=self._where, user=self.user
+                    ) from None
+                self.close()
             except OSError as exc:
                 raise RemoteFileError(
                     f"cannot read {path}: {exc}", host=self._where, user=self.user, path=path
                 ) from None
         cmd = ["tail", "-c", f"+{offset + 1}", "--", path]
         line = quote_command(cmd) + (f" | head -c {int(length)}" if length is not None else "")
-        res = self.run(f"test -e {shlex.quote(path)} || exit 66; {line}")
+        res = self.run(f"{quote_command(['test', '-e', path])} || exit 66; {line}")
         if res.exit_status == 66:
             raise RemoteFileError(f"no such file {path}", host=self._where, user=self.user, path=path, missing=True)
         if res.exit_status != 0:
@@ -438,9 +449,8 @@ class SshClient:
 
     def stat(self, path: str) -> FileStat | None:
         """Size, inode and mtime via `stat -c` (also on ESXi's busybox); None when the file does not exist."""
-        res = self.run(
-            f"test -e {shlex.quote(path)} || exit 66; " + quote_command(["stat", "-c", "%s %i %Y", "--", path])
-        )
+        exists = quote_command(["test", "-e", path])
+        res = self.run(f"{exists} || exit 66; " + quote_command(["stat", "-c", "%s %i %Y", "--", path]))
         if res.exit_status == 66:
             return None
         parts = res.stdout.split()
