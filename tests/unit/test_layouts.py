@@ -130,6 +130,19 @@ def test_classic_syslog_year_defaults_to_current_utc_year() -> None:
     assert ln.time is not None and ln.time.year == datetime.now(UTC).year
 
 
+def test_classic_syslog_rolls_into_the_new_year() -> None:
+    dec = p("Dec 31 23:59:59 esx vmkernel: 0:00:00:01.000 cpu0:1)x", LogKind.VMKERNEL, year=2011)
+    jan = p("Jan  1 00:00:01 esx vmkernel: 0:00:00:03.000 cpu0:1)y", LogKind.VMKERNEL, year=2011, prev=dec)
+    feb = p("Feb  2 00:00:01 esx vmkernel: 0:00:00:03.000 cpu0:1)z", LogKind.VMKERNEL, year=2011, prev=jan)
+    assert (dec.time, jan.time, feb.time) == (utc(2011, 12, 31, 23, 59, 59), utc(2012, 1, 1, 0, 0, 1),
+                                              utc(2012, 2, 2, 0, 0, 1))  # fmt: skip
+    # lines a little out of order stay in their year; epoch lines keep their exact time
+    back = p("Dec 31 23:59:58 esx vmkernel: 0:00:00:01.000 cpu0:1)x", LogKind.VMKERNEL, year=2011, prev=dec)
+    assert back.time == utc(2011, 12, 31, 23, 59, 58)
+    ep = p("Mar 9 10:24:42 h vmkhalt: (1268148282) Rebooting system...", LogKind.VMKSUMMARY, year=2011, prev=dec)
+    assert ep.time == datetime.fromtimestamp(1268148282, tz=UTC)
+
+
 def test_psod_console_text() -> None:
     bs = p("@BlueScreen: Lost heartbeat", LogKind.VMKERNEL)
     assert bs.ok and bs.layout == "psod" and bs.body == "@BlueScreen: Lost heartbeat" and bs.time is None

@@ -144,6 +144,7 @@ class _Hdr:
     host: str = ""
     ok: bool = True
     problem: str | None = None
+    guessed_year: bool = False  # classic syslog stamp: the year came from the caller or the clock
 
 
 def _vmk_severity(body: str) -> str | None:
@@ -291,6 +292,7 @@ def _syslog(text: str, kind: LogKind, year: int | None) -> _Hdr:
     )  # fmt: skip
     prog = m.group(7).lower()
     body = h.body
+    epoch: datetime | None = None
     if prog.startswith("vmk") and prog != "vmkhalt":
         mu = _RE_UPTIME.match(body)
         if mu:  # "D:HH:MM:SS.mmm cpuN:WORLD)msg"
@@ -310,8 +312,10 @@ def _syslog(text: str, kind: LogKind, year: int | None) -> _Hdr:
             return inner_h
     elif prog in ("logger", "vmkhalt"):
         me = _RE_EPOCH.match(body)
-        if me:  # the epoch is exact and has a year; the syslog stamp is local time without one
-            h.time = _epoch_time(me.group(1)) or h.time
+        epoch = _epoch_time(me.group(1)) if me else None
+        if epoch is not None:  # the epoch is exact and has a year; the syslog stamp is local time without one
+            h.time = epoch
+    h.guessed_year = h.time is not None and not (prog in ("logger", "vmkhalt") and epoch is not None)
     if t is None and h.time is None:
         h.ok, h.problem = False, "impossible timestamp"
     return h
@@ -380,6 +384,16 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
     return _Hdr("unknown", text, ok=False, problem="unrecognised header")
 
 
+def _roll_year(t: datetime, prev: datetime) -> datetime:
+    """A year-less stamp far before the previous line's is the new year (Dec 31 -> Jan 1)."""
+    if prev - t < timedelta(days=180):
+        return t
+    try:
+        return t.replace(year=prev.year + (1 if t.month < prev.month else 0))
+    except ValueError:  # Feb 29 in a non-leap year
+        return t
+
+
 def parse_line(
     raw: str,
     kind: LogKind,
@@ -403,6 +417,8 @@ def parse_line(
         h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
     if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
         h.body = stripped
+    if h.guessed_year and prev is not None and prev.layout == "esx-syslog" and prev.time and h.time:
+        h.time = _roll_year(h.time, prev.time)
     if h.continuation and prev is not None and h.time is None and not h.masked:
         h.time, h.masked = prev.time, prev.masked
         if h.layout == "continuation":
