@@ -317,9 +317,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         for proc in procs[:2]:
             proc.terminate()
             try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
+                proc.wait(2)
+            except subprocess.TimeoutExpired:  # tgtd ignores SIGTERM while it still serves a target
                 proc.kill()
+                proc.wait(5)
         for ns in (esx_ns, tgt_ns):
             _run("ip", "netns", "del", ns, check=False)
         stack.close()
