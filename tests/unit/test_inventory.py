@@ -201,6 +201,8 @@ def test_missing_files_are_reported_when_checked(tmp_path: Path) -> None:
 
 
 def test_needs_vcenter_or_hosts() -> None:
+    assert str(error_of("# nothing\n")) == "inventory.yaml: the file is empty"
+    assert "line 2, key hosts: Input should be a valid list" in str(error_of("version: 1\nhosts: esx01\n").issues[0])
     err = error_of("version: 1\n")
     assert "needs a vcenter or at least one host" in str(err) and err.line == 1
 

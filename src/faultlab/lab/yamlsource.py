@@ -95,6 +95,8 @@ class Source:
         """Validate the document against `model`; every pydantic error becomes an Issue with file/line/key.
 
         The offending input value is never echoed: it could be a secret written by mistake."""
+        if self.data is None:
+            raise ConfigError(Issue(self.name, None, "", "the file is empty"))
         try:
             return model.model_validate(self.data, context=context)
         except ValidationError as exc:
