@@ -240,3 +240,9 @@ def test_no_sftp_falls_back_to_tail(server: Server, client: SshClient) -> None:
     assert client.read_file(str(f), offset=1) == b"bcdef"
     with pytest.raises(RemoteFileError):
         client.read_file(str(server.tmp / "absent"))
+
+
+def test_insecure_mode_connects_but_warns(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    with SshClient("127.0.0.1", server.port, "root", server.user_key, insecure_accept_any_host_key=True) as c:
+        assert c.run("echo unchecked").stdout == "unchecked\n"
+    assert f"INSECURE: accepting SSH host key {server.fingerprint}" in caplog.text
