@@ -168,10 +168,10 @@ class EsxiHost:
             if cmd == "settings.set":
                 self.settings.set(req["option"], req["value"])
                 return None
-            if cmd == "verify":
+            if cmd in ("verify", "guest.reboot"):
                 for vm in self.vms:
                     if vm.name == req["vm"]:
-                        return vm.verify()
+                        return vm.verify() if cmd == "verify" else vm.reboot()
                 raise ControlError(f"no VM named {req['vm']}")
         except SettingError as exc:
             raise ControlError(str(exc)) from exc

@@ -137,6 +137,13 @@ class Vmx:
 
     def start(self) -> None:
         pid = os.getpid()
+        sub = f"Vmsvc.vm:{self.datastore_path}"
+        tid = self.logs.hostd_tid
+        self.logs.hostd.log("info", tid, sub, "State Transition (VM_STATE_OFF -> VM_STATE_POWERING_ON)")
+        self.logs.host_event(
+            "VmPoweredOnEvent", f"{self.name} on {self.logs.host_name} in ha-datacenter is powered on", self.name
+        )
+        self.logs.hostd.log("info", tid, sub, "State Transition (VM_STATE_POWERING_ON -> VM_STATE_ON)")
         self.log.start()
         self.log.write(
             [
@@ -188,6 +195,8 @@ class Vmx:
     def _run(self) -> None:
         stop = self.volume.stop
         while not stop.wait(self.guest.io_interval_s):
+            if self.state.guest == "booting":
+                continue  # no guest I/O while Windows restarts
             seq = self._seq
             slot = seq % SLOTS
             data = record(seq)
@@ -264,6 +273,28 @@ class Vmx:
             s.boots += 1
             s.last_verify = verify
         self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
+
+    def reboot(self) -> dict[str, Any]:
+        """A guest-initiated restart (no crash): Tools stop, the guest boots, Tools return, writes verified."""
+        with self._lock:
+            if self.state.guest != "running":
+                return {"rebooted": False, "guestState": self.state.guest}
+            self.state.guest, self.state.heartbeat, self.state.tools = "booting", "gray", "guestToolsNotRunning"
+        self.log.write(
+            [
+                self.vmx_line("info", "vmx", "Tools: Changing running status: 2 => 1."),
+                self.vmx_line("info", "vcpu-0", "CPU reset: soft (mode Emulation)"),
+            ]
+        )
+        self.volume.stop.wait(self.guest.boot_s)
+        verify = self.verify()
+        with self._lock:
+            s = self.state
+            s.guest, s.heartbeat, s.tools = "running", "green", "guestToolsRunning"
+            s.boots += 1
+            s.last_verify = verify
+        self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
+        return {"rebooted": True, "lastVerify": verify}
 
     def verify(self) -> dict[str, Any]:
         """Read back every acknowledged sector: nothing the guest was told is written may be lost."""

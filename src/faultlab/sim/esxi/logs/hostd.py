@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from faultlab.sim.esxi.logs.clock import esx_timestamp
 from faultlab.sim.esxi.logs.rotate import RotatingLog
 
@@ -23,13 +25,15 @@ class HostdLog:
         self.profile = profile
         self._sink = sink
         self._next_event = first_event
+        self._lock = threading.Lock()
 
     def log(self, level: str, tid: int, sub: str, msg: str, op_id: str | None = None) -> None:
         self._sink.write_lines([hostd_line(self.profile, esx_timestamp(), level, tid, sub, msg, op_id)])
 
     def event(self, tid: int, message: str) -> int:
         """Log `Event N : message` from Vimsvc.ha-eventmgr and return N (the event key)."""
-        key = self._next_event
-        self._next_event += 1
+        with self._lock:
+            key = self._next_event
+            self._next_event += 1
         self.log("info", tid, "Vimsvc.ha-eventmgr", f"Event {key} : {message}")
         return key
