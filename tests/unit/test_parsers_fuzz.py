@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from faultlab.assertions.catalog import GREP_UNION, EventBuilder, link_twins
@@ -130,7 +130,7 @@ def test_event_builder_arbitrary_sequences(raws: list[str], kind: LogKind, file:
         prev = parse_line(raw, kind, file=file, line_no=no, prev=prev)
         events += b.feed(prev)
     events += b.close()
-    assert b.close() == []
+    assert b.close() == [] and b.errors == []
     link_twins(events)
     seen_bsod_lines = set()
     for e in events:
@@ -163,11 +163,19 @@ EVENT_SAMPLES = [
     st.sampled_from(EVENT_SAMPLES),
     st.lists(st.tuples(st.integers(0, 300), st.integers(0, 3), st.text(max_size=3)), max_size=4),
 )
+@example(  # found by this test: str.isdigit() accepts "¹", int() does not
+    (
+        "Feb 25 15:01:01 h logger: (1235592061) hb: vmk loaded, 5.1, 5.0, 20, 1, 1, 2, vmware-h-\u00b961456",
+        LogKind.VMKSUMMARY,
+    ),
+    [],
+)
 def test_mutated_event_lines_still_pass_the_prefilter(sample: tuple[str, LogKind], edits: list[Any]) -> None:
     raw, kind = sample
     for pos, cut, ins in edits:
         raw = raw[:pos] + ins + raw[pos + cut :]
     b = EventBuilder()
     events = b.feed(parse_line(raw, kind, line_no=1)) + b.close()
+    assert b.errors == []
     for e in events:
         assert PREFILTER_UNION.search(e.raw), e.raw

@@ -70,8 +70,12 @@ class Signature:
         return subject, {k: _num(v) for k, v in groups.items()}, self.source_id
 
 
+def _is_int(v: str) -> bool:
+    return v.isascii() and v.isdigit()  # str.isdigit alone accepts "¹", which int() refuses
+
+
 def _num(v: str) -> Any:
-    return int(v) if v.isdigit() else v
+    return int(v) if _is_int(v) else v
 
 
 def _sig(name: str, pattern: str, handler: Handler | None = None, source_id: str | None = None) -> Signature:
@@ -415,7 +419,7 @@ def _memory_esxi(m: re.Match[str]) -> tuple[str | None, Fields, str | None]:
 
 
 def _int_or_none(items: list[str], i: int) -> int | None:
-    return int(items[i]) if len(items) > i and items[i].isdigit() else None
+    return int(items[i]) if len(items) > i and _is_int(items[i]) else None
 
 
 def _memory_esx3(m: re.Match[str]) -> tuple[str | None, Fields, str | None] | None:
@@ -428,7 +432,7 @@ def _memory_esx3(m: re.Match[str]) -> tuple[str | None, Fields, str | None] | No
     procs = []
     for item in items[6:]:
         name, _, kb = item.rpartition("-")
-        if name and kb.isdigit():
+        if name and _is_int(kb):
             procs.append({"name": name, "id": None, "mem_kb": int(kb)})
     fields: Fields = {
         "format": "esx3",
@@ -578,6 +582,8 @@ class EventBuilder:
         self._file = file
         self._bsod: _PendingBsod | None = None
         self._last_hb: Event | None = None
+        # (line number, error) of lines a signature handler failed on: kept for reports, never raised
+        self.errors: list[tuple[int, str]] = []
 
     def _event(self, line: LogLine, name: str, subject: str | None, fields: Fields, sid: str | None) -> Event:
         return Event(
@@ -601,7 +607,11 @@ class EventBuilder:
             if len(self._bsod.values) == 5:
                 out.extend(self._flush_bsod())
             return out
-        found = _match(line)
+        try:
+            found = _match(line)
+        except Exception as exc:  # one odd line must not stop a triage; tests assert `errors` stays empty
+            self.errors.append((line.line_no, f"{type(exc).__name__}: {exc}"))
+            found = None
         if self._bsod is not None:
             if not line.continuation:
                 self._bsod.gap += 1
