@@ -1,0 +1,63 @@
+"""The simulated vCenter: govmomi's vcsim (Debian's 0.24.2) with the lab's inventory, fed by the simulated hosts.
+
+    spec = spec_from_inventory(inventory_dict, address="198.18.1.5", password=new_password())
+    handle = start(state_dir / "vcenter", spec, netns="fl3a9c-vc")     # builds the launcher once, cached
+    handle.push(datastores=[DatastoreState("ds-nfs01", accessible=False, host="esx01",
+                                           inaccessible_reason="AllPathsDown_Start")],
+                events=[HostEvent("esx.problem.storage.apd.start", "...", host="esx01", datastore="ds-nfs01")])
+    handle.inventory_entry()   # the inventory's `vcenter:` section; handle.stop() ends it by pid
+
+What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does):
+- Event times are the vCenter's receive times (createdTime is set by PostEvent), not the host's own.
+- EventHistoryCollector filters: `time`, `userName` and EventEx `eventTypeId` are ignored by the simulator
+  (it matches `eventTypeId` against Go type names only); faultlab.lab.vsphere filters those client-side.
+  A collector holds at most 1000 events.
+- Only the properties the launcher sets are meaningful: datastore summary.accessible, host[].mountInfo
+  accessible / inaccessibleReason / path, VM runtime.powerState / connectionState, guestHeartbeatStatus,
+  guest.toolsRunningStatus / toolsStatus / guestState, host runtime.connectionState. Reading an unset
+  property through `Fetch` (pyVmomi attribute access on a managed object) can crash the simulator's request;
+  read through the property collector (RetrievePropertiesEx) only.
+- No host-side objects follow the pushed state: HostSystem config.fileSystemVolume, HostStorageSystem
+  (multipath, SCSI LUN operational state), vmkernel/vobd logs, alarms and alarm-triggered state
+  (overallStatus stays as created), triggered alarms, tasks for host-originated changes.
+- No vMotion/HA/DRS reaction to APD/PDL (VMCP), no host disconnect after missed heartbeats, no
+  VmDasBeingResetEvent; VM power changes pushed by hosts post no VmPoweredOn/OffEvent.
+- No performance counters (latency), no vSAN, no storage I/O control, no SMS/storage providers.
+- The VMFS datastore has no real device behind it (its files live in the launcher's scratch folder); the
+  NFS datastore's url is the export folder, but vcsim's own VM files stay in that scratch folder.
+- Managers missing or stubbed in 0.24.2 (e.g. HostProfileManager, HealthUpdateManager, CryptoManager,
+  FailoverClusterManager) answer NotImplemented or are absent from ServiceContent.
+"""
+
+from faultlab.sim.vcenter.build import BuildResult, ensure_binary
+from faultlab.sim.vcenter.control import (
+    HOST_EVENT_IDS,
+    ControlClient,
+    DatastoreState,
+    HostEvent,
+    HostState,
+    VmState,
+)
+from faultlab.sim.vcenter.process import PASSWORD_ENV, VcenterHandle, new_password, start, stop_pid
+from faultlab.sim.vcenter.spec import VcDatastore, VcenterSpec, VcHost, VcVm, spec_from_inventory
+
+__all__ = [
+    "HOST_EVENT_IDS",
+    "PASSWORD_ENV",
+    "BuildResult",
+    "ControlClient",
+    "DatastoreState",
+    "HostEvent",
+    "HostState",
+    "VcDatastore",
+    "VcHost",
+    "VcVm",
+    "VcenterHandle",
+    "VcenterSpec",
+    "VmState",
+    "ensure_binary",
+    "new_password",
+    "spec_from_inventory",
+    "start",
+    "stop_pid",
+]
