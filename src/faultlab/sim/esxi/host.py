@@ -1,6 +1,9 @@
 """Entry point of one simulated ESXi host: `python -m faultlab.sim.esxi.host --config <host.json>`.
 
 Runs in the foreground in the node's namespaces; SIGTERM/SIGINT = clean stop ("Host is powering off").
+Besides faultlab.sim.config's keys it reads two optional ones: a VM's ``guest`` object (GuestSettings: disk
+TimeOutValue, bugcheck code/parameters, restart timings) and the host's ``sim`` object (SimKnobs: lab-only
+timings that are not ESXi advanced options).
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ class EsxiHost:
             "datastores": [v.snapshot() for v in self.nfs.values()] + [v.snapshot() for v in self.iscsi.values()],
             "vms": [vm.snapshot() for vm in self.vms],
             "iotrackerReports": self.tracker.reports,
+            "settings": self.settings.as_dict(),
             "events": self.logs.events(),
         }
 
