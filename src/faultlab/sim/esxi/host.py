@@ -95,6 +95,7 @@ class EsxiHost:
 
     def start(self) -> None:
         logs = self.logs
+        self._spawn(self.control.run, "control")  # answer esxcli at once, even while storage is unreachable
         logs.vmksummary.bootstop("Host has booted")
         version = "8.0.2" if self.profile == "8.0" else "7.0.3"
         logs.hostd.log(
@@ -113,16 +114,21 @@ class EsxiHost:
             logs.vmkernel.log("apd", "StorageApdHandler: 692: APD Handle Created with lock.")
             ivol.start()
         for vm in self.vms:
-            try:
-                vm.prepare()
-            except OSError as exc:
-                print(f"esxi-host: VM {vm.name}: cannot prepare its files: {exc}", file=sys.stderr)
-            vm.start()
-            poller = VmxPoller(vm, self.tracker, logs, self.knobs.vmx_poll_s)
-            self._spawn(poller.run, f"hostd-vmx-{vm.name}")
+            self._spawn(lambda v=vm: self._power_on(v), f"power-on-{vm.name}")
         self._spawn(self.tracker.run, "hostd-iotracker")
         self._spawn(self._vmksummary_loop, "vmksummary")
-        self._spawn(self.control.run, "control")
+
+    def _power_on(self, vm: Vmx) -> None:
+        """Prepare the VM's files (may wait for its datastore), then start its VMX and hostd's poller."""
+        try:
+            vm.prepare()
+        except OSError as exc:
+            print(f"esxi-host: VM {vm.name}: cannot prepare its files: {exc}", file=sys.stderr)
+        if self.stop.is_set():
+            return
+        vm.start()
+        poller = VmxPoller(vm, self.tracker, self.logs, self.knobs.vmx_poll_s)
+        poller.run()
 
     def _vmksummary_loop(self) -> None:
         while not self.stop.wait(self.knobs.vmksummary_heartbeat_s):
