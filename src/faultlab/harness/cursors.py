@@ -1,0 +1,240 @@
+"""Log cursors: mark (inode, size) per log, collect exactly the bytes since, across rotation; live tail; clock skew."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import logging
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from faultlab.assertions.model import Event
+from faultlab.lab.errors import LabError, RemoteFileError
+from faultlab.lab.esxi import HOST_LOGS, datastore_file
+from faultlab.lab.ssh import CommandResult, FileStat
+
+log = logging.getLogger("faultlab.harness.cursors")
+
+HEAD_BYTES = 64  # the first bytes of a file at mark time: how its rotated copy is recognised
+ROTATED_DEPTH = 4  # rotated copies searched: .0.gz .. .3.gz (several rotations within one run are rare)
+_DATE = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
+
+
+class FileReader(Protocol):
+    """What cursors need of an SSH client (SshClient satisfies it)."""
+
+    def stat(self, path: str) -> FileStat | None: ...
+
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes: ...
+
+
+class CommandRunner(Protocol):
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a log stood: its inode and size (0/0 when it did not exist) and its first bytes."""
+
+    path: str
+    inode: int
+    size: int
+    head: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """The bytes of one log since a mark; `rotated` names the rotated copies read; `gap` when the marked file's
+    rotated copy could not be found (some bytes may be missing at the start)."""
+
+    path: str
+    data: bytes
+    rotated: tuple[str, ...] = ()
+    gap: bool = False
+
+
+def rotated_paths(path: str, depth: int = ROTATED_DEPTH) -> list[str]:
+    """Newest first: /var/run/log/vmkernel.log -> vmkernel.0.gz, vmkernel.1.gz ...; vmware.log -> vmware-1.log ..."""
+    folder, _, name = path.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    if name == "vmware.log":
+        return [f"{prefix}vmware-{i}.log" for i in range(1, depth + 1)]
+    stem = name.removesuffix(".log")
+    return [f"{prefix}{stem}.{i}.gz" for i in range(depth)]
+
+
+def _decompress(path: str, data: bytes) -> bytes:
+    if not path.endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        log.warning("%s: cannot decompress (%s); treating it as absent", path, exc)
+        return b""
+
+
+def take_mark(client: FileReader, path: str) -> Mark:
+    st = client.stat(path)
+    if st is None:
+        return Mark(path, 0, 0)
+    head = client.read_file(path, 0, min(st.size, HEAD_BYTES)) if st.size else b""
+    return Mark(path, st.inode, st.size, head)
+
+
+def read_since(client: FileReader, mark: Mark) -> tuple[Chunk, Mark]:
+    """The bytes appended since `mark`, and the mark for the next read. Same inode and not shorter: a ranged read.
+    Otherwise the file rotated: the rest of the marked file from its rotated copy (recognised by its first
+    bytes; newer rotations in between are included whole), then the new file from 0."""
+    st = client.stat(mark.path)
+    if st is not None and st.inode == mark.inode and st.size >= mark.size:
+        new = client.read_file(mark.path, mark.size, st.size - mark.size) if st.size > mark.size else b""
+        head = mark.head if len(mark.head) >= HEAD_BYTES else (mark.head + new)[:HEAD_BYTES]
+        return Chunk(mark.path, new), Mark(mark.path, st.inode, st.size, head)
+    older: list[bytes] = []  # rotated copies newer than the marked file, newest first
+    rest, used, gap = b"", [], mark.inode != 0
+    if mark.inode != 0:
+        for rpath in rotated_paths(mark.path):
+            try:
+                data = _decompress(rpath, client.read_file(rpath))
+            except RemoteFileError as exc:
+                if exc.missing:
+                    break
+                raise
+            used.append(rpath)
+            if data.startswith(mark.head) and len(data) >= mark.size:
+                rest, gap = data[mark.size :], False
+                break
+            older.append(data)
+        if gap:
+            log.warning(
+                "%s: rotated since the mark, but no rotated copy starts as it did; bytes may be missing", mark.path
+            )
+            older = []
+    current = client.read_file(mark.path, 0, st.size) if st is not None and st.size else b""
+    data = rest + b"".join(reversed(older)) + current
+    new_mark = Mark(mark.path, st.inode, st.size, current[:HEAD_BYTES]) if st is not None else Mark(mark.path, 0, 0)
+    return Chunk(mark.path, data, tuple(used), gap), new_mark
+
+
+class LogCursors:
+    """Cursors over the logs of one host: `mark()`, then `tail()` during the hold, `collect()` at the end."""
+
+    def __init__(self, client: FileReader, paths: Sequence[str], host: str = "") -> None:
+        self.client, self.paths, self.host = client, list(paths), host
+        self.marks: dict[str, Mark] = {}
+        self._tail: dict[str, Mark] = {}
+
+    def mark(self) -> dict[str, Mark]:
+        self.marks = {p: take_mark(self.client, p) for p in self.paths}
+        self._tail = dict(self.marks)
+        return dict(self.marks)
+
+    def collect(self) -> dict[str, Chunk]:
+        """Exactly the bytes written since mark() (rotations included); the marks stay where they are."""
+        if not self.marks:
+            raise LabError("collect() before mark()", host=self.host)
+        return {p: read_since(self.client, m)[0] for p, m in self.marks.items()}
+
+    def tail(self) -> dict[str, bytes]:
+        """The bytes written since the previous tail() (or the mark): a stat and a ranged read per log."""
+        if not self._tail:
+            raise LabError("tail() before mark()", host=self.host)
+        out: dict[str, bytes] = {}
+        for path, mark in self._tail.items():
+            chunk, self._tail[path] = read_since(self.client, mark)
+            if chunk.data:
+                out[path] = chunk.data
+        return out
+
+
+def esxi_log_paths(log_dir: str = "/var/run/log", vmx_paths: Iterable[str] = ()) -> list[str]:
+    """vmkernel, vmkwarning, vobd, hostd, vmksummary and each VM's vmware.log (beside its "[ds] vm/vm.vmx")."""
+    paths = [f"{log_dir.rstrip('/')}/{name}.log" for name in HOST_LOGS]
+    return paths + [datastore_file(v, "vmware.log") for v in vmx_paths]
+
+
+def watch(
+    cursors: Mapping[str, LogCursors],
+    seen: Callable[[str, str, bytes], bool],
+    timeout_s: float,
+    interval_s: float = 1.0,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Tail every host's logs until `seen(host, path, new_bytes)` returns True (early stop), `stop` is set,
+    or the monotonic deadline passes. True when `seen` said so."""
+    deadline = time.monotonic() + timeout_s
+    pause = stop or threading.Event()
+    while True:
+        for host, cur in cursors.items():
+            for path, data in cur.tail().items():
+                if seen(host, path, data):
+                    return True
+        left = deadline - time.monotonic()
+        if left <= 0 or pause.wait(min(interval_s, left)):
+            return False
+
+
+# -- clock skew -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSkew:
+    """The host's clock minus ours, in seconds, +/- `uncertainty_s` (half the round trip plus resolution)."""
+
+    host: str
+    offset_s: float
+    uncertainty_s: float
+    samples: tuple[tuple[float, float], ...] = field(default=(), repr=False)  # (offset, half round trip)
+
+    def to_local(self, t: datetime) -> datetime:
+        """A time the host wrote, on our clock."""
+        return t - timedelta(seconds=self.offset_s)
+
+
+def parse_date_output(text: str) -> tuple[float, float]:
+    """`date -u +%s.%N` -> (seconds, resolution); a date without %N support prints no digits after the dot."""
+    m = _DATE.match(text)
+    if m is None:
+        raise ValueError(f"not an epoch time: {text.strip()[:60]!r}")
+    if m[2]:
+        return float(f"{m[1]}.{m[2]}"), 10.0 ** -len(m[2])
+    return float(m[1]), 1.0
+
+
+def measure_skew(
+    client: CommandRunner, host: str = "", samples: int = 3, clock: Callable[[], float] = time.time
+) -> ClockSkew:
+    """Ask the host for its time a few times, bracketed by our monotonic clock; keep the tightest sample."""
+    found: list[tuple[float, float]] = []
+    for _ in range(max(samples, 1)):
+        wall, m0 = clock(), time.monotonic()
+        res = client.run("date -u +%s.%N")
+        half = (time.monotonic() - m0) / 2
+        if not res.succeeded:
+            raise LabError(f"date -u exited {res.exit_status}: {res.stderr.strip()}", host=host)
+        try:
+            remote, resolution = parse_date_output(res.stdout)
+        except ValueError as exc:
+            raise LabError(str(exc), host=host) from None
+        # A truncated clock reading lies anywhere in [remote, remote + resolution): take its middle.
+        found.append((remote + resolution / 2 - (wall + half), half + resolution / 2))
+    offset, spread = min(found, key=lambda s: s[1])
+    return ClockSkew(host, offset, spread, tuple(found))
+
+
+def apply_skew(events: Iterable[Event], skews: Mapping[str, ClockSkew]) -> list[Event]:
+    """Events with their times moved onto our clock, by the skew of the host that wrote them (copies)."""
+    out: list[Event] = []
+    for ev in events:
+        skew = skews.get(ev.host)
+        if skew is not None and ev.time is not None:
+            out.append(dataclasses.replace(ev, time=skew.to_local(ev.time)))
+        else:
+            out.append(ev)
+    return out

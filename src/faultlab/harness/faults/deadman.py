@@ -1,0 +1,47 @@
+"""The dead-man timer: a shell on the fault's node that heals the fault by itself after hold + grace."""
+
+from __future__ import annotations
+
+import shlex
+
+from faultlab.lab.errors import LabError
+from faultlab.lab.esxi import Runner
+
+MARK = "faultlab-deadman"
+
+
+def timer_script(tag: str, delay_s: float, heal_shell: str) -> str:
+    """A detached `sh -c` whose command line names the tag (checked before it is killed), that sleeps then heals.
+    The TERM trap stops the sleep with it, so a cancelled timer leaves nothing behind."""
+    inner = (
+        f": {MARK} {tag}; trap 'kill $s 2>/dev/null; exit 0' TERM; "
+        f"sleep {max(delay_s, 0.0):.3f} & s=$!; wait $s; {heal_shell}"
+    )
+    return f"nohup sh -c {shlex.quote(inner)} </dev/null >/dev/null 2>&1 & echo $!"
+
+
+def start_timer(client: Runner, tag: str, delay_s: float, heal_shell: str, *, node: str = "") -> int:
+    """Start the timer on the node; its pid there."""
+    res = client.run(timer_script(tag, delay_s, heal_shell))
+    text = res.stdout.strip()
+    if not res.succeeded or not text.isdigit():
+        raise LabError(f"cannot start the dead-man timer (exit {res.exit_status}): {res.stderr.strip()}", host=node)
+    return int(text)
+
+
+def _match_script(pid: int, tag: str, action: str) -> str:
+    # Exit 0: the pid is our timer (then `action` runs); 3: no such process; 4: the pid is something else now.
+    needle = shlex.quote(f"{MARK} {tag};")
+    return (
+        f"c=$(tr '\\0' ' ' </proc/{pid}/cmdline 2>/dev/null) || exit 3; [ -n \"$c\" ] || exit 3; "
+        f'case "$c" in *{needle}*) {action} ;; *) exit 4 ;; esac'
+    )
+
+
+def timer_running(client: Runner, pid: int, tag: str) -> bool:
+    return client.run(_match_script(pid, tag, "exit 0")).exit_status == 0
+
+
+def cancel_timer(client: Runner, pid: int, tag: str) -> bool:
+    """Kill the timer if that pid is still our timer (its command line names the tag); True when it was killed."""
+    return client.run(_match_script(pid, tag, f"kill {pid}")).exit_status == 0

@@ -1,0 +1,168 @@
+"""The fault ledger: one JSON file per run, written durably BEFORE a fault is applied, so any later run can heal it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LEDGER_VERSION = 1
+OPEN_STATES = ("pending", "active")  # pending: written, maybe (partly) applied; active: verified in place
+
+
+def default_state_dir() -> Path:
+    """/var/lib/faultlab/ledger as root, else $XDG_STATE_HOME (or ~/.local/state)/faultlab/ledger."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/faultlab/ledger")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "faultlab" / "ledger"
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Temp file in the same folder, fsync, rename over, fsync the folder: a reader sees old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass
+class Entry:
+    """One fault of a run: its description (Fault.to_dict()), state, and the dead-man timer on its node."""
+
+    fault: dict[str, Any]
+    state: str = "pending"
+    timer_node: str | None = None
+    timer_pid: int | None = None
+    written_at: float = field(default_factory=time.time)
+    healed_at: float | None = None
+    note: str = ""
+
+    @property
+    def fault_id(self) -> str:
+        return str(self.fault["fault_id"])
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+@dataclass
+class Ledger:
+    """The ledger file of one run. Every change is written through at once (atomic replace + fsync)."""
+
+    path: Path
+    run_id: str
+    inventory: str | None = None
+    owner_pid: int = field(default_factory=os.getpid)
+    owner_host: str = field(default_factory=socket.gethostname)
+    entries: list[Entry] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, run_id: str, state_dir: Path | None = None, inventory: str | Path | None = None) -> Ledger:
+        ledger = cls(
+            (state_dir or default_state_dir()) / f"{run_id}.json", run_id, str(inventory) if inventory else None
+        )
+        ledger.save()
+        return ledger
+
+    @classmethod
+    def load(cls, path: Path) -> Ledger:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != LEDGER_VERSION:
+            raise ValueError(f"{path}: unknown ledger version {data.get('version')!r}")
+        return cls(
+            path,
+            data["run_id"],
+            data.get("inventory"),
+            int(data.get("owner_pid", 0)),
+            str(data.get("owner_host", "")),
+            [Entry(**e) for e in data.get("entries", [])],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": LEDGER_VERSION,
+            "run_id": self.run_id,
+            "inventory": self.inventory,
+            "owner_pid": self.owner_pid,
+            "owner_host": self.owner_host,
+            "entries": [vars(e) for e in self.entries],
+        }
+
+    def save(self) -> None:
+        _write_atomic(self.path, self.to_dict())
+
+    def entry(self, fault_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.fault_id == fault_id), None)
+
+    def record(self, fault: dict[str, Any]) -> Entry:
+        """Write the fault down (state pending) before anything is applied; an existing entry is returned as is."""
+        existing = self.entry(str(fault["fault_id"]))
+        if existing is not None:
+            return existing
+        entry = Entry(fault=fault)
+        self.entries.append(entry)
+        self.save()
+        return entry
+
+    def update(self, fault_id: str, **changes: Any) -> Entry:
+        entry = self.entry(fault_id)
+        if entry is None:
+            raise KeyError(f"{self.path}: no fault {fault_id!r}")
+        for key, value in changes.items():
+            setattr(entry, key, value)
+        self.save()
+        return entry
+
+    def open_entries(self) -> list[Entry]:
+        return [e for e in self.entries if e.open]
+
+    def owner_alive(self) -> bool:
+        """The run that wrote this ledger is still running on this machine (its pid exists)."""
+        if self.owner_host != socket.gethostname() or self.owner_pid <= 0:
+            return False
+        try:
+            os.kill(self.owner_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def close(self) -> bool:
+        """Remove the file when every entry is healed (the run ended clean); True when removed."""
+        if self.open_entries():
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        return True
+
+
+def ledger_files(state_dir: Path | None = None) -> Iterator[Path]:
+    """The ledgers in a state folder, oldest first."""
+    folder = state_dir or default_state_dir()
+    if not folder.is_dir():
+        return
+    yield from sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)

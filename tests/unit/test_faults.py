@@ -1,0 +1,438 @@
+"""Faults through a fake SSH boundary that keeps an iptables chain, a service and timers: tags, idempotence,
+refusals, ledger-before-apply, dead-man timer life cycle, heal of leftovers; the timer's shell run for real."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from faultlab.harness.faults import (
+    Fault,
+    FaultError,
+    FaultRefusedError,
+    Injector,
+    heal_leftovers,
+    plan_fault,
+    wait_for,
+)
+from faultlab.harness.faults.deadman import _match_script, timer_script
+from faultlab.harness.ledger import Ledger
+from faultlab.lab.errors import FaultNotAllowedError
+from faultlab.lab.inventory import Inventory, parse_inventory
+from faultlab.lab.ssh import CommandResult
+
+INVENTORY = """
+version: 1
+ssh: {user: root, private_key: /nonexistent/key, insecure_accept_any_host_key: true}
+hosts:
+  - {name: esx01, address: 198.18.1.11, allow_faults: true}
+  - {name: esx02, address: 198.18.1.12}
+storage_targets:
+  - name: nfs01
+    kind: nfs
+    address: 198.18.1.21
+    allow_faults: true
+    ports: {nfs: 2049, rpcbind: 111, mountd: 20048}
+    service: {start: svc start, stop: svc stop, status: svc status, freeze: svc freeze, thaw: svc thaw}
+  - name: iscsi01
+    kind: iscsi
+    address: 198.18.1.31
+    allow_faults: true
+    ports: {iscsi: 3260}
+    service: {start: [tgt, start], stop: [tgt, stop], lun_remove: lun remove, lun_add: lun add}
+  - name: nfs02
+    kind: nfs
+    address: 198.18.1.22
+    ports: {nfs: 2049}
+    service: {start: svc start, stop: svc stop}
+datastores:
+  - {name: ds-nfs01, type: nfs, target: nfs01, hosts: [esx01]}
+  - {name: ds-iscsi01, type: vmfs, target: iscsi01, hosts: [esx01, esx02]}
+  - {name: ds-nfs02, type: nfs, target: nfs02}
+vms:
+  - {name: win01, host: esx01, datastore: ds-nfs01}
+  - {name: win02, host: esx01, datastore: ds-nfs01}
+  - {name: db01, host: esx02, datastore: ds-iscsi01}
+"""
+
+PATH_LIST = """vmhba64:C0:T0:L1
+   UID: iqn.1998-01.com.vmware:esx01-1,iqn.2026-11.lab:lun01,t,1-naa.6001405abcdef01
+   Runtime Name: vmhba64:C0:T0:L1
+   Device: naa.6001405abcdef01
+   State: {state}
+"""
+
+
+def ok(out: str = "", status: int = 0, err: str = "") -> CommandResult:
+    return CommandResult(argv="", exit_status=status, stdout=out, stderr=err, duration=0.0)
+
+
+class FakeNode:
+    """A storage target or ESXi host as seen over SSH: an INPUT chain, a service, timers, esxcli paths."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.chain: list[tuple[str, ...]] = []
+        self.commands: list[str] = []
+        self.service = "running"  # running | stopped | frozen
+        self.lun = True
+        self.path_state = "active"
+        self.timers: dict[int, str] = {}  # pid -> tag
+        self.next_pid = 4000
+        self.hooks: dict[str, Callable[[], None]] = {}  # command prefix -> called before it runs
+        self.break_iptables_insert = False
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        line = argv if isinstance(argv, str) else shlex.join(argv)
+        self.commands.append(line)
+        for prefix, hook in self.hooks.items():
+            if line.startswith(prefix):
+                hook()
+        words = shlex.split(line) if isinstance(argv, str) and "nohup" not in line and "/proc" not in line else []
+        if not isinstance(argv, str):
+            words = list(argv)
+        if words[:3] == ["iptables", "-w", "5"]:
+            return self._iptables(words[3:])
+        if "nohup sh -c" in line:
+            pid, self.next_pid = self.next_pid, self.next_pid + 1
+            self.timers[pid] = re.search(r"faultlab-deadman (\S+);", line)[1]  # type: ignore[index]
+            return ok(f"{pid}\n")
+        if "/proc/" in line:
+            pid = int(re.search(r"/proc/(\d+)/cmdline", line)[1])  # type: ignore[index]
+            tag = re.search(r"faultlab-deadman (\S+);", line)[1]  # type: ignore[index]
+            if pid not in self.timers:
+                return ok(status=3)
+            if self.timers[pid] != tag:
+                return ok(status=4)
+            if "kill" in line:
+                del self.timers[pid]
+            return ok()
+        return self._service(words)
+
+    def _iptables(self, args: list[str]) -> CommandResult:
+        op, chain = args[0], args[1]
+        assert chain == "INPUT"
+        if op == "-S":
+            return ok("-P INPUT ACCEPT\n" + "".join(f"-A INPUT {shlex.join(r)}\n" for r in self.chain))
+        if op == "-C":
+            return ok(status=0 if tuple(args[2:]) in self.chain else 1)
+        if op == "-I":
+            if self.break_iptables_insert:
+                return ok(status=2, err="iptables: broken")
+            self.chain.insert(int(args[2]) - 1, tuple(args[3:]))
+            return ok()
+        if op == "-D":
+            spec = tuple(args[2:])
+            if spec in self.chain:
+                self.chain.remove(spec)
+                return ok()
+            return ok(status=1, err="Bad rule")
+        raise AssertionError(op)
+
+    def _service(self, words: list[str]) -> CommandResult:
+        cmd = " ".join(words)
+        if cmd in ("svc stop", "tgt stop"):
+            self.service = "stopped"
+        elif cmd in ("svc start", "tgt start"):
+            self.service = "running"
+        elif cmd == "svc status":
+            return ok(f"x: {self.service}\n", 0 if self.service != "stopped" else 3)
+        elif cmd == "svc freeze":
+            self.service = "frozen"
+        elif cmd == "svc thaw":
+            self.service = "running"
+        elif cmd == "lun remove":
+            if not self.lun:
+                return ok(status=22, err="can't find the logical unit")
+            self.lun = False
+        elif cmd == "lun add":
+            if self.lun:
+                return ok(status=22, err="this logical unit number already exists")
+            self.lun = True
+        elif words[:4] == ["esxcli", "storage", "core", "path"]:
+            if words[4] == "list":
+                return ok(PATH_LIST.format(state=self.path_state))
+            self.path_state = words[words.index("--state") + 1]
+        else:
+            raise AssertionError(f"unexpected command {cmd!r}")
+        return ok()
+
+
+class FakePool:
+    def __init__(self) -> None:
+        self.nodes: dict[str, FakeNode] = {}
+
+    def get(self, name: str) -> FakeNode:
+        return self.nodes.setdefault(name, FakeNode(name))
+
+
+@pytest.fixture
+def inv() -> Inventory:
+    return parse_inventory(INVENTORY, check_files=False)
+
+
+@pytest.fixture
+def pool() -> FakePool:
+    return FakePool()
+
+
+def blackhole(inv: Inventory, fault_id: str = "f1", kind: str = "network-blackhole") -> Fault:
+    return plan_fault(inv, kind=kind, on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=10,
+                      grace_s=5, fault_id=fault_id)  # fmt: skip
+
+
+# -- planning and refusals ---------------------------------------------------------------------------------
+
+
+def test_blackhole_rules_are_tagged_per_host_address_and_port(inv: Inventory) -> None:
+    f = blackhole(inv)
+    assert f.tag == "faultlab:r1:f1" and f.deadline_s == 15
+    specs = [" ".join(r.spec) for r in f.rules()]
+    assert specs == [
+        "-s 198.18.1.11 -p tcp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
+        "-s 198.18.1.11 -p udp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
+    ]
+
+
+def test_reject_uses_tcp_reset_and_iscsi_has_no_udp(inv: Inventory) -> None:
+    f = plan_fault(inv, kind="network-reject", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert [" ".join(r.spec) for r in f.rules()] == [
+        f"-s {ip} -p tcp -m multiport --dports 3260 -m comment --comment faultlab:r1:f1 "
+        "-j REJECT --reject-with tcp-reset"
+        for ip in ("198.18.1.11", "198.18.1.12")
+    ]
+    f2 = plan_fault(inv, kind="network-reject", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1,
+                    ports=["nfs"])  # fmt: skip
+    assert f2.rules()[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
+    assert "2049" in f2.rules()[0].spec and "111" not in " ".join(f2.rules()[0].spec)
+
+
+def test_target_without_allow_faults_is_refused(inv: Inventory) -> None:
+    with pytest.raises(FaultNotAllowedError, match=r"storage_targets\[2\]\.allow_faults.*'nfs02'.*allow_faults: true"):
+        plan_fault(inv, kind="service-stop", on="nfs02", run_id="r1", scenario_vms=[], hold_s=1)
+
+
+def test_datastore_with_unnamed_vms_is_refused_listing_them(inv: Inventory) -> None:
+    with pytest.raises(FaultRefusedError, match=r"ds-nfs01: win02") as info:
+        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=["win01"], hold_s=1)
+    assert info.value.vms == ("win02",)
+    with pytest.raises(FaultRefusedError, match="db01"):
+        plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=[], hold_s=1, paths=["p"])
+
+
+def test_unknown_port_name_and_missing_commands_are_refused(inv: Inventory) -> None:
+    with pytest.raises(FaultRefusedError, match="no port named 'iscsi'"):
+        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1,
+                   ports=["iscsi"])  # fmt: skip
+    with pytest.raises(FaultRefusedError, match="lun_remove"):
+        plan_fault(inv, kind="lun-remove", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1)
+
+
+def test_refusal_happens_before_anything_changes(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    with pytest.raises(FaultRefusedError):
+        Injector(pool, ledger).inject(
+            plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=[], hold_s=1)
+        )
+    assert pool.nodes == {} and ledger.entries == []
+
+
+# -- network faults ------------------------------------------------------------------------------------------
+
+
+def test_inject_twice_is_one_set_of_rules_and_heal_twice_is_a_noop(inv: Inventory, pool: FakePool) -> None:
+    f = blackhole(inv)
+    f.inject(pool)
+    f.inject(pool)
+    node = pool.get("nfs01")
+    assert len(node.chain) == 2 and f.verify_active(pool) is True
+    assert f.heal(pool) is True
+    assert node.chain == [] and f.verify_healed(pool) is True
+    before = len(node.commands)
+    assert f.heal(pool) is False
+    assert not any(" -D " in c for c in node.commands[before:])
+
+
+def test_heal_removes_only_our_tag(inv: Inventory, pool: FakePool) -> None:
+    node = pool.get("nfs01")
+    foreign = ("-s", "10.0.0.1/32", "-p", "tcp", "-m", "comment", "--comment", "admin rule", "-j", "ACCEPT")
+    node.chain.append(foreign)
+    f1, f10 = blackhole(inv, "f1"), blackhole(inv, "f10")  # f1 must not match f10's tag as a prefix
+    f1.inject(pool)
+    f10.inject(pool)
+    assert len(node.chain) == 5
+    f1.heal(pool)
+    assert foreign in node.chain and len(node.chain) == 3
+    assert all("faultlab:r1:f10" in r for r in node.chain if r != foreign)
+
+
+# -- the injector: ledger first, dead-man timer, verify, rollback -----------------------------------------------
+
+
+def test_ledger_and_timer_come_before_the_rule(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path, inventory="/x/inv.yaml")
+    f = blackhole(inv)
+    node = pool.get("nfs01")
+    seen: list[dict[str, object]] = []
+    node.hooks["iptables -w 5 -I"] = lambda: seen.append(Ledger.load(ledger.path).entries[0].__dict__.copy())
+    Injector(pool, ledger).inject(f)
+    assert seen and seen[0]["state"] == "pending" and seen[0]["timer_pid"] == 4000
+    timer_at = next(i for i, c in enumerate(node.commands) if "nohup" in c)
+    first_rule = next(i for i, c in enumerate(node.commands) if " -I " in c)
+    assert timer_at < first_rule
+    assert "sleep 15.000" in node.commands[timer_at] and node.timers == {4000: "faultlab:r1:f1"}
+    entry = Ledger.load(ledger.path).entries[0]
+    assert (entry.state, entry.timer_node, entry.fault["kind"]) == ("active", "nfs01", "network-blackhole")
+
+
+def test_heal_cancels_the_timer_and_clears_the_ledger(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger)
+    f = blackhole(inv)
+    injector.inject(f)
+    injector.inject(f)  # idempotent: the ledger says active, nothing more happens
+    node = pool.get("nfs01")
+    assert len(node.chain) == 2 and len(node.timers) == 1
+    outcome = injector.heal(f)
+    assert outcome.status == "healed" and outcome.ok
+    assert node.chain == [] and node.timers == {}
+    assert ledger.close() and not ledger.path.exists()
+    assert injector.heal(f).status == "already healed"
+
+
+def test_cancel_does_not_kill_a_reused_pid(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger)
+    f = blackhole(inv)
+    injector.inject(f)
+    node = pool.get("nfs01")
+    node.timers[4000] = "faultlab:other:f9"  # the pid now belongs to someone else's timer
+    injector.heal(f)
+    assert node.timers == {4000: "faultlab:other:f9"}
+    assert any("/proc/4000/cmdline" in c and "kill 4000" in c for c in node.commands)
+
+
+def test_failed_inject_is_rolled_back(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    node = pool.get("nfs01")
+    node.break_iptables_insert = True
+    with pytest.raises(FaultError, match="iptables -I INPUT"):
+        Injector(pool, ledger).inject(blackhole(inv))
+    assert node.timers == {} and node.chain == []
+    assert Ledger.load(ledger.path).entries[0].state == "healed"
+
+
+def test_service_stop_and_freeze(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    node = pool.get("nfs01")
+    stop = plan_fault(inv, kind="service-stop", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1)
+    injector.inject(stop)
+    assert node.service == "stopped" and stop.verify_active(pool) is True
+    assert injector.heal(stop).status == "healed" and node.service == "running"
+    freeze = plan_fault(inv, kind="process-freeze", on="nfs01", run_id="r1", fault_id="f2",
+                        scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    assert freeze.params["frozen_check"] == "svc status | grep -qi frozen"
+    assert freeze.heal_shell() == "svc thaw"
+
+
+def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    injector.inject(f)
+    injector.inject(f)
+    node = pool.get("iscsi01")
+    assert node.lun is False and sum(c == "lun remove" for c in node.commands) == 1
+    assert injector.heal(f).status == "unverified"
+    assert injector.heal(f).status == "already healed"
+    assert node.lun is True and sum(c == "lun add" for c in node.commands) == 1
+
+
+def test_esxi_path_off(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
+                   paths=["vmhba64:C0:T0:L1"])  # fmt: skip
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    injector.inject(f)
+    assert pool.get("esx01").path_state == "off" and f.verify_active(pool) is True
+    assert "esxcli storage core path set --state active -p vmhba64:C0:T0:L1" in f.heal_shell()
+    assert injector.heal(f).status == "healed" and pool.get("esx01").path_state == "active"
+
+
+def test_heal_leftovers_of_a_dead_run_skips_live_runs(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    crashed = Ledger.create("crashed", tmp_path)
+    crashed.owner_pid = dead.pid
+    crashed.save()
+    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="crashed", scenario_vms=["win01", "win02"],
+                   hold_s=1)  # fmt: skip
+    Injector(pool, crashed).inject(f)
+    live = Ledger.create("live", tmp_path)  # owned by this (alive) process
+    g = plan_fault(inv, kind="service-stop", on="nfs01", run_id="live", scenario_vms=["win01", "win02"], hold_s=1)
+    Injector(pool, live).inject(g)
+    outcomes = heal_leftovers(pool, tmp_path, verify_timeout_s=1)
+    assert [(o.run_id, o.status) for o in outcomes] == [("crashed", "healed")]
+    assert not crashed.path.exists() and live.path.exists()
+    node = pool.get("nfs01")
+    assert node.chain == [] and node.service == "stopped"
+    assert "healed" in outcomes[0].line() and "network-blackhole on nfs01" in outcomes[0].line()
+
+
+# -- the dead-man shell, run for real against a stand-in iptables ------------------------------------------------
+
+
+def _fake_iptables(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "iptables"
+    # Holds one rule per line in rules.txt; -D deletes one matching line or exits 1.
+    script.write_text(
+        f"""#!/bin/sh
+shift 2; op=$1; shift 2; rule="$*"; db={tmp_path}/rules.txt
+[ "$op" = -D ] || exit 2
+grep -qxF -- "$rule" "$db" || exit 1
+awk -v r="$rule" 'd || $0 != r {{ print; next }} {{ d = 1 }}' "$db" > "$db.new" && mv "$db.new" "$db"
+"""
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: it is not our child, init reaps it when it gets to it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
+    f = blackhole(inv)
+    bin_dir = _fake_iptables(tmp_path)
+    rules = tmp_path / "rules.txt"
+    ours = [" ".join(r.spec) for r in f.rules()]
+    rules.write_text("\n".join([*ours, ours[0], "-s 10.0.0.1 -j ACCEPT"]) + "\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    res = subprocess.run(["sh", "-c", timer_script(f.tag, 0.2, f.heal_shell())], env=env, capture_output=True,
+                         text=True, timeout=10, check=True)  # fmt: skip
+    pid = int(res.stdout)
+    assert wait_for(lambda: _gone(pid), 10, 0.05)
+    assert rules.read_text() == "-s 10.0.0.1 -j ACCEPT\n"
+    # cancelled: the rules stay, the timer is gone (the timer's pid is not our child: /proc is polled)
+    rules.write_text("\n".join(ours) + "\n")
+    res = subprocess.run(["sh", "-c", timer_script(f.tag, 30, f.heal_shell())], env=env, capture_output=True,
+                         text=True, timeout=10, check=True)  # fmt: skip
+    pid = int(res.stdout)
+    assert subprocess.run(["sh", "-c", _match_script(pid, "faultlab:r1:f2", "exit 0")], check=False).returncode == 4
+    assert subprocess.run(["sh", "-c", _match_script(pid, f.tag, f"kill {pid}")], check=False).returncode == 0
+    assert wait_for(lambda: _gone(pid), 10, 0.05)
+    assert rules.read_text() == "\n".join(ours) + "\n"
