@@ -9,6 +9,7 @@ regexes over the written logs, never faultlab.assertions.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -555,3 +556,33 @@ def test_iscsi_path_loss_apd_and_vmfs_heartbeat_then_pdl(lab: Lab, tmp_path: Pat
         backing = lab.export.parent / "lun01.img"
         lab.add_lun(backing)
     wait_for("device back online", lambda: a.ds("ds-iscsi01")["deviceStatus"] == "on", 10)
+
+
+def test_io_path_overhead_is_small(lab: Lab) -> None:
+    """The real I/O the host does per heartbeat / guest write costs well under a millisecond or so."""
+    out = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.esx_ns,
+            sys.executable,
+            "-m",
+            "faultlab.sim.esxi.bench",
+            "-n",
+            "200",
+            "--nfs",
+            f"{TGT_IP}:{lab.export}",
+            "--iscsi",
+            f"{TGT_IP}:3260/{IQN}/1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    figures = json.loads(out)
+    print(json.dumps(figures, indent=1))  # shown with -s: the measured overhead
+    assert figures["nfs"]["getattr (heartbeat)"]["median_ms"] < 5
+    assert figures["nfs"]["open+write 512B+fsync+close (guest I/O)"]["median_ms"] < 20
+    assert figures["iscsi"]["write16 512B FUA (VMFS heartbeat)"]["median_ms"] < 20
