@@ -1,0 +1,151 @@
+"""The inventory file `lab up` writes (<state dir>/inventory.yaml): how the harness reaches the embedded lab.
+
+Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
+
+    version: 1
+    kind: embedded                    # embedded lab made by `faultlab lab up`
+    lab_id: fl3a9c
+    network: {cidr: 198.18.1.0/24, gateway: 198.18.1.1, bridge: fl3a9c-br}
+    ssh:                              # credentials as key paths; root login with the lab key only
+      user: root
+      port: 22
+      private_key: /run/faultlab/fl3a9c/ssh/id_ed25519
+      known_hosts: /run/faultlab/fl3a9c/ssh/known_hosts   # check host keys strictly against it
+    hosts:                            # simulated ESXi hosts (SSH: esxcli, vim-cmd, /var/run/log, /vmfs/volumes)
+      - {name: esx01, address: 198.18.1.11, version: "8.0", log_dir: /var/run/log,
+         netns: fl3a9c-esx01, running: true}          # running: the host process was started
+    datastores:
+      - {name: ds-nfs01, type: nfs, target: nfs01, remote_host: 198.18.1.21, remote_path: /ds-nfs01,
+         volume_uuid: 5c1f0a2b-7e3d4f61, hosts: [esx01]}
+      - {name: ds-iscsi01, type: vmfs, target: iscsi01, portal: "198.18.1.31:3260", iqn: ..., lun: 1,
+         naa_id: naa.6..., volume_uuid: ..., hosts: [esx01]}
+    vms:
+      - {name: win01, host: esx01, datastore: ds-nfs01, vmx_path: "[ds-nfs01] win01/win01.vmx",
+         guest_os: windows}
+    storage_targets:                  # real Linux storage servers, reachable over SSH like the hosts
+      - name: nfs01
+        kind: nfs                     # nfs (nfs-ganesha, VFS FSAL) | iscsi (tgtd)
+        address: 198.18.1.21
+        netns: fl3a9c-nfs01
+        allow_faults: true            # the harness may inject faults here
+        ports: {rpcbind: 111, nfs: 2049, mountd: 20048, nlm: 32803, rquota: 875}
+        service:                      # commands to run over SSH on the target
+          start: faultlab-target start
+          stop: faultlab-target stop
+          status: faultlab-target status        # exit 0 process present (running/frozen), 3 dead
+          freeze: faultlab-target freeze        # SIGSTOP
+          thaw: faultlab-target thaw            # SIGCONT
+          # iscsi targets also: lun_remove (-> PDL sense 0x5/0x25/0x0), lun_add
+        export_dir: /run/faultlab/fl3a9c/nfs01/export/ds-nfs01   # nfs only
+    vcenter: null                     # the simulated vCenter is not part of the lab yet
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faultlab.sim.sshd import SSH_PORT
+from faultlab.sim.targets import ISCSI_PORT, NFS_PORTS, TARGET_COMMAND
+from faultlab.sim.topology import ISCSI_DATASTORE, NFS_DATASTORE, Layout
+
+INVENTORY_VERSION = 1
+
+
+def _service(*extra: str) -> dict[str, str]:
+    verbs = ["start", "stop", "status", "freeze", "thaw", *extra]
+    return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
+
+
+def inventory(layout: Layout, version: str, hosts_running: bool) -> dict[str, Any]:
+    """The inventory of `layout` as plain data (see the module docstring for the schema)."""
+    esx = layout.esxi_nodes
+    host_names = [n.name for n in esx]
+    nfs, isc = layout.nfs_node, layout.iscsi_node
+    return {
+        "version": INVENTORY_VERSION,
+        "kind": "embedded",
+        "lab_id": layout.lab_id,
+        "network": {"cidr": layout.cidr, "gateway": layout.gateway_ip, "bridge": layout.bridge},
+        "ssh": {
+            "user": "root",
+            "port": SSH_PORT,
+            "private_key": str(layout.user_key),
+            "known_hosts": str(layout.known_hosts),
+        },
+        "hosts": [
+            {
+                "name": n.name,
+                "address": n.ip,
+                "version": version,
+                "log_dir": "/var/run/log",
+                "netns": n.netns,
+                "running": hosts_running,
+            }
+            for n in esx
+        ],
+        "datastores": [
+            {
+                "name": NFS_DATASTORE,
+                "type": "nfs",
+                "target": nfs.name,
+                "remote_host": nfs.ip,
+                "remote_path": layout.nfs_export_path,
+                "volume_uuid": layout.nfs_volume_uuid,
+                "hosts": list(host_names),
+            },
+            {
+                "name": ISCSI_DATASTORE,
+                "type": "vmfs",
+                "target": isc.name,
+                "portal": f"{isc.ip}:{ISCSI_PORT}",
+                "iqn": layout.iqn,
+                "lun": 1,
+                "naa_id": layout.naa_id,
+                "volume_uuid": layout.vmfs_volume_uuid,
+                "hosts": list(host_names),
+            },
+        ],
+        "vms": [
+            {
+                "name": vm.name,
+                "host": vm.host,
+                "datastore": vm.datastore,
+                "vmx_path": f"[{vm.datastore}] {vm.vmx_file}",
+                "guest_os": "windows",
+            }
+            for vm in layout.vms
+        ],
+        "storage_targets": [
+            {
+                "name": nfs.name,
+                "kind": "nfs",
+                "address": nfs.ip,
+                "netns": nfs.netns,
+                "allow_faults": True,
+                "ports": dict(NFS_PORTS),
+                "service": _service(),
+                "export_dir": str(layout.export_dir),
+            },
+            {
+                "name": isc.name,
+                "kind": "iscsi",
+                "address": isc.ip,
+                "netns": isc.netns,
+                "allow_faults": True,
+                "ports": {"iscsi": ISCSI_PORT},
+                "service": _service("lun-remove", "lun-add"),
+                "iqn": layout.iqn,
+            },
+        ],
+        "vcenter": None,
+    }
+
+
+def write_inventory(layout: Layout, version: str, hosts_running: bool) -> Path:
+    path = layout.inventory_path
+    text = yaml.safe_dump(inventory(layout, version, hosts_running), sort_keys=False)
+    path.write_text(f"# faultlab embedded lab {layout.lab_id}: schema in faultlab.sim.inventory\n{text}")
+    return path

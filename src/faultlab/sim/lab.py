@@ -1,0 +1,346 @@
+"""The embedded lab's life cycle: `up` builds namespaces, targets, SSH endpoints and the inventory; `down` undoes it.
+
+    with EmbeddedLab.up(hosts=1, vms=2) as lab:
+        lab.inventory_path      # YAML for the harness (schema: faultlab.sim.inventory)
+
+Every lab records what it creates in a manifest before creating it, so `down_lab` and `down_all` remove
+a lab completely even when the process that made it was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from faultlab.sim import esxinode, netns, preflight, sshd, targets
+from faultlab.sim.config import VersionProfile
+from faultlab.sim.errors import LabError
+from faultlab.sim.inventory import write_inventory
+from faultlab.sim.manifest import Manifest, all_manifests, allocation_lock, process_start_time
+from faultlab.sim.node import BindMount, prepare_node_dir, run_in_node, start_daemon
+from faultlab.sim.shell import CommandResult
+from faultlab.sim.topology import (
+    DEFAULT_VMS,
+    LAB_OBJECT_RE,
+    STATE_ROOT,
+    Layout,
+    NodeSpec,
+    Role,
+    choose_subnet,
+    new_lab_id,
+)
+from faultlab.sim.vmfiles import create_vm_files
+from faultlab.sim.waits import tcp_open, wait_until
+
+VMFS_MARKER = STATE_ROOT / ".vmfs-created"  # /vmfs was made by a lab: the last lab down removes it
+LUN_BYTES = 4 << 30
+READY_TIMEOUT = 30.0
+
+
+def vm_names(count: int) -> tuple[str, ...]:
+    """win01, win02, ... (the default lab has win01 and win02)."""
+    return DEFAULT_VMS[:count] if count <= len(DEFAULT_VMS) else tuple(f"win{i:02d}" for i in range(1, count + 1))
+
+
+class EmbeddedLab:
+    """A running lab; made by `EmbeddedLab.up(...)` (context manager) or `EmbeddedLab.create(...)`."""
+
+    def __init__(self, manifest: Manifest, version: VersionProfile, hosts_running: bool) -> None:
+        self.manifest = manifest
+        self.version = version
+        self.hosts_running = hosts_running
+
+    @property
+    def layout(self) -> Layout:
+        return self.manifest.layout
+
+    @property
+    def lab_id(self) -> str:
+        return self.manifest.lab_id
+
+    @property
+    def state_dir(self) -> Path:
+        return self.layout.state_dir
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.layout.inventory_path
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.layout.nodes:
+            if node.name == name:
+                return node
+        raise LabError(f"lab {self.lab_id} has no node {name!r}")
+
+    def run_in(self, node_name: str, argv: list[str], *, check: bool = True) -> CommandResult:
+        """Run a command inside a node (its namespace and filesystem view), from the root namespace."""
+        return run_in_node(self.node(node_name), argv, check=check)
+
+    @classmethod
+    @contextlib.contextmanager
+    def up(
+        cls,
+        hosts: int = 1,
+        vms: int = 2,
+        version: VersionProfile = "8.0",
+        *,
+        start_hosts: bool = True,
+        settings: dict[str, int | str] | None = None,
+    ) -> Iterator[EmbeddedLab]:
+        """A lab for the duration of a `with` block; always torn down, also on errors and Ctrl-C."""
+        lab = cls.create(hosts, vms, version, start_hosts=start_hosts, settings=settings)
+        try:
+            yield lab
+        finally:
+            lab.down()
+
+    @classmethod
+    def create(
+        cls,
+        hosts: int = 1,
+        vms: int = 2,
+        version: VersionProfile = "8.0",
+        *,
+        start_hosts: bool = True,
+        settings: dict[str, int | str] | None = None,
+        detached: bool = False,
+    ) -> EmbeddedLab:
+        """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`."""
+        preflight.check()
+        manifest = _allocate(hosts, vm_names(vms))
+        try:
+            running = _build(manifest.layout, version, start_hosts, settings or {})
+        except BaseException:
+            down_lab(manifest)
+            raise
+        if detached:
+            manifest.owner_pid = manifest.owner_start = None
+        manifest.state = "up"
+        manifest.save()
+        return cls(manifest, version, running)
+
+    def down(self) -> None:
+        down_lab(self.manifest)
+
+
+def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
+    """Pick a lab id and a free subnet and write the manifest listing every kernel object to be made."""
+    with allocation_lock():
+        labs = all_manifests()
+        used = netns.used_subnets() | {m.subnet for m in labs}
+        taken = {m.lab_id for m in labs} | {p.name for p in STATE_ROOT.iterdir()}
+        lab_id = new_lab_id()
+        while lab_id in taken:
+            lab_id = new_lab_id()
+        layout = Layout(lab_id, choose_subnet(used), hosts, names)
+        layout.state_dir.mkdir(parents=True)
+        pid = os.getpid()
+        manifest = Manifest(
+            lab_id=lab_id,
+            subnet=layout.subnet,
+            hosts=hosts,
+            vm_names=list(names),
+            owner_pid=pid,
+            owner_start=process_start_time(pid),
+            namespaces=[n.netns for n in layout.nodes],
+            links=[layout.bridge, *(n.netns for n in layout.nodes)],
+        )
+        if esxinode.ensure_vmfs_root():
+            VMFS_MARKER.touch()
+            manifest.created_vmfs_root = True
+        manifest.save()
+        return manifest
+
+
+def _build(layout: Layout, version: VersionProfile, start_hosts: bool, settings: dict[str, int | str]) -> bool:
+    """Create and start everything; returns whether the ESXi host processes were started."""
+    netns.create_bridge(layout.bridge, f"{layout.gateway_ip}/24")
+    sshd.write_user_key(layout)
+    nfs, isc = layout.nfs_node, layout.iscsi_node
+
+    recovery = targets.nfs_recovery_dir(nfs)
+    for sub in ("ganesha/v4recov", "ganesha/v4old"):
+        (recovery / sub).mkdir(parents=True, exist_ok=True)
+    prepare_node_dir(nfs, [BindMount(recovery, Path("/var/lib/nfs"))])
+    layout.export_dir.mkdir(parents=True)
+    for vm in layout.vms:
+        create_vm_files(layout.export_dir, vm, layout.lab_id)
+    (nfs.node_dir / "ganesha.conf").write_text(targets.ganesha_conf(layout), encoding="utf-8")
+    targets.write_script(nfs.node_dir / "bin" / targets.TARGET_COMMAND, targets.nfs_target_script(layout))
+
+    prepare_node_dir(isc, [])
+    with layout.lun_file.open("wb") as fh:
+        os.truncate(fh.fileno(), LUN_BYTES)
+    targets.write_script(isc.node_dir / "bin" / targets.TARGET_COMMAND, targets.iscsi_target_script(layout))
+
+    layout.vmfs_dir.mkdir(parents=True)
+    for node in layout.esxi_nodes:
+        prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
+        esxinode.write_wrappers(node)
+
+    known: list[str] = []
+    for node in layout.nodes:
+        netns.create_node_netns(node, layout.bridge)
+        env = {"FAULTLAB_LAB": layout.lab_id, "FAULTLAB_NODE": node.name}
+        if node.role is Role.ESXI:
+            env["FAULTLAB_ESXI_CONTROL"] = str(esxinode.control_socket(node))
+        conf, line = sshd.write_sshd(layout, node, env)
+        known.append(line)
+        start_daemon(node, "sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(conf)])
+    layout.known_hosts.write_text("\n".join(known) + "\n", encoding="utf-8")
+
+    # The two targets start in parallel: ganesha takes about a second to serve.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(_start_target, n) for n in (nfs, isc)]
+        for f in futures:
+            f.result()
+
+    hosts_running = start_hosts and esxinode.host_module_available()
+    for node in layout.esxi_nodes:
+        config = esxinode.write_config(layout, node, version, settings)
+        if hosts_running:
+            _start_host(node, config)
+    for node in layout.nodes:
+        _wait_ssh(node)
+    write_inventory(layout, version, hosts_running)
+    return hosts_running
+
+
+def _wait_ssh(node: NodeSpec) -> None:
+    wait_until(lambda: tcp_open(node.ip, sshd.SSH_PORT), READY_TIMEOUT, f"sshd of {node.name}")
+
+
+def _start_target(node: NodeSpec) -> None:
+    run_in_node(node, [str(node.node_dir / "bin" / targets.TARGET_COMMAND), "start"], timeout=READY_TIMEOUT + 10)
+
+
+def _start_host(node: NodeSpec, config: Path) -> None:
+    pidfile = start_daemon(node, "esxi-host", esxinode.host_argv(config))
+    sock = esxinode.control_socket(node)
+
+    def ready() -> bool:
+        if sock.is_socket():
+            return True
+        pid = int(pidfile.read_text()) if pidfile.exists() else 0
+        if pid and process_start_time(pid) is None:
+            out = node.node_dir / "run" / "log" / "esxi-host.out"
+            tail = out.read_text(errors="replace").strip().splitlines()[-5:] if out.exists() else []
+            raise LabError(f"ESXi host process of {node.name} exited: {' | '.join(tail)}")
+        return False
+
+    wait_until(ready, READY_TIMEOUT, f"ESXi host {node.name} control socket {sock}")
+
+
+def down_lab(manifest: Manifest) -> None:
+    """Remove every namespace, process, link and file of the lab (idempotent; ignores what is gone)."""
+    layout = manifest.layout
+    if layout.state_dir.is_dir():
+        manifest.state = "removing"
+        with contextlib.suppress(OSError):
+            manifest.save()
+    for name in manifest.namespaces:
+        netns.kill_netns_processes(name)
+        netns.delete_netns(name)
+    for link in manifest.links:
+        netns.delete_link(link)
+    shutil.rmtree(layout.state_dir, ignore_errors=True)
+    _remove_vmfs_root_if_unused()
+
+
+def _remove_vmfs_root_if_unused() -> None:
+    with allocation_lock():
+        if VMFS_MARKER.exists() and not all_manifests():
+            with contextlib.suppress(OSError):
+                esxinode.VMFS_ROOT.rmdir()
+            VMFS_MARKER.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What `down_all` removed: whole labs by manifest, and kernel objects/dirs found without one."""
+
+    labs: list[str]
+    orphans: list[str]
+
+
+def down_all(force: bool = False) -> Removed:
+    """Remove every lab not held by a live process (`force`: those too), and leftovers without a manifest."""
+    removed: list[str] = []
+    live: set[str] = set()
+    for manifest in all_manifests():
+        if manifest.owner_alive() and not force:
+            live.add(manifest.lab_id)
+            continue
+        down_lab(manifest)
+        removed.append(manifest.lab_id)
+    orphans: list[str] = []
+    for name in netns.list_netns():
+        m = LAB_OBJECT_RE.match(name)
+        if m and m.group(1) not in live:
+            netns.kill_netns_processes(name)
+            netns.delete_netns(name)
+            orphans.append(f"netns {name}")
+    for name in netns.list_links():
+        m = LAB_OBJECT_RE.match(name)
+        if m and m.group(1) not in live:
+            netns.delete_link(name)
+            orphans.append(f"link {name}")
+    if STATE_ROOT.is_dir():
+        for path in STATE_ROOT.iterdir():
+            if path.is_dir() and LAB_OBJECT_RE.match(path.name + "-") and path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+                orphans.append(f"dir {path}")
+    _remove_vmfs_root_if_unused()
+    return Removed(removed, orphans)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    name: str
+    ip: str
+    netns_present: bool
+    processes: int
+    ssh_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LabStatus:
+    lab_id: str
+    state: str
+    cidr: str
+    owner: str
+    inventory: Path
+    nodes: list[NodeStatus]
+
+
+def lab_status() -> list[LabStatus]:
+    """Every lab on this machine with, per node, whether its namespace exists, its process count, SSH."""
+    present = set(netns.list_netns())
+    result = []
+    for m in all_manifests():
+        layout = m.layout
+        owner = "detached" if m.owner_pid is None else f"pid {m.owner_pid}" + ("" if m.owner_alive() else " (gone)")
+        nodes = [
+            NodeStatus(
+                n.name,
+                n.ip,
+                n.netns in present,
+                len(netns.netns_pids(n.netns)) if n.netns in present else 0,
+                n.netns in present and tcp_open(n.ip, sshd.SSH_PORT, timeout=0.3),
+            )
+            for n in layout.nodes
+        ]
+        result.append(LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes))
+    return result
+
+
+def find_lab(lab_id: str) -> Manifest:
+    for m in all_manifests():
+        if m.lab_id == lab_id:
+            return m
+    raise LabError(f"no lab {lab_id!r} on this machine (see `faultlab lab status`)")
