@@ -23,7 +23,7 @@ log = logging.getLogger("faultlab.harness.cursors")
 
 HEAD_BYTES = 64  # the first bytes of a file at mark time: how its rotated copy is recognised
 ROTATED_DEPTH = 4  # rotated copies searched: .0.gz .. .3.gz (several rotations within one run are rare)
-_DATE = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
+_DATE = re.compile(r"^\s*(\d+)(?:\.(\d+)|\.\D*)?\s*$")  # a date without %N prints "." plus nothing, "N" or "%N"
 
 
 class FileReader(Protocol):
@@ -198,7 +198,7 @@ class ClockSkew:
 
 
 def parse_date_output(text: str) -> tuple[float, float]:
-    """`date -u +%s.%N` -> (seconds, resolution); a date without %N support prints no digits after the dot."""
+    """`date -u +%s.%N` -> (seconds, resolution in seconds)."""
     m = _DATE.match(text)
     if m is None:
         raise ValueError(f"not an epoch time: {text.strip()[:60]!r}")

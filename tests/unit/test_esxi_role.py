@@ -1,0 +1,209 @@
+"""ESXi host role and storage-target role parsers, on output written in VMware's documented esxcli/vim-cmd formats."""
+
+# ruff: noqa: E501  (verbatim esxcli output lines)
+from __future__ import annotations
+
+import pytest
+
+from faultlab.lab.errors import LabError
+from faultlab.lab.esxi import (
+    EsxiHost,
+    datastore_file,
+    parse_advanced,
+    parse_getallvms,
+    parse_nfs_list,
+    parse_power_state,
+)
+from faultlab.lab.inventory import Host
+from faultlab.lab.ssh import CommandResult
+from faultlab.lab.target import parse_rules
+
+# `esxcli system settings advanced list -o /Misc/APDTimeout` (ESXi 7.0/8.0 layout, with Host Specific/Impact)
+ADVANCED = """   Path: /Misc/APDTimeout
+   Type: integer
+   Int Value: 140
+   Default Int Value: 140
+   Min Value: 20
+   Max Value: 99999
+   String Value:
+   Default String Value:
+   Valid Characters:
+   Description: Timeout value to wait on an APD condition (sec)
+   Host Specific: false
+   Impact: none
+"""
+
+ADVANCED_STRING = """   Path: /Syslog/global/logDir
+   Type: string
+   Int Value: 0
+   Default Int Value: 0
+   Min Value: 0
+   Max Value: 0
+   String Value: [] /scratch/log
+   Default String Value: [] /scratch/log
+   Valid Characters: **
+   Description: Datastore path of directory to output logs
+"""
+
+NFS_LIST = """Volume Name  Host           Share       Accessible  Mounted  Read-Only   isPE  Hardware Acceleration
+-----------  -------------  ----------  ----------  -------  ---------  -----  ---------------------
+ds-nfs01     198.18.1.21    /ds-nfs01         true     true      false  false  Not Supported
+nfs backup   10.20.30.40    /vol/bkp         false     true       true  false  Not Supported
+"""
+
+DEVICE_LIST = """naa.6001405abcdef0123456789abcdef01
+   Display Name: LIO-ORG iSCSI Disk (naa.6001405abcdef0123456789abcdef01)
+   Has Settable Display Name: true
+   Size: 4096
+   Device Type: Direct-Access
+   Multipath Plugin: NMP
+   Devfs Path: /vmfs/devices/disks/naa.6001405abcdef0123456789abcdef01
+   Vendor: LIO-ORG
+   Model: lun01
+   Revision: 4.0
+   SCSI Level: 5
+   Is Pseudo: false
+   Status: on
+   Is RDM Capable: true
+   Is Local: false
+   Is Removable: false
+   Is SSD: false
+   Is Offline: false
+   Is Perennially Reserved: false
+   Thin Provisioning Status: yes
+   Attached Filters:
+   VAAI Status: supported
+   Other UIDs: vml.02000100006001405abcdef0123456789abcdef016c756e303120
+   Is Shared Clusterwide: true
+   Is Local SAS Device: false
+   Is SAS: false
+   Is USB: false
+   Is Boot USB Device: false
+   No of outstanding IOs with competing worlds: 32
+
+mpx.vmhba0:C0:T0:L0
+   Display Name: Local VMware Disk (mpx.vmhba0:C0:T0:L0)
+   Size: 40960
+   Status: on
+   Is Local: true
+"""
+
+PATH_LIST = """iqn.1998-01.com.vmware:esx01-4f5e6d7c-00023d000001,iqn.2026-11.example.lab:lun01,t,1-naa.6001405abcdef0123456789abcdef01
+   UID: iqn.1998-01.com.vmware:esx01-4f5e6d7c-00023d000001,iqn.2026-11.example.lab:lun01,t,1-naa.6001405abcdef0123456789abcdef01
+   Runtime Name: vmhba64:C0:T0:L1
+   Device: naa.6001405abcdef0123456789abcdef01
+   Device Display Name: LIO-ORG iSCSI Disk (naa.6001405abcdef0123456789abcdef01)
+   Adapter: vmhba64
+   Channel: 0
+   Target: 0
+   LUN: 1
+   Plugin: NMP
+   State: dead
+   Transport: iscsi
+   Adapter Identifier: iqn.1998-01.com.vmware:esx01-4f5e6d7c
+   Target Identifier: 00023d000001,iqn.2026-11.example.lab:lun01,t,1
+   Adapter Transport Details: iqn.1998-01.com.vmware:esx01-4f5e6d7c
+   Target Transport Details: IQN=iqn.2026-11.example.lab:lun01 Alias= Session=00023d000001 PortalTag=1
+   Maximum IO Size: 131072
+"""
+
+GETALLVMS = """Vmid      Name                   File                   Guest OS        Version   Annotation
+1      win01          [ds-nfs01] win01/win01.vmx         windows9_64Guest   vmx-19
+12     sql server 1   [ds-iscsi01] sql server 1/sql server 1.vmx   windows2019srv_64Guest   vmx-20    owner: dba team
+"""
+
+
+class Canned:
+    def __init__(self, outputs: dict[str, CommandResult]) -> None:
+        self.outputs, self.commands = outputs, list[str]()
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        line = argv if isinstance(argv, str) else " ".join(argv)
+        self.commands.append(line)
+        return self.outputs[line]
+
+
+def res(out: str, status: int = 0, err: str = "") -> CommandResult:
+    return CommandResult("", status, out, err, 0.0)
+
+
+def test_advanced_int_and_string_values() -> None:
+    assert parse_advanced(ADVANCED) == 140
+    assert parse_advanced(ADVANCED_STRING) == "[] /scratch/log"
+    with pytest.raises(ValueError, match="not an advanced option"):
+        parse_advanced("Error: Unable to find option APDTimeoutX")
+
+
+def test_nfs_list_columns_with_spaces_and_right_aligned_cells() -> None:
+    mounts = parse_nfs_list(NFS_LIST)
+    assert [(m.volume_name, m.host, m.share, m.accessible, m.mounted, m.read_only) for m in mounts] == [
+        ("ds-nfs01", "198.18.1.21", "/ds-nfs01", True, True, False),
+        ("nfs backup", "10.20.30.40", "/vol/bkp", False, True, True),
+    ]
+
+
+def test_getallvms_and_power_state() -> None:
+    vms = parse_getallvms(GETALLVMS)
+    assert [(v.vmid, v.name, v.file, v.guest_os, v.version, v.annotation) for v in vms] == [
+        (1, "win01", "[ds-nfs01] win01/win01.vmx", "windows9_64Guest", "vmx-19", ""),
+        (12, "sql server 1", "[ds-iscsi01] sql server 1/sql server 1.vmx", "windows2019srv_64Guest", "vmx-20",
+         "owner: dba team"),
+    ]  # fmt: skip
+    assert parse_power_state("Retrieved runtime info\nPowered on\n") == "poweredOn"
+    assert parse_power_state("Retrieved runtime info\nPowered off\n") == "poweredOff"
+    with pytest.raises(ValueError):
+        parse_power_state("Unable to find a VM corresponding to 99\n")
+
+
+def test_datastore_file() -> None:
+    assert datastore_file("[ds-nfs01] win01/win01.vmx", "vmware.log") == "/vmfs/volumes/ds-nfs01/win01/vmware.log"
+    assert datastore_file("[ds] a.vmx") == "/vmfs/volumes/ds/a.vmx"
+    with pytest.raises(ValueError):
+        datastore_file("win01/win01.vmx")
+
+
+def test_role_over_a_fake_ssh() -> None:
+    client = Canned(
+        {
+            "esxcli system settings advanced list -o /Misc/APDTimeout": res(ADVANCED),
+            "esxcli storage nfs list": res(NFS_LIST),
+            "esxcli storage core device list": res(DEVICE_LIST),
+            "esxcli storage core path list": res(PATH_LIST),
+            "vim-cmd vmsvc/getallvms": res(GETALLVMS),
+            "vim-cmd vmsvc/power.getstate 12": res("Retrieved runtime info\nSuspended\n"),
+            "esxcli storage core path set --state off -p vmhba64:C0:T0:L1": res(""),
+            "esxcli system settings advanced list -o /Misc/Nope": res("", 1, "Error: Unable to find option Nope"),
+        }
+    )
+    host = EsxiHost(Host(name="esx01", address="198.18.1.11"), client)
+    assert host.advanced_setting("Misc.APDTimeout") == 140
+    assert host.log_paths()[0] == "/var/run/log/vmkernel.log" and len(host.log_paths()) == 5
+    assert host.vm_log_path("[ds-nfs01] win01/win01.vmx") == "/vmfs/volumes/ds-nfs01/win01/vmware.log"
+    assert host.nfs_mounts()[0].accessible is True
+    devices = host.devices()
+    assert [d.id for d in devices] == ["naa.6001405abcdef0123456789abcdef01", "mpx.vmhba0:C0:T0:L0"]
+    assert devices[0].status == "on" and devices[0].fields["Attached Filters"] == ""
+    (path,) = host.paths()
+    assert (path.runtime_name, path.device, path.state) == (
+        "vmhba64:C0:T0:L1",
+        "naa.6001405abcdef0123456789abcdef01",
+        "dead",
+    )
+    assert path.fields["Target Transport Details"].startswith("IQN=iqn.2026-11.example.lab:lun01 Alias=")
+    assert [v.name for v in host.vms()] == ["win01", "sql server 1"]
+    assert host.power_state(12) == "suspended"
+    host.set_path_state("vmhba64:C0:T0:L1", "off")
+    with pytest.raises(LabError, match=r"esx01: esxcli .*/Misc/Nope exited 1: Error: Unable to find option Nope"):
+        host.advanced_setting("/Misc/Nope")
+
+
+def test_iptables_rules_parse_quoted_comments() -> None:
+    text = (
+        "-P INPUT ACCEPT\n"
+        "-A INPUT -s 198.18.1.11/32 -p tcp -m multiport --dports 111,2049 -m comment --comment faultlab:r:f1 -j DROP\n"
+        '-A INPUT -s 10.0.0.1/32 -m comment --comment "an admin rule" -j ACCEPT\n'
+        "-A OUTPUT -j ACCEPT\n"
+    )
+    rules = parse_rules(text)
+    assert [r.comment for r in rules] == ["faultlab:r:f1", "an admin rule"]
+    assert rules[0].spec[:2] == ("-s", "198.18.1.11/32")
