@@ -25,8 +25,11 @@ What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does)
 - No performance counters (latency), no vSAN, no storage I/O control, no SMS/storage providers.
 - The VMFS datastore has no real device behind it (its files live in the launcher's scratch folder); the
   NFS datastore's url is the export folder, but vcsim's own VM files stay in that scratch folder.
-- Managers missing or stubbed in 0.24.2 (e.g. HostProfileManager, HealthUpdateManager, CryptoManager,
-  FailoverClusterManager) answer NotImplemented or are absent from ServiceContent.
+- Managers with no object behind their ServiceContent reference (calls fault ManagedObjectNotFound):
+  AlarmManager, HostProfileManager, HealthUpdateManager, CryptoManager, FailoverClusterManager, among others
+  (the simulator implements the managers named by its source files: event, property collector, view, task,
+  search index, session, license, option, file, virtual disk, performance, storage resource...).
+- Host events are posted by the launcher's own session: their userName is the vCenter login user.
 """
 
 from faultlab.sim.vcenter.build import BuildResult, ensure_binary
