@@ -6,7 +6,10 @@ builds the launcher with Debian's Go (tens of seconds), later runs reuse the cac
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +21,7 @@ import pytest
 from faultlab.lab import vsphere
 from faultlab.lab.credentials import SecretRef
 from faultlab.lab.errors import AuthenticationError, HostKeyError, LabError, UnreachableError
-from faultlab.lab.inventory import ApiEndpoint, Tls
+from faultlab.lab.inventory import ApiEndpoint, Inventory, Tls
 from faultlab.lab.vsphere import PropertyChange, VsphereSession
 from faultlab.sim.errors import LabError as SimLabError
 from faultlab.sim.vcenter import (
@@ -332,3 +335,66 @@ def test_unknown_names_and_closed_watch(lab: Lab, session: VsphereSession) -> No
     watch.close()
     with pytest.raises(LabError, match="closed"):
         watch.wait(1)
+
+
+# -- in its own network namespace, as `lab up` starts it -----------------------------------------------------
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def netns() -> Iterator[tuple[str, str]]:
+    """A namespace reached over a veth pair: (netns name, vCenter address in 198.19.250.0/24)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces): run `sudo .venv/bin/pytest -m lab tests/lab/test_vcsim.py`")
+    tag = secrets.token_hex(2)
+    ns, outside, inside = f"fvct{tag}", f"fvct{tag}-h", f"fvct{tag}-n"
+    base = 4 * (int(tag, 16) % 64)  # a /30 of 198.19.250.0/24 per run
+    host_ip, vc_ip = f"198.19.250.{base + 1}", f"198.19.250.{base + 2}"
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        _ip("link", "set", inside, "netns", ns)
+        _ip("addr", "add", f"{host_ip}/30", "dev", outside)
+        _ip("link", "set", outside, "up")
+        _ip("-n", ns, "addr", "add", f"{vc_ip}/30", "dev", inside)
+        _ip("-n", ns, "link", "set", inside, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        yield ns, vc_ip
+    finally:
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=30, check=False)
+        _ip("netns", "del", ns)
+
+
+def test_runs_in_its_own_namespace_on_443(
+    netns: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns, address = netns
+    spec = VcenterSpec(
+        address=address,
+        password=new_password(),
+        hosts=(VcHost("esx01"),),
+        datastores=(VcDatastore("ds-iscsi01", "vmfs", ("esx01",), naa_id="naa.1"),),
+        vms=(VcVm("win01", "esx01", "ds-iscsi01"),),
+    )
+    handle = start(tmp_path / "vcenter", spec, netns=ns)
+    try:
+        assert handle.port == 443 and handle.url == f"https://{address}:443/sdk"
+        entry = handle.inventory_entry("FAULTLAB_TEST_VC_NS")
+        monkeypatch.setenv("FAULTLAB_TEST_VC_NS", spec.password)
+        inv = Inventory.model_validate({"version": 1, "kind": "embedded", "vcenter": entry})
+        assert inv.vcenter is not None
+        # TLS is verified against the lab's own certificate (the inventory's ca_file).
+        with (
+            VsphereSession(inv.vcenter, timeout=20) as s,
+            s.watch("VirtualMachine", ["runtime.powerState"], names=["win01"]) as w,
+        ):
+            handle.push(vms=[VmState("win01", power_state="poweredOff")])
+            w.wait_for(_is("runtime.powerState", "poweredOff"), timeout=10)
+        pid_ns = os.readlink(f"/proc/{handle.pid}/ns/net")
+        assert pid_ns != os.readlink("/proc/self/ns/net")  # the launcher really is in the lab's namespace
+    finally:
+        handle.stop()
+    assert not handle.alive()
