@@ -1,0 +1,276 @@
+"""Faults, dead-man timer, `faultlab heal` and log cursors against a real sshd + iptables in a network namespace.
+
+The fixture builds one namespace (198.18.210.0/24): the storage target at .2 runs OpenSSH and a TCP listener on
+2049; the root namespace at .1 plays the ESXi host's storage address. Everything is reached over SSH as in a real
+lab; the checks look at the namespace's iptables directly and at real TCP connects.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from faultlab.harness.cli_heal import heal_app
+from faultlab.harness.cursors import LogCursors, measure_skew
+from faultlab.harness.faults import Fault, Injector, plan_fault, timer_running, wait_for
+from faultlab.harness.ledger import Ledger
+from faultlab.lab.inventory import Inventory, load_inventory
+from faultlab.lab.ssh import SshPool
+
+pytestmark = [pytest.mark.lab, pytest.mark.destructive]
+
+HOST_IP, TARGET_IP = "198.18.210.1", "198.18.210.2"
+NFS_PORT = 2049
+TOOLS = ("ip", "iptables", "ssh-keygen", "/usr/sbin/sshd")
+
+
+@dataclass
+class Lab:
+    ns: str
+    inventory_path: Path
+    inventory: Inventory
+    tmp: Path
+
+    def iptables(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return _run("ip", "netns", "exec", self.ns, "iptables", "-w", "5", *args, check=False)
+
+    def input_rules(self) -> list[str]:
+        return [line for line in self.iptables("-S", "INPUT").stdout.splitlines() if line.startswith("-A")]
+
+    def tagged(self, tag: str) -> list[str]:
+        return [r for r in self.input_rules() if f'--comment "{tag}"' in r or f"--comment {tag} " in r]
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), check=check, capture_output=True, text=True, timeout=30)
+
+
+def connects(timeout_s: float = 1.0) -> bool:
+    """A TCP connect from the 'ESXi' address to the target's NFS port completes (False: refused or timed out)."""
+    try:
+        with socket.create_connection((TARGET_IP, NFS_PORT), timeout=timeout_s, source_address=(HOST_IP, 0)):
+            return True
+    except OSError:
+        return False
+
+
+def connect_error(timeout_s: float = 1.0) -> str:
+    try:
+        with socket.create_connection((TARGET_IP, NFS_PORT), timeout=timeout_s, source_address=(HOST_IP, 0)):
+            return "connected"
+    except TimeoutError:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        return type(exc).__name__
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS):
+        pytest.skip("needs root, iproute2, iptables and openssh-server (sudo .venv/bin/pytest -m lab ...)")
+    tmp = tmp_path_factory.mktemp("faults")
+    tag = f"{os.getpid() % 100000}"
+    ns, veth = f"flf{tag}", f"vflf{tag}"
+    procs: list[subprocess.Popen[bytes]] = []
+    _run("ip", "netns", "add", ns)
+    try:
+        _run("ip", "link", "add", veth, "type", "veth", "peer", "name", f"{veth}p")
+        _run("ip", "link", "set", f"{veth}p", "netns", ns)
+        _run("ip", "addr", "add", f"{HOST_IP}/24", "dev", veth)
+        _run("ip", "link", "set", veth, "up")
+        for cmd in (("addr", "add", f"{TARGET_IP}/24", "dev", f"{veth}p"), ("link", "set", f"{veth}p", "up"),
+                    ("link", "set", "lo", "up")):  # fmt: skip
+            _run("ip", "netns", "exec", ns, "ip", *cmd)
+        for name in ("host_key", "id_ed25519"):
+            _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / name))
+        (tmp / "authorized_keys").write_text((tmp / "id_ed25519.pub").read_text())
+        kind, blob = (tmp / "host_key.pub").read_text().split()[:2]
+        (tmp / "known_hosts").write_text(f"{TARGET_IP} {kind} {blob}\n")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        (tmp / "sshd_config").write_text(
+            f"ListenAddress {TARGET_IP}:22\nHostKey {tmp / 'host_key'}\nPidFile {tmp / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "Subsystem sftp internal-sftp\n"
+        )
+        exec_ns = ["ip", "netns", "exec", ns]
+        procs.append(subprocess.Popen([*exec_ns, "/usr/sbin/sshd", "-D", "-e", "-f", str(tmp / "sshd_config")],
+                                      stderr=subprocess.DEVNULL))  # fmt: skip
+        listener = "import socket,time\ns=socket.create_server(('0.0.0.0',2049))\nwhile 1:\n c,_=s.accept(); c.close()"
+        procs.append(subprocess.Popen([*exec_ns, sys.executable, "-c", listener]))
+        inventory = tmp / "inventory.yaml"
+        inventory.write_text(
+            textwrap.dedent(f"""\
+            version: 1
+            ssh: {{user: root, private_key: {tmp / "id_ed25519"}, known_hosts: {tmp / "known_hosts"}, timeout: 5s}}
+            hosts:
+              - {{name: esx01, address: {HOST_IP}}}
+            storage_targets:
+              - name: tgt01
+                kind: nfs
+                address: {TARGET_IP}
+                allow_faults: true
+                ports: {{nfs: {NFS_PORT}, rpcbind: 111, mountd: 20048}}
+                service: {{start: "true", stop: "true"}}
+            datastores:
+              - {{name: ds01, type: nfs, target: tgt01, hosts: [esx01]}}
+            vms:
+              - {{name: win01, host: esx01, datastore: ds01}}
+            """)
+        )
+        lab = Lab(ns, inventory, load_inventory(inventory), tmp)
+        assert wait_for(lambda: connects(0.5) and _ssh_answers(lab), 15, 0.1), "sshd/listener did not come up"
+        yield lab
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
+        _run("ip", "link", "del", veth, check=False)
+        _run("ip", "netns", "del", ns, check=False)
+
+
+def _ssh_answers(lab: Lab) -> bool:
+    try:
+        with socket.create_connection((TARGET_IP, 22), timeout=0.5) as s:
+            return s.recv(8).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pool(lab: Lab) -> Iterator[SshPool]:
+    with SshPool(lab.inventory, command_timeout=20) as p:
+        yield p
+
+
+def _blackhole(lab: Lab, run_id: str, hold_s: float = 60, grace_s: float = 0, kind: str = "network-blackhole") -> Fault:
+    return plan_fault(lab.inventory, kind=kind, on="tgt01", run_id=run_id, scenario_vms=["win01"], hold_s=hold_s,
+                      grace_s=grace_s)  # fmt: skip
+
+
+def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshPool) -> None:
+    foreign = ["-s", "198.18.99.9/32", "-m", "comment", "--comment", "admin rule", "-j", "ACCEPT"]
+    lab.iptables("-A", "INPUT", *foreign)
+    try:
+        assert connects()
+        ledger = Ledger.create("real1", lab.tmp / "state")
+        injector = Injector(pool, ledger)
+        fault = _blackhole(lab, "real1")
+        injector.inject(fault)
+        injector.inject(fault)
+        tagged = lab.tagged(fault.tag)
+        assert len(tagged) == 2 and len(lab.input_rules()) == 3
+        assert any("-s 198.18.210.1/32 -p tcp" in r and "--dports 111,2049,20048" in r for r in tagged)
+        assert connect_error(1.0) == "timeout"
+        entry = ledger.entries[0]
+        assert entry.timer_pid is not None and timer_running(pool.get("tgt01"), entry.timer_pid, fault.tag)
+        assert injector.heal(fault).status == "healed"
+        assert lab.tagged(fault.tag) == [] and lab.input_rules() == ['-A INPUT -s 198.18.99.9/32 -m comment '
+                                                                      '--comment "admin rule" -j ACCEPT']  # fmt: skip
+        assert connects()
+        assert not timer_running(pool.get("tgt01"), entry.timer_pid, fault.tag)  # heal cancelled the timer
+        assert ledger.close() and not ledger.path.exists()
+    finally:
+        lab.iptables("-D", "INPUT", *foreign)
+
+
+def test_reject_resets_tcp_connections(lab: Lab, pool: SshPool) -> None:
+    ledger = Ledger.create("real2", lab.tmp / "state")
+    injector = Injector(pool, ledger)
+    fault = _blackhole(lab, "real2", kind="network-reject")
+    injector.inject(fault)
+    try:
+        assert connect_error(2.0) == "refused"  # RST, at once
+    finally:
+        assert injector.heal(fault).ok
+    assert connects() and lab.tagged(fault.tag) == []
+
+
+def test_dead_man_timer_heals_when_heal_is_never_called(lab: Lab, pool: SshPool) -> None:
+    ledger = Ledger.create("real3", lab.tmp / "state")
+    fault = _blackhole(lab, "real3", hold_s=2, grace_s=0)
+    Injector(pool, ledger).inject(fault)
+    assert not connects(0.5) and len(lab.tagged(fault.tag)) == 2
+    assert wait_for(lambda: lab.tagged(fault.tag) == [], 15, 0.2), "the dead-man timer did not heal"
+    assert connects()
+    outcome = Injector(pool, ledger).heal_all()  # afterwards the harness finds it healed and closes the entry
+    assert [o.status for o in outcome] == ["already healed"] and ledger.close()
+
+
+def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool) -> None:
+    state = lab.tmp / "state-killed"
+    script = textwrap.dedent(f"""
+        import threading
+        from pathlib import Path
+        from faultlab.harness.faults import Injector, plan_fault
+        from faultlab.harness.ledger import Ledger
+        from faultlab.lab.inventory import load_inventory
+        from faultlab.lab.ssh import SshPool
+        inv = load_inventory({str(lab.inventory_path)!r})
+        ledger = Ledger.create("killed", Path({str(state)!r}), inventory={str(lab.inventory_path)!r})
+        fault = plan_fault(inv, kind="network-blackhole", on="tgt01", run_id="killed", scenario_vms=["win01"],
+                           hold_s=600)
+        Injector(SshPool(inv), ledger).inject(fault)
+        print("injected", flush=True)
+        threading.Event().wait()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "injected"
+    finally:
+        proc.kill()  # SIGKILL: no finally, no heal in that process
+        proc.wait(timeout=10)
+    tag = "faultlab:killed:f1"
+    assert len(lab.tagged(tag)) == 2 and not connects(0.5)
+    pid = Ledger.load(state / "killed.json").entries[0].timer_pid
+    assert pid is not None and timer_running(pool.get("tgt01"), pid, tag)
+    result = CliRunner().invoke(heal_app, ["--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("healed ") and "network-blackhole on tgt01 (faultlab:killed:f1)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert lab.tagged(tag) == [] and connects()
+    assert not (state / "killed.json").exists() and not timer_running(pool.get("tgt01"), pid, tag)
+    again = CliRunner().invoke(heal_app, ["--state-dir", str(state)])
+    assert again.exit_code == 0 and again.output.startswith("nothing to heal")
+
+
+def test_cursors_collect_exactly_the_appended_bytes_across_rotation(lab: Lab, pool: SshPool) -> None:
+    logdir = lab.tmp / "varlog"
+    logdir.mkdir()
+    vmk, vobd = logdir / "vmkernel.log", logdir / "vobd.log"
+    vmk.write_bytes(b"2026-11-22T04:00:00.000Z cpu0:1)before the mark\n" * 50)
+    vobd.write_bytes(b"")
+    cur = LogCursors(pool.get("tgt01"), [str(vmk), str(vobd), str(logdir / "hostd.log")], "tgt01")
+    cur.mark()
+    a, b, c = b"appended before rotation\n" * 3, b"in the new file\n", b"vob line\n"
+    with vmk.open("ab") as fh:
+        fh.write(a)
+    assert cur.tail() == {str(vmk): a}
+    (logdir / "vmkernel.0.gz").write_bytes(gzip.compress(vmk.read_bytes()))  # rotate as ESXi does: gzip, new file
+    vmk.unlink()
+    vmk.write_bytes(b)
+    vobd.write_bytes(c)
+    assert cur.tail() == {str(vmk): b, str(vobd): c}
+    got = cur.collect()
+    assert got[str(vmk)].data == a + b and got[str(vmk)].rotated == (str(logdir / "vmkernel.0.gz"),)
+    assert got[str(vobd)].data == c and got[str(logdir / "hostd.log")].data == b""
+
+
+def test_clock_skew_to_a_host_on_our_own_clock_is_zero(pool: SshPool) -> None:
+    skew = measure_skew(pool.get("tgt01"), "tgt01", samples=5)
+    assert abs(skew.offset_s) <= skew.uncertainty_s + 0.01
+    assert skew.uncertainty_s < 0.5
