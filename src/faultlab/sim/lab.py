@@ -228,7 +228,7 @@ def _start_host(node: NodeSpec, config: Path) -> None:
             return True
         pid = int(pidfile.read_text()) if pidfile.exists() else 0
         if pid and process_start_time(pid) is None:
-            out = node.node_dir / "run" / "log" / "esxi-host.out"
+            out = node.node_dir / "out" / "esxi-host.out"
             tail = out.read_text(errors="replace").strip().splitlines()[-5:] if out.exists() else []
             raise LabError(f"ESXi host process of {node.name} exited: {' | '.join(tail)}")
         return False

@@ -38,6 +38,7 @@ def node_dirs(node: NodeSpec) -> dict[str, Path]:
         "ssh": d / "ssh",
         "sshd_priv": d / "run" / "sshd",
         "run_faultlab": d / "run" / "faultlab",
+        "out": d / "out",  # daemons' stdout/stderr: outside /var/run/log, which holds only the node's logs
     }
 
 
@@ -87,10 +88,10 @@ def run_in_node(node: NodeSpec, argv: list[str], *, check: bool = True, timeout:
 def start_daemon(node: NodeSpec, name: str, argv: list[str], chdir: Path | None = None) -> Path:
     """Start `argv` detached inside `node` (start-stop-daemon, pid file <node>/run/<name>.pid); returns it.
 
-    Output goes to <node>/run/log/<name>.out. Does not wait for readiness: callers probe the service.
+    Output goes to <node>/out/<name>.out. Does not wait for readiness: callers probe the service.
     """
     pidfile = node_dirs(node)["run"] / f"{name}.pid"
-    out = node_dirs(node)["log"] / f"{name}.out"
+    out = node_dirs(node)["out"] / f"{name}.out"
     ssd = [
         "start-stop-daemon", "--start", "--quiet", "--background", "--make-pidfile",
         "--pidfile", str(pidfile), "--output", str(out), "--chdir", str(chdir or node.node_dir),

@@ -1,0 +1,231 @@
+"""The embedded lab's plumbing, for real: namespaces, sshd per node, ganesha and tgt targets, faults, teardown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from faultlab.sim import netns
+from faultlab.sim.lab import EmbeddedLab, down_all
+from faultlab.sim.manifest import all_manifests
+from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[EmbeddedLab]:
+    # The host processes are another module's work; this file checks the infrastructure around them.
+    with EmbeddedLab.up(hosts=1, vms=2, start_hosts=False) as the_lab:
+        yield the_lab
+
+
+def ssh(lab: EmbeddedLab, node: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run `command` on a node over SSH with the lab key, host keys checked strictly against known_hosts."""
+    layout = lab.layout
+    argv = [
+        "ssh", "-i", str(layout.user_key), "-o", f"UserKnownHostsFile={layout.known_hosts}",
+        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+        f"root@{lab.node(node).ip}", command,
+    ]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def nfs_url(lab: EmbeddedLab, path: str = "") -> str:
+    return f"nfs://{lab.layout.nfs_node.ip}/{NFS_DATASTORE}{path}"
+
+
+def iscsi_url(lab: EmbeddedLab) -> str:
+    return f"iscsi://{lab.layout.iscsi_node.ip}/{lab.layout.iqn}/1"
+
+
+def tool(*argv: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    """A client tool from the root namespace; a hang past `timeout` counts as failure (rc 124)."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(list(argv), 124, "", "timeout")
+
+
+def test_every_node_answers_ssh_with_lab_key_and_checked_host_key(lab: EmbeddedLab) -> None:
+    for node in lab.layout.nodes:
+        res = ssh(lab, node.name, "hostname; ip -4 -o addr show dev eth0")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines()[0] == node.name
+        assert f"{node.ip}/24" in res.stdout
+
+
+def test_unknown_host_key_is_refused(lab: EmbeddedLab, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    argv = [
+        "ssh", "-i", str(lab.layout.user_key), "-o", f"UserKnownHostsFile={empty}",
+        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"root@{lab.layout.nfs_node.ip}", "true",
+    ]  # fmt: skip
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    assert res.returncode == 255
+    assert "Host key verification failed" in res.stderr
+
+
+def test_nfs_export_lists_vms_and_is_writable_from_root_namespace(lab: EmbeddedLab, tmp_path: Path) -> None:
+    listing = tool("nfs-ls", nfs_url(lab))
+    assert listing.returncode == 0, listing.stderr
+    assert "win01" in listing.stdout and "win02" in listing.stdout
+    src = tmp_path / "probe.txt"
+    src.write_text("written over NFS\n")
+    copied = tool("nfs-cp", str(src), nfs_url(lab, "/probe.txt"))
+    assert copied.returncode == 0, copied.stderr
+    assert (lab.layout.export_dir / "probe.txt").read_text() == "written over NFS\n"
+    v4 = tool("nfs-ls", nfs_url(lab, "?version=4"))
+    assert v4.returncode == 0 and "probe.txt" in v4.stdout, v4.stderr
+
+
+def test_iscsi_lun_answers_inquiry(lab: EmbeddedLab) -> None:
+    res = tool("iscsi-inq", iscsi_url(lab))
+    assert res.returncode == 0, res.stderr
+    assert "DIRECT_ACCESS" in res.stdout
+
+
+def test_iptables_drop_in_nfs_node_blocks_and_its_removal_restores(lab: EmbeddedLab) -> None:
+    rule = "INPUT -p tcp --dport 2049 -m comment --comment faultlab-test -j DROP"
+    root_rules_before = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout
+    assert ssh(lab, "nfs01", f"iptables -A {rule}").returncode == 0
+    try:
+        assert tool("nfs-ls", nfs_url(lab), timeout=3).returncode != 0
+        assert (
+            subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout == root_rules_before
+        )
+    finally:
+        assert ssh(lab, "nfs01", f"iptables -D {rule}").returncode == 0
+    assert tool("nfs-ls", nfs_url(lab)).returncode == 0
+
+
+def test_nfs_service_stop_start_freeze_thaw_over_ssh(lab: EmbeddedLab) -> None:
+    stopped = ssh(lab, "nfs01", "faultlab-target stop && faultlab-target status")
+    assert stopped.returncode == 3 and "inactive (dead)" in stopped.stdout, stopped
+    assert tool("nfs-ls", nfs_url(lab), timeout=3).returncode != 0
+    started = ssh(lab, "nfs01", "faultlab-target start && faultlab-target status")
+    assert started.returncode == 0 and "active (running)" in started.stdout, started
+    assert tool("nfs-ls", nfs_url(lab)).returncode == 0
+
+    frozen = ssh(lab, "nfs01", "faultlab-target freeze && faultlab-target status")
+    try:
+        assert "active (frozen)" in frozen.stdout, frozen
+        assert tool("nfs-ls", nfs_url(lab), timeout=3).returncode == 124
+    finally:
+        assert ssh(lab, "nfs01", "faultlab-target thaw").returncode == 0
+    assert tool("nfs-ls", nfs_url(lab)).returncode == 0
+
+
+def test_iscsi_service_stop_start_and_lun_remove_gives_pdl_sense(lab: EmbeddedLab) -> None:
+    assert ssh(lab, "iscsi01", "faultlab-target stop").returncode == 0
+    assert tool("iscsi-inq", iscsi_url(lab), timeout=5).returncode != 0
+    assert ssh(lab, "iscsi01", "faultlab-target start").returncode == 0
+    assert tool("iscsi-inq", iscsi_url(lab)).returncode == 0
+
+    assert ssh(lab, "iscsi01", "faultlab-target lun-remove").returncode == 0
+    try:
+        gone = tool("iscsi-inq", iscsi_url(lab))
+        assert gone.returncode != 0
+        # ILLEGAL_REQUEST (0x5) / LOGICAL UNIT NOT SUPPORTED (0x25/0x00): what ESXi takes for PDL.
+        assert "ILLEGAL_REQUEST(5)" in gone.stdout + gone.stderr
+        assert "0x2500" in gone.stdout + gone.stderr
+    finally:
+        assert ssh(lab, "iscsi01", "faultlab-target lun-add").returncode == 0
+    assert tool("iscsi-inq", iscsi_url(lab)).returncode == 0
+
+
+def test_esxi_node_sees_datastores_logs_and_commands(lab: EmbeddedLab) -> None:
+    res = ssh(
+        lab,
+        "esx01",
+        "cat /vmfs/volumes/ds-nfs01/win01/win01.vmx; readlink /vmfs/volumes/ds-nfs01;"
+        " test -d /var/run/log && command -v esxcli vim-cmd; echo CONTROL=$FAULTLAB_ESXI_CONTROL;"
+        " touch /vmfs/volumes/ds-nfs01/x 2>&1; touch /vmfs/volumes/ds-iscsi01/y && echo iscsi-rw",
+    )
+    assert 'displayName = "win01"' in res.stdout, res
+    assert lab.layout.nfs_volume_uuid in res.stdout
+    assert f"{lab.node('esx01').node_dir}/bin/esxcli" in res.stdout
+    assert "CONTROL=" + str(lab.node("esx01").node_dir / "run" / "esxi-control.sock") in res.stdout
+    assert "Read-only file system" in res.stdout  # the NFS datastore is a read view: hosts write over NFS
+    assert "iscsi-rw" in res.stdout
+    # The host's /var/run/log is its own directory, seen from the root namespace under the node dir.
+    assert ssh(lab, "esx01", "echo probe > /var/run/log/probe.log").returncode == 0
+    assert (lab.node("esx01").node_dir / "run" / "log" / "probe.log").read_text() == "probe\n"
+    assert not Path("/var/run/log/probe.log").exists()
+
+
+def test_inventory_describes_the_lab(lab: EmbeddedLab) -> None:
+    inv = yaml.safe_load(lab.inventory_path.read_text())
+    assert inv["lab_id"] == lab.lab_id
+    assert [h["address"] for h in inv["hosts"]] == [lab.node("esx01").ip]
+    assert {t["name"]: t["allow_faults"] for t in inv["storage_targets"]} == {"nfs01": True, "iscsi01": True}
+    assert Path(inv["ssh"]["private_key"]).is_file() and Path(inv["ssh"]["known_hosts"]).is_file()
+    assert [vm["name"] for vm in inv["vms"]] == ["win01", "win02"]
+    iscsi = next(t for t in inv["storage_targets"] if t["kind"] == "iscsi")
+    assert iscsi["service"]["lun_remove"] == "faultlab-target lun-remove"
+
+
+def _leftovers(lab_id: str) -> list[str]:
+    left = [f"netns {n}" for n in netns.list_netns() if n.startswith(lab_id)]
+    left += [f"link {n}" for n in netns.list_links() if n.startswith(lab_id)]
+    if (STATE_ROOT / lab_id).exists():
+        left.append(f"dir {lab_id}")
+    procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    left += [f"process {line}" for line in procs.splitlines() if f"/{lab_id}/" in line]
+    return left
+
+
+def test_two_labs_side_by_side_then_down_leaves_nothing(lab: EmbeddedLab) -> None:
+    with EmbeddedLab.up(hosts=2, vms=1, start_hosts=False) as second:
+        assert second.lab_id != lab.lab_id and second.layout.subnet != lab.layout.subnet
+        for node in second.layout.nodes:
+            assert ssh(second, node.name, "true").returncode == 0
+        assert tool("nfs-ls", nfs_url(second)).returncode == 0
+        assert tool("nfs-ls", nfs_url(lab)).returncode == 0
+        assert tool("iscsi-inq", iscsi_url(second)).returncode == 0
+        second_id = second.lab_id
+    assert _leftovers(second_id) == []
+    assert tool("nfs-ls", nfs_url(lab)).returncode == 0  # the other lab is untouched
+
+
+def test_down_all_cleans_a_lab_whose_manager_was_killed(lab: EmbeddedLab) -> None:
+    code = (
+        "from faultlab.sim.lab import EmbeddedLab\n"
+        "with EmbeddedLab.up(start_hosts=False) as l:\n"
+        "    print(l.lab_id, flush=True)\n"
+        "    import time; time.sleep(600)\n"
+    )
+    manager = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert manager.stdout is not None
+    crashed_id = manager.stdout.readline().strip()
+    try:
+        assert crashed_id in {m.lab_id for m in all_manifests()}
+    finally:
+        manager.send_signal(signal.SIGKILL)
+        manager.wait()
+    assert _leftovers(crashed_id) != []  # SIGKILL ran no finally: the lab is still there
+    removed = down_all()
+    assert crashed_id in removed.labs
+    assert lab.lab_id not in removed.labs  # held by this live process
+    assert _leftovers(crashed_id) == []
+    assert ssh(lab, "nfs01", "true").returncode == 0
+
+
+def test_lab_up_and_down_are_fast(lab: EmbeddedLab) -> None:
+    t0 = time.monotonic()
+    with EmbeddedLab.up(start_hosts=False):
+        t1 = time.monotonic()
+    t2 = time.monotonic()
+    assert t1 - t0 < 15 and t2 - t1 < 15, (t1 - t0, t2 - t1)
