@@ -15,6 +15,7 @@ import pytest
 from faultlab.lab.inventory import ApiEndpoint
 from faultlab.sim.errors import LabError
 from faultlab.sim.vcenter import (
+    HOST_EVENT_IDS,
     ControlClient,
     DatastoreState,
     HostEvent,
@@ -25,6 +26,7 @@ from faultlab.sim.vcenter import (
     VcVm,
     VmState,
     build,
+    events,
     spec_from_inventory,
 )
 
@@ -229,3 +231,33 @@ def test_cached_binary_is_reused_without_building(tmp_path: Path, monkeypatch: p
     target.write_bytes(b"\x7fELF")
     result = build.ensure_binary(tmp_path)
     assert result == build.BuildResult(target, built=False, seconds=0.0)
+
+
+def test_host_event_builders_use_esxi_ids_and_texts() -> None:
+    start = events.apd_start("esx01", "naa.6001", datastore="ds-iscsi01")
+    assert (start.event_type_id, start.severity, start.host, start.datastore) == (
+        "esx.problem.storage.apd.start",
+        "warning",
+        "esx01",
+        "ds-iscsi01",
+    )
+    assert start.message == "Device or filesystem with identifier [naa.6001] has entered the All Paths Down state."
+    timeout = events.apd_timeout("esx01", "naa.6001", 140)
+    assert "for 140 seconds. I/Os will now be fast failed." in timeout.message
+    assert events.apd_exit("esx01", "naa.6001").event_type_id == "esx.clear.storage.apd.exit"
+    lost = events.nfs_server_disconnect("esx01", "198.18.1.21", "/ds-nfs01", "5c1f0a2b-7e3d4f61", "ds-nfs01")
+    assert lost.message == (
+        "Lost connection to server 198.18.1.21 mount point /ds-nfs01 mounted as 5c1f0a2b-7e3d4f61 (ds-nfs01)."
+    )
+    back = events.nfs_server_restored("esx01", "198.18.1.21", "/ds-nfs01", "5c1f0a2b-7e3d4f61", "ds-nfs01")
+    assert back.event_type_id == "esx.clear.vmfs.nfs.server.restored" and back.severity == "info"
+    pdl = events.permanent_device_loss("esx01", "naa.6001", ["ds-iscsi01"])
+    assert (pdl.event_type_id, pdl.severity, pdl.datastore) == (
+        "esx.problem.scsi.device.state.permanentloss",
+        "error",
+        "ds-iscsi01",
+    )
+    crash = events.guest_os_crashed("esx01", "win01")
+    assert (crash.type, crash.vm, crash.event_type_id) == ("VmGuestOSCrashedEvent", "win01", "")
+    ids = {e.event_type_id for e in (start, timeout, events.apd_exit("h", "i"), lost, back, pdl)}
+    assert ids == set(HOST_EVENT_IDS)

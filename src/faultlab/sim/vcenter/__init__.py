@@ -4,7 +4,7 @@
     handle = start(state_dir / "vcenter", spec, netns="fl3a9c-vc")     # builds the launcher once, cached
     handle.push(datastores=[DatastoreState("ds-nfs01", accessible=False, host="esx01",
                                            inaccessible_reason="AllPathsDown_Start")],
-                events=[HostEvent("esx.problem.storage.apd.start", "...", host="esx01", datastore="ds-nfs01")])
+                events=[events.apd_start("esx01", "5c1f0a2b-7e3d4f61", datastore="ds-nfs01")])
     handle.inventory_entry()   # the inventory's `vcenter:` section; handle.stop() ends it by pid
 
 What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does):
@@ -32,6 +32,7 @@ What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does)
 - Host events are posted by the launcher's own session: their userName is the vCenter login user.
 """
 
+from faultlab.sim.vcenter import events
 from faultlab.sim.vcenter.build import BuildResult, ensure_binary
 from faultlab.sim.vcenter.control import (
     HOST_EVENT_IDS,
@@ -59,6 +60,7 @@ __all__ = [
     "VcenterSpec",
     "VmState",
     "ensure_binary",
+    "events",
     "new_password",
     "spec_from_inventory",
     "start",
