@@ -335,6 +335,11 @@ def test_hosts_boot_and_answer_esxcli(lab: Lab) -> None:
         out = cli(host, "esxcli", "system", "settings", "advanced", "list", "-o", "/Misc/APDTimeout")
         assert f"   Int Value: {APD_TIMEOUT}\n" in out
         assert cli(host, "vimcmd", "vmsvc/power.getstate", "1") == "Retrieved runtime info\nPowered on\n"
+    devices = cli(lab.hosts[0], "esxcli", "storage", "core", "device", "list")
+    assert devices.startswith(f"{NAA}\n") and "   Status: on\n" in devices
+    assert re.search(r"^   Size: (\d+)$", devices, re.M).group(1) == "64", devices  # type: ignore[union-attr]
+    paths = cli(lab.hosts[0], "esxcli", "storage", "core", "path", "list")
+    assert "   Runtime Name: vmhba64:C0:T0:L1\n" in paths and "   State: active\n" in paths
 
 
 def test_blip_shorter_than_heartbeat_budget_does_no_harm(lab: Lab) -> None:

@@ -62,7 +62,7 @@ def device_list(snapshot: dict[str, Any]) -> str:
         rows = [
             ("Display Name", f"IET iSCSI Disk ({naa})"),
             ("Has Settable Display Name", "true"),
-            ("Size", "65536"),
+            ("Size", str(ds.get("capacityMB", 0))),
             ("Device Type", "Direct-Access "),
             ("Multipath Plugin", "NMP"),
             ("Devfs Path", f"/vmfs/devices/disks/{naa}"),

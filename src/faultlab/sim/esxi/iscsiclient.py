@@ -22,10 +22,14 @@ class _Sense(ctypes.Structure):
         ("error_type", ctypes.c_ubyte),
         ("key", c_int),
         ("ascq", c_int),
-        ("bits", c_uint32),
+        ("bits", ctypes.c_ubyte),  # three 1-bit fields: GCC packs bit_pointer right after them
         ("bit_pointer", ctypes.c_ubyte),
         ("field_pointer", ctypes.c_uint16),
     ]
+
+
+class _Data(ctypes.Structure):
+    _fields_ = [("size", c_int), ("data", c_void_p)]  # struct scsi_data: 8-aligned inside scsi_task
 
 
 class _Task(ctypes.Structure):
@@ -40,8 +44,7 @@ class _Task(ctypes.Structure):
         ("residual_status", c_int),
         ("residual", c_size_t),
         ("sense", _Sense),
-        ("datain_size", c_int),
-        ("datain_data", c_void_p),
+        ("datain", _Data),
     ]
 
 
@@ -64,6 +67,8 @@ def _lib() -> ctypes.CDLL:
         for name in ("iscsi_testunitready_sync",):
             getattr(lib, name).restype = ctypes.POINTER(_Task)
             getattr(lib, name).argtypes = [c_void_p, c_int]
+        lib.iscsi_readcapacity16_sync.restype = ctypes.POINTER(_Task)
+        lib.iscsi_readcapacity16_sync.argtypes = [c_void_p, c_int]
         lib.iscsi_write16_sync.restype = ctypes.POINTER(_Task)
         # (ctx, lun, lba, data, datalen, blocksize, wrprotect, dpo, fua, fua_nv, group_number)
         lib.iscsi_write16_sync.argtypes = [
@@ -162,6 +167,22 @@ class IscsiSession:
         if self._ctx is None:
             return ScsiResult(SCSI_STATUS_ERROR, error="not logged in")
         return self._result(_lib().iscsi_testunitready_sync(self._ctx, self.lun))
+
+    def capacity_bytes(self) -> int | None:
+        """READ CAPACITY(16): (last LBA + 1) x block length, or None if it failed."""
+        if self._ctx is None:
+            return None
+        lib = _lib()
+        task = lib.iscsi_readcapacity16_sync(self._ctx, self.lun)
+        if not task:
+            return None
+        head = task.contents
+        size = None
+        if head.status == SCSI_STATUS_GOOD and head.datain.size >= 12:
+            raw = ctypes.string_at(head.datain.data, 12)
+            size = (int.from_bytes(raw[:8], "big") + 1) * int.from_bytes(raw[8:12], "big")
+        lib.scsi_free_scsi_task(task)
+        return size
 
     def write16(self, lba: int, data: bytes, block_size: int = 512) -> ScsiResult:
         if self._ctx is None:

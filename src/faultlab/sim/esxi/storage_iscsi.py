@@ -47,6 +47,7 @@ class IscsiVolume:
         self._handle = 0x4302FF581AD0 + cfg["lun"] * 0x100
         self.last_error = ""
         self.writes_ok = 0
+        self.capacity_mb = 0
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
@@ -69,6 +70,7 @@ class IscsiVolume:
                 "deviceStatus": self.device_status(),
                 "vmfsHeartbeat": "timedout" if self.vmfs.timed_out else "ok",
                 "heartbeatWrites": self.writes_ok,
+                "capacityMB": self.capacity_mb,
                 "lastError": self.last_error,
             }
 
@@ -105,6 +107,10 @@ class IscsiVolume:
                 error = self.session.connect()
                 if error is not None:
                     return error
+                # The first command after a login may draw a UNIT ATTENTION: ask twice.
+                size = self.session.capacity_bytes() or self.session.capacity_bytes()
+                if size:
+                    self.capacity_mb = size // (1024 * 1024)
             block = f"HB {self.initiator} {time.time():.3f}".encode().ljust(512, b"\0")
             result = self.session.write16(HB_OFFSET // 512, block)
             if result.status == 2 and result.sense_key == SCSI_UNIT_ATTENTION:
