@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
-from faultlab.sim import netns
+from faultlab.harness.cli_lab import lab_app
+from faultlab.sim import esxinode, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
 from faultlab.sim.manifest import all_manifests
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
@@ -229,3 +231,28 @@ def test_lab_up_and_down_are_fast(lab: EmbeddedLab) -> None:
         t1 = time.monotonic()
     t2 = time.monotonic()
     assert t1 - t0 < 15 and t2 - t1 < 15, (t1 - t0, t2 - t1)
+
+
+@pytest.mark.skipif(not esxinode.host_module_available(), reason="faultlab.sim.esxi.host is not installed")
+def test_lab_starts_the_simulated_esxi_host_reachable_over_ssh() -> None:
+    with EmbeddedLab.up(hosts=1, vms=2) as full:
+        assert full.hosts_running
+        assert (full.node("esx01").node_dir / "run" / "esxi-control.sock").is_socket()
+        res = ssh(full, "esx01", "esxcli storage nfs list; vim-cmd vmsvc/getallvms")
+        assert res.returncode == 0, res.stderr
+        assert "ds-nfs01" in res.stdout and full.layout.nfs_node.ip in res.stdout
+        assert "win01" in res.stdout and "win02" in res.stdout
+
+
+def test_cli_status_and_down_by_id(lab: EmbeddedLab) -> None:
+    runner = CliRunner()
+    status = runner.invoke(lab_app, ["status"])
+    assert status.exit_code == 0
+    assert f"lab {lab.lab_id} up" in status.output and "ssh ok" in status.output
+    up = runner.invoke(lab_app, ["up", "--hosts", "1", "--vms", "1", "--no-esxi-host"])
+    assert up.exit_code == 0, up.output
+    new_id = up.output.split()[1]
+    assert yaml.safe_load((STATE_ROOT / new_id / "inventory.yaml").read_text())["lab_id"] == new_id
+    down = runner.invoke(lab_app, ["down", new_id])
+    assert down.exit_code == 0 and f"lab {new_id} down" in down.output
+    assert _leftovers(new_id) == []

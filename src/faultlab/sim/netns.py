@@ -66,7 +66,7 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def kill_netns_processes(netns: str, grace: float = 1.0) -> int:
+def kill_netns_processes(netns: str, grace: float = 0.3) -> int:
     """SIGCONT+SIGTERM every process in `netns`, SIGKILL what is left after `grace` s; returns how many."""
     pids = netns_pids(netns)
     for pid in pids:
