@@ -1,0 +1,133 @@
+"""The judge step: a run record's collected log bytes -> events -> skew-corrected timeline -> checks -> verdict."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from faultlab.assertions.checks import (
+    CheckResult,
+    Failure,
+    Verdict,
+    check_count,
+    check_in_order,
+    check_never,
+    overall,
+    run_checks,
+)
+from faultlab.assertions.layouts import kind_from_filename
+from faultlab.assertions.model import Event, LogKind
+from faultlab.assertions.scan import scan_stream
+from faultlab.assertions.timeline import Timeline
+from faultlab.harness.record import RunRecord
+from faultlab.harness.scenario import Scenario, parse_scenario
+
+
+def scan_logs(record: RunRecord, run_dir: Path) -> tuple[list[Event], list[str]]:
+    """Every collected log of the record parsed into catalog events; problems (missing files) as notes."""
+    events: list[Event] = []
+    notes: list[str] = []
+    for log in record.logs:
+        path = run_dir / log.file
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            notes.append(f"{log.host}:{log.path}: collected bytes unreadable ({exc.strerror or exc})")
+            continue
+        kind = kind_from_filename(log.path) or LogKind.OTHER
+        found, _stats = scan_stream(io.BytesIO(data), kind=kind, name=log.path, host=log.host)
+        events.extend(found)
+    return events, notes
+
+
+def build_timeline(record: RunRecord, events: list[Event]) -> Timeline:
+    """Host times moved onto the harness clock (a host ahead by s gets -s), with the run's anchors."""
+    offsets = {h: timedelta(seconds=-s["offset_s"]) for h, s in record.skews.items()}
+    return Timeline.build(events, offsets, record.anchor_times())
+
+
+def recovery_results(record: RunRecord) -> list[CheckResult]:
+    """The recovery conditions as checks: met (TRUE), missed (FALSE), unobservable (UNKNOWN)."""
+    out: list[CheckResult] = []
+    for r in record.recovery:
+        check = f"recover: {r.condition} within {r.budget_s:g}s of fault.healed"
+        if r.met is True:
+            out.append(
+                CheckResult(Verdict.TRUE, check, f"{r.condition} after {r.seconds:.1f}s", measured=_td(r.seconds))
+            )
+        elif r.met is False:
+            why = f": {r.detail}" if r.detail else ""
+            out.append(
+                CheckResult(
+                    Verdict.FALSE,
+                    check,
+                    f"{r.condition} not reached within {r.budget_s:g}s{why}",
+                    step=r.condition,
+                    failure=Failure.TOO_LATE,
+                    bound=_td(r.budget_s),
+                )
+            )
+        else:
+            out.append(CheckResult(Verdict.UNKNOWN, check, f"{r.condition}: cannot be observed ({r.detail})"))
+    return out
+
+
+def _td(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def scenario_checks(
+    sc: Scenario, settings: dict[str, float], tl: Timeline
+) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """The scenario's expectations as named, deferred checks (run_checks turns a crash into UNKNOWN)."""
+    checks: list[tuple[str, Callable[[], CheckResult]]] = []
+    if sc.expect.in_order:
+        checks.append(("in_order", lambda: check_in_order(sc.steps(settings), tl)))
+    for never in sc.never_specs():
+        window = (never.after, never.before) if never.after or never.before else None
+        checks.append(
+            (f"never {never.event}", lambda n=never, w=window: check_never(n.event, tl, w, hosts=n.hosts))  # type: ignore[misc]
+        )
+    for count in sc.counts(settings):
+        checks.append(
+            (f"count {count.step.tag}", lambda c=count: check_count(c.step, tl, min=c.min, max=c.max))  # type: ignore[misc]
+        )
+    return checks
+
+
+def judge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
+    """Pure over the record and its collected bytes: the verdict, each check, the events seen."""
+    sc = parse_scenario(record.scenario_text, record.scenario_path or record.scenario_name)
+    events, notes = scan_logs(record, run_dir)
+    tl = build_timeline(record, events)
+    results = run_checks(scenario_checks(sc, record.settings, tl))
+    results.extend(recovery_results(record))
+    verdict = overall(results)
+    return {
+        "verdict": verdict.value,
+        "message": failure_message(results) if verdict is not Verdict.TRUE else "every check holds",
+        "checks": [r.to_json() for r in results],
+        "lines": [line for r in results for line in r.lines()],
+        "events": [e.event.to_json() | {"time_on_harness_clock": _t(e.time)} for e in tl if e.primary],
+        "notes": notes,
+    }
+
+
+def _t(t: Any) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+
+
+def failure_message(results: list[CheckResult]) -> str:
+    """The first FALSE (else UNKNOWN) check in words: which step, and why."""
+    bad = [r for r in results if r.verdict is Verdict.FALSE] or [r for r in results if r.verdict is Verdict.UNKNOWN]
+    if not bad:
+        return "nothing was checked"
+    parts = []
+    for r in bad:
+        where = f"step {r.step_index} {r.step}: " if r.step_index is not None and r.step else ""
+        parts.append(f"{r.verdict.value.upper()} {r.check}\n  {where}{r.message}")
+        parts.extend(f"  {line}" for line in r.lines()[1:])
+    return "\n".join(parts)

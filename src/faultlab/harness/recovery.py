@@ -1,0 +1,134 @@
+"""Recovery conditions (pluggable probes) and the one wait that measures how long each took, within a budget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from faultlab.harness.record import Recovery
+from faultlab.lab.errors import LabError
+from faultlab.lab.esxi import EsxiHost, Runner
+from faultlab.lab.inventory import Inventory
+
+POLL_S = 0.25
+
+
+class Condition(Protocol):
+    """A recovery condition: `probe()` says True (met), False (not yet) or None (cannot be observed here)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def probe(self) -> bool | None: ...
+
+
+@dataclass
+class Probe:
+    """A condition made of a name and a function; the last reason it was not met is kept in `detail`."""
+
+    name: str
+    fn: Callable[[], tuple[bool | None, str]]
+    detail: str = ""
+
+    def probe(self) -> bool | None:
+        try:
+            met, self.detail = self.fn()
+        except LabError as exc:  # the host may be slow or unreachable while it recovers: not yet
+            met, self.detail = False, str(exc)
+        return met
+
+
+def _vmid(esx: EsxiHost, vm: str) -> int:
+    for entry in esx.vms():
+        if entry.name == vm:
+            return entry.vmid
+    raise LabError(f"no VM {vm!r} registered (vim-cmd vmsvc/getallvms)", host=esx.name)
+
+
+def vm_powered_on(esx: EsxiHost, vm: str) -> Probe:
+    def fn() -> tuple[bool | None, str]:
+        state = esx.power_state(_vmid(esx, vm))
+        return state == "poweredOn", f"power state {state}"
+
+    return Probe(f"vm {vm} powered_on", fn)
+
+
+def vm_heartbeat_green(esx: EsxiHost, client: Runner, vm: str) -> Probe:
+    """`vim-cmd vmsvc/get.guestheartbeatStatus` (ESXi prints green/yellow/red/gray); unobservable if unsupported."""
+
+    def fn() -> tuple[bool | None, str]:
+        res = client.run(["vim-cmd", "vmsvc/get.guestheartbeatStatus", str(_vmid(esx, vm))])
+        status = res.stdout.strip().splitlines()[-1].strip() if res.stdout.strip() else ""
+        if not res.succeeded or status not in ("green", "yellow", "red", "gray"):
+            why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}")[:200]
+            return None, f"the host does not answer vim-cmd vmsvc/get.guestheartbeatStatus ({why})"
+        return status == "green", f"guest heartbeat {status}"
+
+    return Probe(f"vm {vm} heartbeat_green", fn)
+
+
+def datastore_accessible(esx: EsxiHost, inventory: Inventory, datastore: str) -> Probe:
+    """NFS: `esxcli storage nfs list` Accessible; VMFS: the backing device's Status is "on"."""
+    ds = inventory.datastore(datastore)
+
+    def fn() -> tuple[bool | None, str]:
+        if ds.type in ("nfs", "nfs41"):
+            for mount in esx.nfs_mounts():
+                if mount.volume_name == datastore:
+                    return mount.accessible, f"accessible={str(mount.accessible).lower()}"
+            return False, "not in esxcli storage nfs list"
+        naa = ds.naa_id
+        for dev in esx.devices():
+            if dev.id == naa:
+                return dev.status == "on", f"device {naa} status {dev.status}"
+        return False, f"device {naa} not in esxcli storage core device list"
+
+    return Probe(f"datastore {datastore} accessible", fn)
+
+
+def host_connected(esx: EsxiHost, client: Runner) -> Probe:
+    def fn() -> tuple[bool | None, str]:
+        res = client.run(["date", "-u"])
+        return res.succeeded, f"date -u exited {res.exit_status}"
+
+    return Probe(f"host {esx.name} connected", fn)
+
+
+def wait_conditions(
+    conditions: Sequence[Condition],
+    budget_s: float,
+    *,
+    since: float | None = None,
+    stop: threading.Event | None = None,
+    on_tick: Callable[[str, float], None] | None = None,
+    poll_s: float = POLL_S,
+) -> list[Recovery]:
+    """Poll every condition until each is met (or unobservable) or the monotonic deadline passes. `seconds`
+    counts from `since` (a time.monotonic() value, e.g. the heal), so a condition already met gets its real delay."""
+    start = time.monotonic() if since is None else since
+    deadline = time.monotonic() + budget_s
+    pending = list(conditions)
+    results: dict[str, Recovery] = {}
+    pause = stop or threading.Event()
+    while True:
+        for cond in list(pending):
+            met = cond.probe()
+            if met is not False:
+                detail = getattr(cond, "detail", "")
+                results[cond.name] = Recovery(
+                    cond.name, met, time.monotonic() - start if met else None, budget_s, detail
+                )
+                pending.remove(cond)
+        if not pending:
+            break
+        left = deadline - time.monotonic()
+        if on_tick is not None:
+            on_tick(", ".join(c.name for c in pending), time.monotonic() - start)
+        if left <= 0 or pause.wait(min(poll_s, left)):
+            for cond in pending:
+                results[cond.name] = Recovery(cond.name, False, None, budget_s, getattr(cond, "detail", ""))
+            break
+    return [results[c.name] for c in conditions]

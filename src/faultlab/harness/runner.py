@@ -1,0 +1,411 @@
+"""The runner: preflight, heal leftovers, baseline, mark, inject, hold, heal, recover, collect, judge, report.
+
+The record is written after every phase; heal runs in `finally`, also on Ctrl-C and SIGTERM. A lab problem
+ends the run with outcome "error"; a behaviour that differs from the scenario with "failed".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from faultlab.assertions.durations import settings_in
+from faultlab.harness.cursors import ClockSkew, LogCursors, Mark, esxi_log_paths, measure_skew
+from faultlab.harness.faults import Fault, HealOutcome, Injector, heal_ledger, plan_fault
+from faultlab.harness.judge import judge
+from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
+from faultlab.harness.progress import Progress
+from faultlab.harness.record import (
+    ERROR,
+    FAILED,
+    PASSED,
+    LogFile,
+    Recovery,
+    RunRecord,
+    iso,
+    log_artifact_path,
+    now_utc,
+    save_record,
+    write_atomic,
+)
+from faultlab.harness.recovery import (
+    Condition,
+    datastore_accessible,
+    host_connected,
+    vm_heartbeat_green,
+    vm_powered_on,
+    wait_conditions,
+)
+from faultlab.harness.scenario import Scenario, load_scenario
+from faultlab.harness.signals import shielded, sigterm_as_interrupt
+from faultlab.lab.errors import FaultlabError, LabError
+from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.inventory import Inventory, load_inventory
+from faultlab.lab.ssh import SshClient, SshPool
+
+DEFAULT_BASELINE_S = 60.0
+SETTLE_POLL_S = 1.0
+
+
+class Pool(Protocol):
+    """SSH clients by node name (lab.ssh.SshPool)."""
+
+    def get(self, name: str) -> SshClient: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """How to run: where artifacts and ledgers go, the dead-man margin, the progress display, the SSH pool."""
+
+    artifacts: Path = Path("artifacts")
+    state_dir: Path | None = None  # ledger folder; default /var/lib/faultlab/ledger (root)
+    run_id: str | None = None
+    grace_s: float | None = None  # dead-man timer margin past the hold; default max(5 s, hold / 2)
+    baseline_budget_s: float | None = None  # default: the recovery budget, else 60 s
+    progress: Progress | None = None
+    pool_factory: Callable[[Inventory], Pool] = field(default=SshPool)
+
+
+def new_run_id(scenario: str) -> str:
+    return f"{scenario}-{now_utc():%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+class _Run:
+    """One run's state; `execute()` walks the phases."""
+
+    def __init__(
+        self, record: RunRecord, run_dir: Path, sc: Scenario, inv: Inventory, pool: Pool, opts: RunOptions
+    ) -> None:
+        self.record, self.run_dir, self.sc, self.inv, self.pool, self.opts = record, run_dir, sc, inv, pool, opts
+        self.progress = opts.progress or Progress(enabled=False)
+        self.settings: dict[str, float] = {}
+        self.cursors: dict[str, LogCursors] = {}
+        self.marks: dict[str, dict[str, Mark]] = {}
+        self.heal_mono: float | None = None
+        self.stop = threading.Event()
+
+    def save(self) -> None:
+        save_record(self.record, self.run_dir)
+
+    @contextlib.contextmanager
+    def phase(self, name: str, budget_s: float | None = None) -> Iterator[None]:
+        ph = self.record.begin(name)
+        self.progress.phase(name, budget_s)
+        self.save()
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            ph.status, ph.detail = "interrupted", str(exc) or type(exc).__name__
+            raise
+        except BaseException as exc:
+            ph.status, ph.detail = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        else:
+            ph.status = "ok"
+        finally:
+            ph.ended = iso(now_utc())
+            self.save()
+
+    # -- the hosts the scenario touches ------------------------------------------------------------------
+    def esx(self, name: str | None = None) -> EsxiHost:
+        host = name or self.sc.target.host
+        return EsxiHost.of(self.inv, host, self.pool.get(host))
+
+    def conditions(self) -> list[Condition]:
+        """The recovery section's conditions; without one: host reachable, datastore accessible, VM on."""
+        esx, client = self.esx(), self.pool.get(self.sc.target.host)
+        t, rec = self.sc.target, self.sc.recover
+        vm_conds = list(rec.vm) if rec else (["powered_on"] if t.vm else [])
+        ds_conds = list(rec.datastore) if rec else (["accessible"] if t.datastore else [])
+        host_conds = list(rec.host) if rec else ["connected"]
+        out: list[Condition] = [host_connected(esx, client) for _ in host_conds[:1]]
+        if t.datastore and ds_conds:
+            out.append(datastore_accessible(esx, self.inv, t.datastore))
+        if t.vm:
+            if "powered_on" in vm_conds:
+                out.append(vm_powered_on(esx, t.vm))
+            if "heartbeat_green" in vm_conds:
+                out.append(vm_heartbeat_green(esx, client, t.vm))
+        return out
+
+    # -- phases ------------------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        with self.phase("preflight"):
+            hosts = [self.sc.target.host]
+            for h in hosts:
+                skew: ClockSkew = measure_skew(self.pool.get(h), h)
+                self.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
+            node = self.sc.fault.on
+            res = self.pool.get(node).run(["true"])
+            if not res.succeeded:
+                raise LabError(f"cannot run commands (true exited {res.exit_status})", host=node)
+            esx = self.esx()
+            for name in scenario_settings(self.sc):
+                value = esx.advanced_setting(name)
+                if isinstance(value, str):
+                    raise LabError(f"advanced option {name} is not a number ({value!r})", host=esx.name)
+                self.settings[name] = float(value)
+            self.record.settings = dict(self.settings)
+            self.record.hold_s = self.sc.hold_for(self.settings).total_seconds()
+            budget = self.sc.recover_within(self.settings)
+            self.record.recover_budget_s = budget.total_seconds() if budget is not None else None
+
+    def heal_leftovers(self) -> None:
+        with self.phase("heal-leftovers"):
+            ours = self.record.inventory_path
+            for path in ledger_files(self.opts.state_dir):
+                try:
+                    ledger = Ledger.load(path)
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    self.record.notes.append(f"unreadable ledger {path}: {exc}")
+                    continue
+                if ledger.owner_alive() or ledger.run_id == self.record.run_id:
+                    continue
+                if ours is None or ledger.inventory is None or Path(ledger.inventory).resolve() != Path(ours).resolve():
+                    self.record.notes.append(
+                        f"ledger {path.name} belongs to another inventory; left for `faultlab heal`"
+                    )
+                    continue
+                outcomes: list[HealOutcome] = heal_ledger(self.pool, ledger)
+                for o in outcomes:
+                    self.record.notes.append(f"leftover of run {o.run_id}: {o.line()}")
+                    if not o.ok:
+                        raise LabError(f"a fault left by run {o.run_id} cannot be healed: {o.line()}")
+
+    def baseline(self) -> None:
+        budget = self.opts.baseline_budget_s or self.record.recover_budget_s or DEFAULT_BASELINE_S
+        with self.phase("baseline", budget):
+            results = wait_conditions(self.conditions(), budget, stop=self.stop, on_tick=self.progress.tick)
+            missed = [r for r in results if r.met is False]
+            if missed:
+                raise LabError("steady state not reached before the fault: " + "; ".join(_missed(r) for r in missed))
+
+    def mark(self) -> None:
+        with self.phase("mark"):
+            for host in [self.sc.target.host]:
+                h = self.inv.host(host)
+                vmx = [v.vmx_path for v in self.inv.vms if v.host == host and v.vmx_path]
+                cur = LogCursors(self.pool.get(host), esxi_log_paths(h.log_dir, vmx), host)
+                self.marks[host] = cur.mark()
+                self.cursors[host] = cur
+
+    def plan(self) -> Fault:
+        f = self.sc.fault
+        hold_s = self.record.hold_s or 0.0
+        grace = self.opts.grace_s if self.opts.grace_s is not None else max(5.0, hold_s / 2)
+        path = getattr(f, "path", None)
+        return plan_fault(
+            self.inv,
+            kind=f.kind,
+            on=f.on,
+            run_id=self.record.run_id,
+            scenario_vms=[self.sc.target.vm] if self.sc.target.vm else [],
+            hold_s=hold_s,
+            grace_s=grace,
+            ports=getattr(f, "ports", None),
+            paths=[path] if path else None,
+        )
+
+    def inject_hold_heal(self) -> None:
+        with self.phase("plan"):
+            fault = self.plan()
+            self.record.fault = fault.to_dict()
+        ledger = Ledger.create(self.record.run_id, self.opts.state_dir, self.record.inventory_path)
+        injector = Injector(self.pool, ledger)
+        try:
+            with self.phase("inject"):
+                self.record.anchors["fault.injected"] = iso(now_utc())
+                injector.inject(fault)
+            hold_s = self.record.hold_s or 0.0
+            with self.phase("hold", hold_s):
+                end = time.monotonic() + hold_s
+                while (left := end - time.monotonic()) > 0:
+                    self.progress.tick(f"hold ({fault.describe()})")
+                    if self.stop.wait(min(0.5, left)):
+                        break
+        finally:
+            with shielded(), self.phase("heal"):
+                self.heal_mono = time.monotonic()
+                self.record.anchors["fault.healed"] = iso(now_utc())
+                outcome = injector.heal(fault)
+                self.record.heal = {"status": outcome.status, "detail": outcome.detail}
+                ledger.close()
+                if not outcome.ok:
+                    raise LabError(f"heal failed: {outcome.line()}; run `faultlab heal --ledger {ledger.path}`")
+
+    def recover(self) -> None:
+        budget = self.record.recover_budget_s
+        if budget is None:
+            return
+        with self.phase("recover", budget):
+            self.record.recovery = wait_conditions(
+                self.conditions(), budget, since=self.heal_mono, stop=self.stop, on_tick=self.progress.tick
+            )
+
+    def collect(self) -> None:
+        logs: list[LogFile] = []
+        for host, cur in self.cursors.items():
+            for path, chunk in cur.collect().items():
+                rel = log_artifact_path(host, path)
+                target = self.run_dir / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic_bytes(target, chunk.data)
+                logs.append(LogFile(host, path, rel, len(chunk.data), None, list(chunk.rotated), chunk.gap))
+        self.record.logs = logs
+
+    def grown(self) -> None:
+        """How much each log grew on the host since its mark (same inode only), for the overhead figures."""
+        for lf in self.record.logs:
+            mark = self.marks[lf.host][lf.path]
+            st = self.cursors[lf.host].client.stat(lf.path)
+            if st is not None and (mark.inode in (st.inode, 0)):
+                lf.grown = st.size - mark.size
+
+    def collect_and_judge(self) -> None:
+        """Logs land late (vmware.log on the datastore once it is back): collect and judge again until the verdict
+        holds or the recovery budget (counted from heal) is spent."""
+        budget = self.record.recover_budget_s if self.record.recover_budget_s is not None else self.record.hold_s or 0
+        deadline = (self.heal_mono or time.monotonic()) + budget
+        with self.phase("collect+judge", budget):
+            while True:
+                self.collect()
+                self.record.judgement = judge(self.record, self.run_dir)
+                if self.record.judgement["verdict"] == "true" or time.monotonic() >= deadline:
+                    break
+                self.progress.tick("the expected events in the logs")
+                if self.stop.wait(min(SETTLE_POLL_S, max(deadline - time.monotonic(), 0.01))):
+                    break
+            self.grown()
+
+
+def scenario_settings(sc: Scenario) -> list[str]:
+    """The host settings ({Misc.APDTimeout}) the scenario's durations refer to, each once."""
+    texts: list[str] = [sc.hold, sc.recover.within if sc.recover else ""]
+    for item in sc.in_order_spec():
+        if isinstance(item, dict):
+            texts.extend(v for spec in item.values() for v in (spec or {}).values() if isinstance(v, str))
+    for count in sc.expect.counts.values():
+        texts.extend(v for v in count.as_spec().values() if isinstance(v, str))
+    return list(dict.fromkeys(name for t in texts for name in settings_in(t)))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _missed(r: Recovery) -> str:
+    return f"{r.condition} ({r.detail})" if r.detail else r.condition
+
+
+def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
+    """Wall time against what the scenario inherently needs (hold + recovery), and bytes collected vs grown."""
+    recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
+    hold_s = record.hold_s or 0.0
+    phases = {p.name: p.seconds or 0.0 for p in record.phases}
+    return {
+        "wall_s": round(wall_s, 3),
+        "hold_s": hold_s,
+        "recovery_s": round(recovery_s, 3),
+        "inherent_s": round(hold_s + recovery_s, 3),
+        "overhead_s": round(wall_s - hold_s - recovery_s, 3),
+        **{f"phase_{k.replace('+', '_').replace('-', '_')}_s": round(v, 3) for k, v in phases.items()},
+        "bytes_collected": float(sum(lf.bytes for lf in record.logs)),
+        "bytes_grown": float(sum(lf.grown for lf in record.logs if lf.grown is not None)),
+    }
+
+
+def run_scenario(
+    sc: Scenario,
+    inventory: Inventory,
+    *,
+    scenario_text: str,
+    scenario_path: str | None = None,
+    inventory_path: str | None = None,
+    options: RunOptions | None = None,
+) -> RunRecord:
+    """Run one scenario against a lab. Returns the record (outcome passed / failed / error); re-raises
+    KeyboardInterrupt (Ctrl-C, SIGTERM) after healing. Config mistakes (ConfigError) are raised before any change."""
+    opts = options or RunOptions()
+    sc.check_against(inventory)
+    run_id = opts.run_id or new_run_id(sc.name)
+    record = RunRecord(
+        run_id=run_id,
+        scenario_name=sc.name,
+        scenario_path=scenario_path,
+        scenario_text=scenario_text,
+        inventory_path=str(Path(inventory_path).resolve()) if inventory_path else None,
+        started=iso(now_utc()),
+    )
+    run_dir = opts.artifacts / run_id
+    save_record(record, run_dir)
+    t0 = time.monotonic()
+    pool = opts.pool_factory(inventory)
+    run = _Run(record, run_dir, sc, inventory, pool, opts)
+    try:
+        with sigterm_as_interrupt():
+            run.preflight()
+            run.heal_leftovers()
+            run.baseline()
+            run.mark()
+            run.inject_hold_heal()
+            run.recover()
+            run.collect_and_judge()
+        verdict = (record.judgement or {}).get("verdict")
+        record.outcome = PASSED if verdict == "true" else FAILED
+        record.message = (record.judgement or {}).get("message", "")
+    except KeyboardInterrupt as exc:
+        record.outcome, record.message = ERROR, f"interrupted ({exc or 'Ctrl-C'}); the fault was healed"
+        raise
+    except FaultlabError as exc:
+        failed = next((p.name for p in reversed(record.phases) if p.status == "error"), "?")
+        record.outcome, record.message = ERROR, f"lab problem in phase {failed}: {exc}"
+    finally:
+        record.figures = _figures(record, time.monotonic() - t0)
+        save_record(record, run_dir)
+        pool.close()
+    return record
+
+
+def run_file(scenario_path: str | Path, inventory_path: str | Path, options: RunOptions | None = None) -> RunRecord:
+    """Load (ConfigError names file, line, key) and run."""
+    inv = load_inventory(inventory_path)
+    sc = load_scenario(scenario_path)
+    text = Path(scenario_path).read_text(encoding="utf-8")
+    return run_scenario(
+        sc,
+        inv,
+        scenario_text=text,
+        scenario_path=str(scenario_path),
+        inventory_path=str(inventory_path),
+        options=options,
+    )
+
+
+def rejudge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
+    """Judge a finished run again from its record and collected bytes (no lab needed)."""
+    return judge(record, run_dir)
+
+
+__all__ = [
+    "ERROR",
+    "FAILED",
+    "PASSED",
+    "RunOptions",
+    "default_state_dir",
+    "new_run_id",
+    "rejudge",
+    "run_file",
+    "run_scenario",
+    "write_atomic",
+]
