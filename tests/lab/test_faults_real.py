@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +24,13 @@ import pytest
 from typer.testing import CliRunner
 
 from faultlab.harness.cli_heal import heal_app
-from faultlab.harness.cursors import LogCursors, measure_skew
+from faultlab.harness.cursors import LogCursors, esxi_log_paths, measure_skew, watch
 from faultlab.harness.faults import Fault, Injector, plan_fault, timer_running, wait_for
 from faultlab.harness.ledger import Ledger
+from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshPool
+from faultlab.lab.target import StorageTargetRole
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
@@ -274,3 +277,86 @@ def test_clock_skew_to_a_host_on_our_own_clock_is_zero(pool: SshPool) -> None:
     skew = measure_skew(pool.get("tgt01"), "tgt01", samples=5)
     assert abs(skew.offset_s) <= skew.uncertainty_s + 0.01
     assert skew.uncertainty_s < 0.5
+
+
+# -- against the embedded lab (simulated ESXi host, real ganesha/tgtd targets) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Iterator[Inventory]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (sudo .venv/bin/pytest -m lab ...)")
+    from faultlab.sim.lab import EmbeddedLab  # only the tests start the simulator
+
+    with EmbeddedLab.up(hosts=1, vms=2) as lab:
+        yield load_inventory(lab.inventory_path)
+
+
+@pytest.fixture
+def epool(embedded: Inventory) -> Iterator[SshPool]:
+    with SshPool(embedded, command_timeout=30) as p:
+        yield p
+
+
+def test_esxi_role_parses_the_embedded_hosts_output(embedded: Inventory, epool: SshPool) -> None:
+    host = EsxiHost.of(embedded, "esx01", epool.get("esx01"))
+    apd = host.advanced_setting("Misc.APDTimeout")
+    assert isinstance(apd, int) and apd > 0
+    (mount,) = host.nfs_mounts()
+    assert (mount.volume_name, mount.accessible, mount.mounted) == ("ds-nfs01", True, True)
+    assert mount.host == embedded.target("nfs01").address
+    (path,) = host.paths()
+    assert path.runtime_name.startswith("vmhba") and path.state == "active"
+    assert [d.id for d in host.devices()] == [path.device] == [embedded.datastore("ds-iscsi01").naa_id]
+    vms = host.vms()
+    assert [(v.name, v.file) for v in vms] == [(v.name, v.vmx_path) for v in embedded.vms]
+    assert host.power_state(vms[0].vmid) == "poweredOn"
+
+
+def test_blackhole_on_the_embedded_nfs_target_is_seen_live_and_healed(
+    embedded: Inventory, epool: SshPool, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    host = EsxiHost.of(embedded, "esx01", epool.get("esx01"))
+    vm = embedded.vm("win01")
+    assert vm.vmx_path is not None
+    cursors = LogCursors(epool.get("esx01"), esxi_log_paths(host.host.log_dir, [vm.vmx_path]), "esx01")
+    cursors.mark()
+    skew = measure_skew(epool.get("esx01"), "esx01")
+    assert abs(skew.offset_s) <= skew.uncertainty_s + 0.05  # same kernel clock
+    ledger = Ledger.create("emb1", tmp_path)
+    injector = Injector(epool, ledger)
+    fault = plan_fault(embedded, kind="network-blackhole", on="nfs01", run_id="emb1",
+                       scenario_vms=[v.name for v in embedded.vms], hold_s=120)  # fmt: skip
+    injector.inject(fault)
+    try:
+        started = time.monotonic()
+        seen = watch({"esx01": cursors}, lambda h, p, d: b"Lost connection to" in d, timeout_s=90, interval_s=0.5)
+        assert seen, "the host did not log the lost NFS server within 90 s of the blackhole"
+        record_property("nfs_lost_seen_after_s", round(time.monotonic() - started, 2))
+    finally:
+        assert injector.heal(fault).status == "healed"
+    healed = time.monotonic()
+    assert wait_for(lambda: host.nfs_mounts()[0].accessible, 90, 0.5), "datastore did not come back after heal"
+    record_property("nfs_accessible_after_heal_s", round(time.monotonic() - healed, 2))
+    collected = b"".join(c.data for c in cursors.collect().values())
+    assert b"Lost connection to" in collected and b"esx.problem.vmfs.nfs.server.disconnect" in collected
+    assert ledger.close()
+
+
+def test_service_stop_and_freeze_on_the_embedded_nfs_target(
+    embedded: Inventory, epool: SshPool, tmp_path: Path
+) -> None:
+    ledger = Ledger.create("emb2", tmp_path)
+    injector = Injector(epool, ledger)
+    names = [v.name for v in embedded.vms]
+    target = StorageTargetRole.of(embedded, "nfs01", epool.get("nfs01"))
+    for i, kind in enumerate(("service-stop", "process-freeze")):
+        fault = plan_fault(embedded, kind=kind, on="nfs01", run_id="emb2", fault_id=f"f{i}", scenario_vms=names,
+                           hold_s=60)  # fmt: skip
+        injector.inject(fault)
+        state = target.run_service("status", check=False).stdout
+        assert ("inactive" in state) if kind == "service-stop" else ("frozen" in state)
+        assert fault.verify_active(epool) is True
+        assert injector.heal(fault).status == "healed"
+        assert "active (running)" in target.run_service("status").stdout
+    assert ledger.close()

@@ -303,8 +303,11 @@ def test_heal_cancels_the_timer_and_clears_the_ledger(inv: Inventory, pool: Fake
     outcome = injector.heal(f)
     assert outcome.status == "healed" and outcome.ok
     assert node.chain == [] and node.timers == {}
-    assert ledger.close() and not ledger.path.exists()
     assert injector.heal(f).status == "already healed"
+    injector.inject(f)  # injected again after its heal: applied again, with a fresh timer
+    assert len(node.chain) == 2 and list(node.timers) == [4001]
+    assert injector.heal(f).status == "healed" and node.timers == {}
+    assert ledger.close() and not ledger.path.exists()
 
 
 def test_cancel_does_not_kill_a_reused_pid(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:

@@ -59,6 +59,8 @@ class Injector:
         entry = self.ledger.record(fault.to_dict())
         if entry.state == "active":
             return
+        if entry.state == "healed":  # the same fault again after a heal: a new life, with a new timer
+            entry = self.ledger.update(fault.fault_id, state="pending", timer_pid=None, healed_at=None)
         try:
             if entry.timer_pid is None:
                 pid = start_timer(
@@ -93,7 +95,7 @@ def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: f
     if not entry.open:
         return out("already healed")
     try:
-        did = fault.heal(pool) if entry.state != "healed" else False
+        did = fault.heal(pool)
         verdict = wait_for(lambda: fault.verify_healed(pool) is not False, verify_timeout_s)
         if not verdict:
             ledger.update(fault.fault_id, note="heal did not take effect")
