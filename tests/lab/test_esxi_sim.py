@@ -1,10 +1,9 @@
-"""Lab tests of the simulated ESXi host against real ganesha (NFSv3) and tgtd (iSCSI) in namespaces.
+"""Lab tests of the simulated ESXi host against real ganesha (NFSv3) and tgtd (iSCSI) in namespaces."""
 
-The fixture builds its own two namespaces (198.18.200.0/24, apart from `lab up`'s ranges): a target node
-running rpcbind + nfs-ganesha + tgtd, and an ESXi node running two simulated hosts (profiles 8.0 and 7.0).
-Faults are iptables DROP rules in the target's namespace and a tgtadm LUN removal. Assertions use plain
-regexes over the written logs, never faultlab.assertions.
-"""
+# The fixture builds its own two namespaces (198.18.200.0/24, apart from `lab up`'s ranges): a target node
+# running rpcbind + nfs-ganesha + tgtd, and an ESXi node running two simulated hosts (profiles 8.0 and 7.0).
+# Faults are iptables DROP rules in the target's namespace and a tgtadm LUN removal. Assertions use plain
+# regexes over the written logs, never faultlab.assertions.
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Measure the per-operation cost of the host's real I/O paths (libnfs, libiscsi via ctypes); prints JSON.
+"""Measure the per-operation cost of the host's real I/O paths (libnfs, libiscsi via ctypes); prints JSON."""
 
-python -m faultlab.sim.esxi.bench --nfs 198.18.1.20:/ds-nfs01 --iscsi 198.18.1.30:3260/<iqn>/1 -n 200
-"""
+# Usage: python -m faultlab.sim.esxi.bench --nfs 198.18.1.20:/ds-nfs01 --iscsi 198.18.1.30:3260/<iqn>/1 -n 200
 
 from __future__ import annotations
 

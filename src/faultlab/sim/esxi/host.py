@@ -1,10 +1,9 @@
-"""Entry point of one simulated ESXi host: `python -m faultlab.sim.esxi.host --config <host.json>`.
+"""Entry point of one simulated ESXi host: `python -m faultlab.sim.esxi.host --config <host.json>`."""
 
-Runs in the foreground in the node's namespaces; SIGTERM/SIGINT = clean stop ("Host is powering off").
-Besides faultlab.sim.config's keys it reads two optional ones: a VM's ``guest`` object (GuestSettings: disk
-TimeOutValue, bugcheck code/parameters, restart timings) and the host's ``sim`` object (SimKnobs: lab-only
-timings that are not ESXi advanced options).
-"""
+# Runs in the foreground in the node's namespaces; SIGTERM/SIGINT = clean stop ("Host is powering off").
+# Besides faultlab.sim.config's keys it reads two optional ones: a VM's `guest` object (GuestSettings: disk
+# TimeOutValue, bugcheck code/parameters, restart timings) and the host's `sim` object (SimKnobs: lab-only
+# timings that are not ESXi advanced options).
 
 from __future__ import annotations
 

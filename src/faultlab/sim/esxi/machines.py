@@ -1,10 +1,9 @@
-"""The documented storage state machines, pure: fed observations and a clock, they return transitions.
+"""The documented storage state machines, pure: fed observations and a clock, they return transitions."""
 
-APD (Misc.APDHandlingEnable / Misc.APDTimeout), the NFS v3 heartbeat (NFS.HeartbeatFrequency / Timeout /
-MaxFailures / Delta), the iSCSI path (connection offline/online, path dead/on, PDL on sense 0x5/0x25/0x0)
-and the VMFS heartbeat (timeout and reclaim). The runtime (storage.py) does the real I/O and turns the
-transitions into log lines and host events; unit tests drive these classes with a fake clock.
-"""
+# APD (Misc.APDHandlingEnable / Misc.APDTimeout), the NFS v3 heartbeat (NFS.HeartbeatFrequency / Timeout /
+# MaxFailures / Delta), the iSCSI path (connection offline/online, path dead/on, PDL on sense 0x5/0x25/0x0)
+# and the VMFS heartbeat (timeout and reclaim). The runtime (storage_*.py) does the real I/O and turns the
+# transitions into log lines and host events; unit tests drive these classes with a fake clock.
 
 from __future__ import annotations
 

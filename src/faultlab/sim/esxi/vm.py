@@ -1,10 +1,9 @@
-"""VMX + Windows guest model of one VM: real guest disk I/O, disk TimeOutValue, BSOD, Tools heartbeat.
+"""VMX + Windows guest model of one VM: real guest disk I/O, disk TimeOutValue, BSOD, Tools heartbeat."""
 
-An I/O stalled past the guest's disk TimeOutValue dooms the guest; when that I/O finally completes (storage
-is coming back) the guest has already failed it and bugchecks: the five WinBSOD Synthetic MSR lines go to
-vmware.log on the datastore, the Tools heartbeat stops, the guest restarts by itself and the heartbeat
-returns. A later reboot does not crash again. Acknowledged guest writes are checked after the restart.
-"""
+# An I/O stalled past the guest's disk TimeOutValue dooms the guest; when that I/O finally completes (storage
+# is coming back) the guest has already failed it and bugchecks: the five WinBSOD Synthetic MSR lines go to
+# vmware.log on the datastore, the Tools heartbeat stops, the guest restarts by itself and the heartbeat
+# returns. A later reboot does not crash again. Acknowledged guest writes are checked after the restart.
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
-"""A VM's vmware.log, written by the VMX through NFS to the VM folder on the datastore.
+"""A VM's vmware.log, written by the VMX through NFS to the VM folder on the datastore."""
 
-Lines are queued and appended by a flusher world; while the datastore is unreachable they wait in the
-queue (VM I/O is retried, never fast-failed), so they land on the datastore once it is back.
-"""
+# Lines are queued and appended by a flusher world; while the datastore is unreachable they wait in the
+# queue (VM I/O is retried, never fast-failed), so they land on the datastore once it is back.
 
 from __future__ import annotations
 
