@@ -268,12 +268,15 @@ class Removed:
     orphans: list[str]
 
 
-def down_all(force: bool = False) -> Removed:
-    """Remove every lab not held by a live process (`force`: those too), and leftovers without a manifest."""
+def down_all(force: bool = False, include_detached: bool = True) -> Removed:
+    """Remove crashed labs (their owner process is gone), detached CLI labs unless `include_detached` is
+    False, every lab when `force`, and kernel objects or state dirs of labs without a manifest."""
     removed: list[str] = []
     live: set[str] = set()
     for manifest in all_manifests():
-        if manifest.owner_alive() and not force:
+        detached = manifest.owner_pid is None
+        keep = manifest.owner_alive() or (detached and not include_detached)
+        if keep and not force:
             live.add(manifest.lab_id)
             continue
         down_lab(manifest)
