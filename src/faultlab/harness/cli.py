@@ -92,3 +92,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+# `run` and `judge` (harness/cli_run.py); registered at import, before main() is called by the entry point.
+from faultlab.harness import cli_run as _cli_run  # noqa: E402
+
+app.command("run")(_cli_run.run)
+app.command("judge")(_cli_run.judge)
