@@ -51,6 +51,12 @@ ds-nfs01     198.18.1.21    /ds-nfs01         true     true      false  false  N
 nfs backup   10.20.30.40    /vol/bkp         false     true       true  false  Not Supported
 """
 
+# ESXi 8.0 adds the Vmknic and Connections (nConnect) columns
+NFS_LIST_80 = """Volume Name  Host         Share      Vmknic  Accessible  Mounted  Connections  Read-Only   isPE  Hardware Acceleration
+-----------  -----------  ---------  ------  ----------  -------  -----------  ---------  -----  ---------------------
+ds-nfs01     198.18.1.21  /ds-nfs01  None         false     true            4      false  false  Not Supported
+"""
+
 DEVICE_LIST = """naa.6001405abcdef0123456789abcdef01
    Display Name: LIO-ORG iSCSI Disk (naa.6001405abcdef0123456789abcdef01)
    Has Settable Display Name: true
@@ -140,6 +146,18 @@ def test_nfs_list_columns_with_spaces_and_right_aligned_cells() -> None:
         ("ds-nfs01", "198.18.1.21", "/ds-nfs01", True, True, False),
         ("nfs backup", "10.20.30.40", "/vol/bkp", False, True, True),
     ]
+
+
+def test_nfs_list_of_esxi_80_with_vmknic_and_connections() -> None:
+    (m,) = parse_nfs_list(NFS_LIST_80)
+    assert (m.volume_name, m.host, m.share, m.accessible, m.mounted, m.read_only) == (
+        "ds-nfs01",
+        "198.18.1.21",
+        "/ds-nfs01",
+        False,
+        True,
+        False,
+    )
 
 
 def test_getallvms_and_power_state() -> None:

@@ -45,6 +45,7 @@ storage_targets:
     kind: iscsi
     address: 198.18.1.31
     allow_faults: true
+    ssh: {user: faultlab}
     ports: {iscsi: 3260}
     service: {start: [tgt, start], stop: [tgt, stop], lun_remove: lun remove, lun_add: lun add}
   - name: nfs02
@@ -88,6 +89,7 @@ class FakeNode:
         self.next_pid = 4000
         self.hooks: dict[str, Callable[[], None]] = {}  # command prefix -> called before it runs
         self.break_iptables_insert = False
+        self.sudo_used = False
 
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
         line = argv if isinstance(argv, str) else shlex.join(argv)
@@ -98,6 +100,9 @@ class FakeNode:
         words = shlex.split(line) if isinstance(argv, str) and "nohup" not in line and "/proc" not in line else []
         if not isinstance(argv, str):
             words = list(argv)
+        if words[:2] == ["sudo", "-n"]:
+            self.sudo_used = True
+            words = words[2:]
         if words[:3] == ["iptables", "-w", "5"]:
             return self._iptables(words[3:])
         if "nohup sh -c" in line:
@@ -208,9 +213,12 @@ def test_reject_uses_tcp_reset_and_iscsi_has_no_udp(inv: Inventory) -> None:
         "-j REJECT --reject-with tcp-reset"
         for ip in ("198.18.1.11", "198.18.1.12")
     ]
+    assert f.iptables == ["sudo", "-n", "iptables", "-w", "5"]  # the target's SSH user is not root
+    assert f.heal_shell().count("sudo -n iptables -w 5 -D INPUT -s 198.18.1.1") == 2
     f2 = plan_fault(inv, kind="network-reject", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1,
                     ports=["nfs"])  # fmt: skip
     assert f2.rules()[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
+    assert f2.iptables == ["iptables", "-w", "5"] and "sudo" not in f2.heal_shell()
     assert "2049" in f2.rules()[0].spec and "111" not in " ".join(f2.rules()[0].spec)
 
 
@@ -258,6 +266,15 @@ def test_inject_twice_is_one_set_of_rules_and_heal_twice_is_a_noop(inv: Inventor
     before = len(node.commands)
     assert f.heal(pool) is False
     assert not any(" -D " in c for c in node.commands[before:])
+
+
+def test_non_root_target_goes_through_sudo(inv: Inventory, pool: FakePool) -> None:
+    f = plan_fault(inv, kind="network-blackhole", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f.inject(pool)
+    node = pool.get("iscsi01")
+    assert node.sudo_used and len(node.chain) == 2
+    assert all(c.startswith("sudo -n iptables -w 5 ") for c in node.commands)
+    assert f.heal(pool) and node.chain == []
 
 
 def test_heal_removes_only_our_tag(inv: Inventory, pool: FakePool) -> None:

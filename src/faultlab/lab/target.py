@@ -13,6 +13,11 @@ from faultlab.lab.ssh import CommandResult, quote_command
 IPTABLES = ("iptables", "-w", "5")  # -w: wait for the xtables lock instead of failing
 
 
+def iptables_argv(ssh_user: str) -> list[str]:
+    """iptables needs root: a non-root SSH user goes through `sudo -n` (fails at once if sudo would ask)."""
+    return list(IPTABLES) if ssh_user in ("", "root") else ["sudo", "-n", *IPTABLES]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One rule of `iptables -S <chain>`: its argv after `-A <chain>`, and its comment if any."""
@@ -46,12 +51,13 @@ def command_text(command: str | list[str]) -> str:
 class StorageTargetRole:
     """One storage server: run its service commands, read and change its INPUT chain."""
 
-    def __init__(self, target: StorageTarget, client: Runner) -> None:
+    def __init__(self, target: StorageTarget, client: Runner, ssh_user: str = "root") -> None:
         self.target, self.client = target, client
+        self.iptables_argv = iptables_argv(ssh_user)
 
     @classmethod
     def of(cls, inventory: Inventory, name: str, client: Runner) -> StorageTargetRole:
-        return cls(inventory.target(name), client)
+        return cls(inventory.target(name), client, inventory.ssh_for(name).user)
 
     @property
     def name(self) -> str:
@@ -81,7 +87,7 @@ class StorageTargetRole:
         return self.run_service("status", check=False).succeeded
 
     def iptables(self, *args: str) -> CommandResult:
-        res = self.client.run([*IPTABLES, *args])
+        res = self.client.run([*self.iptables_argv, *args])
         if not res.succeeded:
             raise LabError(f"iptables {' '.join(args)} exited {res.exit_status}: {res.stderr.strip()}", host=self.name)
         return res

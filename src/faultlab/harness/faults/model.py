@@ -61,17 +61,22 @@ class Fault:
         return f"{self.kind} on {self.node} ({self.tag})"
 
     # -- network faults ----------------------------------------------------------------------------------
+    @property
+    def iptables(self) -> list[str]:
+        """The iptables argv (with `sudo -n` in front when the target's SSH user is not root)."""
+        return list(self.params.get("iptables", IPTABLES))
+
     def rules(self) -> list[Rule]:
         return [Rule(CHAIN, tuple(spec)) for spec in self.params.get("rules", [])]
 
     def _tagged(self, client: Runner) -> list[Rule]:
-        res = client.run([*IPTABLES, "-S", CHAIN])
+        res = client.run([*self.iptables, "-S", CHAIN])
         if not res.succeeded:
             raise FaultError(f"iptables -S {CHAIN} exited {res.exit_status}: {res.stderr.strip()}", host=self.node)
         return [r for r in parse_rules(res.stdout, CHAIN) if r.comment == self.tag]
 
     def _rule_present(self, client: Runner, rule: Rule) -> bool:
-        return client.run([*IPTABLES, "-C", CHAIN, *rule.spec]).exit_status == 0
+        return client.run([*self.iptables, "-C", CHAIN, *rule.spec]).exit_status == 0
 
     # -- commands ----------------------------------------------------------------------------------------
     def _sh(self, client: Runner, key: str) -> None:
@@ -110,7 +115,7 @@ class Fault:
         if self.kind in NETWORK_KINDS:
             for rule in self.rules():
                 if not self._rule_present(client, rule):
-                    res = client.run([*IPTABLES, "-I", CHAIN, "1", *rule.spec])
+                    res = client.run([*self.iptables, "-I", CHAIN, "1", *rule.spec])
                     if not res.succeeded:
                         raise FaultError(f"iptables -I {CHAIN}: {res.stderr.strip()}", host=self.node)
         elif self.kind == "service-stop":
@@ -130,7 +135,7 @@ class Fault:
             return False
         if self.kind in NETWORK_KINDS:
             for rule in self._tagged(client):
-                res = client.run([*IPTABLES, "-D", CHAIN, *rule.spec])
+                res = client.run([*self.iptables, "-D", CHAIN, *rule.spec])
                 if not res.succeeded and rule in self._tagged(client):
                     raise FaultError(f"iptables -D {CHAIN}: {res.stderr.strip()}", host=self.node)
         elif self.kind == "service-stop":
@@ -172,7 +177,7 @@ class Fault:
     def heal_shell(self) -> str:
         """The heal as one POSIX shell line, for the dead-man timer on the node."""
         if self.kind in NETWORK_KINDS:
-            ipt = shlex.join(IPTABLES)
+            ipt = shlex.join(self.iptables)
             loops = [
                 f"i=0; while [ $i -lt 64 ] && {ipt} -D {CHAIN} {shlex.join(r.spec)} 2>/dev/null; do i=$((i+1)); done"
                 for r in self.rules()

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from faultlab.harness.faults.model import FAULT_KINDS, NETWORK_KINDS, Fault
 from faultlab.lab.errors import FaultlabError
 from faultlab.lab.inventory import Datastore, Inventory, StorageTarget
-from faultlab.lab.target import command_text
+from faultlab.lab.target import IPTABLES, command_text, iptables_argv
 
 DEFAULT_GRACE_S = 30.0
 _ISCSI_PORTS = {3260}
@@ -128,6 +128,9 @@ def plan_fault(
             raise FaultRefusedError(f"{kind} on {on}: no ESXi storage address to block")
         tag = f"faultlab:{run_id}:{fault_id}"
         params["rules"] = network_rules(tag, sources, _ports(target, ports), kind == "network-reject")
+        argv = iptables_argv(inventory.ssh_for(on).user)
+        if argv != list(IPTABLES):
+            params["iptables"] = argv
     elif kind == "service-stop":
         params.update(stop=command_text(svc.stop), start=command_text(svc.start))
         if svc.status is not None:
