@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import socket
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_uint64, c_void_p
 
 _LIB: ctypes.CDLL | None = None
+NFS_PORT = 2049
 
 
 class NfsError(OSError):
@@ -96,6 +98,7 @@ class NfsClient:
             self.close()
             self._stale = False
         if self._ctx is None:
+            self._probe_port()
             lib = _lib()
             ctx = lib.nfs_init_context()
             if not ctx:
@@ -108,6 +111,17 @@ class NfsClient:
                 raise NfsError("mount", message)
             self._ctx = ctx
         return self._ctx
+
+    def _probe_port(self) -> None:
+        """A TCP connect to the NFS port within the timeout before (re)mounting: libnfs's own connect waits
+        for SYN retries (seconds) when packets are dropped; this keeps a reconnect within the timeout."""
+        try:
+            with socket.create_connection((self.server, NFS_PORT), timeout=self._timeout_ms / 1000):
+                pass
+        except TimeoutError:
+            raise NfsError("connect", f"connect to {self.server}:{NFS_PORT} timed out") from None
+        except OSError as exc:
+            raise NfsError("connect", f"connect to {self.server}:{NFS_PORT}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self._ctx:
