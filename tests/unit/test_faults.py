@@ -55,7 +55,7 @@ storage_targets:
     service: {start: svc start, stop: svc stop}
 datastores:
   - {name: ds-nfs01, type: nfs, target: nfs01, hosts: [esx01]}
-  - {name: ds-iscsi01, type: vmfs, target: iscsi01, hosts: [esx01, esx02]}
+  - {name: ds-iscsi01, type: vmfs, target: iscsi01, hosts: [esx01, esx02], naa_id: naa.6001405abcdef01}
   - {name: ds-nfs02, type: nfs, target: nfs02}
 vms:
   - {name: win01, host: esx01, datastore: ds-nfs01}
@@ -63,11 +63,23 @@ vms:
   - {name: db01, host: esx02, datastore: ds-iscsi01}
 """
 
-PATH_LIST = """vmhba64:C0:T0:L1
+PATH_LIST = """iqn.1998-01.com.vmware:esx01-1,iqn.2026-11.lab:lun01,t,1-naa.6001405abcdef01
    UID: iqn.1998-01.com.vmware:esx01-1,iqn.2026-11.lab:lun01,t,1-naa.6001405abcdef01
    Runtime Name: vmhba64:C0:T0:L1
    Device: naa.6001405abcdef01
    State: {state}
+
+iqn.1998-01.com.vmware:esx01-1,iqn.2026-11.lab:lun01,t,2-naa.6001405abcdef01
+   UID: iqn.1998-01.com.vmware:esx01-1,iqn.2026-11.lab:lun01,t,2-naa.6001405abcdef01
+   Runtime Name: vmhba64:C1:T0:L1
+   Device: naa.6001405abcdef01
+   State: off
+
+mpx.vmhba0:C0:T0:L0
+   UID: mpx.vmhba0:C0:T0:L0
+   Runtime Name: vmhba0:C0:T0:L0
+   Device: mpx.vmhba0:C0:T0:L0
+   State: active
 """
 
 
@@ -385,6 +397,23 @@ def test_esxi_path_off(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     assert pool.get("esx01").path_state == "off" and f.verify_active(pool) is True
     assert "esxcli storage core path set --state active -p vmhba64:C0:T0:L1" in f.heal_shell()
     assert injector.heal(f).status == "healed" and pool.get("esx01").path_state == "active"
+
+
+def test_esxi_path_off_by_datastore_resolves_paths_before_applying(
+    inv: Inventory, pool: FakePool, tmp_path: Path
+) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
+                   datastore="ds-iscsi01")  # fmt: skip
+    assert f.params == {"devices": ["naa.6001405abcdef01"]}
+    node = pool.get("esx01")
+    seen: list[object] = []
+    node.hooks["esxcli storage core path set"] = lambda: seen.append(Ledger.load(ledger.path).entries[0].fault)
+    Injector(pool, ledger, verify_timeout_s=1).inject(f)
+    # the path already off (an admin's) is not ours: it is neither switched off nor re-enabled by heal
+    assert f.params["paths"] == ["vmhba64:C0:T0:L1"]
+    assert seen and seen[0]["params"]["paths"] == ["vmhba64:C0:T0:L1"]  # type: ignore[index]
+    assert "vmhba64:C1:T0:L1" not in f.heal_shell() and "vmhba0" not in f.heal_shell()
 
 
 def test_heal_leftovers_of_a_dead_run_skips_live_runs(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:

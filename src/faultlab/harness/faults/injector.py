@@ -62,6 +62,8 @@ class Injector:
         if entry.state == "healed":  # the same fault again after a heal: a new life, with a new timer
             entry = self.ledger.update(fault.fault_id, state="pending", timer_pid=None, healed_at=None)
         try:
+            if fault.resolve(self.pool):
+                self.ledger.update(fault.fault_id, fault=fault.to_dict())
             if entry.timer_pid is None:
                 pid = start_timer(
                     self.pool.get(fault.node), fault.tag, fault.deadline_s, fault.heal_shell(), node=fault.node

@@ -102,8 +102,27 @@ class Fault:
                     states[key] = fields.get("State", "")
         return states
 
+    def resolve(self, pool: NodePool) -> bool:
+        """Fill in what only the node can tell, before anything is applied: for esxi-path-off by device, the
+        paths of those devices that are not already off (so heal re-enables only ours). True if params changed."""
+        if self.kind != "esxi-path-off" or "paths" in self.params:
+            return False
+        res = pool.get(self.node).run(["esxcli", "storage", "core", "path", "list"])
+        if not res.succeeded:
+            raise FaultError(f"esxcli storage core path list exited {res.exit_status}", host=self.node)
+        devices = set(self.params.get("devices", []))
+        paths = [
+            f.get("Runtime Name") or name
+            for name, f in parse_blocks(res.stdout)
+            if f.get("Device") in devices and f.get("State") != "off"
+        ]
+        if not paths:
+            raise FaultError(f"no path to switch off for {', '.join(sorted(devices))}", host=self.node)
+        self.params["paths"] = paths
+        return True
+
     def _set_paths(self, client: Runner, state: str) -> None:
-        for path in self.params["paths"]:
+        for path in self.params.get("paths", []):
             res = client.run(["esxcli", "storage", "core", "path", "set", "--state", state, "-p", path])
             if not res.succeeded:
                 raise FaultError(f"esxcli path set --state {state} -p {path}: {res.stderr.strip()}", host=self.node)
@@ -157,7 +176,7 @@ class Fault:
             return self._ok(client, "frozen_check")
         if self.kind == "esxi-path-off":
             states = self._path_states(client)
-            return all(states.get(p) == "off" for p in self.params["paths"])
+            return all(states.get(p) == "off" for p in self.params.get("paths", []))
         key = "status" if self.kind == "service-stop" else "lun_check"
         return None if key not in self.params else not self._ok(client, key)
 
@@ -170,7 +189,7 @@ class Fault:
             return not self._ok(client, "frozen_check")
         if self.kind == "esxi-path-off":
             states = self._path_states(client)
-            return all(states.get(p) not in ("off", None) for p in self.params["paths"])
+            return all(states.get(p) not in ("off", None) for p in self.params.get("paths", []))
         key = "status" if self.kind == "service-stop" else "lun_check"
         return None if key not in self.params else self._ok(client, key)
 
@@ -186,7 +205,7 @@ class Fault:
         if self.kind == "esxi-path-off":
             return "; ".join(
                 shlex.join(["esxcli", "storage", "core", "path", "set", "--state", "active", "-p", p])
-                for p in self.params["paths"]
+                for p in self.params.get("paths", [])
             )
         key = {"service-stop": "start", "process-freeze": "thaw", "lun-remove": "lun_add"}[self.kind]
         return str(self.params[key])

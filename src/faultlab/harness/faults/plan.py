@@ -104,19 +104,27 @@ def plan_fault(
     ports: Sequence[int | str] | None = None,
     paths: Sequence[str] | None = None,
     sources: Sequence[str] | None = None,
+    datastore: str | None = None,
 ) -> Fault:
     """Check that the fault is allowed (FaultNotAllowedError / FaultRefusedError, before any change) and resolve
-    it. `sources` default to the addresses of the hosts mounting the affected datastores."""
+    it. `sources` default to the addresses of the hosts mounting the affected datastores. esxi-path-off without
+    `paths` takes every path of the devices behind `datastore` (default: every VMFS datastore the host mounts),
+    resolved on the host just before the fault is applied (Fault.resolve)."""
     if kind not in FAULT_KINDS:
         raise FaultRefusedError(f"unknown fault kind {kind!r} (known: {', '.join(FAULT_KINDS)})")
     inventory.require_fault_allowed(on)
     datastores = affected_datastores(inventory, kind, on)
+    if datastore is not None and kind == "esxi-path-off" and not paths:
+        datastores = [d for d in datastores if d.name == datastore] or [inventory.datastore(datastore)]
     refuse_bystanders(inventory, datastores, scenario_vms)
     deadline = hold_s + grace_s
     if kind == "esxi-path-off":
-        if not paths:
-            raise FaultRefusedError(f"esxi-path-off on {on}: name the path(s) (runtime name or UID)")
-        return Fault(kind, on, run_id, fault_id, deadline, {"paths": list(paths)})
+        if paths:
+            return Fault(kind, on, run_id, fault_id, deadline, {"paths": list(paths)})
+        devices = sorted({d.naa_id for d in datastores if d.naa_id})
+        if not devices:
+            raise FaultRefusedError(f"esxi-path-off on {on}: name the path(s); no VMFS datastore gives its naa_id")
+        return Fault(kind, on, run_id, fault_id, deadline, {"devices": devices})
     target = inventory.target(on)
     svc = target.service
     params: dict[str, object] = {}
