@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from faultlab.harness.cli_lab import lab_app
-from faultlab.sim import esxinode, netns
+from faultlab.sim import esxinode, firewall, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
 from faultlab.sim.manifest import all_manifests
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
@@ -257,3 +257,20 @@ def test_cli_status_and_down_by_id(lab: EmbeddedLab) -> None:
     down = runner.invoke(lab_app, ["down", new_id])
     assert down.exit_code == 0 and f"lab {new_id} down" in down.output
     assert _leftovers(new_id) == []
+
+
+def test_nodes_reach_each_other_over_the_bridge(lab: EmbeddedLab) -> None:
+    res = ssh(lab, "esx01", f"nfs-ls {nfs_url(lab)} && iscsi-inq {iscsi_url(lab)}")
+    assert res.returncode == 0, res.stderr
+    assert "win01" in res.stdout and "DIRECT_ACCESS" in res.stdout
+
+
+def test_root_forward_rule_is_recorded_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Forced here; `lab up` adds it only on hosts whose FORWARD chain would drop bridged traffic.
+    monkeypatch.setattr(firewall, "needs_forward_rule", lambda: True)
+    with EmbeddedLab.up(start_hosts=False) as tagged:
+        assert tagged.manifest.root_rules == [firewall.forward_rule(tagged.lab_id, tagged.layout.bridge)]
+        assert tagged.lab_id in {lab_id for lab_id, _ in firewall.lab_rules_in_root_ns()}
+        assert ssh(tagged, "esx01", f"nfs-ls {nfs_url(tagged)}").returncode == 0
+        lab_id = tagged.lab_id
+    assert lab_id not in {lab_id for lab_id, _ in firewall.lab_rules_in_root_ns()}

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.sim import esxinode, netns, preflight, sshd, targets
+from faultlab.sim import esxinode, firewall, netns, preflight, sshd, targets
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
 from faultlab.sim.inventory import write_inventory
@@ -114,6 +114,8 @@ class EmbeddedLab:
         preflight.check()
         manifest = _allocate(hosts, vm_names(vms))
         try:
+            for rule in manifest.root_rules:
+                firewall.add_rule(rule)
             running = _build(manifest.layout, version, start_hosts, settings or {})
         except BaseException:
             down_lab(manifest)
@@ -150,6 +152,8 @@ def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
             namespaces=[n.netns for n in layout.nodes],
             links=[layout.bridge, *(n.netns for n in layout.nodes)],
         )
+        if firewall.needs_forward_rule():
+            manifest.root_rules.append(firewall.forward_rule(lab_id, layout.bridge))
         if esxinode.ensure_vmfs_root():
             VMFS_MARKER.touch()
             manifest.created_vmfs_root = True
@@ -248,6 +252,8 @@ def down_lab(manifest: Manifest) -> None:
         netns.delete_netns(name)
     for link in manifest.links:
         netns.delete_link(link)
+    for rule in manifest.root_rules:
+        firewall.delete_rule(rule)
     shutil.rmtree(layout.state_dir, ignore_errors=True)
     _remove_vmfs_root_if_unused()
 
@@ -293,6 +299,10 @@ def down_all(force: bool = False, include_detached: bool = True) -> Removed:
         if m and m.group(1) not in live:
             netns.delete_link(name)
             orphans.append(f"link {name}")
+    for lab_id, rule in firewall.lab_rules_in_root_ns():
+        if lab_id not in live:
+            firewall.delete_rule(rule)
+            orphans.append(f"iptables rule {' '.join(rule)}")
     if STATE_ROOT.is_dir():
         for path in STATE_ROOT.iterdir():
             if path.is_dir() and LAB_OBJECT_RE.match(path.name + "-") and path.name not in live:

@@ -28,6 +28,7 @@ class Manifest:
     namespaces: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     created_vmfs_root: bool = False
+    root_rules: list[list[str]] = field(default_factory=list)  # iptables rules in the root namespace
     state: str = "creating"  # creating -> up -> removing
 
     @property
