@@ -360,3 +360,28 @@ def test_service_stop_and_freeze_on_the_embedded_nfs_target(
         assert injector.heal(fault).status == "healed"
         assert "active (running)" in target.run_service("status").stdout
     assert ledger.close()
+
+
+def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
+    embedded: Inventory, epool: SshPool, tmp_path: Path
+) -> None:
+    host = EsxiHost.of(embedded, "esx01", epool.get("esx01"))
+    cursors = LogCursors(epool.get("esx01"), esxi_log_paths(host.host.log_dir), "esx01")
+    cursors.mark()
+    ledger = Ledger.create("emb3", tmp_path)
+    injector = Injector(epool, ledger)
+    fault = plan_fault(embedded, kind="lun-remove", on="iscsi01", run_id="emb3",
+                       scenario_vms=[v.name for v in embedded.vms], hold_s=60)  # fmt: skip
+    luns = "tgtadm --lld iscsi --op show --mode target | grep -c 'LUN: 1$' || true"
+    assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
+    injector.inject(fault)
+    injector.inject(fault)  # the ledger says active: not removed twice
+    try:
+        assert epool.get("iscsi01").run(luns).stdout.strip() == "0"
+        seen = watch({"esx01": cursors}, lambda h, p, d: b"permanentloss" in d, timeout_s=60, interval_s=0.5)
+        assert seen, "the host did not log PDL (permanentloss) within 60 s of the LUN removal"
+        assert wait_for(lambda: host.devices()[0].status == "not connected", 30, 0.5)
+    finally:
+        assert injector.heal(fault).status == "unverified"  # the inventory gives no LUN check command
+    assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
+    assert injector.heal(fault).status == "already healed" and ledger.close()
