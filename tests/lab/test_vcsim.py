@@ -34,6 +34,7 @@ from faultlab.sim.vcenter import (
     VcHost,
     VcVm,
     VmState,
+    bridge,
     ensure_binary,
     new_password,
     start,
@@ -398,3 +399,51 @@ def test_runs_in_its_own_namespace_on_443(
     finally:
         handle.stop()
     assert not handle.alive()
+
+
+# -- host snapshots forwarded by the bridge ------------------------------------------------------------------
+
+
+def test_bridge_forwards_host_snapshots(lab: Lab, session: VsphereSession) -> None:
+    began = datetime.now(UTC) - timedelta(seconds=1)
+    vm = {"name": "win02", "powerState": "poweredOn", "guestHeartbeatStatus": "green",
+          "toolsRunningStatus": "guestToolsRunning"}  # fmt: skip
+    ds = {"name": "ds-iscsi01", "accessible": True, "inaccessibleReason": None}
+    snap: dict[str, Any] = {"datastores": [ds], "vms": [vm], "events": []}
+
+    def snapshot(host: str) -> dict[str, Any]:
+        if host == "esx01":
+            raise OSError("host agent restarting")  # an unreadable host is skipped, the others still forwarded
+        return snap
+
+    hb = bridge.HostBridge(lab.handle.control, ["esx01", "esx02"], snapshot, interval=0.05)
+    with session.watch("VirtualMachine", ["guestHeartbeatStatus"], names=["win02"]) as w:
+        hb.start()
+        try:
+            assert hb.pushes == 1  # the initial state
+            vm["guestHeartbeatStatus"] = "red"
+            ds.update(accessible=False, inaccessibleReason="PermanentDeviceLoss")
+            snap["events"] = [
+                {"key": 3, "eventTypeId": "esx.problem.scsi.device.state.permanentloss", "subject": "ds-iscsi01",
+                 "message": "Device naa.6001405f00d has been removed or is permanently inaccessible."},
+                {"key": 4, "eventTypeId": "VmGuestOSCrashedEvent", "subject": "win02",
+                 "message": "win02 on esx02 in ha-datacenter: Guest operating system has crashed."},
+            ]  # fmt: skip
+            w.wait_for(_is("guestHeartbeatStatus", "red"), timeout=10)
+            vm["guestHeartbeatStatus"] = "green"
+            w.wait_for(_is("guestHeartbeatStatus", "green"), timeout=10)
+        finally:
+            hb.stop()
+    mounts = session.retrieve("Datastore", ["host"], names=["ds-iscsi01"])["ds-iscsi01"]["host"]
+    assert {m["key"]: m["mountInfo"].get("inaccessibleReason") for m in mounts} == {
+        "esx01": None,
+        "esx02": "PermanentDeviceLoss",
+    }
+    seen = session.events(
+        began, event_type_ids=["esx.problem.scsi.device.state.permanentloss", "VmGuestOSCrashedEvent"]
+    )
+    assert [(e.type, e.host, e.datastore, e.vm, e.severity) for e in seen] == [
+        ("EventEx", "esx02", "ds-iscsi01", None, "error"),
+        ("VmGuestOSCrashedEvent", "esx02", None, "win02", None),
+    ]
+    lab.handle.push(datastores=[DatastoreState("ds-iscsi01", accessible=True, inaccessible_reason="")])

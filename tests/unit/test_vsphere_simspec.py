@@ -25,6 +25,7 @@ from faultlab.sim.vcenter import (
     VcHost,
     VcVm,
     VmState,
+    bridge,
     build,
     events,
     spec_from_inventory,
@@ -261,3 +262,54 @@ def test_host_event_builders_use_esxi_ids_and_texts() -> None:
     assert (crash.type, crash.vm, crash.event_type_id) == ("VmGuestOSCrashedEvent", "win01", "")
     ids = {e.event_type_id for e in (start, timeout, events.apd_exit("h", "i"), lost, back, pdl)}
     assert ids == set(HOST_EVENT_IDS)
+
+
+# -- the bridge from host snapshots ---------------------------------------------------------------------------
+
+KNOWN = bridge.Known(frozenset({"ds-nfs01"}), frozenset({"win01"}))
+
+
+def _snap(accessible: bool, reason: str | None, heartbeat: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "host": "esx01",
+        "datastores": [
+            {"name": "ds-nfs01", "accessible": accessible, "inaccessibleReason": reason, "apdState": "normal"},
+            {"name": "ds-other", "accessible": False, "inaccessibleReason": "AllPathsDown_Start"},
+        ],
+        "vms": [
+            {"name": "win01", "powerState": "poweredOn", "guestHeartbeatStatus": heartbeat,
+             "toolsRunningStatus": "guestToolsRunning"},
+            {"name": "ghost", "powerState": "poweredOff"},
+        ],
+        "events": events,
+    }  # fmt: skip
+
+
+def test_bridge_diff_pushes_changes_only() -> None:
+    first = bridge.diff("esx01", _snap(True, None, "green", []), bridge.Forwarded(), KNOWN)
+    dss, vms, evs, seen = first
+    assert dss == [DatastoreState("ds-nfs01", accessible=True, host="esx01", inaccessible_reason="")]
+    assert vms == [VmState("win01", "poweredOn", None, "green", "guestToolsRunning")]
+    assert evs == []
+    assert bridge.diff("esx01", _snap(True, None, "green", []), seen, KNOWN)[:3] == ([], [], [])  # no repeats
+    apd = {"key": 7, "eventTypeId": "esx.problem.storage.apd.start", "message": "APD", "subject": "ds-nfs01"}
+    crash = {"key": 8, "eventTypeId": "VmGuestOSCrashedEvent", "message": "crashed", "subject": "win01"}
+    on = {"key": 6, "eventTypeId": "VmPoweredOnEvent", "message": "on", "subject": "win01"}
+    down = _snap(False, "AllPathsDown_Start", "red", [crash, apd, on])
+    dss, vms, evs, seen2 = bridge.diff("esx01", down, seen, KNOWN)
+    assert dss == [DatastoreState("ds-nfs01", accessible=False, host="esx01", inaccessible_reason="AllPathsDown_Start")]
+    assert vms == [VmState("win01", guest_heartbeat_status="red")]  # only what changed
+    assert evs == [
+        HostEvent("esx.problem.storage.apd.start", "APD", host="esx01", datastore="ds-nfs01", severity="warning"),
+        HostEvent(type="VmGuestOSCrashedEvent", message="crashed", host="esx01", vm="win01"),
+    ]  # key order; VmPoweredOnEvent is not posted
+    assert seen2.last_event_key == 8
+    again = bridge.diff("esx01", down, seen2, KNOWN)
+    assert again[:3] == ([], [], [])  # events are forwarded once
+    clear = {"key": 9, "eventTypeId": "esx.clear.storage.apd.exit", "message": "exit", "subject": "ds-nfs01"}
+    pdl = {"key": 10, "eventTypeId": "esx.problem.scsi.device.state.permanentloss", "message": "pdl", "subject": "x"}
+    evs = bridge.diff("esx01", _snap(True, None, "green", [clear, pdl]), seen2, KNOWN)[2]
+    assert [(e.event_type_id, e.severity, e.datastore) for e in evs] == [
+        ("esx.clear.storage.apd.exit", "info", "ds-nfs01"),
+        ("esx.problem.scsi.device.state.permanentloss", "error", None),
+    ]

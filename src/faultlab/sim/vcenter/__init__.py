@@ -32,7 +32,7 @@ What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does)
 - Host events are posted by the launcher's own session: their userName is the vCenter login user.
 """
 
-from faultlab.sim.vcenter import events
+from faultlab.sim.vcenter import bridge, events
 from faultlab.sim.vcenter.build import BuildResult, ensure_binary
 from faultlab.sim.vcenter.control import (
     HOST_EVENT_IDS,
@@ -59,6 +59,7 @@ __all__ = [
     "VcenterHandle",
     "VcenterSpec",
     "VmState",
+    "bridge",
     "ensure_binary",
     "events",
     "new_password",
