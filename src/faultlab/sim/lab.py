@@ -247,8 +247,8 @@ def down_lab(manifest: Manifest) -> None:
         manifest.state = "removing"
         with contextlib.suppress(OSError):
             manifest.save()
+    netns.kill_netns_processes(manifest.namespaces)
     for name in manifest.namespaces:
-        netns.kill_netns_processes(name)
         netns.delete_netns(name)
     for link in manifest.links:
         netns.delete_link(link)
@@ -291,7 +291,7 @@ def down_all(force: bool = False, include_detached: bool = True) -> Removed:
     for name in netns.list_netns():
         m = LAB_OBJECT_RE.match(name)
         if m and m.group(1) not in live:
-            netns.kill_netns_processes(name)
+            netns.kill_netns_processes([name])
             netns.delete_netns(name)
             orphans.append(f"netns {name}")
     for name in netns.list_links():
