@@ -23,6 +23,7 @@ def test_record_is_on_disk_at_once_and_round_trips(tmp_path: Path) -> None:
     ledger.update("f1", state="active", timer_node="nfs01", timer_pid=42)
     again = Ledger.load(ledger.path)
     assert (again.run_id, again.inventory, again.owner_pid) == ("r1", "/lab/inv.yaml", os.getpid())
+    assert again.owner_start is not None and again.owner_start == ledger.owner_start
     assert again.entries[0].state == "active" and again.entries[0].timer_pid == 42
     assert ledger.record(FAULT) is ledger.entries[0]  # recording twice keeps one entry
     assert len(Ledger.load(ledger.path).entries) == 1
@@ -79,6 +80,8 @@ def test_owner_alive_and_listing(tmp_path: Path) -> None:
     proc.wait()
     dead = Ledger.create("b", tmp_path)
     dead.owner_pid = proc.pid
+    assert not dead.owner_alive()
+    dead.owner_pid, dead.owner_start = os.getpid(), (mine.owner_start or 0) + 1  # our pid, reused: not us
     assert not dead.owner_alive()
     dead.owner_host = "elsewhere"
     dead.owner_pid = os.getpid()

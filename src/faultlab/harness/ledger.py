@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,15 @@ from typing import Any
 
 LEDGER_VERSION = 1
 OPEN_STATES = ("pending", "active")  # pending: written, maybe (partly) applied; active: verified in place
+
+
+def process_start(pid: int) -> int | None:
+    """Start time of a process (field 22 of /proc/<pid>/stat, clock ticks): tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # the command name (field 2) may hold spaces or ')'
 
 
 def default_state_dir() -> Path:
@@ -78,6 +88,8 @@ class Ledger:
     owner_pid: int = field(default_factory=os.getpid)
     owner_host: str = field(default_factory=socket.gethostname)
     entries: list[Entry] = field(default_factory=list)
+    owner_start: int | None = field(default_factory=lambda: process_start(os.getpid()))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, run_id: str, state_dir: Path | None = None, inventory: str | Path | None = None) -> Ledger:
@@ -99,6 +111,7 @@ class Ledger:
             int(data.get("owner_pid", 0)),
             str(data.get("owner_host", "")),
             [Entry(**e) for e in data.get("entries", [])],
+            data.get("owner_start"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,11 +121,13 @@ class Ledger:
             "inventory": self.inventory,
             "owner_pid": self.owner_pid,
             "owner_host": self.owner_host,
+            "owner_start": self.owner_start,
             "entries": [vars(e) for e in self.entries],
         }
 
     def save(self) -> None:
-        _write_atomic(self.path, self.to_dict())
+        with self._lock:  # faults of one run may be healed from several threads
+            _write_atomic(self.path, self.to_dict())
 
     def entry(self, fault_id: str) -> Entry | None:
         return next((e for e in self.entries if e.fault_id == fault_id), None)
@@ -140,16 +155,13 @@ class Ledger:
         return [e for e in self.entries if e.open]
 
     def owner_alive(self) -> bool:
-        """The run that wrote this ledger is still running on this machine (its pid exists)."""
+        """The run that wrote this ledger is still running on this machine (same pid and start time)."""
         if self.owner_host != socket.gethostname() or self.owner_pid <= 0:
             return False
-        try:
-            os.kill(self.owner_pid, 0)
-        except ProcessLookupError:
+        started = process_start(self.owner_pid)
+        if started is None:
             return False
-        except PermissionError:
-            return True
-        return True
+        return self.owner_start is None or started == self.owner_start
 
     def close(self) -> bool:
         """Remove the file when every entry is healed (the run ended clean); True when removed."""
