@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from faultlab.lab.errors import AuthenticationError, HostKeyError, LabError, Unr
 from faultlab.lab.inventory import ApiEndpoint, Inventory, Tls
 from faultlab.lab.vsphere import PropertyChange, VsphereSession
 from faultlab.sim.errors import LabError as SimLabError
+from faultlab.sim.esxi.control import ControlServer
 from faultlab.sim.vcenter import (
     DatastoreState,
     HostEvent,
@@ -38,6 +40,7 @@ from faultlab.sim.vcenter import (
     ensure_binary,
     new_password,
     start,
+    start_bridge,
 )
 
 pytestmark = pytest.mark.lab
@@ -447,3 +450,28 @@ def test_bridge_forwards_host_snapshots(lab: Lab, session: VsphereSession) -> No
         ("VmGuestOSCrashedEvent", "esx02", None, "win02", None),
     ]
     lab.handle.push(datastores=[DatastoreState("ds-iscsi01", accessible=True, inaccessible_reason="")])
+
+
+def test_bridge_process_reads_host_control_sockets(lab: Lab, session: VsphereSession, tmp_path: Path) -> None:
+    vm = {"name": "win01", "powerState": "poweredOn", "guestHeartbeatStatus": "green",
+          "toolsRunningStatus": "guestToolsRunning"}  # fmt: skip
+    snap: dict[str, Any] = {"host": "esx01", "datastores": [], "vms": [vm], "events": []}
+    stop = threading.Event()
+    sock = tmp_path / "esxi-control.sock"
+    server = ControlServer(sock, lambda req: snap if req["cmd"] == "snapshot" else None, stop)  # the host's own server
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        proc = start_bridge(tmp_path, lab.handle, {"esx01": sock}, interval=0.05)
+        try:
+            with session.watch("VirtualMachine", ["guestHeartbeatStatus"], names=["win01"]) as w:
+                vm["guestHeartbeatStatus"] = "red"
+                w.wait_for(_is("guestHeartbeatStatus", "red"), timeout=10)
+                vm["guestHeartbeatStatus"] = "green"
+                w.wait_for(_is("guestHeartbeatStatus", "green"), timeout=10)
+        finally:
+            proc.stop()
+        assert not proc.alive()
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -6,6 +6,7 @@
                                            inaccessible_reason="AllPathsDown_Start")],
                 events=[events.apd_start("esx01", "5c1f0a2b-7e3d4f61", datastore="ds-nfs01")])
     handle.inventory_entry()   # the inventory's `vcenter:` section; handle.stop() ends it by pid
+    bridge = start_bridge(state_dir / "vcenter", handle, {"esx01": esx01_control_socket})  # hosts -> vCenter
 
 What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does):
 - Event times are the vCenter's receive times (createdTime is set by PostEvent), not the host's own.
@@ -42,12 +43,21 @@ from faultlab.sim.vcenter.control import (
     HostState,
     VmState,
 )
-from faultlab.sim.vcenter.process import PASSWORD_ENV, VcenterHandle, new_password, start, stop_pid
+from faultlab.sim.vcenter.process import (
+    PASSWORD_ENV,
+    BridgeHandle,
+    VcenterHandle,
+    new_password,
+    start,
+    start_bridge,
+    stop_pid,
+)
 from faultlab.sim.vcenter.spec import VcDatastore, VcenterSpec, VcHost, VcVm, spec_from_inventory
 
 __all__ = [
     "HOST_EVENT_IDS",
     "PASSWORD_ENV",
+    "BridgeHandle",
     "BuildResult",
     "ControlClient",
     "DatastoreState",
@@ -65,5 +75,6 @@ __all__ = [
     "new_password",
     "spec_from_inventory",
     "start",
+    "start_bridge",
     "stop_pid",
 ]

@@ -8,11 +8,16 @@ snapshots (a local unix-socket read, every `interval` seconds) and pushing to th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
+import os
+import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from faultlab.sim.errors import LabError
@@ -170,3 +175,43 @@ class HostBridge:
         if self._thread is not None:
             with contextlib.suppress(RuntimeError):
                 self._thread.join(timeout=5)
+
+
+# -- as a process: `lab up` returns, the bridge keeps forwarding -------------------------------------------------
+
+
+def _esxi_snapshot(sockets: Mapping[str, str]) -> Snapshot:
+    from faultlab.sim.esxi.control import call  # the simulated host's own client of its control socket
+
+    def snapshot(host: str) -> Mapping[str, Any]:
+        result = call(sockets[host], "snapshot", timeout_s=5.0)
+        if not isinstance(result, Mapping):
+            raise LabError(f"host {host}: snapshot is not an object: {result!r}")
+        return result
+
+    return snapshot
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m faultlab.sim.vcenter.bridge --vcenter SOCKET --host esx01=SOCKET ... [--ready FILE]"""
+    parser = argparse.ArgumentParser(prog="faultlab.sim.vcenter.bridge", description=__doc__)
+    parser.add_argument("--vcenter", required=True, help="the simulated vCenter's control socket")
+    parser.add_argument("--host", action="append", default=[], help="NAME=SOCKET: a host's control socket")
+    parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--ready", help="file written once the first round is forwarded")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    sockets = dict(h.split("=", 1) for h in args.host)
+    hb = HostBridge(ControlClient(Path(args.vcenter)), list(sockets), _esxi_snapshot(sockets), args.interval)
+    signal.signal(signal.SIGTERM, lambda *_: hb._stop.set())
+    signal.signal(signal.SIGINT, lambda *_: hb._stop.set())
+    hb.step()
+    if args.ready:
+        Path(args.ready).write_text(str(os.getpid()))
+    log.info("forwarding %d hosts to %s every %.2fs", len(sockets), args.vcenter, args.interval)
+    hb._run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

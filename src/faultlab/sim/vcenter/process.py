@@ -8,6 +8,8 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,47 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeHandle:
+    """The running host-to-vCenter bridge process (faultlab.sim.vcenter.bridge)."""
+
+    pid: int
+    log_file: Path
+
+    def alive(self) -> bool:
+        return _alive(self.pid)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        stop_pid(self.pid, timeout)
+
+
+def start_bridge(
+    state_dir: Path,
+    handle: VcenterHandle,
+    host_sockets: Mapping[str, Path],
+    *,
+    interval: float = 0.2,
+    timeout: float = READY_TIMEOUT,
+) -> BridgeHandle:
+    """Start the bridge that forwards every host's control-socket snapshot (name -> socket path) to `handle`,
+    as its own process (it outlives `lab up`); returns once the first round is forwarded."""
+    ready = state_dir / "bridge.ready"
+    ready.unlink(missing_ok=True)
+    log_file = state_dir / "bridge.log"
+    argv = [sys.executable, "-m", "faultlab.sim.vcenter.bridge", "--vcenter", str(handle.control_socket)]
+    argv += ["--interval", str(interval), "--ready", str(ready)]
+    for name, path in host_sockets.items():
+        argv += ["--host", f"{name}={path}"]
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    try:
+        wait_until(lambda: ready.exists() or proc.poll() is not None, timeout, "the vCenter bridge's first round")
+        if proc.poll() is not None:
+            tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+            raise LabError(f"vCenter bridge exited with {proc.returncode}: {' | '.join(tail)}")
+    except BaseException:
+        stop_pid(proc.pid)
+        raise
+    return BridgeHandle(proc.pid, log_file)
