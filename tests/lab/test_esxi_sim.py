@@ -92,6 +92,22 @@ def cli(host: Host, module: str, *args: str) -> str:
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=30).stdout
 
 
+def answers(host: Host) -> bool:
+    try:
+        host.snapshot()
+    except ControlError:
+        return False
+    return True
+
+
+def settled(host: Host) -> bool:
+    try:
+        snap = host.snapshot()
+    except ControlError:
+        return False
+    return all(d["accessible"] for d in snap["datastores"]) and snap["vms"][0]["writesAcked"] > 5
+
+
 def in_log(host: Host, name: str, text: str, since: int) -> bool:
     return text in host.log(name)[since:]
 
@@ -117,6 +133,27 @@ class Lab:
     tgt_port: int
     export: Path
     hosts: list[Host]
+    dir: Path
+    stack: contextlib.ExitStack
+
+    def start_host(self, name: str, profile: str, vm: str, guest: dict[str, Any], *, iscsi: bool) -> Host:
+        """Start one simulated host process in the ESXi namespace (its output in <lab dir>/<name>.out)."""
+        cfg, path = _host_config(self.dir, name, profile, vm, guest, iscsi=iscsi)
+        output = self.stack.enter_context(open(self.dir / f"{name}.out", "wb"))  # noqa: SIM115 (closed by stack)
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.esx_ns,
+            sys.executable,
+            "-m",
+            "faultlab.sim.esxi.host",
+            "--config",
+            str(path),
+        ]
+        proc = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT)
+        self.stack.callback(_stop, proc)
+        return Host(name, profile, vm, Path(cfg["log_dir"]), Path(cfg["control_socket"]), proc, self.export / vm)
 
     def iptables(self, action: str, port: int) -> None:
         _run(
@@ -146,7 +183,15 @@ class Lab:
         self.tgtadm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", str(backing))
 
 
-def _host_config(lab_dir: Path, name: str, profile: str, vm: str, guest: dict[str, Any]) -> tuple[EsxiHostConfig, Path]:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _host_config(
+    lab_dir: Path, name: str, profile: str, vm: str, guest: dict[str, Any], *, iscsi: bool
+) -> tuple[EsxiHostConfig, Path]:
     node = lab_dir / name
     (node / "run" / "log").mkdir(parents=True)
     cfg: dict[str, Any] = {
@@ -178,7 +223,7 @@ def _host_config(lab_dir: Path, name: str, profile: str, vm: str, guest: dict[st
         ],
         "settings": {"Misc.APDTimeout": APD_TIMEOUT},
     }
-    if profile == "8.0":  # one host also mounts the iSCSI LUN (VMFS heartbeat, path state, PDL)
+    if iscsi:  # one host also mounts the iSCSI LUN (VMFS heartbeat, path state, PDL)
         cfg["iscsi_datastores"] = [
             {
                 "name": "ds-iscsi01",
@@ -251,7 +296,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 stderr=subprocess.DEVNULL,
             )
         )
-        lab = Lab(suffix, esx_ns, tgt_ns, tgt_port, export, [])
+        lab = Lab(suffix, esx_ns, tgt_ns, tgt_port, export, [], lab_dir, stack)
         backing = lab_dir / "lun01.img"
         with open(backing, "wb") as handle:
             handle.truncate(64 * 1024 * 1024)
@@ -284,32 +329,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             ),
         )
         for name, profile, vm, guest in specs:
-            cfg, path = _host_config(lab_dir, name, profile, vm, guest)
-            output = stack.enter_context(open(lab_dir / f"{name}.out", "wb"))  # noqa: SIM115 (closed by stack)
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", esx_ns, sys.executable, "-m", "faultlab.sim.esxi.host", "--config", str(path)],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-            procs.append(proc)
-            host = Host(name, profile, vm, Path(cfg["log_dir"]), Path(cfg["control_socket"]), proc, export / vm)
-            lab.hosts.append(host)
+            lab.hosts.append(lab.start_host(name, profile, vm, guest, iscsi=profile == "8.0"))
         for host in lab.hosts:
-
-            def settled(h: Host = host) -> bool:
-                try:
-                    snap = h.snapshot()
-                except ControlError:
-                    return False
-                return all(d["accessible"] for d in snap["datastores"]) and snap["vms"][0]["writesAcked"] > 5
-
-            wait_for(f"{host.name} up with datastores accessible and guest writing", settled, 20)
+            wait_for(f"{host.name} up with datastores accessible and guest writing", partial(settled, host), 20)
         yield lab
     finally:
-        for host_proc in procs[2:]:
-            host_proc.terminate()
-        for host_proc in procs[2:]:
-            host_proc.wait(10)
+        stack.close()  # the simulated hosts first (SIGTERM, as `lab down` does), then the targets
         rpcbind_pid = lab_dir / "rpcbind.pid"
         if rpcbind_pid.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
@@ -323,7 +348,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 proc.wait(5)
         for ns in (esx_ns, tgt_ns):
             _run("ip", "netns", "del", ns, check=False)
-        stack.close()
 
 
 def test_hosts_boot_and_answer_esxcli(lab: Lab) -> None:
@@ -590,3 +614,23 @@ def test_io_path_overhead_is_small(lab: Lab) -> None:
     assert figures["nfs"]["getattr (heartbeat)"]["median_ms"] < 5
     assert figures["nfs"]["open+write 512B+fsync+close (guest I/O)"]["median_ms"] < 20
     assert figures["iscsi"]["write16 512B FUA (VMFS heartbeat)"]["median_ms"] < 20
+
+
+def test_host_starts_while_nfs_is_down_then_stops_cleanly(lab: Lab) -> None:
+    """Booting into an outage: esxcli answers at once, the VM powers on once its datastore is back."""
+    lab.iptables("-I", 2049)
+    try:
+        host = lab.start_host("esxc", "7.0", "win03", {}, iscsi=False)
+        wait_for("control socket answering", partial(answers, host), 5)
+        wait_for("APD start", partial(in_log, host, "vobd", "[esx.problem.storage.apd.start]", 0), 15)
+        out = cli(host, "esxcli", "storage", "nfs", "list")
+        assert re.search(r"^ds-nfs01\s+\S+\s+\S+\s+None\s+false\s+true", out, re.M), out
+        assert cli(host, "vimcmd", "vmsvc/power.getstate", "1") == "Retrieved runtime info\nPowered off\n"
+    finally:
+        lab.iptables("-D", 2049)
+    wait_for("VM powered on and writing", partial(settled, host), 20)
+    assert "[esx.clear.storage.apd.exit]" in host.log("vobd")
+    host.proc.terminate()
+    assert host.proc.wait(10) == 0
+    assert re.search(r"Z bootstop: Host is powering off$", host.log("vmksummary"), re.M)
+    assert not host.control.exists()

@@ -118,11 +118,14 @@ class EsxiHost:
         self._spawn(self._vmksummary_loop, "vmksummary")
 
     def _power_on(self, vm: Vmx) -> None:
-        """Prepare the VM's files (may wait for its datastore), then start its VMX and hostd's poller."""
-        try:
-            vm.prepare()
-        except OSError as exc:
-            print(f"esxi-host: VM {vm.name}: cannot prepare its files: {exc}", file=sys.stderr)
+        """Prepare the VM's files (waits for its datastore), then start its VMX and hostd's poller."""
+        while not self.stop.is_set():
+            try:
+                vm.prepare()
+                break
+            except OSError as exc:  # datastore in APD timeout: the VM cannot power on yet
+                print(f"esxi-host: VM {vm.name}: cannot reach its files yet: {exc}", file=sys.stderr)
+                self.stop.wait(1.0)
         if self.stop.is_set():
             return
         vm.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import socket
 import threading
 from ctypes import c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
@@ -129,6 +130,12 @@ class IscsiSession:
     def connect(self) -> str | None:
         """Log in; returns None on success or the libiscsi error text."""
         self.close()
+        host, _, port = self.portal.rpartition(":")
+        try:  # bound the TCP connect by the timeout: libiscsi's waits for SYN retries when packets are dropped
+            with socket.create_connection((host, int(port or 3260)), timeout=self.timeout_s):
+                pass
+        except OSError as exc:
+            return f"connect to {self.portal} failed: {exc.strerror or exc}"
         lib = _lib()
         ctx = lib.iscsi_create_context(self.initiator.encode())
         lib.iscsi_set_targetname(ctx, self.iqn.encode())

@@ -71,12 +71,12 @@ def record(seq: int) -> bytes:
 
 @dataclass
 class GuestState:
-    power: str = "poweredOn"
-    guest: str = "running"  # running | doomed | crashed | booting
-    heartbeat: str = "green"  # green | red | gray (VirtualMachine.guestHeartbeatStatus)
-    tools: str = "guestToolsRunning"
+    power: str = "poweredOff"  # until the VMX starts (its files must be reachable first)
+    guest: str = "off"  # off | running | doomed | crashed | booting
+    heartbeat: str = "gray"  # green | red | gray (VirtualMachine.guestHeartbeatStatus)
+    tools: str = "guestToolsNotRunning"
     crashes: int = 0
-    boots: int = 1
+    boots: int = 0
     acked: dict[int, int] = field(default_factory=dict)  # slot -> seq of the last acknowledged write
     writes_acked: int = 0
     inflight_since: float | None = None
@@ -143,6 +143,10 @@ class Vmx:
             "VmPoweredOnEvent", f"{self.name} on {self.logs.host_name} in ha-datacenter is powered on", self.name
         )
         self.logs.hostd.log("info", tid, sub, "State Transition (VM_STATE_POWERING_ON -> VM_STATE_ON)")
+        with self._lock:
+            s = self.state
+            s.power, s.guest, s.heartbeat, s.tools = "poweredOn", "running", "green", "guestToolsRunning"
+            s.boots += 1
         self.log.start()
         self.log.write(
             [
