@@ -31,9 +31,11 @@ def start_timer(client: Runner, tag: str, delay_s: float, heal_shell: str, *, no
 
 def _match_script(pid: int, tag: str, action: str) -> str:
     # Exit 0: the pid is our timer (then `action` runs); 3: no such process; 4: the pid is something else now.
+    # Linux: /proc/<pid>/cmdline. ESXi has no /proc: `ps -c` lists "WID CID WorldName Command" (CID = the pid).
     needle = shlex.quote(f"{MARK} {tag};")
     return (
-        f"c=$(tr '\\0' ' ' </proc/{pid}/cmdline 2>/dev/null) || exit 3; [ -n \"$c\" ] || exit 3; "
+        f"if [ -d /proc/self ]; then c=$(tr '\\0' ' ' </proc/{pid}/cmdline 2>/dev/null); "
+        f"else c=$(ps -c 2>/dev/null | awk -v p={pid} '$2 == p'); fi; [ -n \"$c\" ] || exit 3; "
         f'case "$c" in *{needle}*) {action} ;; *) exit 4 ;; esac'
     )
 
