@@ -17,6 +17,7 @@ class RotatingLog:
         self.keep = keep
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)  # every log exists from boot on, as on ESXi (readers mark size + inode)
 
     def rotated(self, index: int) -> Path:
         return self.path.with_name(f"{self.path.stem}.{index}.gz")
