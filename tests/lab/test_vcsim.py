@@ -145,6 +145,8 @@ def test_inventory_hosts_datastores_vms(lab: Lab, session: VsphereSession) -> No
     assert vms["win01"]["summary.config.vmPathName"] == "[ds-nfs01] win01/win01.vmx"
     assert {v["runtime.powerState"] for v in vms.values()} == {"poweredOn"}
     assert {v["guestHeartbeatStatus"] for v in vms.values()} == {"green"}
+    quick = session.retrieve("VirtualMachine", ["summary.quickStats.guestHeartbeatStatus"])
+    assert {v["summary.quickStats.guestHeartbeatStatus"] for v in quick.values()} == {"green"}
     assert {v["guest.toolsRunningStatus"] for v in vms.values()} == {"guestToolsRunning"}
     # The launcher's own VM files never land in the export folder next to the lab's real files.
     assert sorted(p.name for p in (lab.export / "win01").iterdir()) == ["win01.vmx"]
@@ -191,6 +193,8 @@ def test_fault_and_recovery_through_watch_and_events(lab: Lab, session: VsphereS
             "inaccessibleReason": "AllPathsDown_Start",
         }
         red = vm_watch.wait_for(_is("guestHeartbeatStatus", "red"), timeout=10)
+        quick = session.retrieve("VirtualMachine", ["summary.quickStats.guestHeartbeatStatus"], names=["win01"])
+        assert quick["win01"]["summary.quickStats.guestHeartbeatStatus"] == "red"
         assert red[-1].name == "win01" and red[-1].time >= began
 
         lab.handle.push(datastores=[DatastoreState("ds-nfs01", inaccessible_reason="AllPathsDown_Timeout")])

@@ -15,9 +15,10 @@ What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does)
   A collector holds at most 1000 events.
 - Only the properties the launcher sets are meaningful: datastore summary.accessible, host[].mountInfo
   accessible / inaccessibleReason / path, VM runtime.powerState / connectionState, guestHeartbeatStatus,
-  guest.toolsRunningStatus / toolsStatus / guestState, host runtime.connectionState. Reading an unset
-  property through `Fetch` (pyVmomi attribute access on a managed object) can crash the simulator's request;
-  read through the property collector (RetrievePropertiesEx) only.
+  guest.toolsRunningStatus / toolsStatus / guestState, summary.quickStats.guestHeartbeatStatus, host
+  runtime.connectionState. Reading an unset property through `Fetch` (pyVmomi attribute access on a managed
+  object) is reported to crash the simulator's request (not reproduced here for guest.ipAddress,
+  summary.quickStats, config.files); faultlab reads through the property collector only.
 - No host-side objects follow the pushed state: HostSystem config.fileSystemVolume, HostStorageSystem
   (multipath, SCSI LUN operational state), vmkernel/vobd logs, alarms and alarm-triggered state
   (overallStatus stays as created), triggered alarms, tasks for host-originated changes.
@@ -26,11 +27,16 @@ What the simulated vCenter can NOT show (vcsim 0.24.2 gaps; a real vCenter does)
 - No performance counters (latency), no vSAN, no storage I/O control, no SMS/storage providers.
 - The VMFS datastore has no real device behind it (its files live in the launcher's scratch folder); the
   NFS datastore's url is the export folder, but vcsim's own VM files stay in that scratch folder.
-- Managers with no object behind their ServiceContent reference (calls fault ManagedObjectNotFound):
-  AlarmManager, HostProfileManager, HealthUpdateManager, CryptoManager, FailoverClusterManager, among others
-  (the simulator implements the managers named by its source files: event, property collector, view, task,
-  search index, session, license, option, file, virtual disk, performance, storage resource...).
+- Managers with no implementation behind their ServiceContent reference (calls fault, e.g. AlarmManager
+  methods answer MethodNotFound): AlarmManager, HostProfileManager, HealthUpdateManager, CryptoManager,
+  FailoverClusterManager, among others (vcsim implements the managers named by its source files: event,
+  property collector, view, task, search index, session, license, option, file, virtual disk, performance,
+  storage resource...).
 - Host events are posted by the launcher's own session: their userName is the vCenter login user.
+- Property changes reach WaitForUpdatesEx on a 250 ms tick (vcsim batches them), so a watch sees a pushed
+  change 0.25-0.5 s late; both values and order are kept.
+- A destroyed PropertyCollector stays registered in vcsim 0.24.2 and keeps queueing every later change
+  (memory grows per change per destroyed watch): harmless for a test run, restart the lab for very long ones.
 """
 
 from faultlab.sim.vcenter import bridge, events

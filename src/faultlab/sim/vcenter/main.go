@@ -354,6 +354,7 @@ func (l *lab) addVM(ctx context.Context, folders *object.DatacenterFolders, v vm
 			{Name: "guest.guestState", Val: guestState},
 			{Name: "guest.guestId", Val: config.GuestId},
 			{Name: "guestHeartbeatStatus", Val: hb},
+			{Name: "summary.quickStats.guestHeartbeatStatus", Val: hb},
 			{Name: "summary.guest.toolsRunningStatus", Val: string(tools)},
 		})
 	})
@@ -531,7 +532,9 @@ func (l *lab) applyVM(v vmPush) {
 			types.PropertyChange{Name: "summary.runtime.connectionState", Val: val})
 	}
 	if v.GuestHeartbeatStatus != nil {
-		c = append(c, types.PropertyChange{Name: "guestHeartbeatStatus", Val: types.ManagedEntityStatus(*v.GuestHeartbeatStatus)})
+		val := types.ManagedEntityStatus(*v.GuestHeartbeatStatus)
+		c = append(c, types.PropertyChange{Name: "guestHeartbeatStatus", Val: val},
+			types.PropertyChange{Name: "summary.quickStats.guestHeartbeatStatus", Val: val})
 	}
 	if v.ToolsRunningStatus != nil {
 		c = append(c, types.PropertyChange{Name: "guest.toolsRunningStatus", Val: *v.ToolsRunningStatus},
