@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,20 @@ def test_root_forward_rule_is_recorded_and_removed(monkeypatch: pytest.MonkeyPat
         assert ssh(tagged, "esx01", f"nfs-ls {nfs_url(tagged)}").returncode == 0
         lab_id = tagged.lab_id
     assert lab_id not in {lab_id for lab_id, _ in firewall.lab_rules_in_root_ns()}
+
+
+def test_concurrent_ups_get_distinct_ids_and_subnets() -> None:
+    """Two workers (pytest-xdist) starting labs at the same moment: the allocation lock keeps them apart."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        labs = list(pool.map(lambda _: EmbeddedLab.create(hosts=1, vms=1, start_hosts=False), range(2)))
+    try:
+        assert labs[0].lab_id != labs[1].lab_id
+        assert labs[0].layout.subnet != labs[1].layout.subnet
+        for each in labs:
+            assert tool("nfs-ls", nfs_url(each)).returncode == 0
+            restarted = ssh(each, "nfs01", "faultlab-target restart && faultlab-target status")
+            assert restarted.returncode == 0 and "active (running)" in restarted.stdout, restarted
+    finally:
+        for each in labs:
+            each.down()
+    assert all(_leftovers(each.lab_id) == [] for each in labs)

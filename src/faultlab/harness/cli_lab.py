@@ -66,7 +66,8 @@ def up(
 def down(
     lab_id: Annotated[str | None, typer.Argument(help="Lab to remove (default: the only lab).")] = None,
     all_labs: Annotated[
-        bool, typer.Option("--all", help="Remove every lab not held by a live process, and leftovers.")
+        bool,
+        typer.Option("--all", help="Remove crashed and detached labs and leftovers (not labs a live process holds)."),
     ] = False,
     force: Annotated[bool, typer.Option(help="With --all: also labs held by live processes.")] = False,
 ) -> None:

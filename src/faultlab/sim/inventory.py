@@ -32,6 +32,7 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
         service:                      # commands to run over SSH on the target
           start: faultlab-target start
           stop: faultlab-target stop
+          restart: faultlab-target restart
           status: faultlab-target status        # exit 0 process present (running/frozen), 3 dead
           freeze: faultlab-target freeze        # SIGSTOP
           thaw: faultlab-target thaw            # SIGCONT
@@ -55,7 +56,7 @@ INVENTORY_VERSION = 1
 
 
 def _service(*extra: str) -> dict[str, str]:
-    verbs = ["start", "stop", "status", "freeze", "thaw", *extra]
+    verbs = ["start", "stop", "restart", "status", "freeze", "thaw", *extra]
     return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
 
 

@@ -1,6 +1,6 @@
 """Storage target nodes: ganesha/rpcbind and tgtd configuration and the `faultlab-target` service command.
 
-`faultlab-target {start|stop|status|freeze|thaw}` (plus `lun-remove|lun-add` on the iSCSI node) is on the
+`faultlab-target {start|stop|restart|status|freeze|thaw}` (plus `lun-remove|lun-add` on the iSCSI node) is on the
 node's SSH PATH and acts on the node's daemon through its pid file, like `systemctl start nfs-ganesha`
 on a real storage server: faults are injected over SSH with the same commands a real lab uses.
 `status` prints one line, ``active (running) pid N``, ``active (frozen) pid N`` or ``inactive (dead)``,
@@ -76,7 +76,8 @@ start() {
 }
 case ${1:-} in
   start|stop|status|freeze|thaw) "$1" ;;
-  *) echo "usage: faultlab-target {start|stop|status|freeze|thaw}" >&2; exit 2 ;;
+  restart) stop; start ;;
+  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw}" >&2; exit 2 ;;
 esac
 """
 
@@ -107,9 +108,10 @@ start() {
 }
 case ${1:-} in
   start|stop|status|freeze|thaw) "$1" ;;
+  restart) stop; start ;;
   lun-remove) running || { echo "$NAME: not running" >&2; exit 1; }; lun_remove; echo "$NAME: LUN 1 removed" ;;
   lun-add) running || { echo "$NAME: not running" >&2; exit 1; }; lun_add; echo "$NAME: LUN 1 added" ;;
-  *) echo "usage: faultlab-target {start|stop|status|freeze|thaw|lun-remove|lun-add}" >&2; exit 2 ;;
+  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw|lun-remove|lun-add}" >&2; exit 2 ;;
 esac
 """
 
