@@ -216,6 +216,7 @@ class VsphereSession:
         self._content: Any = None
         self._names: dict[str, str] = {}  # moref id -> inventory name, filled by every read
         self._names_loaded = False
+        self.last_event_collector: str | None = None  # moref of the latest events() collector (checked gone)
 
     @property
     def host(self) -> str:
@@ -310,17 +311,36 @@ class VsphereSession:
             self._retrieve_raw("ManagedEntity", [])
             self._names_loaded = True
 
+    def _retrieve_objects(self, objs: Sequence[Any], vimtype: Any, paths: Sequence[str]) -> list[dict[str, Any]]:
+        pc = vmodl.query.PropertyCollector
+        spec = pc.FilterSpec(
+            objectSet=[pc.ObjectSpec(obj=o, skip=False) for o in objs],
+            propSet=[pc.PropertySpec(type=vimtype, pathSet=sorted({"name", *paths}))],
+        )
+        collector = self.content.propertyCollector
+        result = collector.RetrievePropertiesEx([spec], pc.RetrieveOptions(maxObjects=500))
+        rows: list[dict[str, Any]] = []
+        while result is not None:
+            rows.extend({p.name: p.val for p in oc.propSet or []} for oc in result.objects or [])
+            result = collector.ContinueRetrievePropertiesEx(result.token) if result.token else None
+        return rows
+
     def retrieve(
         self, kind: str, paths: Sequence[str], names: Collection[str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """{entity name: {path: value}} for every `kind` entity (or only `names`), fetching just `paths`.
-        A path the server leaves unset is None. Values are plain Python (see `_plain`)."""
+        """{entity name: {path: value}} for every `kind` entity (or only `names`), fetching just `paths` (and,
+        with `names`, only for those entities). A path the server leaves unset is None. Values are plain
+        Python (see `_plain`)."""
         with self._guard(f"read {kind} {', '.join(paths) or 'names'}"):
             if paths:
                 self._ensure_names()
-            rows = self._retrieve_raw(kind, paths)
+            if names is None or not paths:
+                rows = [props for _obj, props in self._retrieve_raw(kind, paths)]
+            else:
+                wanted = [obj for obj, props in self._retrieve_raw(kind, []) if props.get("name") in names]
+                rows = self._retrieve_objects(wanted, _vim_type(kind), paths) if wanted else []
         out: dict[str, dict[str, Any]] = {}
-        for _obj, props in rows:
+        for props in rows:
             name = str(props.get("name"))
             if names is None or name in names:
                 out[name] = {p: _plain(props.get(p), self._names) for p in paths}
@@ -399,8 +419,6 @@ class VsphereSession:
         upper = end or datetime.max.replace(tzinfo=UTC)
         kept = [e for e in events if begin <= e.time <= upper and (not ids or e.event_type_id in ids or e.type in ids)]
         return sorted({e.key: e for e in kept}.values(), key=lambda e: (e.time, e.key))
-
-    last_event_collector: str | None = None  # moref of the latest events() collector (tests check it is gone)
 
     def collector_exists(self, moref: str) -> bool:
         """Whether an EventHistoryCollector is still alive on the server (reading its latestPage faults if not)."""
