@@ -479,3 +479,36 @@ def test_bridge_process_reads_host_control_sockets(lab: Lab, session: VsphereSes
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def test_vcenter_gone_mid_session_is_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = VcenterSpec(
+        address="127.0.0.1",
+        port=0,
+        password=new_password(),
+        hosts=(VcHost("esx01"),),
+        datastores=(VcDatastore("ds-iscsi01", "vmfs", ("esx01",)),),
+    )
+    handle = start(tmp_path / "vcenter", spec)
+    monkeypatch.setenv("FAULTLAB_TEST_VC_GONE", spec.password)
+    ep = ApiEndpoint(
+        address="127.0.0.1",
+        port=handle.port,
+        user=spec.user,
+        password=SecretRef("FAULTLAB_TEST_VC_GONE"),
+        tls=Tls(ca_file=handle.cert_file),
+    )
+    session = VsphereSession(ep, timeout=10)
+    try:
+        session.connect()
+        watch = session.watch("Datastore", ["summary.accessible"])
+        handle.stop()
+        with pytest.raises(UnreachableError, match=rf"@127.0.0.1:{handle.port}: wait for Datastore updates"):
+            watch.wait(2)
+        with pytest.raises(UnreachableError, match="read events"):
+            session.events(datetime.now(UTC) - timedelta(minutes=1))
+        watch.close()  # never raises, even with the server gone
+    finally:
+        session.close()
+        handle.stop()
+    assert not handle.alive()
