@@ -1,12 +1,14 @@
 """Faults, dead-man timer, `faultlab heal` and log cursors against a real sshd + iptables in a network namespace.
 
-The fixture builds one namespace (198.18.210.0/24): the storage target at .2 runs OpenSSH and a TCP listener on
-2049; the root namespace at .1 plays the ESXi host's storage address. Everything is reached over SSH as in a real
-lab; the checks look at the namespace's iptables directly and at real TCP connects.
+The fixture builds one namespace on a free /24 of 198.18.210-219.0/24: the storage target at .2 runs OpenSSH and
+a TCP listener on 2049; the root namespace at .1 plays the ESXi host's storage address. Everything is reached over
+SSH as in a real lab; the checks look at the namespace's iptables directly and at real TCP connects. The embedded
+lab tests at the end run the same code against simulated ESXi hosts and real ganesha/tgtd targets.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import shutil
@@ -34,7 +36,8 @@ from faultlab.lab.target import StorageTargetRole
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
-HOST_IP, TARGET_IP = "198.18.210.1", "198.18.210.2"
+SUBNETS = [f"198.18.{n}" for n in range(210, 220)]  # one /24 per concurrent run of this module
+LOCK = Path("/run/lock/faultlab-test-faults.lock")
 NFS_PORT = 2049
 TOOLS = ("ip", "iptables", "ssh-keygen", "/usr/sbin/sshd")
 
@@ -45,6 +48,25 @@ class Lab:
     inventory_path: Path
     inventory: Inventory
     tmp: Path
+    host_ip: str  # plays the ESXi host's storage address (root namespace)
+    target_ip: str  # the storage target (its own namespace)
+
+    def connect_error(self, timeout_s: float = 1.0) -> str:
+        """How a TCP connect from the 'ESXi' address to the target's NFS port ends."""
+        try:
+            with socket.create_connection(
+                (self.target_ip, NFS_PORT), timeout=timeout_s, source_address=(self.host_ip, 0)
+            ):
+                return "connected"
+        except TimeoutError:
+            return "timeout"
+        except ConnectionRefusedError:
+            return "refused"
+        except OSError as exc:
+            return type(exc).__name__
+
+    def connects(self, timeout_s: float = 1.0) -> bool:
+        return self.connect_error(timeout_s) == "connected"
 
     def iptables(self, *args: str) -> subprocess.CompletedProcess[str]:
         return _run("ip", "netns", "exec", self.ns, "iptables", "-w", "5", *args, check=False)
@@ -60,25 +82,13 @@ def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), check=check, capture_output=True, text=True, timeout=30)
 
 
-def connects(timeout_s: float = 1.0) -> bool:
-    """A TCP connect from the 'ESXi' address to the target's NFS port completes (False: refused or timed out)."""
-    try:
-        with socket.create_connection((TARGET_IP, NFS_PORT), timeout=timeout_s, source_address=(HOST_IP, 0)):
-            return True
-    except OSError:
-        return False
-
-
-def connect_error(timeout_s: float = 1.0) -> str:
-    try:
-        with socket.create_connection((TARGET_IP, NFS_PORT), timeout=timeout_s, source_address=(HOST_IP, 0)):
-            return "connected"
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as exc:
-        return type(exc).__name__
+def _free_subnet() -> str:
+    """A /24 of SUBNETS that no interface of the root namespace uses (call with LOCK held)."""
+    used = _run("ip", "-br", "addr").stdout
+    for net in SUBNETS:
+        if f" {net}." not in used:
+            return net
+    raise RuntimeError(f"all of {SUBNETS[0]}..{SUBNETS[-1]}.0/24 are in use")
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +103,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         _run("ip", "link", "add", veth, "type", "veth", "peer", "name", f"{veth}p")
         _run("ip", "link", "set", f"{veth}p", "netns", ns)
-        _run("ip", "addr", "add", f"{HOST_IP}/24", "dev", veth)
+        with LOCK.open("w") as lock:  # concurrent runs of this module each take their own /24
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            net = _free_subnet()
+            host_ip, target_ip = f"{net}.1", f"{net}.2"
+            _run("ip", "addr", "add", f"{host_ip}/24", "dev", veth)
         _run("ip", "link", "set", veth, "up")
-        for cmd in (("addr", "add", f"{TARGET_IP}/24", "dev", f"{veth}p"), ("link", "set", f"{veth}p", "up"),
+        for cmd in (("addr", "add", f"{target_ip}/24", "dev", f"{veth}p"), ("link", "set", f"{veth}p", "up"),
                     ("link", "set", "lo", "up")):  # fmt: skip
             _run("ip", "netns", "exec", ns, "ip", *cmd)
         for name in ("host_key", "id_ed25519"):
             _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / name))
         (tmp / "authorized_keys").write_text((tmp / "id_ed25519.pub").read_text())
         kind, blob = (tmp / "host_key.pub").read_text().split()[:2]
-        (tmp / "known_hosts").write_text(f"{TARGET_IP} {kind} {blob}\n")
+        (tmp / "known_hosts").write_text(f"{target_ip} {kind} {blob}\n")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         (tmp / "sshd_config").write_text(
-            f"ListenAddress {TARGET_IP}:22\nHostKey {tmp / 'host_key'}\nPidFile {tmp / 'sshd.pid'}\n"
+            f"ListenAddress {target_ip}:22\nHostKey {tmp / 'host_key'}\nPidFile {tmp / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "Subsystem sftp internal-sftp\n"
@@ -121,11 +135,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             version: 1
             ssh: {{user: root, private_key: {tmp / "id_ed25519"}, known_hosts: {tmp / "known_hosts"}, timeout: 5s}}
             hosts:
-              - {{name: esx01, address: {HOST_IP}}}
+              - {{name: esx01, address: {host_ip}}}
             storage_targets:
               - name: tgt01
                 kind: nfs
-                address: {TARGET_IP}
+                address: {target_ip}
                 allow_faults: true
                 ports: {{nfs: {NFS_PORT}, rpcbind: 111, mountd: 20048}}
                 service: {{start: "true", stop: "true"}}
@@ -135,8 +149,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
               - {{name: win01, host: esx01, datastore: ds01}}
             """)
         )
-        lab = Lab(ns, inventory, load_inventory(inventory), tmp)
-        assert wait_for(lambda: connects(0.5) and _ssh_answers(lab), 15, 0.1), "sshd/listener did not come up"
+        lab = Lab(ns, inventory, load_inventory(inventory), tmp, host_ip, target_ip)
+        assert wait_for(lambda: lab.connects(0.5) and _ssh_answers(lab), 15, 0.1), "sshd/listener did not come up"
         yield lab
     finally:
         for p in procs:
@@ -148,7 +162,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 def _ssh_answers(lab: Lab) -> bool:
     try:
-        with socket.create_connection((TARGET_IP, 22), timeout=0.5) as s:
+        with socket.create_connection((lab.target_ip, 22), timeout=0.5) as s:
             return s.recv(8).startswith(b"SSH-")
     except OSError:
         return False
@@ -169,7 +183,7 @@ def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshP
     foreign = ["-s", "198.18.99.9/32", "-m", "comment", "--comment", "admin rule", "-j", "ACCEPT"]
     lab.iptables("-A", "INPUT", *foreign)
     try:
-        assert connects()
+        assert lab.connects()
         ledger = Ledger.create("real1", lab.tmp / "state")
         injector = Injector(pool, ledger)
         fault = _blackhole(lab, "real1")
@@ -177,14 +191,14 @@ def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshP
         injector.inject(fault)
         tagged = lab.tagged(fault.tag)
         assert len(tagged) == 2 and len(lab.input_rules()) == 3
-        assert any("-s 198.18.210.1/32 -p tcp" in r and "--dports 111,2049,20048" in r for r in tagged)
-        assert connect_error(1.0) == "timeout"
+        assert any(f"-s {lab.host_ip}/32 -p tcp" in r and "--dports 111,2049,20048" in r for r in tagged)
+        assert lab.connect_error(1.0) == "timeout"
         entry = ledger.entries[0]
         assert entry.timer_pid is not None and timer_running(pool.get("tgt01"), entry.timer_pid, fault.tag)
         assert injector.heal(fault).status == "healed"
         assert lab.tagged(fault.tag) == [] and lab.input_rules() == ['-A INPUT -s 198.18.99.9/32 -m comment '
                                                                       '--comment "admin rule" -j ACCEPT']  # fmt: skip
-        assert connects()
+        assert lab.connects()
         assert not timer_running(pool.get("tgt01"), entry.timer_pid, fault.tag)  # heal cancelled the timer
         assert ledger.close() and not ledger.path.exists()
     finally:
@@ -197,19 +211,21 @@ def test_reject_resets_tcp_connections(lab: Lab, pool: SshPool) -> None:
     fault = _blackhole(lab, "real2", kind="network-reject")
     injector.inject(fault)
     try:
-        assert connect_error(2.0) == "refused"  # RST, at once
+        assert lab.connect_error(2.0) == "refused"  # RST, at once
     finally:
         assert injector.heal(fault).ok
-    assert connects() and lab.tagged(fault.tag) == []
+    assert lab.connects() and lab.tagged(fault.tag) == []
 
 
 def test_dead_man_timer_heals_when_heal_is_never_called(lab: Lab, pool: SshPool) -> None:
     ledger = Ledger.create("real3", lab.tmp / "state")
-    fault = _blackhole(lab, "real3", hold_s=2, grace_s=0)
+    fault = _blackhole(lab, "real3", hold_s=3, grace_s=0)
+    started = time.monotonic()
     Injector(pool, ledger).inject(fault)
-    assert not connects(0.5) and len(lab.tagged(fault.tag)) == 2
-    assert wait_for(lambda: lab.tagged(fault.tag) == [], 15, 0.2), "the dead-man timer did not heal"
-    assert connects()
+    assert len(lab.tagged(fault.tag)) == 2 and not lab.connects(0.5)
+    assert wait_for(lambda: lab.tagged(fault.tag) == [], 15, 0.1), "the dead-man timer did not heal"
+    assert time.monotonic() - started >= 3.0  # not before hold + grace
+    assert lab.connects()
     outcome = Injector(pool, ledger).heal_all()  # afterwards the harness finds it healed and closes the entry
     assert [o.status for o in outcome] == ["already healed"] and ledger.close()
 
@@ -238,14 +254,14 @@ def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool
         proc.kill()  # SIGKILL: no finally, no heal in that process
         proc.wait(timeout=10)
     tag = "faultlab:killed:f1"
-    assert len(lab.tagged(tag)) == 2 and not connects(0.5)
+    assert len(lab.tagged(tag)) == 2 and not lab.connects(0.5)
     pid = Ledger.load(state / "killed.json").entries[0].timer_pid
     assert pid is not None and timer_running(pool.get("tgt01"), pid, tag)
     result = CliRunner().invoke(heal_app, ["--state-dir", str(state)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("healed ") and "network-blackhole on tgt01 (faultlab:killed:f1)" in result.output
     assert len(result.output.strip().splitlines()) == 1
-    assert lab.tagged(tag) == [] and connects()
+    assert lab.tagged(tag) == [] and lab.connects()
     assert not (state / "killed.json").exists() and not timer_running(pool.get("tgt01"), pid, tag)
     again = CliRunner().invoke(heal_app, ["--state-dir", str(state)])
     assert again.exit_code == 0 and again.output.startswith("nothing to heal")
