@@ -6,6 +6,7 @@ import os
 
 import yaml
 
+from faultlab.lab.inventory import parse_inventory
 from faultlab.sim.inventory import inventory
 from faultlab.sim.manifest import Manifest, process_start_time
 from faultlab.sim.topology import Layout
@@ -26,6 +27,14 @@ def test_inventory_lists_hosts_targets_datastores_and_vms() -> None:
     assert ds["ds-iscsi01"]["naa_id"] == LAYOUT.naa_id
     assert inv["vms"][0]["vmx_path"] == "[ds-nfs01] win01/win01.vmx"
     assert inv["ssh"]["private_key"] == str(LAYOUT.user_key)
+
+
+def test_harness_accepts_the_inventory_and_may_fault_its_hosts() -> None:
+    text = yaml.safe_dump(inventory(LAYOUT, "8.0", hosts_running=True), sort_keys=False)
+    inv = parse_inventory(text, "inventory.yaml", check_files=False)
+    for name in ("esx01", "esx02", "nfs01", "iscsi01"):
+        inv.require_fault_allowed(name)  # raises FaultNotAllowedError without `allow_faults: true`
+    assert all(h.allow_faults for h in inv.hosts)
 
 
 def test_inventory_dumps_as_plain_yaml_without_aliases() -> None:

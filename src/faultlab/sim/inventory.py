@@ -13,7 +13,8 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
       known_hosts: /run/faultlab/fl3a9c/ssh/known_hosts   # check host keys strictly against it
     hosts:                            # simulated ESXi hosts (SSH: esxcli, vim-cmd, /var/run/log, /vmfs/volumes)
       - {name: esx01, address: 198.18.1.11, version: "8.0", log_dir: /var/run/log,
-         netns: fl3a9c-esx01, running: true}          # running: the host process was started
+         netns: fl3a9c-esx01, running: true,           # running: the host process was started
+         allow_faults: true}                           # the harness may act on it (esxi-path-off)
     datastores:
       - {name: ds-nfs01, type: nfs, target: nfs01, remote_host: 198.18.1.21, remote_path: /ds-nfs01,
          volume_uuid: 5c1f0a2b-7e3d4f61, hosts: [esx01]}
@@ -32,7 +33,6 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
         service:                      # commands to run over SSH on the target
           start: faultlab-target start
           stop: faultlab-target stop
-          restart: faultlab-target restart
           status: faultlab-target status        # exit 0 process present (running/frozen), 3 dead
           freeze: faultlab-target freeze        # SIGSTOP
           thaw: faultlab-target thaw            # SIGCONT
@@ -56,7 +56,8 @@ INVENTORY_VERSION = 1
 
 
 def _service(*extra: str) -> dict[str, str]:
-    verbs = ["start", "stop", "restart", "status", "freeze", "thaw", *extra]
+    # `faultlab-target restart` exists but is not listed: faultlab.lab.inventory.Service has no such key.
+    verbs = ["start", "stop", "status", "freeze", "thaw", *extra]
     return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
 
 
@@ -84,6 +85,7 @@ def inventory(layout: Layout, version: str, hosts_running: bool) -> dict[str, An
                 "log_dir": "/var/run/log",
                 "netns": n.netns,
                 "running": hosts_running,
+                "allow_faults": True,  # a lab host: the harness may switch its paths off (esxi-path-off)
             }
             for n in esx
         ],
