@@ -157,6 +157,7 @@ class Service(_Model):
     start: Command
     stop: Command
     status: Command | None = None
+    restart: Command | None = None
     freeze: Command | None = None
     thaw: Command | None = None
     lun_remove: Command | None = None
