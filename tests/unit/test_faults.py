@@ -316,7 +316,7 @@ def test_ledger_and_timer_come_before_the_rule(inv: Inventory, pool: FakePool, t
     timer_at = next(i for i, c in enumerate(node.commands) if "nohup" in c)
     first_rule = next(i for i, c in enumerate(node.commands) if " -I " in c)
     assert timer_at < first_rule
-    assert "sleep 15.000" in node.commands[timer_at] and node.timers == {4000: "faultlab:r1:f1"}
+    assert "sleep 15 &" in node.commands[timer_at] and node.timers == {4000: "faultlab:r1:f1"}
     entry = Ledger.load(ledger.path).entries[0]
     assert (entry.state, entry.timer_node, entry.fault["kind"]) == ("active", "nfs01", "network-blackhole")
 
@@ -464,6 +464,18 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
     f = blackhole(inv)
     bin_dir = _fake_iptables(tmp_path)
@@ -482,6 +494,8 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
                          text=True, timeout=10, check=True)  # fmt: skip
     pid = int(res.stdout)
     assert subprocess.run(["sh", "-c", _match_script(pid, "faultlab:r1:f2", "exit 0")], check=False).returncode == 4
+    sleeper = wait_for(lambda: bool(_children(pid)), 5, 0.02) and _children(pid)[0]
+    assert sleeper and Path(f"/proc/{sleeper}/cmdline").read_bytes().startswith(b"sleep\x0030")
     assert subprocess.run(["sh", "-c", _match_script(pid, f.tag, f"kill {pid}")], check=False).returncode == 0
-    assert wait_for(lambda: _gone(pid), 10, 0.05)
+    assert wait_for(lambda: _gone(pid) and _gone(sleeper), 10, 0.05)  # the trap took the sleep along
     assert rules.read_text() == "\n".join(ours) + "\n"

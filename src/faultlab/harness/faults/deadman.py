@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 
 from faultlab.lab.errors import LabError
@@ -12,10 +13,11 @@ MARK = "faultlab-deadman"
 
 def timer_script(tag: str, delay_s: float, heal_shell: str) -> str:
     """A detached `sh -c` whose command line names the tag (checked before it is killed), that sleeps then heals.
-    The TERM trap stops the sleep with it, so a cancelled timer leaves nothing behind."""
+    The TERM trap stops the sleep with it, so a cancelled timer leaves nothing behind. Whole seconds: busybox's
+    sleep (ESXi) may not take fractions."""
     inner = (
         f": {MARK} {tag}; trap 'kill $s 2>/dev/null; exit 0' TERM; "
-        f"sleep {max(delay_s, 0.0):.3f} & s=$!; wait $s; {heal_shell}"
+        f"sleep {max(math.ceil(delay_s), 1)} & s=$!; wait $s; {heal_shell}"
     )
     return f"nohup sh -c {shlex.quote(inner)} </dev/null >/dev/null 2>&1 & echo $!"
 
