@@ -160,11 +160,34 @@ class EsxiHost:
             "events": self.logs.events(),
         }
 
+    def stats(self) -> dict[str, Any]:
+        """Per periodic state machine ("<datastore or VM>/<machine>"): scheduled period, rounds, lateness;
+        plus the host's CPU seconds so far and what happened (APD starts, guest crashes) to spot spurious ones."""
+        machines: dict[str, dict[str, float | int]] = {}
+        for vol in self.nfs.values():
+            machines.update({f"{vol.name}/{k}": v for k, v in vol.stats().items()})
+        for ivol in self.iscsi.values():
+            machines.update({f"{ivol.name}/{k}": v for k, v in ivol.stats().items()})
+        for vm in self.vms:
+            machines[f"{vm.name}/guest.io"] = vm.io_stats.as_dict()
+        times = os.times()
+        names = [e.get("eventTypeId") for e in self.logs.events()]
+        return {
+            "host": self.cfg["host_name"],
+            "pid": os.getpid(),
+            "cpu_s": round(times.user + times.system, 3),
+            "machines": machines,
+            "apd_starts": names.count("esx.problem.storage.apd.start"),
+            "guest_crashes": sum(vm.state.crashes for vm in self.vms),
+        }
+
     def handle(self, req: dict[str, Any]) -> Any:
         cmd = req.get("cmd")
         try:
             if cmd == "snapshot":
                 return self.snapshot()
+            if cmd == "stats":
+                return self.stats()
             if cmd == "events":
                 return self.logs.events(int(req.get("since", 0)))
             if cmd == "settings.list":

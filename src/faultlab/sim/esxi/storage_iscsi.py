@@ -10,9 +10,11 @@ from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.iscsiclient import IscsiSession, ScsiResult
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
+from faultlab.sim.esxi.tickstats import TickStats
 
 HB_OFFSET = 3248128  # byte offset of this host's heartbeat slot in the VMFS heartbeat region
 SCSI_UNIT_ATTENTION = 0x6
+TICK_S = 0.05  # the APD/VMFS heartbeat timers' poll period
 
 
 class IscsiVolume:
@@ -48,6 +50,9 @@ class IscsiVolume:
         self.last_error = ""
         self.writes_ok = 0
         self.capacity_mb = 0
+        # VMFS heartbeat writes (each is due one interval after the previous one started) and timer ticks.
+        self.hb_stats = TickStats(hb_interval_s)
+        self.tick_stats = TickStats(TICK_S)
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
@@ -90,9 +95,15 @@ class IscsiVolume:
         with self.session.lock:
             self.session.close()
 
+    def stats(self) -> dict[str, dict[str, float | int]]:
+        return {"vmfs.heartbeat": self.hb_stats.as_dict(), "apd.tick": self.tick_stats.as_dict()}
+
     def _tick_loop(self) -> None:
-        while not self.stop.wait(0.05):
+        last = time.monotonic()
+        while not self.stop.wait(TICK_S):
             now = time.monotonic()
+            self.tick_stats.tick(last + TICK_S, now)
+            last = now
             with self._lock:
                 out = self.path.tick(
                     now, self.settings.integer("Misc.APDTimeout"), self.settings.integer("Misc.APDHandlingEnable") == 1
@@ -118,7 +129,12 @@ class IscsiVolume:
             return result
 
     def _probe_loop(self) -> None:
+        previous: float | None = None
         while not self.stop.wait(self.hb_interval_s):
+            started = time.monotonic()
+            if previous is not None:  # the write is sleep + probe: late when the probe or the wake-up is slow
+                self.hb_stats.tick(previous + self.hb_interval_s, started)
+            previous = started
             result = self._probe()
             now = time.monotonic()
             with self._lock:

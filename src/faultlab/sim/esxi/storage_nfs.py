@@ -12,11 +12,13 @@ from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.machines import ApdState, NfsHeartbeat
 from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
 from faultlab.sim.esxi.settings import Settings
+from faultlab.sim.esxi.tickstats import TickStats
 
 T = TypeVar("T")
 IoKind = Literal["vm", "host"]
 _PERMANENT = ("NOENT", "No such", "EXIST", "ACCES", "PERM", "ISDIR", "NOTDIR")
 IO_RETRY_S = 0.2
+TICK_S = 0.05  # the APD timer's and the heartbeat scheduler's poll period
 
 
 def full_uuid(volume_uuid: str) -> str:
@@ -47,6 +49,9 @@ class NfsVolume:
         self._threads: list[threading.Thread] = []
         self.heartbeats_sent = 0
         self.heartbeats_failed = 0
+        # Heartbeat rounds (a heartbeat sent, or recent I/O standing in for it) and APD timer ticks.
+        self.hb_stats = TickStats(self.machine.frequency_s)
+        self.tick_stats = TickStats(TICK_S)
 
     # -- settings ---------------------------------------------------------------------------------
     def _hb_params(self) -> tuple[float, float, int, float]:
@@ -110,17 +115,27 @@ class NfsVolume:
             thread.join(timeout)
         self._hb_client.close()
 
+    def stats(self) -> dict[str, dict[str, float | int]]:
+        return {"nfs.heartbeat": self.hb_stats.as_dict(), "apd.tick": self.tick_stats.as_dict()}
+
     def _tick_loop(self) -> None:
-        while not self.stop.wait(0.05):
+        last = time.monotonic()
+        while not self.stop.wait(TICK_S):
+            now = time.monotonic()
+            self.tick_stats.tick(last + TICK_S, now)
+            last = now
             with self._lock:
-                self._report(self.machine.tick(time.monotonic()))
+                self._report(self.machine.tick(now))
 
     def _heartbeat_loop(self) -> None:
-        while not self.stop.wait(0.05):
+        while not self.stop.wait(TICK_S):
             with self._lock:
                 m = self.machine
                 m.frequency_s, m.timeout_s, m.max_failures, m.delta_s = self._hb_params()
+                previous = m.last_beat
                 due = m.due(time.monotonic())
+                if m.last_beat != previous and previous != float("-inf"):  # a round began: was it on time?
+                    self.hb_stats.tick(previous + m.frequency_s, m.last_beat, m.frequency_s)
             if not due:
                 continue
             self.heartbeats_sent += 1

@@ -20,6 +20,7 @@ from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
 from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
 from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.tickstats import TickStats
 from faultlab.sim.esxi.vmxlog import VmxLog
 
 SECTOR = 512
@@ -106,6 +107,7 @@ class Vmx:
         self._thread = threading.Thread(target=self._run, name=f"guest-{self.name}", daemon=True)
         self._watch = threading.Thread(target=self._watchdog, name=f"guest-watch-{self.name}", daemon=True)
         self._seq = 0
+        self.io_stats = TickStats(self.guest.io_interval_s)  # guest I/O due io_interval_s after the last one ended
 
     @property
     def datastore_path(self) -> str:
@@ -197,7 +199,11 @@ class Vmx:
 
     def _run(self) -> None:
         stop = self.volume.stop
+        ended = time.monotonic()
         while not stop.wait(self.guest.io_interval_s):
+            woke = time.monotonic()
+            self.io_stats.tick(ended + self.guest.io_interval_s, woke)
+            ended = woke
             if self.state.guest == "booting":
                 continue  # no guest I/O while Windows restarts
             seq = self._seq
@@ -221,6 +227,7 @@ class Vmx:
             self._seq += 1
             if doomed:
                 self._crash_and_restart()
+            ended = time.monotonic()
 
     def _writer(self, slot: int, data: bytes) -> Callable[[NfsClient], None]:
         def write(client: NfsClient) -> None:
