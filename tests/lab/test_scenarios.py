@@ -1,0 +1,76 @@
+"""The scenario catalog end to end on the embedded lab (one per session, from the plugin), and wrong expectations.
+
+Each catalog scenario must pass; the figures (wall time against hold + recovery, bytes collected against
+bytes the logs grew) are printed and kept as JUnit properties. A deliberately wrong expectation must FAIL
+with a message naming the step, both from a real run and when the record is judged again offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from faultlab.harness.judge import judge
+from faultlab.harness.record import RunRecord, load_record
+
+pytestmark = [pytest.mark.lab, pytest.mark.destructive]
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = sorted((ROOT / "scenarios").glob("*.yaml"))
+RunScenario = Callable[..., RunRecord]
+
+
+def run_dir(pytestconfig: pytest.Config, record: RunRecord) -> Path:
+    from faultlab.harness.pytest_plugin import artifacts_dir
+
+    return artifacts_dir(pytestconfig) / record.run_id
+
+
+def test_catalog_is_complete() -> None:
+    names = {p.stem for p in CATALOG}
+    assert {"nfs-apd-bsod", "nfs-blip-no-apd", "nfs-service-stop", "iscsi-apd", "iscsi-pdl"} <= names
+
+
+@pytest.mark.parametrize("path", CATALOG, ids=[p.stem for p in CATALOG])
+def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestconfig: pytest.Config) -> None:
+    record = run_scenario(path)
+    f = record.figures
+    print(
+        f"\nFIGURES {record.scenario_name}: wall {f['wall_s']:.1f}s, hold {f['hold_s']:.1f}s + recovery "
+        f"{f['recovery_s']:.1f}s = inherent {f['inherent_s']:.1f}s, harness overhead {f['overhead_s']:.1f}s; "
+        f"collected {f['bytes_collected']:.0f} B, logs grew {f['bytes_grown']:.0f} B"
+    )
+    assert record.judgement is not None and record.judgement["verdict"] == "true"
+    assert [p.status for p in record.phases] == ["ok"] * len(record.phases)
+    # lun-remove: the embedded inventory gives no lun_check command, so the heal cannot be verified there.
+    assert record.heal is not None and record.heal["status"] in ("healed", "unverified"), record.heal
+    assert all(r.met for r in record.recovery)
+    assert f["wall_s"] >= f["inherent_s"] and f["bytes_collected"] > 0
+    # The record alone judges the same way again (offline).
+    rec, folder = load_record(run_dir(pytestconfig, record) / "record.json")
+    assert judge(rec, folder)["verdict"] == "true"
+
+
+def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pytestconfig: pytest.Config) -> None:
+    right = (ROOT / "scenarios" / "nfs-apd-bsod.yaml").read_text()
+    wrong_code = right.replace("code: 0xEF", "code: 0x7A")
+    assert wrong_code != right
+    record = run_scenario(wrong_code, check=False)
+    assert record.outcome == "failed", record.message
+    assert "step 7 guest.bsod" in record.message and "0x7a" in record.message.lower(), record.message
+
+    # The same run judged offline: with steps swapped it fails naming the step; with the right file it passes.
+    rec, folder = load_record(run_dir(pytestconfig, record))
+    swapped = right.replace(
+        "    - apd.start\n    - nfs.server.lost: {subject: $datastore}\n",
+        "    - nfs.server.lost: {subject: $datastore}\n    - apd.start\n",
+    )
+    assert swapped != right
+    rec.scenario_text = swapped
+    verdict = judge(rec, folder)
+    assert verdict["verdict"] == "false"
+    assert "apd.start" in verdict["message"] and "step" in verdict["message"], verdict["message"]
+    rec.scenario_text = right
+    assert judge(rec, folder)["verdict"] == "true"
