@@ -107,3 +107,21 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.delenv("XDG_STATE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_state_dir() == tmp_path / ".local" / "state" / "faultlab" / "ledger"
+
+
+def test_faultlab_heal_without_ledgers_and_with_a_broken_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from faultlab.harness.cli_heal import heal_app
+
+    empty = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
+    assert empty.exit_code == 0 and empty.output.startswith(f"nothing to heal: no ledger in {tmp_path}")
+    (tmp_path / "bad.json").write_text("{not json")
+    Ledger.create("noinv", tmp_path).record(FAULT)
+    broken = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
+    assert broken.exit_code == 1
+    out = broken.output.splitlines()
+    assert len(out) == 2 and all(line.startswith("failed ") for line in out)
+    assert any("bad.json: unreadable ledger" in line for line in out)
+    assert any("noinv.json: the ledger names no inventory; give --inventory" in line for line in out)
+    assert (tmp_path / "noinv.json").exists()  # nothing healed: the ledger stays
