@@ -128,6 +128,8 @@ def failure_message(results: list[CheckResult]) -> str:
     parts = []
     for r in bad:
         where = f"step {r.step_index} {r.step}: " if r.step_index is not None and r.step else ""
+        if r.message.startswith(where):  # the checks' messages often name the step already
+            where = ""
         parts.append(f"{r.verdict.value.upper()} {r.check}\n  {where}{r.message}")
         parts.extend(f"  {line}" for line in r.lines()[1:])
     return "\n".join(parts)
