@@ -227,7 +227,7 @@ def test_dead_man_timer_heals_when_heal_is_never_called(lab: Lab, pool: SshPool)
     assert time.monotonic() - started >= 3.0  # not before hold + grace
     assert lab.connects()
     outcome = Injector(pool, ledger).heal_all()  # afterwards the harness finds it healed and closes the entry
-    assert [o.status for o in outcome] == ["already healed"] and ledger.close()
+    assert [o.status for o in outcome] == ["healed by timer"] and ledger.close()
 
 
 def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool) -> None:

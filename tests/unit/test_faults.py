@@ -22,7 +22,7 @@ from faultlab.harness.faults import (
     plan_fault,
     wait_for,
 )
-from faultlab.harness.faults.deadman import _match_script, timer_script
+from faultlab.harness.faults.deadman import _match_script, marker_path, timer_script
 from faultlab.harness.ledger import Ledger
 from faultlab.lab.errors import FaultNotAllowedError
 from faultlab.lab.inventory import Inventory, parse_inventory
@@ -102,6 +102,7 @@ class FakeNode:
         self.hooks: dict[str, Callable[[], None]] = {}  # command prefix -> called before it runs
         self.break_iptables_insert = False
         self.sudo_used = False
+        self.markers: set[str] = set()
 
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
         line = argv if isinstance(argv, str) else shlex.join(argv)
@@ -131,7 +132,18 @@ class FakeNode:
             if "kill" in line:
                 del self.timers[pid]
             return ok()
+        if words[:2] == ["test", "-e"]:
+            return ok(status=0 if words[2] in self.markers else 1)
+        if words[:2] == ["rm", "-f"]:
+            self.markers.discard(words[2])
+            return ok()
         return self._service(words)
+
+    def fire(self, pid: int, heal_line: str) -> None:
+        """The timer's sleep ran out: it runs the heal and leaves its marker when the heal succeeded."""
+        tag = self.timers.pop(pid)
+        if self.run(heal_line).succeeded:
+            self.markers.add(marker_path(tag))
 
     def _iptables(self, args: list[str]) -> CommandResult:
         op, chain = args[0], args[1]
@@ -386,6 +398,17 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
     assert injector.heal(f).status == "unverified"
     assert injector.heal(f).status == "already healed"
     assert node.lun is True and sum(c == "lun add" for c in node.commands) == 1
+    # again, and this time the dead-man timer heals first: heal must not add the LUN a second time
+    g = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", fault_id="f2", scenario_vms=["db01"], hold_s=1)
+    injector.inject(g)
+    (pid,) = node.timers
+    node.fire(pid, g.heal_shell())
+    assert node.lun is True and node.markers == {marker_path(g.tag)}
+    outcome = injector.heal(g)
+    assert (outcome.status, outcome.ok) == ("healed by timer", True)
+    assert sum(c == "lun add" for c in node.commands) == 2 and node.markers == set()
+    entry = Ledger.load(ledger.path).entry("f2")
+    assert entry is not None and entry.note == "healed by the dead-man timer"
 
 
 def test_esxi_path_off(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
@@ -477,7 +500,8 @@ def _children(pid: int) -> list[int]:
 
 
 def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
-    f = blackhole(inv)
+    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id=f"u{os.getpid()}", scenario_vms=["win01", "win02"],
+                   hold_s=1)  # fmt: skip
     bin_dir = _fake_iptables(tmp_path)
     rules = tmp_path / "rules.txt"
     ours = [" ".join(r.spec) for r in f.rules()]
@@ -488,6 +512,9 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
     pid = int(res.stdout)
     assert wait_for(lambda: _gone(pid), 10, 0.05)
     assert rules.read_text() == "-s 10.0.0.1 -j ACCEPT\n"
+    marker = Path(marker_path(f.tag))
+    assert marker.exists()  # the heal succeeded: the timer says so
+    marker.unlink()
     # cancelled: the rules stay, the timer is gone (the timer's pid is not our child: /proc is polled)
     rules.write_text("\n".join(ours) + "\n")
     res = subprocess.run(["sh", "-c", timer_script(f.tag, 30, f.heal_shell())], env=env, capture_output=True,
@@ -499,3 +526,4 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
     assert subprocess.run(["sh", "-c", _match_script(pid, f.tag, f"kill {pid}")], check=False).returncode == 0
     assert wait_for(lambda: _gone(pid) and _gone(sleeper), 10, 0.05)  # the trap took the sleep along
     assert rules.read_text() == "\n".join(ours) + "\n"
+    assert not Path(marker_path(f.tag)).exists()  # a cancelled timer healed nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import shlex
 
 from faultlab.lab.errors import LabError
@@ -11,13 +12,19 @@ from faultlab.lab.esxi import Runner
 MARK = "faultlab-deadman"
 
 
+def marker_path(tag: str) -> str:
+    """The file a timer leaves on the node when its heal succeeded (heal then knows it need not act)."""
+    return f"/tmp/{MARK}.{re.sub(r'[^A-Za-z0-9._-]', '_', tag)}.healed"
+
+
 def timer_script(tag: str, delay_s: float, heal_shell: str) -> str:
     """A detached `sh -c` whose command line names the tag (checked before it is killed), that sleeps then heals.
     The TERM trap stops the sleep with it, so a cancelled timer leaves nothing behind. Whole seconds: busybox's
     sleep (ESXi) may not take fractions."""
     inner = (
         f": {MARK} {tag}; trap 'kill $s 2>/dev/null; exit 0' TERM; "
-        f"sleep {max(math.ceil(delay_s), 1)} & s=$!; wait $s; {heal_shell}"
+        f"sleep {max(math.ceil(delay_s), 1)} & s=$!; wait $s; "
+        f"if ( {heal_shell} ); then : > {shlex.quote(marker_path(tag))}; fi"
     )
     return f"nohup sh -c {shlex.quote(inner)} </dev/null >/dev/null 2>&1 & echo $!"
 
@@ -49,3 +56,12 @@ def timer_running(client: Runner, pid: int, tag: str) -> bool:
 def cancel_timer(client: Runner, pid: int, tag: str) -> bool:
     """Kill the timer if that pid is still our timer (its command line names the tag); True when it was killed."""
     return client.run(_match_script(pid, tag, f"kill {pid}")).exit_status == 0
+
+
+def timer_fired(client: Runner, tag: str) -> bool:
+    """The timer ran its heal, and the heal succeeded (its marker file is there)."""
+    return client.run(["test", "-e", marker_path(tag)]).exit_status == 0
+
+
+def clear_marker(client: Runner, tag: str) -> None:
+    client.run(["rm", "-f", marker_path(tag)])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.harness.faults.deadman import cancel_timer, start_timer
+from faultlab.harness.faults.deadman import cancel_timer, clear_marker, start_timer, timer_fired
 from faultlab.harness.faults.model import Fault, FaultError, NodePool
 from faultlab.harness.ledger import Entry, Ledger, ledger_files
 from faultlab.lab.errors import FaultlabError
@@ -36,7 +36,7 @@ class HealOutcome:
     run_id: str
     fault_id: str
     description: str
-    status: str  # healed | already healed | unverified | failed
+    status: str  # healed | already healed | healed by timer | unverified | failed
     detail: str = ""
 
     @property
@@ -97,6 +97,12 @@ def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: f
     if not entry.open:
         return out("already healed")
     try:
+        node = pool.get(entry.timer_node or fault.node)
+        if entry.timer_pid is not None and timer_fired(node, fault.tag) and fault.verify_healed(pool) is not False:
+            # The dead-man timer healed it (its heal exited 0): acting again could fail (lun_add of a present LUN).
+            clear_marker(node, fault.tag)
+            ledger.update(fault.fault_id, state="healed", healed_at=time.time(), note="healed by the dead-man timer")
+            return out("healed by timer")
         did = fault.heal(pool)
         verdict = wait_for(lambda: fault.verify_healed(pool) is not False, verify_timeout_s)
         if not verdict:
