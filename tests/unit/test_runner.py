@@ -1,0 +1,286 @@
+"""Runner pieces without a lab: run record, offline judge (skew, anchors, failures), recovery probes against a
+fake SSH boundary, signal handling, a lab problem as outcome "error", and the run/judge commands' errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from faultlab.harness.cli import app
+from faultlab.harness.judge import judge
+from faultlab.harness.record import LogFile, Recovery, RunRecord, iso, load_record, save_record
+from faultlab.harness.recovery import Probe, datastore_accessible, vm_heartbeat_green, vm_powered_on, wait_conditions
+from faultlab.harness.runner import RunOptions, run_scenario, scenario_settings
+from faultlab.harness.scenario import parse_scenario
+from faultlab.harness.signals import Terminated, shielded, sigterm_as_interrupt
+from faultlab.lab.errors import UnreachableError
+from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.inventory import parse_inventory
+from faultlab.lab.ssh import CommandResult
+
+T0 = datetime(2026, 5, 7, 16, 0, 0, tzinfo=UTC)
+DEV = "mpx.vmhba32:C0:T0:L0"
+# vobd lines as ESXi writes them (reference/log-samples/vobd.log.txt), with real timestamps put in.
+VOBD = {
+    "start": "[APDCorrelator] 1960326656825us: [vob.storage.apd.start] Device or filesystem with identifier "
+    f"[{DEV}] has entered the All Paths Down state.",
+    "timeout": "[APDCorrelator] 1960466657332us: [vob.storage.apd.timeout] Device or filesystem with identifier "
+    f"[{DEV}] has entered the All Paths Down Timeout state after being in the All Paths Down state for 140 "
+    "seconds. I/Os will now be fast failed.",
+    "exit": "[APDCorrelator] 1960526657332us: [vob.storage.apd.exit] Device or filesystem with identifier "
+    f"[{DEV}] has exited the All Paths Down state.",
+}
+SCENARIO = """\
+name: iscsi-apd
+story: a test
+target: {host: esx01, datastore: ds-iscsi01}
+fault: {kind: network-blackhole, on: iscsi01}
+hold: "{Misc.APDTimeout}s + 60s"
+expect:
+  in_order:
+    - apd.start: {after: fault.injected}
+    - apd.timeout: {after: apd.start, at_least: "{Misc.APDTimeout}s"}
+    - apd.exit: {after: fault.healed}
+  never: [pdl]
+recover: {within: 10m, datastore: [accessible]}
+"""
+INVENTORY = """\
+version: 1
+kind: real
+ssh: {user: root, private_key: key, known_hosts: kh}
+hosts: [{name: esx01, address: 198.18.9.11}]
+storage_targets:
+  - {name: iscsi01, kind: iscsi, address: 198.18.9.31, allow_faults: true, ports: {iscsi: 3260},
+     service: {start: "s start", stop: "s stop"}}
+datastores: [{name: ds-iscsi01, type: vmfs, target: iscsi01, hosts: [esx01], naa_id: "naa.600"}]
+vms: [{name: win01, host: esx01, datastore: ds-iscsi01, vmx_path: "[ds-iscsi01] win01/win01.vmx"}]
+"""
+
+
+def vobd_line(at: datetime, which: str) -> str:
+    return f"{at.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z: {VOBD[which]}"
+
+
+def make_record(tmp_path: Path, host_ahead_s: float = 0.0, times: tuple[int, int, int] = (5, 146, 200)) -> RunRecord:
+    """A finished run: fault injected at T0, healed at T0+190 s; the host's clock runs `host_ahead_s` ahead."""
+    lines = [
+        vobd_line(T0 + timedelta(seconds=s + host_ahead_s), w)
+        for s, w in zip(times, ("start", "timeout", "exit"), strict=True)
+    ]
+    rel = "logs/esx01/var/run/log/vobd.log"
+    (tmp_path / rel).parent.mkdir(parents=True)
+    (tmp_path / rel).write_text("\n".join(lines) + "\n")
+    rec = RunRecord("r1", "iscsi-apd", None, SCENARIO, None, iso(T0))
+    rec.settings = {"Misc.APDTimeout": 140.0}
+    rec.skews = {"esx01": {"offset_s": host_ahead_s, "uncertainty_s": 0.01}}
+    rec.anchors = {"fault.injected": iso(T0), "fault.healed": iso(T0 + timedelta(seconds=190))}
+    rec.logs = [LogFile("esx01", "/var/run/log/vobd.log", rel, (tmp_path / rel).stat().st_size)]
+    rec.recovery = [Recovery("datastore ds-iscsi01 accessible", True, 4.0, 600.0)]
+    return rec
+
+
+# -- record -----------------------------------------------------------------------------------------------
+
+
+def test_record_round_trips_and_is_written_atomically(tmp_path: Path) -> None:
+    rec = make_record(tmp_path)
+    ph = rec.begin("preflight")
+    ph.started, ph.ended = iso(T0), iso(T0 + timedelta(seconds=2))
+    path = save_record(rec, tmp_path)
+    again, folder = load_record(tmp_path)
+    assert folder == tmp_path and again == rec and again.phases[0].seconds == 2.0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert path.name == "record.json"
+
+
+def test_load_record_rejects_what_is_not_a_record(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a JSON run record"):
+        load_record(tmp_path / "x.json")
+    (tmp_path / "y.json").write_text('{"version": 99}')
+    with pytest.raises(ValueError, match="unknown run record version 99"):
+        load_record(tmp_path / "y.json")
+
+
+# -- judge ------------------------------------------------------------------------------------------------
+
+
+def test_judge_passes_a_run_that_matches(tmp_path: Path) -> None:
+    result = judge(make_record(tmp_path), tmp_path)
+    assert result["verdict"] == "true", result["message"]
+    assert [c["verdict"] for c in result["checks"]] == ["true", "true", "true"]
+    assert [e["name"] for e in result["events"]] == ["apd.start", "apd.timeout", "apd.exit"]
+
+
+def test_judge_corrects_the_hosts_clock_skew(tmp_path: Path) -> None:
+    # The host's clock is 30 s behind: it writes apd.start at T0-25 s although it came 5 s after the inject.
+    rec = make_record(tmp_path, host_ahead_s=-30.0)
+    assert judge(rec, tmp_path)["verdict"] == "true"
+    rec.skews = {}  # without the skew the start seems to precede the fault
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "false" and "apd.start" in result["message"]
+
+
+def test_judge_fails_naming_the_step_too_early(tmp_path: Path) -> None:
+    rec = make_record(tmp_path, times=(5, 100, 200))  # timeout 95 s after start, Misc.APDTimeout is 140
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "false"
+    assert "step 2 apd.timeout" in result["message"] and "too_early" in str(result["checks"][0]["failure"])
+
+
+def test_missed_recovery_is_a_fail(tmp_path: Path) -> None:
+    rec = make_record(tmp_path)
+    rec.recovery = [Recovery("datastore ds-iscsi01 accessible", False, None, 600.0, "device naa.600 status dead")]
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "false"
+    assert "datastore ds-iscsi01 accessible not reached within 600s: device naa.600 status dead" in result["message"]
+
+
+def test_a_crashed_checker_is_never_a_pass(tmp_path: Path) -> None:
+    rec = make_record(tmp_path)
+    rec.settings = {}  # the durations cannot be evaluated: the in-order checker raises
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "unknown" and "checker crashed" in result["message"]
+
+
+# -- recovery probes against a fake SSH boundary ----------------------------------------------------------
+
+NFS_LIST = """\
+Volume Name  Host         Share      Vmknic  Accessible  Mounted  Connections  Read-Only   isPE  Hardware Acceleration
+-----------  -----------  ---------  ------  ----------  -------  -----------  ---------  -----  ---------------------
+ds-nfs01     198.18.1.21  /ds-nfs01  None         {acc}     true            1      false  false  Not Supported
+"""
+GETALLVMS = """\
+Vmid   Name              File                    Guest OS           Version   Annotation
+1      win01    [ds-nfs01] win01/win01.vmx   windows2019srv_64Guest   vmx-19
+"""
+
+
+class FakeHost:
+    """The SSH boundary: answers commands from a table (callables see how often they were asked)."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers, self.calls = answers, 0
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        self.calls += 1
+        key = " ".join(argv) if isinstance(argv, list) else argv
+        answer = self.answers.get(key, (127, "", f"sh: {key.split()[0]}: not found"))
+        if callable(answer):
+            answer = answer(self.calls)
+        code, out, err = answer
+        return CommandResult(key, code, out, err, 0.01)
+
+
+def esx_with(answers: dict[str, Any]) -> tuple[EsxiHost, FakeHost]:
+    inv = parse_inventory(INVENTORY.replace("type: vmfs", "type: nfs"), "inv.yaml", check_files=False)
+    fake = FakeHost(answers)
+    return EsxiHost.of(inv, "esx01", fake), fake
+
+
+def test_datastore_accessible_reads_esxcli_nfs_list() -> None:
+    inv = parse_inventory(INVENTORY.replace("ds-iscsi01", "ds-nfs01").replace("vmfs", "nfs"), "i", check_files=False)
+    states = iter(["false", "false", "true"])
+    fake = FakeHost({"esxcli storage nfs list": lambda n: (0, NFS_LIST.format(acc=next(states)), "")})
+    probe = datastore_accessible(EsxiHost.of(inv, "esx01", fake), inv, "ds-nfs01")
+    [res] = wait_conditions([probe], budget_s=5, poll_s=0.01)
+    assert res.met is True and res.seconds is not None and fake.calls == 3
+
+
+def test_vm_powered_on_and_heartbeat_unobservable() -> None:
+    esx, fake = esx_with(
+        {
+            "vim-cmd vmsvc/getallvms": (0, GETALLVMS, ""),
+            "vim-cmd vmsvc/power.getstate 1": (0, "Retrieved runtime info\nPowered off\n", ""),
+            "vim-cmd vmsvc/get.guestheartbeatStatus 1": (1, "", "Unknown command: 'vmsvc/get.guestheartbeatStatus'"),
+        }
+    )
+    results = wait_conditions([vm_powered_on(esx, "win01"), vm_heartbeat_green(esx, fake, "win01")], 0.2, poll_s=0.05)
+    assert [(r.condition, r.met) for r in results] == [
+        ("vm win01 powered_on", False),
+        ("vm win01 heartbeat_green", None),
+    ]
+    assert results[0].detail == "power state poweredOff" and "Unknown command" in results[1].detail
+
+
+def test_an_unreachable_host_is_not_yet_recovered() -> None:
+    def down() -> tuple[bool | None, str]:
+        raise UnreachableError("connection refused", host="esx01")
+
+    [res] = wait_conditions([Probe("host esx01 connected", down)], 0.1, poll_s=0.02)
+    assert res.met is False and "connection refused" in res.detail
+
+
+# -- signals ----------------------------------------------------------------------------------------------
+
+
+def test_sigterm_raises_inside_the_run_and_the_old_handler_returns() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated), sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 0.5)  # give the handler its chance to run
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_ctrl_c_during_heal_is_deferred_to_its_end() -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt), shielded():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("heal finished")
+    assert done == ["heal finished"]
+
+
+# -- runner and commands ----------------------------------------------------------------------------------
+
+
+def test_scenario_settings_are_the_ones_durations_use() -> None:
+    assert scenario_settings(parse_scenario(SCENARIO)) == ["Misc.APDTimeout"]
+
+
+class DeadPool:
+    def get(self, name: str) -> Any:
+        raise UnreachableError("timed out", host=name)
+
+    def close(self) -> None:
+        pass
+
+
+def test_unreachable_lab_is_outcome_error_naming_the_phase(tmp_path: Path) -> None:
+    inv = parse_inventory(INVENTORY, "inv.yaml", check_files=False)
+    opts = RunOptions(artifacts=tmp_path, state_dir=tmp_path / "ledger", pool_factory=lambda i: DeadPool())
+    rec = run_scenario(parse_scenario(SCENARIO), inv, scenario_text=SCENARIO, options=opts)
+    assert rec.outcome == "error" and rec.message == "lab problem in phase preflight: esx01: timed out"
+    saved, _ = load_record(tmp_path / rec.run_id)
+    assert saved.outcome == "error" and saved.fault is None and not (tmp_path / "ledger").exists()
+
+
+def test_run_command_bad_scenario_and_bad_inventory(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("")
+    (tmp_path / "key").chmod(0o600)
+    (tmp_path / "kh").write_text("")
+    (tmp_path / "inv.yaml").write_text(INVENTORY)
+    (tmp_path / "bad.yaml").write_text(SCENARIO.replace("hold:", "hodl:"))
+    (tmp_path / "badinv.yaml").write_text(INVENTORY.replace("kind: iscsi", "kind: fibre"))
+    (tmp_path / "ok.yaml").write_text(SCENARIO)
+    cli = CliRunner()
+    res = cli.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--inventory", str(tmp_path / "inv.yaml")])
+    assert res.exit_code == 2 and "bad.yaml, line 5, key hodl" in res.output, res.output
+    res = cli.invoke(app, ["run", str(tmp_path / "ok.yaml"), "--inventory", str(tmp_path / "badinv.yaml")])
+    assert res.exit_code == 2 and "badinv.yaml, line 6, key storage_targets[0].kind" in res.output, res.output
+    res = cli.invoke(app, ["run", str(tmp_path / "ok.yaml")])
+    assert res.exit_code == 2 and "give exactly one of --inventory FILE or --lab ID" in res.output
+
+
+def test_judge_command_rejudges_a_record(tmp_path: Path) -> None:
+    save_record(make_record(tmp_path), tmp_path)
+    res = CliRunner().invoke(app, ["judge", str(tmp_path / "record.json")])
+    assert res.exit_code == 0 and "verdict TRUE" in res.output and "[met] step 3 apd.exit" in res.output
+    (tmp_path / "junk.json").write_text("{")
+    res = CliRunner().invoke(app, ["judge", str(tmp_path / "junk.json")])
+    assert res.exit_code == 2 and "not a JSON run record" in res.output
