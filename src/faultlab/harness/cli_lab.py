@@ -47,6 +47,9 @@ def up(
     setting: Annotated[
         list[str] | None, typer.Option(help="Host advanced setting override KEY=VALUE (repeatable).")
     ] = None,
+    vcenter: Annotated[
+        bool, typer.Option("--vcenter/--no-vcenter", help="Start the simulated vCenter (node vc) and its feed.")
+    ] = True,
 ) -> None:
     """Build a lab that stays up until `faultlab lab down`; prints its id and inventory path."""
     if version not in ("7.0", "8.0"):
@@ -54,12 +57,20 @@ def up(
     profile: Literal["7.0", "8.0"] = "7.0" if version == "7.0" else "8.0"
     try:
         lab = EmbeddedLab.create(
-            hosts, vms, profile, start_hosts=esxi_host, settings=_settings(setting or []), detached=True
+            hosts,
+            vms,
+            profile,
+            start_hosts=esxi_host,
+            settings=_settings(setting or []),
+            detached=True,
+            vcenter=vcenter,
         )
     except LabError as err:
         _fail(err)
     typer.echo(f"lab {lab.lab_id} up ({lab.layout.cidr}); ESXi host processes running: {lab.hosts_running}")
     typer.echo(f"inventory: {lab.inventory_path}")
+    if lab.vcenter is not None:  # the password itself is never printed
+        typer.echo(f'vCenter: {lab.vcenter.url} (export FAULTLAB_VC_PASSWORD="$(cat {lab.vcenter.password_file})")')
 
 
 @lab_app.command()

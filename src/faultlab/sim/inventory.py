@@ -38,7 +38,13 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
           thaw: faultlab-target thaw            # SIGCONT
           # iscsi targets also: lun_remove (-> PDL sense 0x5/0x25/0x0), lun_add
         export_dir: /run/faultlab/fl3a9c/nfs01/export/ds-nfs01   # nfs only
-    vcenter: null                     # the simulated vCenter is not part of the lab yet
+    vcenter:                          # the simulated vCenter (null with `lab up --no-vcenter`)
+      address: 198.18.1.5
+      port: 443
+      user: administrator@vsphere.local
+      password: ${FAULTLAB_VC_PASSWORD}   # the value is in <state dir>/vcenter/password (0600);
+                                          # faultlab.sim.lab.vcenter_env(lab) gives the variable
+      tls: {verify: true, ca_file: /run/faultlab/fl3a9c/vcenter/cert.pem, thumbprint: null}
 """
 
 from __future__ import annotations
@@ -61,8 +67,11 @@ def _service(*extra: str) -> dict[str, str]:
     return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
 
 
-def inventory(layout: Layout, version: str, hosts_running: bool) -> dict[str, Any]:
-    """The inventory of `layout` as plain data (see the module docstring for the schema)."""
+def inventory(
+    layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The inventory of `layout` as plain data (see the module docstring for the schema); `vcenter` is the
+    running simulated vCenter's section (faultlab.sim.vcenter.VcenterHandle.inventory_entry)."""
     esx = layout.esxi_nodes
     host_names = [n.name for n in esx]
     nfs, isc = layout.nfs_node, layout.iscsi_node
@@ -143,12 +152,16 @@ def inventory(layout: Layout, version: str, hosts_running: bool) -> dict[str, An
                 "iqn": layout.iqn,
             },
         ],
-        "vcenter": None,
+        "vcenter": vcenter,
     }
 
 
-def write_inventory(layout: Layout, version: str, hosts_running: bool) -> Path:
+def write_inventory(layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None) -> Path:
     path = layout.inventory_path
-    text = yaml.safe_dump(inventory(layout, version, hosts_running), sort_keys=False)
-    path.write_text(f"# faultlab embedded lab {layout.lab_id}: schema in faultlab.sim.inventory\n{text}")
+    text = yaml.safe_dump(inventory(layout, version, hosts_running, vcenter), sort_keys=False)
+    header = f"# faultlab embedded lab {layout.lab_id}: schema in faultlab.sim.inventory\n"
+    if vcenter is not None:
+        # A hint, not the secret: the inventory refuses literal passwords.
+        header += f"# vCenter password: {vcenter['password']} from {layout.vcenter_dir / 'password'}\n"
+    path.write_text(header + text)
     return path

@@ -2,6 +2,7 @@
 
     with EmbeddedLab.up(hosts=1, vms=2) as lab:
         lab.inventory_path      # YAML for the harness (schema: faultlab.sim.inventory)
+        vcenter_env(lab)        # {"FAULTLAB_VC_PASSWORD": ...} for the inventory's vCenter password
 
 Every lab records what it creates in a manifest before creating it, so `down_lab` and `down_all` remove
 a lab completely even when the process that made it was killed.
@@ -17,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.sim import esxinode, firewall, netns, preflight, sshd, targets
+from faultlab.sim import esxinode, firewall, labvcenter, netns, preflight, sshd, targets
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
-from faultlab.sim.inventory import write_inventory
+from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.manifest import Manifest, all_manifests, allocation_lock, process_start_time
 from faultlab.sim.node import BindMount, prepare_node_dir, run_in_node, start_daemon
 from faultlab.sim.shell import CommandResult
@@ -34,6 +35,7 @@ from faultlab.sim.topology import (
     choose_subnet,
     new_lab_id,
 )
+from faultlab.sim.vcenter import BridgeHandle, VcenterHandle
 from faultlab.sim.vmfiles import create_vm_files
 from faultlab.sim.waits import tcp_open, wait_until
 
@@ -50,10 +52,19 @@ def vm_names(count: int) -> tuple[str, ...]:
 class EmbeddedLab:
     """A running lab; made by `EmbeddedLab.up(...)` (context manager) or `EmbeddedLab.create(...)`."""
 
-    def __init__(self, manifest: Manifest, version: VersionProfile, hosts_running: bool) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        version: VersionProfile,
+        hosts_running: bool,
+        vcenter: VcenterHandle | None = None,
+        bridge: BridgeHandle | None = None,
+    ) -> None:
         self.manifest = manifest
         self.version = version
         self.hosts_running = hosts_running
+        self.vcenter = vcenter  # the simulated vCenter (None: made with vcenter=False)
+        self.bridge = bridge  # forwards the hosts' state to it (None without vCenter or host processes)
 
     @property
     def layout(self) -> Layout:
@@ -91,9 +102,10 @@ class EmbeddedLab:
         *,
         start_hosts: bool = True,
         settings: dict[str, int | str] | None = None,
+        vcenter: bool = True,
     ) -> Iterator[EmbeddedLab]:
         """A lab for the duration of a `with` block; always torn down, also on errors and Ctrl-C."""
-        lab = cls.create(hosts, vms, version, start_hosts=start_hosts, settings=settings)
+        lab = cls.create(hosts, vms, version, start_hosts=start_hosts, settings=settings, vcenter=vcenter)
         try:
             yield lab
         finally:
@@ -109,14 +121,18 @@ class EmbeddedLab:
         start_hosts: bool = True,
         settings: dict[str, int | str] | None = None,
         detached: bool = False,
+        vcenter: bool = True,
     ) -> EmbeddedLab:
-        """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`."""
+        """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`. `vcenter`: run
+        the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state."""
         preflight.check()
-        manifest = _allocate(hosts, vm_names(vms))
+        if vcenter:
+            labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
+        manifest = _allocate(hosts, vm_names(vms), vcenter)
         try:
             for rule in manifest.root_rules:
                 firewall.add_rule(rule)
-            running = _build(manifest.layout, version, start_hosts, settings or {})
+            built = _build(manifest, version, start_hosts, settings or {})
         except BaseException:
             down_lab(manifest)
             raise
@@ -124,13 +140,13 @@ class EmbeddedLab:
             manifest.owner_pid = manifest.owner_start = None
         manifest.state = "up"
         manifest.save()
-        return cls(manifest, version, running)
+        return cls(manifest, version, built.hosts_running, built.vcenter, built.bridge)
 
     def down(self) -> None:
         down_lab(self.manifest)
 
 
-def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
+def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool) -> Manifest:
     """Pick a lab id and a free subnet and write the manifest listing every kernel object to be made."""
     with allocation_lock():
         labs = all_manifests()
@@ -139,7 +155,7 @@ def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
         lab_id = new_lab_id()
         while lab_id in taken:
             lab_id = new_lab_id()
-        layout = Layout(lab_id, choose_subnet(used), hosts, names)
+        layout = Layout(lab_id, choose_subnet(used), hosts, names, vcenter)
         layout.state_dir.mkdir(parents=True)
         pid = os.getpid()
         manifest = Manifest(
@@ -151,6 +167,7 @@ def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
             owner_start=process_start_time(pid),
             namespaces=[n.netns for n in layout.nodes],
             links=[layout.bridge, *(n.netns for n in layout.nodes)],
+            vcenter=vcenter,
         )
         if firewall.needs_forward_rule():
             manifest.root_rules.append(firewall.forward_rule(lab_id, layout.bridge))
@@ -161,8 +178,16 @@ def _allocate(hosts: int, names: tuple[str, ...]) -> Manifest:
         return manifest
 
 
-def _build(layout: Layout, version: VersionProfile, start_hosts: bool, settings: dict[str, int | str]) -> bool:
-    """Create and start everything; returns whether the ESXi host processes were started."""
+@dataclass(frozen=True, slots=True)
+class _Built:
+    hosts_running: bool
+    vcenter: VcenterHandle | None
+    bridge: BridgeHandle | None
+
+
+def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, settings: dict[str, int | str]) -> _Built:
+    """Create and start everything (recording pids in `manifest`); says what runs."""
+    layout = manifest.layout
     netns.create_bridge(layout.bridge, f"{layout.gateway_ip}/24")
     sshd.write_user_key(layout)
     nfs, isc = layout.nfs_node, layout.iscsi_node
@@ -186,6 +211,8 @@ def _build(layout: Layout, version: VersionProfile, start_hosts: bool, settings:
     for node in layout.esxi_nodes:
         prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
         esxinode.write_wrappers(node)
+    if layout.vcenter:
+        prepare_node_dir(layout.vc_node, [])
 
     known: list[str] = []
     for node in layout.nodes:
@@ -198,21 +225,28 @@ def _build(layout: Layout, version: VersionProfile, start_hosts: bool, settings:
         start_daemon(node, "sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(conf)])
     layout.known_hosts.write_text("\n".join(known) + "\n", encoding="utf-8")
 
-    # The two targets start in parallel: ganesha takes about a second to serve.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    hosts_running = start_hosts and esxinode.host_module_available()
+    # The two targets and the vCenter start in parallel: ganesha takes about a second to serve.
+    with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(_start_target, n) for n in (nfs, isc)]
+        vc_future = (
+            pool.submit(labvcenter.start_vcenter, manifest, inventory(layout, version, hosts_running))
+            if layout.vcenter
+            else None
+        )
         for f in futures:
             f.result()
+        vcenter = vc_future.result() if vc_future else None
 
-    hosts_running = start_hosts and esxinode.host_module_available()
     for node in layout.esxi_nodes:
         config = esxinode.write_config(layout, node, version, settings)
         if hosts_running:
             _start_host(node, config)
+    bridge = labvcenter.start_host_bridge(manifest, vcenter) if vcenter and hosts_running else None
     for node in layout.nodes:
         _wait_ssh(node)
-    write_inventory(layout, version, hosts_running)
-    return hosts_running
+    write_inventory(layout, version, hosts_running, vcenter.inventory_entry() if vcenter else None)
+    return _Built(hosts_running, vcenter, bridge)
 
 
 def _wait_ssh(node: NodeSpec) -> None:
@@ -247,6 +281,7 @@ def down_lab(manifest: Manifest) -> None:
         manifest.state = "removing"
         with contextlib.suppress(OSError):
             manifest.save()
+    labvcenter.stop_recorded(manifest)  # the bridge runs outside the lab's namespaces
     netns.kill_netns_processes(manifest.namespaces)
     for name in manifest.namespaces:
         netns.delete_netns(name)
@@ -350,6 +385,12 @@ def lab_status() -> list[LabStatus]:
         ]
         result.append(LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes))
     return result
+
+
+def vcenter_env(lab: EmbeddedLab | Manifest) -> dict[str, str]:
+    """{"FAULTLAB_VC_PASSWORD": password} for the inventory's `password: ${FAULTLAB_VC_PASSWORD}`: merge it
+    into the environment of whatever opens the vSphere session (the value is a secret: never print it)."""
+    return labvcenter.vcenter_env_of(lab.layout)
 
 
 def find_lab(lab_id: str) -> Manifest:

@@ -30,10 +30,22 @@ class Manifest:
     created_vmfs_root: bool = False
     root_rules: list[list[str]] = field(default_factory=list)  # iptables rules in the root namespace
     state: str = "creating"  # creating -> up -> removing
+    vcenter: bool = False  # the lab has the `vc` node (simulated vCenter)
+    # Processes outside the nodes' own daemons that `down` stops by pid: name -> [pid, start time].
+    pids: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def layout(self) -> Layout:
-        return Layout(self.lab_id, self.subnet, self.hosts, tuple(self.vm_names))
+        return Layout(self.lab_id, self.subnet, self.hosts, tuple(self.vm_names), self.vcenter)
+
+    def record_pid(self, name: str, pid: int) -> None:
+        """Remember a process (with its start time, so a reused pid is never signalled) and save."""
+        self.pids[name] = [pid, process_start_time(pid) or 0]
+        self.save()
+
+    def live_pids(self) -> dict[str, int]:
+        """The recorded processes that still run (same pid, same start time)."""
+        return {n: p for n, (p, start) in self.pids.items() if process_start_time(p) == start}
 
     def save(self) -> None:
         path = self.layout.manifest_path

@@ -22,11 +22,12 @@ IQN_PREFIX = "iqn.2026-11.lab.faultlab"
 
 
 class Role(StrEnum):
-    """What a node is: a simulated ESXi host or a real storage target."""
+    """What a node is: a simulated ESXi host, a real storage target or the simulated vCenter."""
 
     ESXI = "esxi"
     NFS = "nfs"
     ISCSI = "iscsi"
+    VCENTER = "vcenter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Layout:
     subnet: int
     hosts: int
     vm_names: tuple[str, ...]
+    vcenter: bool = False  # the lab has a `vc` node running the simulated vCenter
 
     def __post_init__(self) -> None:
         if not LAB_ID_RE.match(self.lab_id):
@@ -132,8 +134,18 @@ class Layout:
         return self._node(30, "iscsi01", Role.ISCSI, 31)
 
     @property
+    def vc_node(self) -> NodeSpec:
+        """The simulated vCenter's node (exists only when `vcenter`; its name is usable anyway)."""
+        return self._node(40, "vc", Role.VCENTER, 5)
+
+    @property
     def nodes(self) -> list[NodeSpec]:
-        return [self.nfs_node, self.iscsi_node, *self.esxi_nodes]
+        return [self.nfs_node, self.iscsi_node, *self.esxi_nodes, *([self.vc_node] if self.vcenter else [])]
+
+    @property
+    def vcenter_dir(self) -> Path:
+        """The simulated vCenter's files: spec, password (0600), certificate, control socket, logs."""
+        return self.state_dir / "vcenter"
 
     @property
     def vms(self) -> list[VmSpec]:
