@@ -179,7 +179,9 @@ def _blackhole(lab: Lab, run_id: str, hold_s: float = 60, grace_s: float = 0, ki
                       grace_s=grace_s)  # fmt: skip
 
 
-def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshPool) -> None:
+def test_blackhole_drops_traffic_and_heal_removes_only_ours(
+    lab: Lab, pool: SshPool, record_property: Callable[[str, object], None]
+) -> None:
     foreign = ["-s", "198.18.99.9/32", "-m", "comment", "--comment", "admin rule", "-j", "ACCEPT"]
     lab.iptables("-A", "INPUT", *foreign)
     try:
@@ -187,7 +189,9 @@ def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshP
         ledger = Ledger.create("real1", lab.tmp / "state")
         injector = Injector(pool, ledger)
         fault = _blackhole(lab, "real1")
+        started = time.monotonic()
         injector.inject(fault)
+        record_property("inject_s", round(time.monotonic() - started, 3))  # ledger, timer, rules, verify
         injector.inject(fault)
         tagged = lab.tagged(fault.tag)
         assert len(tagged) == 2 and len(lab.input_rules()) == 3
@@ -195,7 +199,9 @@ def test_blackhole_drops_traffic_and_heal_removes_only_ours(lab: Lab, pool: SshP
         assert lab.connect_error(1.0) == "timeout"
         entry = ledger.entries[0]
         assert entry.timer_pid is not None and timer_running(pool.get("tgt01"), entry.timer_pid, fault.tag)
+        started = time.monotonic()
         assert injector.heal(fault).status == "healed"
+        record_property("heal_s", round(time.monotonic() - started, 3))  # rules, verify, timer cancel, ledger
         assert lab.tagged(fault.tag) == [] and lab.input_rules() == ['-A INPUT -s 198.18.99.9/32 -m comment '
                                                                       '--comment "admin rule" -j ACCEPT']  # fmt: skip
         assert lab.connects()
