@@ -86,6 +86,15 @@ def triage_cmd(
     render(report, Console(), show_twins=twins)
 
 
+def _register_heal() -> None:
+    from faultlab.harness import cli_heal
+
+    app.command("heal", help="Heal every fault a ledger lists (after a crashed or killed run).")(cli_heal.heal)
+
+
+_register_heal()
+
+
 def main() -> None:
     app()
 
