@@ -41,3 +41,12 @@ def test_concurrent_writer_and_reader_see_consistent_counts() -> None:
         assert snap["count"] == 0 or abs(float(snap["late_mean_ms"]) - 1.0) < 1e-6
     thread.join()
     assert stats.as_dict()["count"] == 20000
+
+
+def test_reset_starts_a_new_window_after_answering() -> None:
+    stats = TickStats(1.0)
+    stats.tick(0.0, 0.9)
+    assert stats.as_dict(reset=True)["late_max_ms"] == 900.0
+    assert stats.as_dict() == {"period_s": 1.0, "count": 0, "late_mean_ms": 0.0, "late_max_ms": 0.0}
+    stats.tick(1.0, 1.002)
+    assert stats.as_dict()["count"] == 1 and stats.as_dict()["late_max_ms"] == 2.0

@@ -160,16 +160,17 @@ class EsxiHost:
             "events": self.logs.events(),
         }
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, reset: bool = False) -> dict[str, Any]:
         """Per periodic state machine ("<datastore or VM>/<machine>"): scheduled period, rounds, lateness;
-        plus the host's CPU seconds so far and what happened (APD starts, guest crashes) to spot spurious ones."""
+        plus the host's CPU seconds so far and what happened (APD starts, guest crashes) to spot spurious ones.
+        `reset`: the lateness records start again after this answer (a measuring window)."""
         machines: dict[str, dict[str, float | int]] = {}
         for vol in self.nfs.values():
-            machines.update({f"{vol.name}/{k}": v for k, v in vol.stats().items()})
+            machines.update({f"{vol.name}/{k}": v for k, v in vol.stats(reset).items()})
         for ivol in self.iscsi.values():
-            machines.update({f"{ivol.name}/{k}": v for k, v in ivol.stats().items()})
+            machines.update({f"{ivol.name}/{k}": v for k, v in ivol.stats(reset).items()})
         for vm in self.vms:
-            machines[f"{vm.name}/guest.io"] = vm.io_stats.as_dict()
+            machines[f"{vm.name}/guest.io"] = vm.io_stats.as_dict(reset)
         times = os.times()
         names = [e.get("eventTypeId") for e in self.logs.events()]
         return {
@@ -187,7 +188,7 @@ class EsxiHost:
             if cmd == "snapshot":
                 return self.snapshot()
             if cmd == "stats":
-                return self.stats()
+                return self.stats(bool(req.get("reset")))
             if cmd == "events":
                 return self.logs.events(int(req.get("since", 0)))
             if cmd == "settings.list":

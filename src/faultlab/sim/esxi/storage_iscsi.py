@@ -95,8 +95,8 @@ class IscsiVolume:
         with self.session.lock:
             self.session.close()
 
-    def stats(self) -> dict[str, dict[str, float | int]]:
-        return {"vmfs.heartbeat": self.hb_stats.as_dict(), "apd.tick": self.tick_stats.as_dict()}
+    def stats(self, reset: bool = False) -> dict[str, dict[str, float | int]]:
+        return {"vmfs.heartbeat": self.hb_stats.as_dict(reset), "apd.tick": self.tick_stats.as_dict(reset)}
 
     def _tick_loop(self) -> None:
         last = time.monotonic()

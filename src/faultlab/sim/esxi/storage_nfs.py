@@ -115,8 +115,8 @@ class NfsVolume:
             thread.join(timeout)
         self._hb_client.close()
 
-    def stats(self) -> dict[str, dict[str, float | int]]:
-        return {"nfs.heartbeat": self.hb_stats.as_dict(), "apd.tick": self.tick_stats.as_dict()}
+    def stats(self, reset: bool = False) -> dict[str, dict[str, float | int]]:
+        return {"nfs.heartbeat": self.hb_stats.as_dict(reset), "apd.tick": self.tick_stats.as_dict(reset)}
 
     def _tick_loop(self) -> None:
         last = time.monotonic()

@@ -31,12 +31,16 @@ class TickStats:
             self.late_sum_s += late
             self.late_max_s = max(self.late_max_s, late)
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self, reset: bool = False) -> dict[str, float | int]:
+        """The record so far; `reset` starts a new measuring window (a benchmark's steady state)."""
         with self._lock:
             mean = self.late_sum_s / self.count if self.count else 0.0
-            return {
+            out: dict[str, float | int] = {
                 "period_s": self.period_s,
                 "count": self.count,
                 "late_mean_ms": round(mean * 1000, 3),
                 "late_max_ms": round(self.late_max_s * 1000, 3),
             }
+            if reset:
+                self.count, self.late_sum_s, self.late_max_s = 0, 0.0, 0.0
+            return out
