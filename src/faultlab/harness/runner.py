@@ -278,13 +278,13 @@ class _Run:
         with self.phase("collect+judge", budget):
             while True:
                 self.collect()
+                self.grown()  # right after the read: the figure compares like with like
                 self.record.judgement = judge(self.record, self.run_dir)
                 if self.record.judgement["verdict"] == "true" or time.monotonic() >= deadline:
                     break
                 self.progress.tick("the expected events in the logs")
                 if self.stop.wait(min(SETTLE_POLL_S, max(deadline - time.monotonic(), 0.01))):
                     break
-            self.grown()
 
 
 def scenario_settings(sc: Scenario) -> list[str]:
