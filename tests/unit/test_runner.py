@@ -284,3 +284,21 @@ def test_judge_command_rejudges_a_record(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{")
     res = CliRunner().invoke(app, ["judge", str(tmp_path / "junk.json")])
     assert res.exit_code == 2 and "not a JSON run record" in res.output
+
+
+def test_progress_shows_phase_budget_and_wait_only_on_a_terminal() -> None:
+    import io
+
+    from faultlab.harness.progress import Progress
+
+    quiet = io.StringIO()
+    with Progress(quiet) as p:
+        p.phase("recover", 30)
+        p.tick("vm win01 powered_on", 2.5)
+    assert quiet.getvalue() == ""  # not a TTY: nothing at all
+    assert p.line("vm win01 powered_on", 2.5) == "[recover]   2.5s / 30s  waiting for: vm win01 powered_on"
+    shown = io.StringIO()
+    with Progress(shown, enabled=True) as p:
+        p.phase("hold", 14)
+        p.tick("hold (network-blackhole on nfs01)", 3.0)
+    assert "[hold]   3.0s / 14s  waiting for: hold (network-blackhole on nfs01)" in shown.getvalue()
