@@ -202,8 +202,9 @@ class _Svg:
             self._lane(lane.key, lane.kind, len(lane.marks), lanes_top + i * LANE_H, i)
         self._phases(phases_top)
         for lane in v.lanes:
-            for c in clusters(lane.marks, sc, self.rel):
-                self._mark(c)
+            # Expected steps take their label rows first; noise gets what is left (its tooltip keeps the rest).
+            drawn = [(c, self._mark(c)) for c in sorted(clusters(lane.marks, sc, self.rel), key=_label_priority)]
+            p.extend(svg for _c, svg in sorted(drawn, key=lambda d: -_label_priority(d[0])))  # steps on top
         self._steps(met, steps_top)
         self._spans(spans_top)
         self._missed(missed, missed_top)
@@ -286,14 +287,22 @@ class _Svg:
             )
 
     # -- marks ---------------------------------------------------------------------------------------------
-    def _mark(self, c: Cluster) -> None:
+    def _mark(self, c: Cluster) -> str:
         m, sc = c.head, self.scale
         x = sc.x(self.rel[id(m)])
         y = self.lane_y[m.lane]
         colour = colour_of(m)
         n = len(c.marks)
         label = m.name + (f" ×{n}" if n > 1 else "")
-        shape = self._shape(m.source, x, y, colour, 5.5 if n > 1 else 4.5)
+        x_last = sc.x(self.rel[id(c.marks[-1])])
+        if x_last - x > 6:  # a burst: a capsule over the time it lasted, so density stays visible
+            shape = (
+                f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="{x_last - x + 8:.1f}" height="8" rx="4" '
+                f'fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>'
+            )
+            cx = (x + x_last) / 2
+        else:
+            shape, cx = self._shape(m.source, x, y, colour, 5.5 if n > 1 else 4.5), x
         extra = ""
         if m.step is not None:
             extra = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="{MET}" stroke-width="2.5"/>'
@@ -305,11 +314,12 @@ class _Svg:
             )
         rows = self.lane_rows.setdefault(m.lane, Rows(2))
         width = len(label) * CHAR_W
-        row = rows.place(x - width / 2, x + width / 2)
+        lx = min(max(cx, sc.x0 + width / 2), WIDTH - 4 - width / 2)  # keep the label inside the picture
+        row = rows.place(lx - width / 2, lx + width / 2)
         text = ""
         if row is not None:
             ty = y - 12 if row == 0 else y + 20
-            text = _text(x, ty, label, cls="mark-label", anchor="middle", fill=colour)
+            text = _text(lx, ty, label, cls="mark-label", anchor="middle", fill=colour)
         last = c.marks[-1]
         span = f"{n} {m.name} from {utc(m.time)} to {utc(last.time)}" if n > 1 else ""
         tip = _title(
@@ -320,7 +330,7 @@ class _Svg:
             m.where,
         )
         step_attr = f' data-step="{m.step}"' if m.step is not None else ""
-        self.parts.append(
+        return (
             f'<g class="mark {m.source}" data-name="{escape(m.name)}" data-lane="{escape(m.lane)}" '
             f'data-count="{n}"{step_attr}>{tip}{extra}{shape}{text}</g>'
         )
@@ -449,6 +459,13 @@ class _Svg:
                 fill=colour,
             )
         return _text(x + 8, y + 4, text, cls="span-label", fill=colour)
+
+
+def _label_priority(c: Cluster) -> int:
+    """0 for expected steps and forbidden events, 1 for single events, 2 for bursts."""
+    if c.head.step is not None or c.head.offending:
+        return 0
+    return 1 if len(c.marks) == 1 else 2
 
 
 def _fit(text: str, px: float) -> str:
