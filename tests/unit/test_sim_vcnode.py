@@ -83,3 +83,33 @@ def test_vcenter_env_reads_the_password_file_and_refuses_a_lab_without_vcenter(
     assert labvcenter.vcenter_env_of(layout) == {PASSWORD_ENV: "s3cret"}
     with pytest.raises(LabError, match="--no-vcenter"):
         labvcenter.vcenter_env_of(Layout("fl3a9c", 7, 1, ()))
+
+
+def test_build_notice_only_when_the_launcher_must_be_built(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builds: list[None] = []
+    monkeypatch.setattr(labvcenter, "ensure_binary", lambda: builds.append(None))
+    for cached, expected in ((True, ""), (False, labvcenter.BUILD_NOTICE + "\n")):
+        monkeypatch.setattr(labvcenter, "binary_cached", lambda cached=cached: cached)
+        labvcenter.prepare_binary()
+        out = capsys.readouterr()
+        assert (out.out, out.err) == ("", expected)
+    assert len(builds) == 2
+
+
+def test_stop_recorded_ends_our_processes_bridge_first_and_spares_a_reused_pid() -> None:
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    try:
+        m = Manifest("fl0a1b", 5, 1, [], vcenter=True)
+        names = ("vcsim", "vc-bridge")
+        m.pids = {name: [p.pid, process_start_time(p.pid) or 0] for name, p in zip(names, sleepers, strict=True)}
+        m.pids["stale"] = [os.getpid(), 1]  # our own pid with another start time: must not be signalled
+        assert labvcenter.stop_recorded(m) == ["vc-bridge", "vcsim"]
+        assert [process_start_time(p.pid) for p in sleepers] == [None, None]  # ended (and reaped) by pid
+        assert process_start_time(os.getpid()) is not None
+        assert m.live_pids() == {} and labvcenter.stop_recorded(m) == []
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
