@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from faultlab.harness.cli_lab import lab_app
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.vsphere import PropertyChange, PropertyWatch, VsphereEvent, VsphereSession
-from faultlab.sim import netns
+from faultlab.sim import labvcenter, netns
 from faultlab.sim.lab import EmbeddedLab, vcenter_env
 from faultlab.sim.manifest import Manifest, process_start_time
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
@@ -89,6 +89,7 @@ def test_inventory_points_at_the_vc_node_with_tls_verified(lab: EmbeddedLab, inv
     assert len(password) >= 16 and password not in lab.inventory_path.read_text()
     assert lab.vcenter.password_file.stat().st_mode & 0o077 == 0
     assert lab.bridge is not None and lab.bridge.alive() and lab.vcenter.alive()
+    assert labvcenter.binary_cached()  # the build-notice check agrees with the launcher's cache layout
     # vcsim lives in the vc node's namespace (so down's namespace sweep would end it too).
     assert lab.vcenter.pid in netns.netns_pids(lab.layout.vc_node.netns)
 
