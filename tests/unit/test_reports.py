@@ -381,3 +381,42 @@ def test_write_artifacts_for_a_run_that_never_got_to_inject(tmp_path: Path) -> N
     assert "unreachable" in page and ">error<" in page
     root = ET.fromstring((tmp_path / "run" / "junit.xml").read_text())
     assert root.find("./testsuite/testcase/error") is not None
+
+
+# -- command line --------------------------------------------------------------------------------------------
+
+
+def test_report_command_writes_the_artifacts_and_prints_the_timeline(run: tuple[RunRecord, Path]) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from faultlab.harness.cli_report import report
+
+    app = typer.Typer()
+    app.command()(report)
+    _record, run_dir = run
+    res = CliRunner().invoke(app, [str(run_dir)])
+    assert res.exit_code == 0, res.output
+    assert "nfs-apd-bsod: PASSED" in res.output and str(run_dir / "report.html") in res.output
+    assert (run_dir / "junit.xml").is_file()
+    (run_dir / "logs" / "esx01" / "var" / "run" / "log" / "vobd.log").unlink()
+    res = CliRunner().invoke(app, [str(run_dir), "--quiet"])
+    assert res.exit_code == 3 and "vobd.log is missing" in res.output
+    res = CliRunner().invoke(app, [str(run_dir / "nope.json")])
+    assert res.exit_code == 2
+
+
+def test_untimed_events_are_listed_not_placed_and_long_axes_count_minutes(run: tuple[RunRecord, Path]) -> None:
+    from faultlab.harness.report_svg import Scale, tick_text
+
+    record, run_dir = run
+    assert record.judgement is not None
+    masked = dict(record.judgement["events"][0], time=None, name="guest.bsod", line=77)
+    record.judgement["events"].append(masked)
+    view = build_view(record, run_dir)
+    assert [e["line"] for e in view.untimed] == [77]
+    svg = timeline_svg(view)
+    assert "1 events with a masked timestamp cannot be placed" in svg
+    assert "(masked time)" in render_html(view)
+    assert Scale(-20, 600).ticks() == [0, 120, 240, 360, 480, 600]
+    assert tick_text(150, minutes=True) == "+2.5 min" and tick_text(-5) == "-5 s" and tick_text(0) == "0"

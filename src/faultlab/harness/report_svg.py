@@ -50,6 +50,13 @@ def utc(t: datetime) -> str:
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def tick_text(t: float, minutes: bool = False) -> str:
+    """Axis labels: "+30 s", or "+2.5 min" on an axis long enough to think in minutes."""
+    if t == 0:
+        return "0"
+    return f"{t / 60:+g} min" if minutes else f"{t:+g} s"
+
+
 def seconds_text(s: float) -> str:
     if abs(s) >= 120:
         return f"{s / 60:.1f} min"
@@ -185,6 +192,8 @@ class _Svg:
         y = spans_top + max(len(v.spans), 1) * SPAN_ROW_H + 6
         missed_top = y
         y += len(missed) * 18 + (24 if missed else 0)
+        untimed_y = y + 8
+        y += 20 if v.untimed else 0
         height = y + 30
 
         p = self.parts
@@ -208,6 +217,10 @@ class _Svg:
         self._steps(met, steps_top)
         self._spans(spans_top)
         self._missed(missed, missed_top)
+        if v.untimed:
+            names = ", ".join(sorted({str(e.get("name")) for e in v.untimed}))
+            note = f"{len(v.untimed)} events with a masked timestamp cannot be placed (see the events table): {names}"
+            p.append(_text(GUTTER, untimed_y + 4, _fit(note, WIDTH - GUTTER - 20), cls="axis"))
         p.append("</svg>")
         return "\n".join(p)
 
@@ -239,9 +252,11 @@ class _Svg:
 
     def _grid(self, top: float, bottom: float) -> None:
         sc = self.scale
-        for t in sc.ticks():
+        ticks = sc.ticks()
+        minutes = len(ticks) > 1 and ticks[1] - ticks[0] >= 30 and sc.hi - sc.lo > 300
+        for t in ticks:
             x = sc.x(t)
-            label = "0" if t == 0 else f"{t:+g} s"
+            label = tick_text(t, minutes)
             self.parts.append(
                 f'<g class="tick"><line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom:.1f}" stroke="#e9ecef"/>'
                 + _text(x, 16, label, cls="axis", anchor="middle")
