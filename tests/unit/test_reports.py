@@ -420,3 +420,20 @@ def test_untimed_events_are_listed_not_placed_and_long_axes_count_minutes(run: t
     assert "(masked time)" in render_html(view)
     assert Scale(-20, 600).ticks() == [0, 120, 240, 360, 480, 600]
     assert tick_text(150, minutes=True) == "+2.5 min" and tick_text(-5) == "-5 s" and tick_text(0) == "0"
+
+
+def test_unknown_step_is_orange_and_explained(run: tuple[RunRecord, Path]) -> None:
+    from faultlab.harness.report_svg import UNKNOWN
+
+    record, run_dir = run
+    assert record.judgement is not None
+    check = record.judgement["checks"][0]
+    check["verdict"], check["message"] = "unknown", "step 4 apd.timeout: untimed: its event has a masked timestamp"
+    check["matched"][3]["status"] = "unknown"
+    for m in check["matched"][4:]:
+        m["status"], m["event"] = "not reached", None
+    root = svg_tree(timeline_svg(build_view(record, run_dir)))
+    ring = next(g for g in groups(root, "mark") if g.get("data-step") == "4")
+    assert any(c.get("stroke") == UNKNOWN for c in ring.iter(f"{SVG_NS}circle"))
+    listed = [g for g in groups(root, "unknown") if "— unknown: step 4" in "".join(g.itertext())]
+    assert [g.get("data-step") for g in listed] == ["4"]

@@ -167,6 +167,7 @@ class _Svg:
         self.rel = {id(m): view.rel(m.time) for m in view.marks()}
         self.lane_y: dict[str, float] = {}
         self.step_xy: dict[int, tuple[float, float]] = {}
+        self.step_status = {s.index: s.status for s in view.steps}
         self.lane_rows: dict[str, Rows] = {}  # two label rows per lane: above and below the line
 
     def abs_time(self, rel_s: float) -> str:
@@ -176,7 +177,7 @@ class _Svg:
     def render(self) -> str:
         v, sc = self.view, self.scale
         met = [s for s in v.steps if s.time is not None and s.status in ("met", "unknown")]
-        missed = [s for s in v.steps if s.status not in ("met",) and not (s.time and s.status == "unknown")]
+        missed = [s for s in v.steps if s.status != "met"]
         step_rows = self._step_rows(met)
         y = 44.0  # below the top axis
         steps_top = y
@@ -320,7 +321,8 @@ class _Svg:
             shape, cx = self._shape(m.source, x, y, colour, 5.5 if n > 1 else 4.5), x
         extra = ""
         if m.step is not None:
-            extra = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="{MET}" stroke-width="2.5"/>'
+            ring = MET if self.step_status.get(m.step) == "met" else UNKNOWN
+            extra = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="{ring}" stroke-width="2.5"/>'
             self.step_xy[m.step] = (x, y)
         elif m.offending:
             extra = (
