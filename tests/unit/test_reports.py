@@ -437,3 +437,20 @@ def test_unknown_step_is_orange_and_explained(run: tuple[RunRecord, Path]) -> No
     assert any(c.get("stroke") == UNKNOWN for c in ring.iter(f"{SVG_NS}circle"))
     listed = [g for g in groups(root, "unknown") if "— unknown: step 4" in "".join(g.itertext())]
     assert [g.get("data-step") for g in listed] == ["4"]
+
+
+def test_html_events_table_is_capped_but_keeps_the_steps(run: tuple[RunRecord, Path]) -> None:
+    from faultlab.harness.report_html import MAX_EVENT_ROWS
+
+    record, run_dir = run
+    assert record.judgement is not None
+    early = parse_iso(record.anchors["fault.injected"]) - timedelta(seconds=30)  # all before every step
+    record.judgement["events"] += [
+        {"name": "path.dead", "time": iso(early + timedelta(milliseconds=i)), "host": "esx09", "file": "/x", "line": i}
+        for i in range(MAX_EVENT_ROWS + 500)
+    ]
+    page = render_html(build_view(record, run_dir))
+    start = page.index('<table class="events">')
+    table = page[start : page.index("</table>", start)]
+    assert table.count("<tr>") - 1 == MAX_EVENT_ROWS + 8  # header row; the 8 step events past the cap stay
+    assert "516 more events are in record.json" in page

@@ -14,6 +14,7 @@ from faultlab.harness.report_data import RunView, build_view
 from faultlab.harness.report_svg import MET, MISSED, UNKNOWN, seconds_text, timeline_svg, utc
 
 REPORT_FILE = "report.html"
+MAX_EVENT_ROWS = 2000
 OUTCOME_COLOURS = {PASSED: MET, FAILED: MISSED, ERROR: UNKNOWN}
 VERDICT_COLOURS = {"true": MET, "false": MISSED, "unknown": UNKNOWN}
 # The headline figures, in this order, when measured.
@@ -179,7 +180,10 @@ def _phases_table(view: RunView) -> str:
 
 
 def _events_table(view: RunView) -> str:
-    marks = view.marks()
+    every = view.marks()
+    # Steps and forbidden events always; the rest up to a cap that keeps the page light (record.json has them all).
+    marks = [m for i, m in enumerate(every) if i < MAX_EVENT_ROWS or m.step is not None or m.offending]
+    cut = len(every) - len(marks)
     rows = [
         [
             _td(f"{view.rel(m.time):+.3f}", "num"),
@@ -205,7 +209,8 @@ def _events_table(view: RunView) -> str:
         for ev in view.untimed
     ]
     table = _table(["s", "UTC", "lane", "event", "step", "detail", "where"], rows, "events")
-    return f"<details><summary>All {len(rows)} events seen</summary>{table}</details>"
+    more = f"<p>{cut} more events are in record.json.</p>" if cut else ""
+    return f"<details><summary>{len(every) + len(view.untimed)} events seen</summary>{table}{more}</details>"
 
 
 def _figures_table(view: RunView) -> str:
