@@ -47,6 +47,8 @@ table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e9ecef;vertical-align:top}
 th{background:#f8f9fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td pre{margin:0;white-space:pre-wrap;font-size:12px}
+.steps td:nth-child(-n+5),.events td:nth-child(-n+4),.phases td:nth-child(-n+4),
+.checks td:first-child{white-space:nowrap}
 .v-true,.met,.ok{color:#2b8a3e;font-weight:600}.v-false,.missed,.error{color:#c92a2a;font-weight:600}
 .v-unknown,.unknown,.interrupted{color:#e67700;font-weight:600}.not-reached{color:#868e96}
 .legend{font-size:12px;color:#495057;margin:6px 2px}.legend i{display:inline-block;width:10px;height:10px;
