@@ -3,13 +3,14 @@
 1. `lab up` / `lab down` wall times for 1 ESXi host + 2 VMs (hosts started), median of --repeat runs.
 2. CPU of an idle lab of 1 host, 1 NFS node, 1 iSCSI node and 2 VMs over --idle seconds, from
    /proc/<pid>/stat of every process in the lab's namespaces, per program and in total.
-3. Grows hosts x VMs per host (--steps) and, per size, after the VMs run, measures for --window seconds the
+3. Grows hosts x VMs per host (--steps; at most 9 hosts, topology.MAX_HOSTS) and, per size, after the VMs run, measures for --window seconds the
    lateness of every periodic state machine (the hosts' `stats` control command: NFS heartbeat, VMFS heartbeat,
    APD timer ticks, guest I/O). A size is ON TIME when no heartbeat round starts later than --max-late of its
-   period and no APD or guest crash happened without a fault; growth stops at the first size that is not.
+   period, no guest I/O takes longer than --max-late of the guest's disk TimeOutValue, and no APD or guest
+   crash happened without a fault; growth stops at the first size that is not.
 Every lab it makes is torn down (context managers; also on Ctrl-C). Needs root, like `faultlab lab up`.
 
-    sudo .venv/bin/python benchmarks/lab_scale.py [--repeat 3] [--idle 20] [--window 20] [--steps 1x2,2x4,4x4,6x6,9x8]
+    sudo .venv/bin/python benchmarks/lab_scale.py [--repeat 3] [--idle 20] [--window 20] [--steps 1x2,2x4,...,9x24]
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from faultlab.sim.esxinode import control_socket
 from faultlab.sim.lab import EmbeddedLab
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-HEARTBEATS = ("nfs.heartbeat", "vmfs.heartbeat")
+# Judged against --max-late of their period; guest.disk_io's "lateness" is the I/O time, its period the guest's
+# disk TimeOutValue (an I/O that long dooms the guest).
+JUDGED = ("nfs.heartbeat", "vmfs.heartbeat", "guest.disk_io")
 
 
 def proc_cpu(pid: int) -> tuple[str, float] | None:
@@ -186,7 +189,9 @@ def bench_idle(seconds: float) -> None:
 
 def bench_scale(steps: list[tuple[int, int]], window: float, max_late: float) -> None:
     best: str | None = None
-    print(f"scale: window {window:g} s per size; on time = heartbeat lateness <= {max_late:.0%} of period, no APD/BSOD")
+    print(
+        f"scale: window {window:g} s per size; on time = heartbeat lateness and guest I/O time <= {max_late:.0%} of period, no APD/BSOD"
+    )
     for hosts, per_host in steps:
         label = f"{hosts}x{per_host}"
         try:
@@ -198,13 +203,13 @@ def bench_scale(steps: list[tuple[int, int]], window: float, max_late: float) ->
         except (LabError, ControlError) as exc:
             print(f"  {label}: lab failed: {exc}")
             break
-        late = {k: v for k, v in kinds.items() if k in HEARTBEATS}
+        late = {k: v for k, v in kinds.items() if k in JUDGED}
         on_time = all(v.max_fraction <= max_late and v.rounds > 0 for v in late.values()) and apd == crashes == 0
         figures = "; ".join(
             f"{k} {v.period_s:g}s x{v.rounds}: mean {v.mean_ms:.1f} max {v.max_ms:.1f} ms" for k, v in kinds.items()
         )
         print(
-            f"  {label} ({hosts} hosts, {hosts * per_host} VMs): up {up_s:.1f} s, VMs running +{ready_s:.1f} s, "
+            f"  {label} ({hosts} hosts, {hosts * per_host} VMs): up {up_s:.1f} s, VMs running +{ready_s:.2f} s, "
             f"lab CPU {cpu.total_pct:.0f}% of a core, machine {cpu.machine_pct:.0f}%; APD {apd}, BSOD {crashes}; "
             f"{'ON TIME' if on_time else 'LATE'}\n    {figures}"
         )
@@ -227,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--idle", type=float, default=20.0, help="idle CPU window, seconds")
     parser.add_argument("--window", type=float, default=20.0, help="lateness window per size, seconds")
-    parser.add_argument("--steps", default="1x2,2x4,4x4,6x6,9x8", help="hosts x VMs per host, comma separated")
+    parser.add_argument(
+        "--steps", default="1x2,2x4,4x4,6x6,9x8,9x12,9x16,9x24", help="hosts x VMs per host, comma separated"
+    )
     parser.add_argument("--max-late", type=float, default=0.2, help="heartbeat lateness bound, fraction of period")
     parser.add_argument("--skip", default="", help="comma separated parts to skip: updown,idle,scale")
     args = parser.parse_args(argv)

@@ -44,6 +44,7 @@ LOGS = {"vobd.log": LogKind.VOBD, "vmkernel.log": LogKind.VMKERNEL, "hostd.log":
 POLL_S = 0.25
 APD_SLACK_S = 2.0  # how late past Misc.APDTimeout the APD timeout may come on a loaded 2-core machine
 Check = Callable[[Timeline], CheckResult]
+VOBD = frozenset({LogKind.VOBD})  # the storage sequences are judged on what vobd shows
 
 
 def now() -> datetime:
@@ -102,24 +103,28 @@ class Lab:
             sizes[path] = st.size if st else 0
         return Marks(sizes)
 
-    def events(self, marks: Marks) -> list[Event]:
-        """Every catalog event written since `marks`, parsed by faultlab's own scanners."""
+    def events(self, marks: Marks, kinds: frozenset[LogKind] | None = None) -> list[Event]:
+        """Every catalog event written since `marks` (in logs of `kinds`), parsed by faultlab's own scanners."""
         events: list[Event] = []
         for path, kind in self.paths().items():
+            if kinds is not None and kind not in kinds:
+                continue
             data = self.esx.read_file(path, marks.sizes.get(path, 0))
             found, _ = scan_stream(io.BytesIO(data), kind=kind, name=path, host=HOST)
             events.extend(found)
         catalog.link_twins(events)
         return events
 
-    def timeline(self, marks: Marks) -> Timeline:
-        return Timeline.build(self.events(marks), anchors=marks.anchors)
+    def timeline(self, marks: Marks, kinds: frozenset[LogKind] | None = None) -> Timeline:
+        return Timeline.build(self.events(marks, kinds), anchors=marks.anchors)
 
-    def wait(self, marks: Marks, what: str, check: Check, timeout_s: float) -> Timeline:
+    def wait(
+        self, marks: Marks, what: str, check: Check, timeout_s: float, kinds: frozenset[LogKind] | None = None
+    ) -> Timeline:
         """Poll the host's logs over SSH until `check` passes; fail with its last explanation at the deadline."""
         deadline = time.monotonic() + timeout_s
         while True:
-            tl = self.timeline(marks)
+            tl = self.timeline(marks, kinds)
             result = check(tl)
             if result.passed:
                 return tl
@@ -170,14 +175,16 @@ def fault(lab: Lab, marks: Marks, node: str, inject: list[list[str]], heal: list
     """Run `inject` over SSH on `node`; always run `heal`. Anchors fault.injected / fault.healed are taken just
     before the commands, so "after fault.healed" can only be met by what the heal caused."""
     marks.anchors["fault.injected"] = now()
+    healed: list[CommandResult] = []
     try:
         for argv in inject:
             lab.run_on(node, argv)
         yield
     finally:
         marks.anchors["fault.healed"] = now()
-        for argv in heal:
-            lab.pool.get(node).run(argv)
+        healed = [lab.pool.get(node).run(argv) for argv in heal]
+    failed = [f"{r.command}: exit {r.exit_status} {r.stderr.strip()}" for r in healed if not r.succeeded]
+    assert not failed, f"heal on {node} failed: {failed}"
 
 
 def blackhole_rules(lab: Lab, target: str, tag: str) -> list[list[str]]:
@@ -204,7 +211,7 @@ def blackhole(lab: Lab, marks: Marks, target: str) -> Iterator[None]:
     assert tag not in left, f"heal left tagged rules behind on {target}: {left}"
 
 
-def apd_steps(lab: Lab, subject: str, timeout_s: int) -> tuple[Step, Step]:
+def apd_steps(subject: str, timeout_s: int) -> tuple[Step, Step]:
     start = Step("apd.start", subject=subject, after="fault.injected")
     timeout = Step(
         "apd.timeout",
@@ -244,13 +251,13 @@ def nfs_outage(lab: Lab, marks: Marks, inject: Callable[[], contextlib.AbstractC
     the documented vobd/vmkernel sequence. Returns the final timeline."""
     apd_timeout = lab.setting("/Misc/APDTimeout")
     vol, ds = lab.nfs.volume_uuid or "", lab.nfs.name  # vobd APD: the volume id; nfs.server.*: the label
-    start, timeout = apd_steps(lab, vol, apd_timeout)
+    start, timeout = apd_steps(vol, apd_timeout)
     lost = Step("nfs.server.lost", subject=ds, after="fault.injected")
     with inject():
-        lab.wait(marks, "APD timeout and NFS server lost", in_order(start, lost, timeout), nfs_outage_budget(lab))
+        lab.wait(marks, "APD timeout, NFS server lost", in_order(start, lost, timeout), nfs_outage_budget(lab), VOBD)
     restored = Step("nfs.server.restored", subject=ds, after="fault.healed")
     exit_ = Step("apd.exit", subject=vol, after="fault.healed")
-    tl = lab.wait(marks, "NFS server restored, APD exit", in_order(restored, exit_), 20)
+    tl = lab.wait(marks, "NFS server restored, APD exit", in_order(restored, exit_), 20, VOBD)
     assert_check(check_in_order([start, lost, timeout, restored, exit_], tl))
     assert_check(check_never(["pdl", "path.dead"], tl))
     return tl
@@ -302,7 +309,7 @@ def test_nfs_blip_shorter_than_heartbeat_budget_no_apd_no_bsod(lab: Lab) -> None
         healed = marks.anchors["fault.healed"].timestamp()
         disk = lab.vm_log(vm).replace("vmware.log", f"{vm}-flat.vmdk")
         deadline = time.monotonic() + 10
-        while (st := lab.esx.stat(disk)) is None or st.mtime < int(healed):
+        while (st := lab.esx.stat(disk)) is None or st.mtime <= int(healed):  # a write in a later second
             assert time.monotonic() < deadline, f"{vm}: no guest write after the blip"
             time.sleep(POLL_S)
 
@@ -350,14 +357,14 @@ def test_iscsi_blackhole_apd_vmfs_heartbeat_then_recovery(lab: Lab) -> None:
     apd_timeout = lab.setting("/Misc/APDTimeout")
     naa = lab.vmfs.naa_id or ""
     marks = lab.mark()
-    start, timeout = apd_steps(lab, naa, apd_timeout)
+    start, timeout = apd_steps(naa, apd_timeout)
     dead = Step("path.dead", after="fault.injected")
     with blackhole(lab, marks, "iscsi01"):
-        lab.wait(marks, "iSCSI path dead, APD timeout", in_order(dead, start, timeout), apd_timeout + 20)
+        lab.wait(marks, "iSCSI path dead, APD timeout", in_order(dead, start, timeout), apd_timeout + 20, VOBD)
     on = Step("path.on", after="fault.healed")
     exit_ = Step("apd.exit", subject=naa, after="fault.healed")
     reclaimed = Step("vmfs.heartbeat.reclaimed", after="fault.healed")
-    tl = lab.wait(marks, "path on, APD exit, VMFS heartbeat reclaimed", in_order(on, exit_, reclaimed), 20)
+    tl = lab.wait(marks, "path on, APD exit, VMFS heartbeat reclaimed", in_order(on, exit_, reclaimed), 20, VOBD)
     assert_check(check_in_order([dead, start, timeout, on, exit_, reclaimed], tl))
     assert_check(check_count("vmfs.heartbeat.timeout", tl, min=1))
     assert_check(check_never(["pdl", "nfs.server.*", "guest.bsod"], tl))

@@ -171,6 +171,7 @@ class EsxiHost:
             machines.update({f"{ivol.name}/{k}": v for k, v in ivol.stats(reset).items()})
         for vm in self.vms:
             machines[f"{vm.name}/guest.io"] = vm.io_stats.as_dict(reset)
+            machines[f"{vm.name}/guest.disk_io"] = vm.disk_stats.as_dict(reset)  # lateness = I/O duration
         times = os.times()
         names = [e.get("eventTypeId") for e in self.logs.events()]
         return {

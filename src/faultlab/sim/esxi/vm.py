@@ -108,6 +108,8 @@ class Vmx:
         self._watch = threading.Thread(target=self._watchdog, name=f"guest-watch-{self.name}", daemon=True)
         self._seq = 0
         self.io_stats = TickStats(self.guest.io_interval_s)  # guest I/O due io_interval_s after the last one ended
+        # How long each guest I/O took, against the disk TimeOutValue that dooms the guest ("late" = duration).
+        self.disk_stats = TickStats(self.guest.disk_timeout_s)
 
     @property
     def datastore_path(self) -> str:
@@ -217,13 +219,15 @@ class Vmx:
                 return  # host stopping
             with self._lock:
                 s = self.state
-                started = s.inflight_since or time.monotonic()
-                s.max_stall_s = max(s.max_stall_s, time.monotonic() - started)
+                done = time.monotonic()
+                started = s.inflight_since or done
+                s.max_stall_s = max(s.max_stall_s, done - started)
                 s.inflight_since = None
                 doomed = s.guest == "doomed"
                 if not doomed:
                     s.acked[slot] = seq
                     s.writes_acked += 1
+            self.disk_stats.tick(started, done)
             self._seq += 1
             if doomed:
                 self._crash_and_restart()
