@@ -114,6 +114,6 @@ def test_sigkill_mid_fault_is_healed_by_the_dead_man_timer(lab: Lab, pool: SshPo
     out, _ = proc2.communicate(timeout=120)
     rec2, _ = load_record(next((nxt / "artifacts").glob("*/record.json")))
     assert rec2.outcome == "passed", out.decode()
-    assert any("leftover of run" in n and "already healed" in n for n in rec2.notes), rec2.notes
+    assert any("leftover of run" in n and "healed by timer" in n for n in rec2.notes), rec2.notes
     assert list((tmp_path / "ledger").glob("*.json")) == []
     assert tagged_rules(pool) == []

@@ -48,6 +48,8 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     assert record.heal is not None and record.heal["status"] in ("healed", "unverified"), record.heal
     assert all(r.met for r in record.recovery)
     assert f["wall_s"] >= f["inherent_s"] and f["bytes_collected"] > 0
+    # What the live tail saw during the hold is in the collected logs too.
+    assert {o["name"] for o in record.observed} <= {e["name"] for e in record.judgement["events"]}
     # The record alone judges the same way again (offline).
     rec, folder = load_record(run_dir(pytestconfig, record) / "record.json")
     assert judge(rec, folder)["verdict"] == "true"
@@ -60,6 +62,7 @@ def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pyte
     record = run_scenario(wrong_code, check=False)
     assert record.outcome == "failed", record.message
     assert "step 7 guest.bsod" in record.message and "0x7a" in record.message.lower(), record.message
+    assert {"apd.start", "apd.timeout"} <= {o["name"] for o in record.observed}  # seen live during the hold
 
     # The same run judged offline: with steps swapped it fails naming the step; with the right file it passes.
     rec, folder = load_record(run_dir(pytestconfig, record))

@@ -96,6 +96,7 @@ class RunRecord:
     recovery: list[Recovery] = field(default_factory=list)
     logs: list[LogFile] = field(default_factory=list)
     judgement: dict[str, Any] | None = None
+    observed: list[dict[str, str]] = field(default_factory=list)  # events first seen live during the hold
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

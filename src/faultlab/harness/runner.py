@@ -7,6 +7,7 @@ ends the run with outcome "error"; a behaviour that differs from the scenario wi
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import threading
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from faultlab.assertions.durations import settings_in
+from faultlab.assertions.layouts import kind_from_filename
+from faultlab.assertions.model import LogKind
+from faultlab.assertions.scan import scan_stream
 from faultlab.harness.cursors import ClockSkew, LogCursors, Mark, esxi_log_paths, measure_skew
 from faultlab.harness.faults import Fault, HealOutcome, Injector, heal_ledger, plan_fault
 from faultlab.harness.judge import judge
@@ -51,6 +55,7 @@ from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshClient, SshPool
 
 DEFAULT_BASELINE_S = 60.0
+HOLD_TAIL_S = 1.0  # how often the logs are tailed during the hold
 SETTLE_POLL_S = 1.0
 
 
@@ -228,10 +233,17 @@ class _Run:
             hold_s = self.record.hold_s or 0.0
             with self.phase("hold", hold_s):
                 end = time.monotonic() + hold_s
-                while (left := end - time.monotonic()) > 0:
-                    self.progress.tick(f"hold ({fault.describe()})")
-                    if self.stop.wait(min(0.5, left)):
-                        break
+                watcher = HoldWatcher(self.inv, self.opts.pool_factory, [self.sc.target.host])
+                watcher.start()
+                try:
+                    while (left := end - time.monotonic()) > 0:
+                        seen = ", ".join(watcher.names()) or "nothing yet"
+                        self.progress.tick(f"end of hold ({fault.describe()}); seen: {seen}")
+                        if self.stop.wait(min(0.5, left)):
+                            break
+                finally:
+                    self.record.observed, problems = watcher.finish()
+                    self.record.notes.extend(problems)
         finally:
             with shielded(), self.phase("heal"):
                 self.heal_mono = time.monotonic()
@@ -287,6 +299,65 @@ class _Run:
                     break
 
 
+class HoldWatcher(threading.Thread):
+    """Tails the hosts' own logs during the hold, on its own SSH connections, and notes catalog events as they
+    appear (the live view and record.observed). Only for watching: the verdict comes from the collected bytes.
+    A thread, so that a slow tail never stretches the hold; datastore files (vmware.log) are left out, since
+    reading them blocks while the datastore is cut off."""
+
+    def __init__(self, inv: Inventory, pool_factory: Callable[[Inventory], Pool], hosts: list[str]) -> None:
+        super().__init__(name="faultlab-hold-watcher", daemon=True)
+        self.inv, self.pool_factory, self.hosts = inv, pool_factory, hosts
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._seen: list[dict[str, str]] = []
+        self._problems: list[str] = []
+        self._pool: Pool | None = None
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return [s["name"] for s in self._seen]
+
+    def run(self) -> None:
+        try:
+            self._pool = self.pool_factory(self.inv)
+            cursors = {
+                h: LogCursors(self._pool.get(h), esxi_log_paths(self.inv.host(h).log_dir), h) for h in self.hosts
+            }
+            for cur in cursors.values():
+                cur.mark()
+            while not self.stop.wait(HOLD_TAIL_S):
+                for host, cur in cursors.items():
+                    for path, data in cur.tail().items():
+                        self._note(host, path, data)
+        except Exception as exc:  # watching is best effort: the run goes on without it
+            if not self.stop.is_set():
+                with self._lock:
+                    self._problems.append(f"log tail during the hold stopped: {type(exc).__name__}: {exc}")
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+
+    def _note(self, host: str, path: str, data: bytes) -> None:
+        events, _ = scan_stream(io.BytesIO(data), kind=kind_from_filename(path) or LogKind.OTHER, name=path, host=host)
+        with self._lock:
+            known = {s["name"] for s in self._seen}
+            for ev in events:
+                if ev.twin is None and ev.name not in known:
+                    known.add(ev.name)
+                    self._seen.append({"name": ev.name, "host": host, "seen_at": iso(now_utc())})
+
+    def finish(self) -> tuple[list[dict[str, str]], list[str]]:
+        """Stop, close its connections (that also ends a tail stuck in a read), and hand over what it saw."""
+        self.stop.set()
+        self.join(timeout=2 * HOLD_TAIL_S)
+        if self._pool is not None:
+            self._pool.close()
+        self.join(timeout=2.0)
+        with self._lock:
+            return list(self._seen), list(self._problems)
+
+
 def scenario_settings(sc: Scenario) -> list[str]:
     """The host settings ({Misc.APDTimeout}) the scenario's durations refer to, each once."""
     texts: list[str] = [sc.hold, sc.recover.within if sc.recover else ""]
@@ -313,8 +384,15 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
     hold_s = record.hold_s or 0.0
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
+    anchors = record.anchor_times()
+    outage = (
+        (anchors["fault.healed"] - anchors["fault.injected"]).total_seconds()
+        if {"fault.injected", "fault.healed"} <= anchors.keys()
+        else 0.0
+    )
     return {
         "wall_s": round(wall_s, 3),
+        "outage_s": round(outage, 3),  # inject start to heal start: the hold plus the inject's own time
         "hold_s": hold_s,
         "recovery_s": round(recovery_s, 3),
         "inherent_s": round(hold_s + recovery_s, 3),
