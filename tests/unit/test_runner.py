@@ -302,3 +302,77 @@ def test_progress_shows_phase_budget_and_wait_only_on_a_terminal() -> None:
         p.phase("hold", 14)
         p.tick("hold (network-blackhole on nfs01)", 3.0)
     assert "[hold]   3.0s / 14s  waiting for: hold (network-blackhole on nfs01)" in shown.getvalue()
+
+
+def until(cond: Any, timeout_s: float = 5.0) -> bool:
+    """Wait for a condition (polling on an Event, not a bare sleep)."""
+    import threading
+    import time
+
+    deadline, pause = time.monotonic() + timeout_s, threading.Event()
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
+class FakeLogHost:
+    """The SSH boundary of LogCursors: stat and ranged reads of files that grow between calls."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def stat(self, path: str) -> Any:
+        from faultlab.lab.ssh import FileStat
+
+        return FileStat(len(self.files[path]), 7, 0) if path in self.files else None
+
+    def read_file(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        data = self.files[path][offset:]
+        return data if length is None else data[:length]
+
+
+def test_hold_watcher_notes_events_as_they_appear(tmp_path: Path) -> None:
+    from faultlab.harness.runner import HoldWatcher
+
+    host = FakeLogHost({"/var/run/log/vobd.log": b"old line\n"})
+
+    class OnePool:
+        closed = False
+
+        def get(self, name: str) -> Any:
+            return host
+
+        def close(self) -> None:
+            OnePool.closed = True
+
+    inv = parse_inventory(INVENTORY, "inv.yaml", check_files=False)
+    watcher = HoldWatcher(inv, lambda i: OnePool(), ["esx01"])  # type: ignore[arg-type, return-value]
+    watcher.start()
+    assert until(lambda: watcher._pool is not None), "the watcher did not start"
+    host.files["/var/run/log/vobd.log"] += (vobd_line(T0, "start") + "\n").encode()
+    assert until(lambda: bool(watcher.names())), "the watcher did not see the new line"
+    seen, problems = watcher.finish()
+    assert [s["name"] for s in seen] == ["apd.start"] and problems == [] and OnePool.closed
+
+
+def test_hold_watcher_failure_is_a_note_not_an_error() -> None:
+    from faultlab.harness.runner import HoldWatcher
+
+    inv = parse_inventory(INVENTORY, "inv.yaml", check_files=False)
+    watcher = HoldWatcher(inv, lambda i: DeadPool(), ["esx01"])
+    watcher.start()
+    watcher.join(timeout=5)
+    seen, problems = watcher.finish()
+    assert seen == [] and problems == ["log tail during the hold stopped: UnreachableError: esx01: timed out"]
+
+
+def test_scenario_naming_what_the_inventory_lacks_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("")
+    (tmp_path / "key").chmod(0o600)
+    (tmp_path / "kh").write_text("")
+    (tmp_path / "inv.yaml").write_text(INVENTORY)
+    (tmp_path / "sc.yaml").write_text(SCENARIO.replace("on: iscsi01", "on: iscsi09"))
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "sc.yaml"), "--inventory", str(tmp_path / "inv.yaml")])
+    assert res.exit_code == 2 and "sc.yaml, line 4, key fault.on" in res.output and "iscsi09" in res.output, res.output

@@ -25,7 +25,16 @@ if TYPE_CHECKING:
 SCENARIO_DIR = "scenarios"
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # `faultlab lab up` writes <root>/<lab id>/inventory.yaml
-JUNIT_FIGURES = ("wall_s", "hold_s", "recovery_s", "inherent_s", "overhead_s", "bytes_collected", "bytes_grown")
+JUNIT_FIGURES = (
+    "wall_s",
+    "outage_s",
+    "hold_s",
+    "recovery_s",
+    "inherent_s",
+    "overhead_s",
+    "bytes_collected",
+    "bytes_grown",
+)
 
 
 class RunFn(Protocol):
