@@ -376,3 +376,27 @@ def test_scenario_naming_what_the_inventory_lacks_is_a_clear_error(tmp_path: Pat
     (tmp_path / "sc.yaml").write_text(SCENARIO.replace("on: iscsi01", "on: iscsi09"))
     res = CliRunner().invoke(app, ["run", str(tmp_path / "sc.yaml"), "--inventory", str(tmp_path / "inv.yaml")])
     assert res.exit_code == 2 and "sc.yaml, line 4, key fault.on" in res.output and "iscsi09" in res.output, res.output
+
+
+def test_heartbeat_green_through_the_vsphere_api() -> None:
+    from faultlab.harness.recovery import vm_heartbeat_green_api
+
+    class FakeVsphere:
+        """The API boundary: guestHeartbeatStatus red, then green."""
+
+        def __init__(self) -> None:
+            self.answers, self.connected = iter(["red", "red", "green"]), 0
+
+        def connect(self) -> None:
+            self.connected += 1
+
+        def close(self) -> None:
+            pass
+
+        def retrieve(self, kind: str, paths: Any, names: Any = None) -> dict[str, dict[str, Any]]:
+            assert (kind, list(paths), list(names)) == ("VirtualMachine", ["guestHeartbeatStatus"], ["win01"])
+            return {"win01": {"guestHeartbeatStatus": next(self.answers)}}
+
+    api = FakeVsphere()
+    [res] = wait_conditions([vm_heartbeat_green_api(api, "win01")], 5, poll_s=0.01)
+    assert res.met is True and res.detail == "guest heartbeat green (vSphere API)" and api.connected == 3

@@ -6,6 +6,8 @@ message names the step. Options: --inventory / --lab / --artifacts, each also an
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -135,6 +137,10 @@ class LabProvider:
             path = EMBEDDED_STATE_ROOT / lab_id / "inventory.yaml"
             if not path.is_file():
                 raise FaultlabError(f"no embedded lab {lab_id!r}: {path} does not exist (see `faultlab lab status`)")
+            from faultlab.sim.lab import find_lab
+
+            with contextlib.suppress(Exception):  # without its manifest the password must come from the environment
+                _vcenter_password(find_lab(lab_id))
             return Lab(path, load_inventory(path), lab_id)
         return self._start_embedded()
 
@@ -147,6 +153,7 @@ class LabProvider:
             self._embedded = EmbeddedLab.create(hosts=1, vms=1)
         except SimLabError as exc:
             raise FaultlabError(f"cannot start the embedded lab: {exc}") from None
+        _vcenter_password(self._embedded)
         path = Path(self._embedded.inventory_path)
         return Lab(path, load_inventory(path), str(self._embedded.lab_id))
 
@@ -154,6 +161,14 @@ class LabProvider:
         if self._embedded is not None:
             self._embedded.down()
             self._embedded = None
+
+
+def _vcenter_password(lab: Any) -> None:
+    """The embedded vCenter's password into this process's environment, where the inventory's ${VAR} points."""
+    from faultlab.sim.lab import vcenter_env
+
+    if getattr(lab, "vcenter", True) is not None:
+        os.environ.update(vcenter_env(lab))
 
 
 _LAB = pytest.StashKey[LabProvider]()

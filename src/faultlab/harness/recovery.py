@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from faultlab.harness.record import Recovery
 from faultlab.lab.errors import LabError
@@ -66,6 +66,29 @@ def vm_heartbeat_green(esx: EsxiHost, client: Runner, vm: str) -> Probe:
             why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}")[:200]
             return None, f"the host does not answer vim-cmd vmsvc/get.guestheartbeatStatus ({why})"
         return status == "green", f"guest heartbeat {status}"
+
+    return Probe(f"vm {vm} heartbeat_green", fn)
+
+
+class VsphereReader(Protocol):
+    """What the API probes need of a vSphere session (lab.vsphere.VsphereSession satisfies it)."""
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def retrieve(
+        self, kind: str, paths: Sequence[str], names: Collection[str] | None = None
+    ) -> dict[str, dict[str, Any]]: ...
+
+
+def vm_heartbeat_green_api(api: VsphereReader, vm: str) -> Probe:
+    """VirtualMachine.guestHeartbeatStatus through vCenter (the property collector): green, yellow, red, gray."""
+
+    def fn() -> tuple[bool | None, str]:
+        api.connect()  # no-op once connected; a missing password is a ConfigError, not "not yet"
+        status = api.retrieve("VirtualMachine", ["guestHeartbeatStatus"], [vm])[vm]["guestHeartbeatStatus"]
+        return status == "green", f"guest heartbeat {status} (vSphere API)"
 
     return Probe(f"vm {vm} heartbeat_green", fn)
 

@@ -40,10 +40,13 @@ from faultlab.harness.record import (
     write_atomic,
 )
 from faultlab.harness.recovery import (
+    POLL_S,
     Condition,
+    VsphereReader,
     datastore_accessible,
     host_connected,
     vm_heartbeat_green,
+    vm_heartbeat_green_api,
     vm_powered_on,
     wait_conditions,
 )
@@ -97,6 +100,7 @@ class _Run:
         self.marks: dict[str, dict[str, Mark]] = {}
         self.heal_mono: float | None = None
         self.stop = threading.Event()
+        self.api: VsphereReader | None = None
 
     def save(self) -> None:
         save_record(self.record, self.run_dir)
@@ -139,8 +143,23 @@ class _Run:
             if "powered_on" in vm_conds:
                 out.append(vm_powered_on(esx, t.vm))
             if "heartbeat_green" in vm_conds:
-                out.append(vm_heartbeat_green(esx, client, t.vm))
+                api = self.vsphere()
+                out.append(vm_heartbeat_green_api(api, t.vm) if api else vm_heartbeat_green(esx, client, t.vm))
         return out
+
+    def vsphere(self) -> VsphereReader | None:
+        """The inventory's vCenter session, made on first use (pyVmomi is imported only then); None without one."""
+        if self.inv.vcenter is None:
+            return None
+        if self.api is None:
+            from faultlab.lab.vsphere import VsphereSession
+
+            self.api = VsphereSession(self.inv.vcenter)
+        return self.api
+
+    def close(self) -> None:
+        if self.api is not None:
+            self.api.close()
 
     # -- phases ------------------------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -254,15 +273,6 @@ class _Run:
                 if not outcome.ok:
                     raise LabError(f"heal failed: {outcome.line()}; run `faultlab heal --ledger {ledger.path}`")
 
-    def recover(self) -> None:
-        budget = self.record.recover_budget_s
-        if budget is None:
-            return
-        with self.phase("recover", budget):
-            self.record.recovery = wait_conditions(
-                self.conditions(), budget, since=self.heal_mono, stop=self.stop, on_tick=self.progress.tick
-            )
-
     def collect(self) -> None:
         logs: list[LogFile] = []
         for host, cur in self.cursors.items():
@@ -282,21 +292,47 @@ class _Run:
             if st is not None and (mark.inode in (st.inode, 0)):
                 lf.grown = st.size - mark.size
 
-    def collect_and_judge(self) -> None:
-        """Logs land late (vmware.log on the datastore once it is back): collect and judge again until the verdict
-        holds or the recovery budget (counted from heal) is spent."""
-        budget = self.record.recover_budget_s if self.record.recover_budget_s is not None else self.record.hold_s or 0
-        deadline = (self.heal_mono or time.monotonic()) + budget
-        with self.phase("collect+judge", budget):
+    def judge_now(self) -> bool:
+        self.collect()
+        self.grown()  # right after the read: the figure compares like with like
+        self.record.judgement = judge(self.record, self.run_dir)
+        return bool(self.record.judgement["verdict"] == "true")
+
+    def recover_and_judge(self) -> None:
+        """Poll the recovery conditions and judge the logs until every condition holds and the verdict is TRUE, or
+        the recovery budget (counted from heal) is spent. Logs land late (vmware.log is on the datastore), and a
+        condition may hold, be lost (the guest bugchecks as storage returns) and hold again: a condition's time
+        is that of its LAST change to met, so "recovered" means recovered for good, as far as the run saw."""
+        budget = self.record.recover_budget_s
+        wait_s = budget if budget is not None else self.record.hold_s or 0.0
+        healed = self.heal_mono or time.monotonic()
+        deadline = healed + wait_s
+        conds = self.conditions() if budget is not None else []
+        state: dict[str, Recovery] = {}
+        with self.phase("recover+judge", wait_s):
+            judged_at = None
             while True:
-                self.collect()
-                self.grown()  # right after the read: the figure compares like with like
-                self.record.judgement = judge(self.record, self.run_dir)
-                if self.record.judgement["verdict"] == "true" or time.monotonic() >= deadline:
+                now = time.monotonic()
+                for c in conds:
+                    met, prev = c.probe(), state.get(c.name)
+                    detail = getattr(c, "detail", "")
+                    if met is True and prev is not None and prev.met is True:
+                        prev.detail = detail
+                    else:
+                        state[c.name] = Recovery(c.name, met, now - healed if met else None, wait_s, detail)
+                done = all(state[c.name].met is not False for c in conds)
+                out_of_time = time.monotonic() >= deadline
+                if (done or out_of_time) and (judged_at is None or now - judged_at >= SETTLE_POLL_S or out_of_time):
+                    judged_at = now
+                    if self.judge_now() and done:
+                        break
+                if out_of_time:
                     break
-                self.progress.tick("the expected events in the logs")
-                if self.stop.wait(min(SETTLE_POLL_S, max(deadline - time.monotonic(), 0.01))):
+                pending = [c.name for c in conds if state[c.name].met is False]
+                self.progress.tick(", ".join(pending) or "the expected events in the logs", now - healed)
+                if self.stop.wait(min(POLL_S, max(deadline - time.monotonic(), 0.01))):
                     break
+        self.record.recovery = [state[c.name] for c in conds]
 
 
 class HoldWatcher(threading.Thread):
@@ -437,8 +473,7 @@ def run_scenario(
             run.baseline()
             run.mark()
             run.inject_hold_heal()
-            run.recover()
-            run.collect_and_judge()
+            run.recover_and_judge()
         verdict = (record.judgement or {}).get("verdict")
         record.outcome = PASSED if verdict == "true" else FAILED
         record.message = (record.judgement or {}).get("message", "")
@@ -451,6 +486,7 @@ def run_scenario(
     finally:
         record.figures = _figures(record, time.monotonic() - t0)
         save_record(record, run_dir)
+        run.close()
         pool.close()
     return record
 
