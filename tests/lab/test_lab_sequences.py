@@ -275,22 +275,28 @@ def bsod_steps(code: int = 0xEF) -> list[Check]:
 
 
 def test_idle_host_state_machines_run_on_schedule(lab: Lab) -> None:
-    """The simulator's own `stats`: every periodic state machine ticks, late by far less than its period."""
+    """The simulator's own `stats`: every periodic state machine ticks; heartbeats and guest I/O stay within 20 %
+    of their period (the benchmark's bound) in a fresh window, so boot-time contention does not count."""
     sock = control_socket(lab.lab.node(HOST))
     freq = lab.setting("/NFS/HeartbeatFrequency")
-    deadline = time.monotonic() + 2 * freq + 5  # the second heartbeat round is the first one with a schedule
+    call(sock, "stats", reset=True)
+    deadline = time.monotonic() + 2 * freq + 5  # two heartbeat rounds in the new window
     while True:
         stats = call(sock, "stats")
-        if min(m["count"] for m in stats["machines"].values()) >= 1:
+        if min(m["count"] for m in stats["machines"].values()) >= 2:
             break
         assert time.monotonic() < deadline, stats
         time.sleep(POLL_S)
     machines = stats["machines"]
-    expected = {f"{lab.nfs.name}/nfs.heartbeat", f"{lab.vmfs.name}/vmfs.heartbeat", *(f"{v}/guest.io" for v in VMS)}
-    assert expected <= machines.keys(), machines
-    for name, m in machines.items():
-        assert m["count"] >= 1, (name, m)
-        assert m["late_max_ms"] < 0.5 * m["period_s"] * 1000, (name, m)
+    judged = {
+        f"{lab.nfs.name}/nfs.heartbeat",
+        f"{lab.vmfs.name}/vmfs.heartbeat",
+        *(f"{v}/guest.disk_io" for v in VMS),  # its "lateness" is the I/O time, its period the disk TimeOutValue
+    }
+    assert judged | {f"{v}/guest.io" for v in VMS} <= machines.keys(), machines
+    for name in judged:
+        m = machines[name]
+        assert m["late_max_ms"] <= 0.2 * m["period_s"] * 1000, (name, m)
     assert (stats["apd_starts"], stats["guest_crashes"]) == (0, 0)
     assert freq == machines[f"{lab.nfs.name}/nfs.heartbeat"]["period_s"]
 
