@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from faultlab.harness.runner import RunOptions, run_file
 from faultlab.lab.errors import ConfigError, FaultlabError
 
 EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # `faultlab lab up` writes <root>/<lab id>/inventory.yaml
+VC_PASSWORD_VAR = "FAULTLAB_VC_PASSWORD"  # the variable an embedded lab's inventory names
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 3, 2
 
 
@@ -24,6 +26,14 @@ def inventory_of_lab(lab_id: str) -> Path:
     if not path.is_file():
         raise typer.BadParameter(f"no embedded lab {lab_id!r}: {path} does not exist (see `faultlab lab status`)")
     return path
+
+
+def embedded_vcenter_password(lab_id: str) -> None:
+    """An embedded lab keeps its vCenter's password in <state dir>/vcenter/password (0600); put it where the
+    inventory's ${FAULTLAB_VC_PASSWORD} points, unless the environment already has it."""
+    path = EMBEDDED_STATE_ROOT / lab_id / "vcenter" / "password"
+    if not os.environ.get(VC_PASSWORD_VAR) and path.is_file():
+        os.environ[VC_PASSWORD_VAR] = path.read_text(encoding="utf-8").strip()
 
 
 def summary(record: RunRecord) -> list[str]:
@@ -57,6 +67,8 @@ def run(
         err.print("faultlab run: give exactly one of --inventory FILE or --lab ID (start one with `faultlab lab up`)")
         raise typer.Exit(EXIT_USAGE)
     inv_path = inventory if inventory is not None else inventory_of_lab(str(lab))
+    if lab is not None:
+        embedded_vcenter_password(lab)
     try:
         with Progress() as progress:
             record = run_file(

@@ -418,8 +418,8 @@ def _missed(r: Recovery) -> str:
 def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     """Wall time against what the scenario inherently needs (hold + recovery), and bytes collected vs grown."""
     recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
-    hold_s = record.hold_s or 0.0
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
+    hold_s = (record.hold_s or 0.0) if "hold" in phases else 0.0  # a run that ended before the hold held nothing
     anchors = record.anchor_times()
     outage = (
         (anchors["fault.healed"] - anchors["fault.injected"]).total_seconds()
