@@ -8,12 +8,13 @@ with a message naming the step, both from a real run and when the record is judg
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from faultlab.harness.judge import judge
-from faultlab.harness.record import RunRecord, load_record
+from faultlab.harness.record import RunRecord, load_record, parse_iso
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
@@ -47,7 +48,14 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     # lun-remove: the embedded inventory gives no lun_check command, so the heal cannot be verified there.
     assert record.heal is not None and record.heal["status"] in ("healed", "unverified"), record.heal
     assert all(r.met for r in record.recovery)
-    assert f["wall_s"] >= f["inherent_s"] and f["bytes_collected"] > 0
+    assert f["wall_s"] >= f["inherent_s"]
+    assert len(record.logs) == 6 and f["bytes_collected"] <= f["bytes_grown"]  # 5 host logs + the VM's vmware.log
+    # A heartbeat counts as recovered only once green after the Tools heartbeat loss the logs show.
+    lost = [e["time_on_harness_clock"] for e in record.judgement["events"] if e["name"] == "guest.tools_heartbeat.lost"]
+    for r in record.recovery:
+        if r.condition.endswith("heartbeat_green") and lost and r.seconds is not None:
+            healed = parse_iso(record.anchors["fault.healed"])
+            assert healed + timedelta(seconds=r.seconds + 0.5) >= parse_iso(max(lost)), (r, lost)
     # What the live tail saw during the hold is in the collected logs too.
     assert {o["name"] for o in record.observed} <= {e["name"] for e in record.judgement["events"]}
     # The record alone judges the same way again (offline).

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from faultlab.harness.record import (
     iso,
     log_artifact_path,
     now_utc,
+    parse_iso,
     save_record,
     write_atomic,
 )
@@ -309,6 +311,7 @@ class _Run:
         deadline = healed + wait_s
         conds = self.conditions() if budget is not None else []
         state: dict[str, Recovery] = {}
+        met_at: dict[str, datetime] = {}  # harness clock (UTC) of each condition's last change to met
         with self.phase("recover+judge", wait_s):
             judged_at = None
             while True:
@@ -320,11 +323,15 @@ class _Run:
                         prev.detail = detail
                     else:
                         state[c.name] = Recovery(c.name, met, now - healed if met else None, wait_s, detail)
+                        met_at[c.name] = now_utc()
                 done = all(state[c.name].met is not False for c in conds)
                 out_of_time = time.monotonic() >= deadline
                 if (done or out_of_time) and (judged_at is None or now - judged_at >= SETTLE_POLL_S or out_of_time):
                     judged_at = now
-                    if self.judge_now() and done:
+                    verdict = self.judge_now()
+                    if self.green_too_early(state, met_at, wait_s):
+                        done = False
+                    if verdict and done:
                         break
                 if out_of_time:
                     break
@@ -333,6 +340,24 @@ class _Run:
                 if self.stop.wait(min(POLL_S, max(deadline - time.monotonic(), 0.01))):
                     break
         self.record.recovery = [state[c.name] for c in conds]
+
+    def green_too_early(self, state: dict[str, Recovery], met_at: dict[str, datetime], budget_s: float) -> bool:
+        """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after
+        storage returned) is not the recovery: reset it, so the wait goes on for green after the loss."""
+        vm = self.sc.target.vm
+        name = f"vm {vm} heartbeat_green"
+        if vm is None or name not in state or state[name].met is not True:
+            return False
+        lost = [
+            parse_iso(e["time_on_harness_clock"])
+            for e in (self.record.judgement or {}).get("events", [])
+            if e["name"] == "guest.tools_heartbeat.lost" and e["time_on_harness_clock"] and f"/{vm}/" in e["file"]
+        ]
+        if not lost or met_at[name] > max(lost):
+            return False
+        why = f"green was seen before the heartbeat loss at {iso(max(lost))} in vmware.log; waiting for green again"
+        state[name] = Recovery(name, False, None, budget_s, why)
+        return True
 
 
 class HoldWatcher(threading.Thread):
