@@ -198,7 +198,7 @@ def test_bare_names_counts_and_never_windows() -> None:
             "recover",
             "at least one condition",
         ),
-        ("vm: [powered_on,", "vm: [powered_up,", 14, "recover.vm[0]", "'powered_on' or 'heartbeat_green'"),
+        ("vm: [powered_on,", "vm: [powered_up,", 14, "recover.vm[0]", "'restarted_at_most_once' or 'reboots_cleanly'"),
         ("story: NFS", "stroy: NFS", 2, "stroy", "unknown key"),
         ("target: {host: esx01, ", "target: {", 4, "target.host", "Field required"),
         (

@@ -291,3 +291,35 @@ def test_watch_wait_passes_versions_caps_the_wait_and_closes_once() -> None:
     watch.close()
     watch.close()
     assert pc.destroyed == 1 and watch.closed
+
+
+def _batch(version: str, changes: list[tuple[Any, str, Any]]) -> Any:
+    pc = vmodl.query.PropertyCollector
+    objs = [
+        pc.ObjectUpdate(kind="modify", obj=obj, changeSet=[pc.Change(name=path, op="assign", val=value)])
+        for obj, path, value in changes
+    ]
+    return pc.UpdateSet(version=version, filterSet=[pc.FilterUpdate(filter=pc.Filter("f-1"), objectSet=objs)])
+
+
+def test_wait_for_keeps_the_changes_after_its_match_and_names_each_objects_type() -> None:
+    s = VsphereSession(ApiEndpoint(address="vc01", user=USER, password=SecretRef("UNUSED")), timeout=30)
+    s._names.update({"ds-1": "ds-nfs01", "vm-1": "win01"})
+    batch = _batch(
+        "1",
+        [
+            (vim.Datastore("ds-1"), "summary.accessible", True),
+            (vim.VirtualMachine("vm-1"), "guestHeartbeatStatus", "red"),
+            (vim.VirtualMachine("vm-1"), "guestHeartbeatStatus", "green"),
+        ],
+    )
+    watch = vsphere.PropertyWatch(s, FakePc([batch]), None)  # a watch_many watch: several kinds
+    seen = watch.wait_for(lambda c: c.path == "summary.accessible", timeout=5)
+    assert [(c.obj_type, c.name, c.value) for c in seen] == [("Datastore", "ds-nfs01", True)]
+    rest = watch.wait(1)  # the two VM changes of the same batch are handed out, not lost
+    assert [(c.obj_type, c.name, c.value) for c in rest] == [
+        ("VirtualMachine", "win01", "red"),
+        ("VirtualMachine", "win01", "green"),
+    ]
+    with pytest.raises(LabError, match="no matching property change"):
+        watch.wait_for(lambda c: False, timeout=0.01)

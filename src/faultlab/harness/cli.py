@@ -86,13 +86,16 @@ def triage_cmd(
     render(report, Console(), show_twins=twins)
 
 
-def _register_heal() -> None:
-    from faultlab.harness import cli_heal
+def _register_harness_commands() -> None:
+    from faultlab.harness import cli_heal, cli_report, cli_run
 
+    app.command("run")(cli_run.run)
+    app.command("judge")(cli_run.judge)
+    app.command("report")(cli_report.report)
     app.command("heal", help="Heal every fault a ledger lists (after a crashed or killed run).")(cli_heal.heal)
 
 
-_register_heal()
+_register_harness_commands()
 
 
 def main() -> None:
@@ -101,9 +104,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-# `run` and `judge` (harness/cli_run.py); registered at import, before main() is called by the entry point.
-from faultlab.harness import cli_run as _cli_run  # noqa: E402
-
-app.command("run")(_cli_run.run)
-app.command("judge")(_cli_run.judge)

@@ -12,6 +12,8 @@ from rich.console import Console
 from faultlab.harness.judge import judge as judge_record
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
+from faultlab.harness.report_html import REPORT_FILE
+from faultlab.harness.report_text import print_report
 from faultlab.harness.runner import RunOptions, run_file
 from faultlab.lab.errors import ConfigError, FaultlabError
 
@@ -39,10 +41,6 @@ def embedded_vcenter_password(lab_id: str) -> None:
 def summary(record: RunRecord) -> list[str]:
     """The terminal report: outcome, the checks, the figures, where the record is."""
     out = [f"{record.scenario_name}: {record.outcome.upper()}  (run {record.run_id})"]
-    if record.outcome != PASSED and record.message:
-        out.append(record.message)
-    if record.judgement and record.outcome == PASSED:
-        out.extend(record.judgement.get("lines", []))
     f = record.figures
     if f:
         out.append(
@@ -80,10 +78,15 @@ def run(
     except FaultlabError as exc:
         err.print(f"faultlab run: lab problem: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
+    run_dir = artifacts / record.run_id
+    print_report(record, run_dir, Console(highlight=False))
     out = Console(highlight=False, soft_wrap=True, markup=False)
-    for line in summary(record):
+    for line in summary(record)[1:]:
         out.print(line)
-    out.print(f"record: {artifacts / record.run_id / 'record.json'}")
+    report = run_dir / REPORT_FILE
+    if report.is_file():
+        out.print(f"report: {report}")
+    out.print(f"record: {run_dir / 'record.json'}")
     raise typer.Exit({PASSED: EXIT_PASSED, ERROR: EXIT_ERROR}.get(record.outcome, EXIT_FAILED))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,6 +22,7 @@ from faultlab.assertions.checks import (
 from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import Event, LogKind
 from faultlab.assertions.scan import scan_stream
+from faultlab.assertions.steps import Step
 from faultlab.assertions.timeline import Timeline
 from faultlab.harness.record import RunRecord
 from faultlab.harness.scenario import Scenario, parse_scenario
@@ -98,12 +100,43 @@ def scenario_checks(
     return checks
 
 
+RESTARTS, CLEAN_REBOOT = "restarted_at_most_once", "reboots_cleanly"
+REBOOT_ANCHOR = "guest.rebooted"  # when the harness asked for the second reboot (the runner's anchor)
+
+
+def guest_checks(sc: Scenario, record: RunRecord, tl: Timeline) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """KB 392634's guest conditions, judged from vmware.log: after the fault the guest restarted at most once
+    (one `CPU reset` on vcpu-0, before the asked-for second reboot), and after that reboot no bugcheck."""
+    rec, vm = sc.recover, sc.target.vm
+    if rec is None or vm is None:
+        return []
+    anchors = record.anchor_times()
+    checks: list[tuple[str, Callable[[], CheckResult]]] = []
+    if RESTARTS in rec.vm and "fault.injected" in anchors:
+        spec: dict[str, Any] = {"vm": vm, "vcpu": "vcpu-0", "after": "fault.injected"}
+        if REBOOT_ANCHOR in anchors:
+            spec["within"] = f"{(anchors[REBOOT_ANCHOR] - anchors['fault.injected']).total_seconds():.3f}s"
+        name = f"recover: vm {vm} restarted at most once after fault.injected"
+        step = Step.from_spec("guest.reset", spec)
+        checks.append((name, lambda: _named(check_count(step, tl, max=1), name, "guest restarts (CPU reset)")))
+    if CLEAN_REBOOT in rec.vm and REBOOT_ANCHOR in anchors:
+        name = f"recover: vm {vm} reboots without a bugcheck after {REBOOT_ANCHOR}"
+        bsod = Step.from_spec("guest.bsod", {"vm": vm, "after": REBOOT_ANCHOR})
+        checks.append((name, lambda: _named(check_count(bsod, tl, max=0), name, "bugchecks after the reboot")))
+    return checks
+
+
+def _named(result: CheckResult, check: str, what: str) -> CheckResult:
+    """A count check renamed as the recovery condition it stands for, its message saying what was counted."""
+    return dataclasses.replace(result, check=check, message=f"{what}: {result.message}", step=check)
+
+
 def judge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
     """Pure over the record and its collected bytes: the verdict, each check, the events seen."""
     sc = parse_scenario(record.scenario_text, record.scenario_path or record.scenario_name)
     events, notes = scan_logs(record, run_dir)
     tl = build_timeline(record, events)
-    results = run_checks(scenario_checks(sc, record.settings, tl))
+    results = run_checks([*scenario_checks(sc, record.settings, tl), *guest_checks(sc, record, tl)])
     results.extend(recovery_results(record))
     verdict = overall(results)
     return {

@@ -97,6 +97,11 @@ class RunRecord:
     logs: list[LogFile] = field(default_factory=list)
     judgement: dict[str, Any] | None = None
     observed: list[dict[str, str]] = field(default_factory=list)  # events first seen live during the hold
+    # vSphere property changes seen by the watch ({time, object, property, value, kind}) and the vCenter events
+    # of the run's window ({time, key, type, eventTypeId, message, host, datastore, vm}); times on the harness clock
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    vcenter_events: list[dict[str, Any]] = field(default_factory=list)
+    measures: dict[str, float] = field(default_factory=dict)  # recovery measures (fault_to_apd_start_s, ...)
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from faultlab.harness.record import Recovery
@@ -41,7 +42,8 @@ class Probe:
         return met
 
 
-def _vmid(esx: EsxiHost, vm: str) -> int:
+def vm_id(esx: EsxiHost, vm: str) -> int:
+    """The host's id of a VM (vim-cmd vmsvc/getallvms), by name."""
     for entry in esx.vms():
         if entry.name == vm:
             return entry.vmid
@@ -50,7 +52,7 @@ def _vmid(esx: EsxiHost, vm: str) -> int:
 
 def vm_powered_on(esx: EsxiHost, vm: str) -> Probe:
     def fn() -> tuple[bool | None, str]:
-        state = esx.power_state(_vmid(esx, vm))
+        state = esx.power_state(vm_id(esx, vm))
         return state == "poweredOn", f"power state {state}"
 
     return Probe(f"vm {vm} powered_on", fn)
@@ -60,7 +62,7 @@ def vm_heartbeat_green(esx: EsxiHost, client: Runner, vm: str) -> Probe:
     """`vim-cmd vmsvc/get.guestheartbeatStatus` (ESXi prints green/yellow/red/gray); unobservable if unsupported."""
 
     def fn() -> tuple[bool | None, str]:
-        res = client.run(["vim-cmd", "vmsvc/get.guestheartbeatStatus", str(_vmid(esx, vm))])
+        res = client.run(["vim-cmd", "vmsvc/get.guestheartbeatStatus", str(vm_id(esx, vm))])
         status = res.stdout.strip().splitlines()[-1].strip() if res.stdout.strip() else ""
         if not res.succeeded or status not in ("green", "yellow", "red", "gray"):
             why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}")[:200]
@@ -80,6 +82,10 @@ class VsphereReader(Protocol):
     def retrieve(
         self, kind: str, paths: Sequence[str], names: Collection[str] | None = None
     ) -> dict[str, dict[str, Any]]: ...
+
+    def server_time(self) -> datetime: ...
+
+    def events(self, begin: datetime, end: datetime | None = None) -> Sequence[Any]: ...
 
 
 def vm_heartbeat_green_api(api: VsphereReader, vm: str) -> Probe:

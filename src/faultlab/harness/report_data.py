@@ -312,6 +312,21 @@ def _spans(record: RunRecord, measures: Mapping[str, float]) -> list[Span]:
     return spans
 
 
+MEASURE_KEYS: tuple[str, ...] = (
+    *(k for k, _a, _n in EVENT_MEASURES),
+    *(k for k, _s, _p, _g in RECOVERY_MEASURES),
+    "apd_start_to_timeout_s",
+    "fault_window_s",
+)
+
+
+def run_measures(record: RunRecord, run_dir: Path | None = None) -> dict[str, float]:
+    """The recovery measures of a run (fault to APD start, heal to APD exit / datastore accessible / heartbeat
+    green, ...) from its judged events, recovery probes and vSphere observations; a measure not seen is absent."""
+    measures = build_view(record, run_dir).measures
+    return {k: measures[k] for k in MEASURE_KEYS if k in measures}
+
+
 def build_view(record: RunRecord, run_dir: Path | None = None) -> RunView:
     """The report's data. Never raises on a partial record (an ERROR run): what is missing is simply not drawn."""
     anchors = {k: _time(v) for k, v in record.anchors.items()}

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,16 +22,19 @@ from faultlab.assertions.durations import settings_in
 from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import LogKind
 from faultlab.assertions.scan import scan_stream
+from faultlab.harness.artifacts import write_artifacts
 from faultlab.harness.cursors import ClockSkew, LogCursors, Mark, esxi_log_paths, measure_skew
 from faultlab.harness.faults import Fault, HealOutcome, Injector, heal_ledger, plan_fault
 from faultlab.harness.judge import judge
 from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
+from faultlab.harness.observe import Targets, VsphereObserver, read_events
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import (
     ERROR,
     FAILED,
     PASSED,
     LogFile,
+    Phase,
     Recovery,
     RunRecord,
     iso,
@@ -49,9 +52,11 @@ from faultlab.harness.recovery import (
     host_connected,
     vm_heartbeat_green,
     vm_heartbeat_green_api,
+    vm_id,
     vm_powered_on,
     wait_conditions,
 )
+from faultlab.harness.report_data import run_measures
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.signals import shielded, sigterm_as_interrupt
 from faultlab.lab.errors import FaultlabError, LabError
@@ -60,6 +65,9 @@ from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshClient, SshPool
 
 DEFAULT_BASELINE_S = 60.0
+REBOOT_CONDITION, REBOOT_ANCHOR = "reboots_cleanly", "guest.rebooted"
+OBSERVER_START_S = 15.0  # the vSphere watch's initial values before the fault goes in
+EVENT_MARGIN_S = 2.0  # around the run's window when reading vCenter events
 HOLD_TAIL_S = 1.0  # how often the logs are tailed during the hold
 SETTLE_POLL_S = 1.0
 
@@ -103,17 +111,18 @@ class _Run:
         self.heal_mono: float | None = None
         self.stop = threading.Event()
         self.api: VsphereReader | None = None
+        self.observer: VsphereObserver | None = None
 
     def save(self) -> None:
         save_record(self.record, self.run_dir)
 
     @contextlib.contextmanager
-    def phase(self, name: str, budget_s: float | None = None) -> Iterator[None]:
+    def phase(self, name: str, budget_s: float | None = None) -> Iterator[Phase]:
         ph = self.record.begin(name)
         self.progress.phase(name, budget_s)
         self.save()
         try:
-            yield
+            yield ph
         except KeyboardInterrupt as exc:
             ph.status, ph.detail = "interrupted", str(exc) or type(exc).__name__
             raise
@@ -159,7 +168,24 @@ class _Run:
             self.api = VsphereSession(self.inv.vcenter)
         return self.api
 
+    def maybe_second_reboot(self) -> None:
+        """The second reboot when the scenario asks for it, only once the run has recovered (verdict TRUE)."""
+        rec, vm = self.sc.recover, self.sc.target.vm
+        if rec is None or REBOOT_CONDITION not in rec.vm or vm is None:
+            return
+        if (self.record.judgement or {}).get("verdict") == "true":
+            self.second_reboot()
+            return
+        budget = self.record.recover_budget_s or DEFAULT_BASELINE_S
+        why = "not attempted: the run had not recovered"
+        self.record.recovery.append(Recovery(f"vm {vm} {REBOOT_CONDITION}", False, None, budget, why))
+
+    def targets(self) -> Targets:
+        t = self.sc.target
+        return Targets(host=t.host, datastore=t.datastore, vm=t.vm)
+
     def close(self) -> None:
+        self.end_observing()
         if self.api is not None:
             self.api.close()
 
@@ -223,6 +249,44 @@ class _Run:
                 cur = LogCursors(self.pool.get(host), esxi_log_paths(h.log_dir, vmx), host)
                 self.marks[host] = cur.mark()
                 self.cursors[host] = cur
+            self.start_observing()
+
+    def start_observing(self) -> None:
+        """With a vCenter in the inventory: watch the target's datastore, VM and host from now until recovery is
+        judged, on the observer's own session; the initial values are in before the fault goes in."""
+        endpoint = self.inv.vcenter
+        if endpoint is None:
+            return
+        from faultlab.lab.vsphere import VsphereSession
+
+        self.observer = VsphereObserver(lambda: VsphereSession(endpoint), self.targets())
+        self.observer.start()
+        if not self.observer.wait_started(OBSERVER_START_S):
+            self.record.notes.append(f"the vSphere watch had no initial values after {OBSERVER_START_S:g}s")
+
+    def end_observing(self) -> None:
+        """Stop the watch and keep what it saw (idempotent; also on an aborted run)."""
+        observer, self.observer = self.observer, None
+        if observer is not None:
+            self.record.observations, problems = observer.finish()
+            self.record.notes.extend(p for p in problems if p not in self.record.notes)
+
+    def vcenter_events(self) -> None:
+        """The vCenter events of the run's window (from the mark to now), on the harness clock."""
+        api = self.vsphere()
+        mark = self.record.phase("mark")
+        if api is None or mark is None:
+            return
+        begin = parse_iso(mark.started) - timedelta(seconds=EVENT_MARGIN_S)
+        with self.phase("vcenter-events") as ph:
+            try:
+                api.connect()
+                end = now_utc() + timedelta(seconds=EVENT_MARGIN_S)
+                self.record.vcenter_events, offset = read_events(api, begin, end, self.targets())
+                self.record.figures["vcenter_clock_offset_s"] = round(offset, 3)
+            except FaultlabError as exc:  # the verdict stands on the logs; say what could not be shown
+                ph.detail = f"vCenter events not read: {exc}"
+                self.record.notes.append(ph.detail)
 
     def plan(self) -> Fault:
         f = self.sc.fault
@@ -340,6 +404,57 @@ class _Run:
                 if self.stop.wait(min(POLL_S, max(deadline - time.monotonic(), 0.01))):
                     break
         self.record.recovery = [state[c.name] for c in conds]
+
+    def second_reboot(self) -> None:
+        """KB 392634: after recovery, a guest-initiated reboot (`vim-cmd vmsvc/power.reboot`, through VMware Tools)
+        must not bugcheck again. Met when vmware.log shows the guest's reset after the reboot request and the
+        heartbeat is green again after it; the judge checks the logs for a bugcheck after `guest.rebooted`."""
+        vm = self.sc.target.vm
+        budget = self.record.recover_budget_s or DEFAULT_BASELINE_S
+        if vm is None:
+            return
+        name = f"vm {vm} {REBOOT_CONDITION}"
+        result = Recovery(name, False, None, budget, "")
+        with self.phase("second-reboot", budget):
+            esx, client = self.esx(), self.pool.get(self.sc.target.host)
+            green = vm_heartbeat_green_api(api, vm) if (api := self.vsphere()) else vm_heartbeat_green(esx, client, vm)
+            t0 = time.monotonic()
+            asked = now_utc()
+            self.record.anchors[REBOOT_ANCHOR] = iso(asked)
+            res = client.run(["vim-cmd", "vmsvc/power.reboot", str(vm_id(esx, vm))])
+            if not res.succeeded:
+                why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}").splitlines()
+                result.detail = f"vim-cmd vmsvc/power.reboot failed: {' '.join(why)[:200]}"
+            else:
+                deadline = t0 + budget
+                reset_at: str | None = None
+                while time.monotonic() < deadline:
+                    if reset_at is None:
+                        self.judge_now()
+                        reset_at = self.guest_reset_after(vm, asked)
+                    if reset_at is not None and green.probe():
+                        result = Recovery(name, True, time.monotonic() - t0, budget, f"guest reset at {reset_at}")
+                        break
+                    what = "the guest's reset in vmware.log" if reset_at is None else "heartbeat green"
+                    self.progress.tick(f"{what} after the reboot", time.monotonic() - t0)
+                    if self.stop.wait(POLL_S * 2):
+                        break
+                else:
+                    result.detail = (
+                        "no guest reset in vmware.log after the reboot request"
+                        if reset_at is None
+                        else f"guest reset at {reset_at}, heartbeat not green again ({green.detail})"
+                    )
+            self.record.recovery.append(result)
+            self.judge_now()
+
+    def guest_reset_after(self, vm: str, t: datetime) -> str | None:
+        """The time (harness clock) of the VM's first guest.reset at or after `t`, from the last judgement."""
+        for e in (self.record.judgement or {}).get("events", []):
+            at = e.get("time_on_harness_clock")
+            if e["name"] == "guest.reset" and at and f"/{vm}/" in e["file"] and parse_iso(at) >= t:
+                return str(at)
+        return None
 
     def green_too_early(self, state: dict[str, Recovery], met_at: dict[str, datetime], budget_s: float) -> bool:
         """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after
@@ -499,6 +614,9 @@ def run_scenario(
             run.mark()
             run.inject_hold_heal()
             run.recover_and_judge()
+            run.maybe_second_reboot()
+            run.end_observing()
+            run.vcenter_events()
         verdict = (record.judgement or {}).get("verdict")
         record.outcome = PASSED if verdict == "true" else FAILED
         record.message = (record.judgement or {}).get("message", "")
@@ -509,10 +627,11 @@ def run_scenario(
         failed = next((p.name for p in reversed(record.phases) if p.status == "error"), "?")
         record.outcome, record.message = ERROR, f"lab problem in phase {failed}: {exc}"
     finally:
-        record.figures = _figures(record, time.monotonic() - t0)
-        save_record(record, run_dir)
         run.close()
         pool.close()
+        record.figures = {**record.figures, **_figures(record, time.monotonic() - t0)}
+        record.measures = run_measures(record, run_dir)
+        write_artifacts(record, run_dir)  # record.json last; a report that cannot be made is a note
     return record
 
 

@@ -218,7 +218,11 @@ class Recover(_Model):
     """Conditions to reach after heal, within a budget."""
 
     within: DurationExpr
-    vm: list[Literal["powered_on", "heartbeat_green"]] = []
+    vm: list[Literal["powered_on", "heartbeat_green", "restarted_at_most_once", "reboots_cleanly"]] = Field(
+        default=[],
+        description="powered_on, heartbeat_green; restarted_at_most_once (one guest reset after the fault, from "
+        "vmware.log); reboots_cleanly (a second guest reboot through Tools, after recovery, does not bugcheck)",
+    )
     datastore: list[Literal["accessible"]] = []
     host: list[Literal["connected"]] = []
 

@@ -349,6 +349,15 @@ class VsphereSession:
             raise LabError(f"no {kind} named {', '.join(sorted(missing))}", host=self.host, user=self.user)
         return out
 
+    def server_time(self) -> datetime:
+        """The endpoint's clock (ServiceInstance.CurrentTime), UTC: vCenter stamps its events with it."""
+        with self._guard("read the server time"):
+            t = self._si.CurrentTime() if self._si is not None else None
+        if t is None:
+            raise LabError("the vSphere session is not connected", host=self.host, user=self.user)
+        stamped: datetime = t if t.tzinfo else t.replace(tzinfo=UTC)
+        return stamped.astimezone(UTC)
+
     def names(self, kind: str) -> list[str]:
         """The inventory names of every `kind` entity, sorted."""
         return sorted(self.retrieve(kind, []))
@@ -376,6 +385,39 @@ class VsphereSession:
                 )
                 pc.CreateFilter(spec, partialUpdates=False)
                 watch = PropertyWatch(self, pc, kind)
+                watch.initial = watch._wait(None)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pc.DestroyPropertyCollector()
+                raise
+        return watch
+
+    def watch_many(self, specs: Sequence[tuple[str, Sequence[str], Collection[str] | None]]) -> PropertyWatch:
+        """One server-side watch over several (kind, paths, names) specs: one collector, one filter per spec,
+        so a single WaitForUpdatesEx reports changes of datastores, hosts and VMs in the order vSphere saw them."""
+        if not specs or any(not paths for _k, paths, _n in specs):
+            raise ValueError("a watch needs at least one spec, each with at least one property path")
+        pc_type = vmodl.query.PropertyCollector
+        with self._guard("watch " + "; ".join(f"{k} {', '.join(p)}" for k, p, _n in specs)):
+            self._ensure_names()
+            filters = []
+            for kind, paths, names in specs:
+                rows = self._retrieve_raw(kind, [])
+                objs = [obj for obj, props in rows if names is None or props.get("name") in names]
+                missing = set(names or ()) - {self._names.get(o._moId) for o in objs}
+                if missing:
+                    raise LabError(f"no {kind} named {', '.join(sorted(missing))}", host=self.host, user=self.user)
+                filters.append(
+                    pc_type.FilterSpec(
+                        objectSet=[pc_type.ObjectSpec(obj=o, skip=False) for o in objs],
+                        propSet=[pc_type.PropertySpec(type=_vim_type(kind), pathSet=list(paths))],
+                    )
+                )
+            pc = self.content.propertyCollector.CreatePropertyCollector()
+            try:
+                for spec in filters:
+                    pc.CreateFilter(spec, partialUpdates=False)
+                watch = PropertyWatch(self, pc, None)
                 watch.initial = watch._wait(None)
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -443,13 +485,18 @@ class VsphereSession:
 class PropertyWatch:
     """A private PropertyCollector with one filter; `wait` is one WaitForUpdatesEx with maxWaitSeconds."""
 
-    def __init__(self, session: VsphereSession, collector: Any, kind: str) -> None:
+    def __init__(self, session: VsphereSession, collector: Any, kind: str | None) -> None:
         self._session = session
         self._pc = collector
-        self._kind = kind
+        self._kind = kind  # None: several kinds (watch_many); each change names its object's own type
         self._version = ""
+        self._pending: list[PropertyChange] = []  # received by wait_for after its match, handed out next
         self.initial: list[PropertyChange] = []
         self.closed = False
+
+    @property
+    def _what(self) -> str:
+        return self._kind or "property"
 
     def __enter__(self) -> PropertyWatch:
         return self
@@ -469,11 +516,12 @@ class PropertyWatch:
         for fs in update.filterSet or []:
             for ou in fs.objectSet or []:
                 moref = ou.obj._moId
+                obj_type = self._kind or type(ou.obj).__name__.rsplit(".", 1)[-1]
                 for ch in ou.changeSet or []:
                     changes.append(
                         PropertyChange(
                             time=now,
-                            obj_type=self._kind,
+                            obj_type=obj_type,
                             moref=moref,
                             name=names.get(moref),
                             path=ch.name,
@@ -489,28 +537,34 @@ class PropertyWatch:
         The wait is capped below the session's socket timeout."""
         if self.closed:
             raise LabError("the property watch is closed", host=self._session.host, user=self._session.user)
+        if self._pending:
+            pending, self._pending = self._pending, []
+            return pending
         cap = max(1, int(self._session.timeout) - 5)
-        with self._session._guard(f"wait for {self._kind} updates"):
+        with self._session._guard(f"wait for {self._what} updates"):
             return self._wait(max(0, min(int(max_wait_seconds), cap)))
 
     def wait_for(
         self, condition: Callable[[PropertyChange], bool], timeout: float, max_wait_seconds: int = 5
     ) -> list[PropertyChange]:
         """Every change received until one satisfies `condition` (it is the last in the list); LabError after
-        `timeout` seconds (monotonic deadline) without such a change."""
+        `timeout` seconds (monotonic deadline) without such a change. Changes that arrived in the same batch
+        after the match are kept for the next `wait`/`wait_for`, not lost."""
         deadline = time.monotonic() + timeout
         seen: list[PropertyChange] = []
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LabError(
-                    f"no matching {self._kind} change within {timeout:.0f}s (saw {len(seen)} other changes)",
+                    f"no matching {self._what} change within {timeout:.0f}s (saw {len(seen)} other changes)",
                     host=self._session.host,
                     user=self._session.user,
                 )
-            for change in self.wait(max(1, min(max_wait_seconds, int(left + 0.999)))):
+            batch = self.wait(max(1, min(max_wait_seconds, int(left + 0.999))))
+            for i, change in enumerate(batch):
                 seen.append(change)
                 if condition(change):
+                    self._pending = batch[i + 1 :] + self._pending
                     return seen
 
     def close(self) -> None:
