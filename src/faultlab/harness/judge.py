@@ -19,6 +19,7 @@ from faultlab.assertions.checks import (
     overall,
     run_checks,
 )
+from faultlab.assertions.catalog import link_twins
 from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import Event, LogKind
 from faultlab.assertions.scan import scan_stream
@@ -42,6 +43,7 @@ def scan_logs(record: RunRecord, run_dir: Path) -> tuple[list[Event], list[str]]
         kind = kind_from_filename(log.path) or LogKind.OTHER
         found, _stats = scan_stream(io.BytesIO(data), kind=kind, name=log.path, host=log.host)
         events.extend(found)
+    link_twins(events)  # a vob.* line and its esx.* twin are one observation, counted once
     return events, notes
 
 
