@@ -87,7 +87,16 @@ lun_add() {
   $TGTADM --op new --mode logicalunit --tid 1 --lun 1 --backing-store "$LUNFILE"
   $TGTADM --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_sn=$SCSI_SN"
 }
-lun_remove() { $TGTADM --op delete --mode logicalunit --tid 1 --lun 1; }
+# tgtd refuses to delete a LUN with commands in flight ("this logical unit is still active"): the initiator
+# keeps I/O going, so retry for up to 5 s; a real array removes the LUN under I/O, which is the point here.
+lun_remove() {
+  local out i
+  for i in $(seq 50); do
+    out=$($TGTADM --op delete --mode logicalunit --tid 1 --lun 1 2>&1) && return 0
+    case "$out" in *"still active"*) sleep 0.1 ;; *) echo "$out" >&2; return 1 ;; esac
+  done
+  echo "$out" >&2; return 1
+}
 # tgtd does not exit on SIGTERM while it has targets: shut it down as tgt.service's ExecStop does
 # (targets deleted, then the "system"); SIGTERM/SIGKILL remain the fallback.
 before_stop() {
