@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from faultlab.assertions.catalog import link_twins
 from faultlab.assertions.checks import (
     CheckResult,
     Failure,
@@ -19,7 +20,6 @@ from faultlab.assertions.checks import (
     overall,
     run_checks,
 )
-from faultlab.assertions.catalog import link_twins
 from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import Event, LogKind
 from faultlab.assertions.scan import scan_stream

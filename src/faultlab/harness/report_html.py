@@ -161,8 +161,8 @@ def _recovery_table(view: RunView) -> str:
         state = "met" if s.met else "missed" if s.met is False else "unknown"
         secs = f"{s.seconds:.3f}" if s.seconds is not None else ""
         budget = f"{s.budget_s:g}" if s.budget_s is not None else ""
-        rows.append([_td(s.label), _td(state, state), _td(secs, "num"), _td(budget, "num")])
-    return _table(["from fault.healed to", "", "seconds", "budget s"], rows, "recovery") if rows else ""
+        rows.append([_td(s.label), _td(s.since), _td(state, state), _td(secs, "num"), _td(budget, "num")])
+    return _table(["condition", "counted from", "", "seconds", "budget s"], rows, "recovery") if rows else ""
 
 
 def _phases_table(view: RunView) -> str:

@@ -143,7 +143,10 @@ def _time_range(view: RunView) -> tuple[float, float]:
     if view.healed:
         healed = view.rel(view.healed)
         points.append(healed)
-        points += [healed + (s.seconds if s.seconds is not None else s.budget_s or 0.0) for s in view.spans]
+        anchors = view.record.anchor_times()
+        for s in view.spans:
+            start = view.rel(anchors[s.since]) if s.since in anchors else healed
+            points.append(start + (s.seconds if s.seconds is not None else s.budget_s or 0.0))
     lo, hi = min(points, default=0.0), max(points, default=1.0)
     pad = max((hi - lo) * 0.03, 0.5)
     return lo - pad, hi + pad
@@ -442,9 +445,10 @@ class _Svg:
         if v.healed is None or not v.spans:
             self.parts.append(_text(GUTTER, top + 14, "no recovery measured", cls="axis"))
             return
-        h = v.rel(v.healed)
+        anchors = v.record.anchor_times()
         for i, s in enumerate(v.spans):
             y = top + i * SPAN_ROW_H + 10
+            h = v.rel(anchors.get(s.since, v.healed))
             x0 = sc.x(h)
             if s.met and s.seconds is not None:
                 x1, colour, dash, text = sc.x(h + s.seconds), MET, "", f"{s.label}: {seconds_text(s.seconds)}"
@@ -461,7 +465,7 @@ class _Svg:
                 f'stroke-width="5" stroke-linecap="round"{dash}/>'
                 f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{y - 5:.1f}" y2="{y + 5:.1f}" stroke="{colour}"/>'
                 + self._span_text(max(x1, x0), y, text, colour)
-                + _title(f"from fault.healed: {text}", budget_tip)
+                + _title(f"from {s.since}: {text}", budget_tip)
                 + "</g>"
             )
 
