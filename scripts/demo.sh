@@ -10,7 +10,7 @@ artifacts=${FAULTLAB_ARTIFACTS:-artifacts}
 
 up_out=$(mktemp)
 trap 'rm -f "$up_out"' EXIT
-if ! "$faultlab" lab up >"$up_out"; then
+if ! "$faultlab" lab up --hosts 1 --vms 1 >"$up_out"; then
   cat "$up_out"
   exit 3
 fi
