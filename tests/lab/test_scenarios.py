@@ -45,8 +45,7 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     )
     assert record.judgement is not None and record.judgement["verdict"] == "true"
     assert [p.status for p in record.phases] == ["ok"] * len(record.phases)
-    # lun-remove: the embedded inventory gives no lun_check command, so the heal cannot be verified there.
-    assert record.heal is not None and record.heal["status"] in ("healed", "unverified"), record.heal
+    assert record.heal is not None and record.heal["status"] == "healed", record.heal
     assert all(r.met for r in record.recovery)
     assert f["wall_s"] >= f["inherent_s"]
     assert len(record.logs) == 6 and f["bytes_collected"] <= f["bytes_grown"]  # 5 host logs + the VM's vmware.log

@@ -162,6 +162,7 @@ class Service(_Model):
     thaw: Command | None = None
     lun_remove: Command | None = None
     lun_add: Command | None = None
+    lun_status: Command | None = None  # exits 0 while the LUN is presented: verifies lun-remove and its heal
 
 
 class StorageTarget(_Model):

@@ -62,8 +62,7 @@ INVENTORY_VERSION = 1
 
 
 def _service(*extra: str) -> dict[str, str]:
-    # `faultlab-target restart` exists but is not listed: faultlab.lab.inventory.Service has no such key.
-    verbs = ["start", "stop", "status", "freeze", "thaw", *extra]
+    verbs = ["start", "stop", "status", "restart", "freeze", "thaw", *extra]
     return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
 
 
@@ -148,7 +147,7 @@ def inventory(
                 "netns": isc.netns,
                 "allow_faults": True,
                 "ports": {"iscsi": ISCSI_PORT},
-                "service": _service("lun-remove", "lun-add"),
+                "service": _service("lun-remove", "lun-add", "lun-status"),
                 "iqn": layout.iqn,
             },
         ],

@@ -1,7 +1,7 @@
 """Storage target nodes: ganesha/rpcbind and tgtd configuration and the `faultlab-target` service command.
 
-`faultlab-target {start|stop|restart|status|freeze|thaw}` (plus `lun-remove|lun-add` on the iSCSI node) is on the
-node's SSH PATH and acts on the node's daemon through its pid file, like `systemctl start nfs-ganesha`
+`faultlab-target {start|stop|restart|status|freeze|thaw}` (plus `lun-remove|lun-add|lun-status` on the iSCSI
+node) is on the node's SSH PATH and acts on the node's daemon through its pid file, like `systemctl start nfs-ganesha`
 on a real storage server: faults are injected over SSH with the same commands a real lab uses.
 `status` prints one line, ``active (running) pid N``, ``active (frozen) pid N`` or ``inactive (dead)``,
 and exits 0 when the process exists, 3 when it does not (systemctl's convention).
@@ -115,12 +115,18 @@ start() {
   wait_for 10 "iscsi port 3260" listening 3260
   echo "$NAME: started pid $(pid)"
 }
+lun_present() { $TGTADM --op show --mode target | grep -q "LUN: 1$"; }
+lun_status() {
+  if running && lun_present; then echo "$NAME: LUN 1 presented"; return 0; fi
+  echo "$NAME: LUN 1 not presented"; return 3
+}
 case ${1:-} in
   start|stop|status|freeze|thaw) "$1" ;;
+  lun-status) lun_status ;;
   restart) stop; start ;;
   lun-remove) running || { echo "$NAME: not running" >&2; exit 1; }; lun_remove; echo "$NAME: LUN 1 removed" ;;
   lun-add) running || { echo "$NAME: not running" >&2; exit 1; }; lun_add; echo "$NAME: LUN 1 added" ;;
-  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw|lun-remove|lun-add}" >&2; exit 2 ;;
+  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw|lun-remove|lun-add|lun-status}" >&2; exit 2 ;;
 esac
 """
 

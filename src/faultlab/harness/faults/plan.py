@@ -151,4 +151,6 @@ def plan_fault(
         if svc.lun_remove is None or svc.lun_add is None:
             raise FaultRefusedError(f"lun-remove on {on}: the inventory gives no service.lun_remove/lun_add")
         params.update(lun_remove=command_text(svc.lun_remove), lun_add=command_text(svc.lun_add))
+        if svc.lun_status is not None:
+            params["lun_check"] = command_text(svc.lun_status)
     return Fault(kind, on, run_id, fault_id, deadline, params)
