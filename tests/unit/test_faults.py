@@ -181,6 +181,8 @@ class FakeNode:
             if not self.lun:
                 return ok(status=22, err="can't find the logical unit")
             self.lun = False
+        elif cmd == "lun status":
+            return ok("LUN 1 presented\n" if self.lun else "", 0 if self.lun else 3)
         elif cmd == "lun add":
             if self.lun:
                 return ok(status=22, err="this logical unit number already exists")
@@ -527,3 +529,18 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
     assert wait_for(lambda: _gone(pid) and _gone(sleeper), 10, 0.05)  # the trap took the sleep along
     assert rules.read_text() == "\n".join(ours) + "\n"
     assert not Path(marker_path(f.tag)).exists()  # a cancelled timer healed nothing
+
+
+def test_lun_remove_with_a_lun_status_command_is_verified_both_ways(pool: FakePool, tmp_path: Path) -> None:
+    text = INVENTORY.replace(
+        "lun_remove: lun remove, lun_add: lun add}", "lun_remove: lun remove, lun_add: lun add, lun_status: lun status}"
+    )
+    assert text != INVENTORY
+    inv = parse_inventory(text, check_files=False)
+    injector = Injector(pool, Ledger.create("r1", tmp_path), verify_timeout_s=1)
+    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert f.verify_active(pool) is False  # the LUN is there: the fault is not in place yet
+    injector.inject(f)
+    node = pool.get("iscsi01")
+    assert node.lun is False and f.verify_active(pool) is True
+    assert injector.heal(f).status == "healed" and node.lun is True and f.verify_healed(pool) is True
