@@ -101,8 +101,8 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(run_scenario: RunScenario, pytestconfi
 def test_a_vm_not_recovered_within_budget_fails_naming_the_condition(run_scenario: RunScenario) -> None:
     # The guest bugchecks as storage returns and needs its restart and boot before the heartbeat is green again:
     # 3 s after heal is not enough (the lab's guest takes 2 s to restart and 1.5 s to boot).
-    text = SCENARIO.read_text().replace('recover: {within: "{Misc.APDTimeout}s * 5"', 'recover: {within: "3s"')
-    assert 'within: "3s"' in text
+    text = SCENARIO.read_text().replace('  within: "{Misc.APDTimeout}s * 5"', '  within: "3s"')
+    assert '  within: "3s"' in text
     record = run_scenario(text, check=False)
     assert record.outcome == "failed", (record.outcome, record.message)
     assert "vm win01 heartbeat_green not reached within 3s" in record.message, record.message

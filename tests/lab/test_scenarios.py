@@ -48,6 +48,9 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     assert record.heal is not None and record.heal["status"] == "healed", record.heal
     assert all(r.met for r in record.recovery)
     assert f["wall_s"] >= f["inherent_s"]
+    if "hold_until:" in path.read_text():  # the live tail ended the hold once the named events were in the logs
+        assert any(n.startswith("hold ended") for n in record.notes), record.notes
+        assert f["hold_s"] < f["hold_planned_s"], f
     assert len(record.logs) == 6 and f["bytes_collected"] <= f["bytes_grown"]  # 5 host logs + the VM's vmware.log
     # A heartbeat counts as recovered only once green after the Tools heartbeat loss the logs show.
     lost = [e["time_on_harness_clock"] for e in record.judgement["events"] if e["name"] == "guest.tools_heartbeat.lost"]

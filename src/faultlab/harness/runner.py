@@ -321,8 +321,15 @@ class _Run:
                 watcher = HoldWatcher(self.inv, self.opts.pool_factory, [self.sc.target.host])
                 watcher.start()
                 try:
+                    until = set(self.sc.hold_until)
                     while (left := end - time.monotonic()) > 0:
-                        seen = ", ".join(watcher.names()) or "nothing yet"
+                        names = watcher.names()
+                        if until and until <= set(names):
+                            self.record.notes.append(
+                                f"hold ended {left:.1f}s early: {', '.join(sorted(until))} seen in the live logs"
+                            )
+                            break
+                        seen = ", ".join(names) or "nothing yet"
                         self.progress.tick(f"end of hold ({fault.describe()}); seen: {seen}")
                         if self.stop.wait(min(0.5, left)):
                             break
@@ -559,7 +566,7 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     """Wall time against what the scenario inherently needs (hold + recovery), and bytes collected vs grown."""
     recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
-    hold_s = (record.hold_s or 0.0) if "hold" in phases else 0.0  # a run that ended before the hold held nothing
+    hold_s = phases.get("hold", 0.0)  # as held (hold_until may end it early; a run that ended before held nothing)
     anchors = record.anchor_times()
     outage = (
         (anchors["fault.healed"] - anchors["fault.injected"]).total_seconds()
@@ -569,7 +576,8 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     return {
         "wall_s": round(wall_s, 3),
         "outage_s": round(outage, 3),  # inject start to heal start: the hold plus the inject's own time
-        "hold_s": hold_s,
+        "hold_s": round(hold_s, 3),
+        "hold_planned_s": record.hold_s or 0.0,
         "recovery_s": round(recovery_s, 3),
         "inherent_s": round(hold_s + recovery_s, 3),
         "overhead_s": round(wall_s - hold_s - recovery_s, 3),

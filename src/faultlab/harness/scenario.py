@@ -249,6 +249,11 @@ class Scenario(_Model):
     target: ScenarioTarget
     fault: Fault
     hold: DurationExpr
+    hold_until: list[EventName] = Field(
+        default=[],
+        description="end the hold early once the live log tail has seen each of these events; `hold` stays the "
+        "longest the fault is held",
+    )
     expect: Expect
     recover: Recover | None = None
 
