@@ -239,6 +239,10 @@ FACT_LINES: list[tuple[str, LogKind, str, str | None, dict[str, Any]]] = [
             LogKind.VMWARE, "guest.tools_heartbeat.lost", None, {},
         ),
         (
+            "2019-03-14T12:03:04.445Z| vcpu-0| I125: CPU reset: soft (mode Emulation)",
+            LogKind.VMWARE, "guest.reset", None, {"kind": "soft", "vcpu": "vcpu-0"},
+        ),
+        (
             "2021-01-01T10:00:00.000Z cpu3:2097200)ALERT: Heartbeat: HandleLockup:827: PCPU 8 didn't have a"
             " heartbeat for 5 seconds, timeout is 14, 1 IPIs sent; *may* be locked up.",
             LogKind.VMKERNEL, "host.heartbeat.lost", None, {"pcpu": 8, "seconds": 5},

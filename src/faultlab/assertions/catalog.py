@@ -39,6 +39,9 @@ __all__ = [
 #   guest.bsod                VM folder of …/<vm>/vmware.log, else None; {code, code_hex, name, params,
 #                             params_hex, complete, status_name (0x7A/0x77 with a known NTSTATUS)}
 #   guest.tools_heartbeat.lost  None; {}
+#   guest.reset               VM folder of …/<vm>/vmware.log, else None; {kind: "soft" (guest OS restart, e.g. after
+#                             a bugcheck) | "hard" (power.reset, HA), vcpu: "vcpu-0"...}. A multi-vCPU guest logs one
+#                             line per vCPU within a few ms, each an event: count one reset per VM per vcpu-0 event.
 #   host.heartbeat.lost       None; {comm, pid, t, to, clt} | {reason} | {pcpu, seconds}
 #   host.psod                 None; {reason}
 #   host.boot / host.shutdown None; {how} for shutdown ("rebooting", "powering off", "halting"), {epoch}
@@ -392,7 +395,11 @@ _HOSTD: tuple[Signature, ...] = (
 # ---------------------------------------------------------------------------------------------------
 # vmware.log (WinBSOD MSR lines are aggregated by EventBuilder, not matched one by one)
 
-_VMWARE: tuple[Signature, ...] = (_sig("guest.tools_heartbeat.lost", r"^Tools: Tools heartbeat timeout\."),)
+_VMWARE: tuple[Signature, ...] = (
+    _sig("guest.tools_heartbeat.lost", r"^Tools: Tools heartbeat timeout\."),
+    # the whole body: "CPU reset: soft" quoted inside another message is not a reset
+    _sig("guest.reset", r"^CPU reset: (?P<kind>soft|hard)(?: \(mode [^()]*\))?\s*$"),
+)
 _RE_MSR = re.compile(r"WinBSOD: Synthetic MSR\[0x[0-9a-fA-F#Xx]{7}(?P<idx>[0-4])\] (?P<val>0x[0-9a-fA-F]+)")
 
 # ---------------------------------------------------------------------------------------------------
@@ -535,6 +542,7 @@ PREFILTER: tuple[str, ...] = (
     # vmware.log
     r"WinBSOD: Synthetic MSR",
     r"Tools heartbeat timeout",
+    r"CPU reset: (soft|hard)",
     # vmksummary
     r"Host (has booted|is rebooting|is powering off|is halting)",
     r"(Rebooting|Starting|Halting) system",
@@ -560,6 +568,14 @@ def _match(line: LogLine) -> tuple[str, str | None, Fields, str | None] | None:
 
 
 _RE_VM_LOG = re.compile(r"([^/\\]+)[/\\]vmware(?:-\d+)?\.log(?:\.\d+)?(?:\.gz)?$")
+
+
+def _vm_of_log(file: str) -> str | None:
+    """The VM folder of …/<vm>/vmware.log (also vmware-N.log and rotated copies), else None."""
+    m = _RE_VM_LOG.search(file)
+    return m.group(1) if m else None
+
+
 _MSR_FLUSH_GAP = 20  # non-MSR lines after which an incomplete BSOD set is emitted
 
 
@@ -621,6 +637,9 @@ class EventBuilder:
             ev = self._event(line, *found)
             if ev.name == "host.heartbeat.lost":
                 self._link_cos_error(ev)
+            elif ev.name == "guest.reset":  # the VM and the vCPU are in the file name and header, not the body
+                ev.subject = _vm_of_log(ev.file)
+                ev.fields["vcpu"] = line.program
             out.append(ev)
         return out
 
@@ -654,9 +673,7 @@ class EventBuilder:
             status = status_name(code, params)
             if status is not None:
                 fields["status_name"] = status
-        file = p.line.file or self._file
-        vm = _RE_VM_LOG.search(file)
-        return [self._event(p.line, "guest.bsod", vm.group(1) if vm else None, fields, None)]
+        return [self._event(p.line, "guest.bsod", _vm_of_log(p.line.file or self._file), fields, None)]
 
 
 def events_from_lines(lines: Sequence[LogLine], *, host: str = "", file: str = "") -> list[Event]:

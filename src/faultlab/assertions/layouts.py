@@ -118,6 +118,8 @@ _RE_SYSLOG = re.compile(
 )
 _RE_UPTIME = re.compile(r"(\d+:\d\d:\d\d:\d\d\.\d{3}) cpu(\d+):(\w+)\)(.*)", re.S)
 _RE_VOBD4 = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): (.*)", re.S)
+# ESX 3.x/4.x vmware.log: "Aug 20 20:11:30.540: vcpu-0| msg" (no year; the VMX writes it, not syslog)
+_RE_VMX_OLD = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): ([^|\s]+)\| ?(.*)", re.S)
 _RE_HOSTD4 = re.compile(
     r"\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\w+) (\w+) '([^']*)'[^\]]*\] ?(.*)", re.S
 )
@@ -278,8 +280,25 @@ def _hostd4(m: re.Match[str], layout: str) -> _Hdr:
     return h
 
 
+def _vmx_old(m: re.Match[str], year: int | None) -> _Hdr:
+    """ESX 3.x/4.x vmware.log header; the year comes from the caller or the clock, as for classic syslog."""
+    y = year if year is not None else datetime.now(UTC).year
+    parts = [y, _MONTHS[m.group(1)], *(int(m.group(i)) for i in range(2, 6))]
+    t = _mk_time(parts, m.group(6))
+    text = m.string
+    h = _Hdr("esx-vmx", m.group(8), time=t, time_text=text[: m.start(7)].rstrip(": "), program=m.group(7),
+             guessed_year=t is not None)  # fmt: skip
+    if t is None:
+        h.ok, h.problem = False, "impossible timestamp"
+    return h
+
+
 def _syslog(text: str, kind: LogKind, year: int | None) -> _Hdr:
     """ESX 3.x/4.x classic syslog "Mon DD HH:MM:SS [host] prog[pid]: msg" and its inner shapes."""
+    if kind is LogKind.VMWARE:
+        mv = _RE_VMX_OLD.match(text)
+        if mv and mv.group(1) in _MONTHS:
+            return _vmx_old(mv, year)
     m = _RE_SYSLOG.match(text)
     if m is None or m.group(1) not in _MONTHS:
         return _Hdr("unknown", text, ok=False, problem="unrecognised header")
@@ -384,6 +403,9 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
     return _Hdr("unknown", text, ok=False, problem="unrecognised header")
 
 
+_YEARLESS = ("esx-syslog", "esx-vmx")  # layouts whose stamps have no year
+
+
 def _roll_year(t: datetime, prev: datetime) -> datetime:
     """A year-less stamp far before the previous line's is the new year (Dec 31 -> Jan 1)."""
     if prev - t < timedelta(days=180):
@@ -417,7 +439,7 @@ def parse_line(
         h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
     if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
         h.body = stripped
-    if h.guessed_year and prev is not None and prev.layout == "esx-syslog" and prev.time and h.time:
+    if h.guessed_year and prev is not None and prev.layout in _YEARLESS and prev.time and h.time:
         h.time = _roll_year(h.time, prev.time)
     if h.continuation and prev is not None and h.time is None and not h.masked:
         h.time, h.masked = prev.time, prev.masked

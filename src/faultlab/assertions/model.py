@@ -106,6 +106,7 @@ CATALOG_NAMES: tuple[str, ...] = (
     "vsan.liveness.lost",
     "guest.bsod",
     "guest.tools_heartbeat.lost",
+    "guest.reset",
     "host.heartbeat.lost",
     "host.psod",
     "host.boot",
