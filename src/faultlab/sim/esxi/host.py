@@ -208,7 +208,7 @@ class EsxiHost:
             if cmd in ("verify", "guest.reboot"):
                 for vm in self.vms:
                     if vm.name == req["vm"]:
-                        return vm.verify() if cmd == "verify" else vm.reboot()
+                        return vm.verify() if cmd == "verify" else vm.reboot(bool(req.get("wait", True)))
                 raise ControlError(f"no VM named {req['vm']}")
         except SettingError as exc:
             raise ControlError(str(exc)) from exc

@@ -272,35 +272,22 @@ class Vmx:
             return
         with self._lock:
             self.state.guest, self.state.heartbeat, self.state.tools = "booting", "gray", "guestToolsNotRunning"
-        self.log.write(
-            [
-                self.vmx_line("info", "vmx", "Tools: Changing running status: 2 => 1."),
-                self.vmx_line("info", "vcpu-0", "CPU reset: soft (mode Emulation)"),
-            ]
-        )
-        if stop.wait(g.boot_s):
-            return
-        verify = self.verify()
-        with self._lock:
-            s = self.state
-            s.guest, s.heartbeat, s.tools = "running", "green", "guestToolsRunning"
-            s.boots += 1
-            s.last_verify = verify
-        self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
+        self._log_reset()
+        self._boot()
 
-    def reboot(self) -> dict[str, Any]:
-        """A guest-initiated restart (no crash): Tools stop, the guest boots, Tools return, writes verified."""
-        with self._lock:
-            if self.state.guest != "running":
-                return {"rebooted": False, "guestState": self.state.guest}
-            self.state.guest, self.state.heartbeat, self.state.tools = "booting", "gray", "guestToolsNotRunning"
+    def _log_reset(self) -> None:
+        """Tools stop and vcpu-0 takes the guest's soft reset (Windows restarting itself)."""
         self.log.write(
             [
                 self.vmx_line("info", "vmx", "Tools: Changing running status: 2 => 1."),
                 self.vmx_line("info", "vcpu-0", "CPU reset: soft (mode Emulation)"),
             ]
         )
-        self.volume.stop.wait(self.guest.boot_s)
+
+    def _boot(self) -> dict[str, Any] | None:
+        """Windows boots (boot_s), the acknowledged writes are verified, Tools run again; None if the host stops."""
+        if self.volume.stop.wait(self.guest.boot_s):
+            return None
         verify = self.verify()
         with self._lock:
             s = self.state
@@ -308,7 +295,25 @@ class Vmx:
             s.boots += 1
             s.last_verify = verify
         self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
-        return {"rebooted": True, "lastVerify": verify}
+        return verify
+
+    def reboot(self, wait: bool = True) -> dict[str, Any]:
+        """A guest-initiated restart through VMware Tools (RebootGuest): Tools stop, the guest resets and boots,
+        Tools return, writes verified. Never a bugcheck: the doom of a stalled I/O was spent by the crash.
+
+        Refused ({"rebooted": False, ...}) unless the VM is on and its guest running with Tools (a doomed guest
+        is refused too, although its Tools still answer). `wait=False` returns once the reset is logged and the
+        heartbeat has left green, as RebootGuest returns before the guest is back; the boot ends on a thread."""
+        with self._lock:
+            s = self.state
+            if s.power != "poweredOn" or s.guest != "running" or s.tools != "guestToolsRunning":
+                return {"rebooted": False, "powerState": s.power, "guestState": s.guest, "toolsRunningStatus": s.tools}
+            s.guest, s.heartbeat, s.tools = "booting", "gray", "guestToolsNotRunning"
+        self._log_reset()
+        if not wait:
+            threading.Thread(target=self._boot, name=f"guest-boot-{self.name}", daemon=True).start()
+            return {"rebooted": True, "lastVerify": None}
+        return {"rebooted": True, "lastVerify": self._boot()}
 
     def verify(self) -> dict[str, Any]:
         """Read back every acknowledged sector: nothing the guest was told is written may be lost."""
