@@ -28,6 +28,9 @@ from faultlab.assertions.timeline import Timeline
 from faultlab.harness.record import RunRecord
 from faultlab.harness.scenario import Scenario, parse_scenario
 
+RESTARTS, CLEAN_REBOOT = "restarted_at_most_once", "reboots_cleanly"
+REBOOT_ANCHOR = "guest.rebooted"  # when the harness asked for the second reboot (the runner's anchor)
+
 
 def scan_logs(record: RunRecord, run_dir: Path) -> tuple[list[Event], list[str]]:
     """Every collected log of the record parsed into catalog events; problems (missing files) as notes."""
@@ -57,7 +60,8 @@ def recovery_results(record: RunRecord) -> list[CheckResult]:
     """The recovery conditions as checks: met (TRUE), missed (FALSE), unobservable (UNKNOWN)."""
     out: list[CheckResult] = []
     for r in record.recovery:
-        check = f"recover: {r.condition} within {r.budget_s:g}s of fault.healed"
+        since = REBOOT_ANCHOR if r.condition.endswith(f" {CLEAN_REBOOT}") else "fault.healed"
+        check = f"recover: {r.condition} within {r.budget_s:g}s of {since}"
         if r.met is True:
             out.append(
                 CheckResult(Verdict.TRUE, check, f"{r.condition} after {r.seconds:.1f}s", measured=_td(r.seconds))
@@ -102,10 +106,6 @@ def scenario_checks(
     return checks
 
 
-RESTARTS, CLEAN_REBOOT = "restarted_at_most_once", "reboots_cleanly"
-REBOOT_ANCHOR = "guest.rebooted"  # when the harness asked for the second reboot (the runner's anchor)
-
-
 def guest_checks(sc: Scenario, record: RunRecord, tl: Timeline) -> list[tuple[str, Callable[[], CheckResult]]]:
     """KB 392634's guest conditions, judged from vmware.log: after the fault the guest restarted at most once
     (one `CPU reset` on vcpu-0, before the asked-for second reboot), and after that reboot no bugcheck."""
@@ -118,13 +118,13 @@ def guest_checks(sc: Scenario, record: RunRecord, tl: Timeline) -> list[tuple[st
         spec: dict[str, Any] = {"vm": vm, "vcpu": "vcpu-0", "after": "fault.injected"}
         if REBOOT_ANCHOR in anchors:
             spec["within"] = f"{(anchors[REBOOT_ANCHOR] - anchors['fault.injected']).total_seconds():.3f}s"
-        name = f"recover: vm {vm} restarted at most once after fault.injected"
+        restarts = f"recover: vm {vm} restarted at most once after fault.injected"
         step = Step.from_spec("guest.reset", spec)
-        checks.append((name, lambda: _named(check_count(step, tl, max=1), name, "guest restarts (CPU reset)")))
+        checks.append((restarts, lambda: _named(check_count(step, tl, max=1), restarts, "guest restarts (CPU reset)")))
     if CLEAN_REBOOT in rec.vm and REBOOT_ANCHOR in anchors:
-        name = f"recover: vm {vm} reboots without a bugcheck after {REBOOT_ANCHOR}"
+        clean = f"recover: vm {vm} reboots without a bugcheck after {REBOOT_ANCHOR}"
         bsod = Step.from_spec("guest.bsod", {"vm": vm, "after": REBOOT_ANCHOR})
-        checks.append((name, lambda: _named(check_count(bsod, tl, max=0), name, "bugchecks after the reboot")))
+        checks.append((clean, lambda: _named(check_count(bsod, tl, max=0), clean, "bugchecks after the reboot")))
     return checks
 
 

@@ -399,9 +399,10 @@ class _Run:
                 out_of_time = time.monotonic() >= deadline
                 if (done or out_of_time) and (judged_at is None or now - judged_at >= SETTLE_POLL_S or out_of_time):
                     judged_at = now
+                    self.record.recovery = [state[c.name] for c in conds]  # the verdict includes recovery
                     verdict = self.judge_now()
                     if self.green_too_early(state, met_at, wait_s):
-                        done = False
+                        done = verdict = False
                     if verdict and done:
                         break
                 if out_of_time:
@@ -410,7 +411,10 @@ class _Run:
                 self.progress.tick(", ".join(pending) or "the expected events in the logs", now - healed)
                 if self.stop.wait(min(POLL_S, max(deadline - time.monotonic(), 0.01))):
                     break
-        self.record.recovery = [state[c.name] for c in conds]
+        final = [state[c.name] for c in conds]
+        if final != self.record.recovery or self.record.judgement is None:  # judged on what the loop saw last
+            self.record.recovery = final
+            self.record.judgement = judge(self.record, self.run_dir)
 
     def second_reboot(self) -> None:
         """KB 392634: after recovery, a guest-initiated reboot (`vim-cmd vmsvc/power.reboot`, through VMware Tools)
