@@ -400,10 +400,11 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
     injector.inject(fault)  # the ledger says active: not removed twice
     try:
         assert epool.get("iscsi01").run(luns).stdout.strip() == "0"
+        assert fault.verify_active(epool) is True  # the inventory's lun_status (faultlab-target lun-status)
         seen = watch({"esx01": cursors}, lambda h, p, d: b"permanentloss" in d, timeout_s=60, interval_s=0.5)
         assert seen, "the host did not log PDL (permanentloss) within 60 s of the LUN removal"
         assert wait_for(lambda: host.devices()[0].status == "not connected", 30, 0.5)
     finally:
-        assert injector.heal(fault).status == "unverified"  # the inventory gives no LUN check command
+        assert injector.heal(fault).status == "healed"  # checked with the inventory's lun_status
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
     assert injector.heal(fault).status == "already healed" and ledger.close()

@@ -32,7 +32,9 @@ def first(seq: list[tuple[datetime, Any]], value: Any, after: datetime) -> datet
     return next((t for t, v in seq if v == value and t >= after), None)
 
 
-def test_nfs_apd_bsod_as_vsphere_shows_it(run_scenario: RunScenario, pytestconfig: pytest.Config) -> None:
+def test_nfs_apd_bsod_as_vsphere_shows_it(
+    run_scenario: RunScenario, pytestconfig: pytest.Config, tmp_path: Path
+) -> None:
     record = run_scenario(SCENARIO)
     injected, healed = parse_iso(record.anchors["fault.injected"]), parse_iso(record.anchors["fault.healed"])
 
@@ -96,6 +98,17 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(run_scenario: RunScenario, pytestconfi
     assert float(props["heal_to_guest_heartbeat_green_s"]) == m["heal_to_guest_heartbeat_green_s"]
     html = (folder / "report.html").read_text()
     assert "guestHeartbeatStatus" in html and "storage.apd.start" in html
+
+    # The report of this real run in headless Chromium: the vSphere lanes carry what the watch and events saw.
+    from tests.lab.test_report_chromium import chromium, svg_of
+
+    res = chromium(tmp_path, "--dump-dom", (folder / "report.html").as_uri())
+    assert res.returncode == 0, res.stderr[-2000:]
+    gs = list(svg_of(res.stdout).iter("{http://www.w3.org/2000/svg}g"))
+    lanes = {g.get("data-lane") for g in gs if (g.get("class") or "") == "lane"}
+    assert {"datastore ds-nfs01", "vm win01", "esx01 vobd.log", "esx01 win01/vmware.log"} <= lanes, lanes
+    names = {g.get("data-name") for g in gs if (g.get("class") or "").startswith("mark")}
+    assert {"guestHeartbeatStatus=red", "accessible=false", "storage.apd.start", "guest.reset"} <= names, names
 
 
 def test_a_vm_not_recovered_within_budget_fails_naming_the_condition(run_scenario: RunScenario) -> None:

@@ -85,5 +85,13 @@ def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pyte
     verdict = judge(rec, folder)
     assert verdict["verdict"] == "false"
     assert "apd.start" in verdict["message"] and "step" in verdict["message"], verdict["message"]
+    # With the right file every check holds but the second reboot, which the failed run did not attempt.
     rec.scenario_text = right
-    assert judge(rec, folder)["verdict"] == "true"
+    again = judge(rec, folder)
+    failing = [(c["check"], c["message"]) for c in again["checks"] if c["verdict"] != "true"]
+    assert failing == [
+        (
+            "recover: vm win01 reboots_cleanly within 30s of guest.rebooted",
+            "vm win01 reboots_cleanly not reached within 30s: not attempted: the run had not recovered",
+        )
+    ], failing
