@@ -303,6 +303,7 @@ class _Run:
             grace_s=grace,
             ports=getattr(f, "ports", None),
             paths=[path] if path else None,
+            datastore=self.sc.target.datastore,  # esxi-path-off: the paths of this datastore's device
         )
 
     def inject_hold_heal(self) -> None:
