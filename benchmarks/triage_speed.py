@@ -19,8 +19,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from faultlab.assertions.catalog import GREP_UNION
 from isal import igzip
+
+from faultlab.assertions.catalog import GREP_UNION
 
 T0 = datetime(2026, 11, 20, 0, 0, 0, tzinfo=UTC)
 
