@@ -369,30 +369,11 @@ class VsphereSession:
         holds the current values; `wait()` blocks in WaitForUpdatesEx. Close it (or use `with`)."""
         if not paths:
             raise ValueError("a watch needs at least one property path")
-        with self._guard(f"watch {kind} {', '.join(paths)}"):
-            self._ensure_names()
-            rows = self._retrieve_raw(kind, [])
-            objs = [obj for obj, props in rows if names is None or props.get("name") in names]
-            found = {self._names.get(o._moId) for o in objs}
-            missing = set(names or ()) - found
-            if missing:
-                raise LabError(f"no {kind} named {', '.join(sorted(missing))}", host=self.host, user=self.user)
-            pc = self.content.propertyCollector.CreatePropertyCollector()
-            try:
-                spec = vmodl.query.PropertyCollector.FilterSpec(
-                    objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=o, skip=False) for o in objs],
-                    propSet=[vmodl.query.PropertyCollector.PropertySpec(type=_vim_type(kind), pathSet=list(paths))],
-                )
-                pc.CreateFilter(spec, partialUpdates=False)
-                watch = PropertyWatch(self, pc, kind)
-                watch.initial = watch._wait(None)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    pc.DestroyPropertyCollector()
-                raise
-        return watch
+        return self.watch_many([(kind, paths, names)], kind=kind)
 
-    def watch_many(self, specs: Sequence[tuple[str, Sequence[str], Collection[str] | None]]) -> PropertyWatch:
+    def watch_many(
+        self, specs: Sequence[tuple[str, Sequence[str], Collection[str] | None]], *, kind: str | None = None
+    ) -> PropertyWatch:
         """One server-side watch over several (kind, paths, names) specs: one collector, one filter per spec,
         so a single WaitForUpdatesEx reports changes of datastores, hosts and VMs in the order vSphere saw them."""
         if not specs or any(not paths for _k, paths, _n in specs):
@@ -401,23 +382,23 @@ class VsphereSession:
         with self._guard("watch " + "; ".join(f"{k} {', '.join(p)}" for k, p, _n in specs)):
             self._ensure_names()
             filters = []
-            for kind, paths, names in specs:
-                rows = self._retrieve_raw(kind, [])
+            for spec_kind, paths, names in specs:
+                rows = self._retrieve_raw(spec_kind, [])
                 objs = [obj for obj, props in rows if names is None or props.get("name") in names]
                 missing = set(names or ()) - {self._names.get(o._moId) for o in objs}
                 if missing:
-                    raise LabError(f"no {kind} named {', '.join(sorted(missing))}", host=self.host, user=self.user)
+                    raise LabError(f"no {spec_kind} named {', '.join(sorted(missing))}", host=self.host, user=self.user)
                 filters.append(
                     pc_type.FilterSpec(
                         objectSet=[pc_type.ObjectSpec(obj=o, skip=False) for o in objs],
-                        propSet=[pc_type.PropertySpec(type=_vim_type(kind), pathSet=list(paths))],
+                        propSet=[pc_type.PropertySpec(type=_vim_type(spec_kind), pathSet=list(paths))],
                     )
                 )
             pc = self.content.propertyCollector.CreatePropertyCollector()
             try:
                 for spec in filters:
                     pc.CreateFilter(spec, partialUpdates=False)
-                watch = PropertyWatch(self, pc, None)
+                watch = PropertyWatch(self, pc, kind)
                 watch.initial = watch._wait(None)
             except BaseException:
                 with contextlib.suppress(Exception):
