@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from faultlab.sim.esxi import formats
 from faultlab.sim.esxi.control import ENV_VAR, ControlError, call
 
 USAGE = """Usage: esxcli [options] {namespace}+ {cmd} [cmd options]
 Supported here: storage nfs list | storage core device list | storage core path list |
+  storage core path set --state active|off -p|--path <path UID or runtime name> |
   system settings advanced list [-o <option>] | system settings advanced set -o <option> (-i <int> | -s <str>)"""
 
 
@@ -23,6 +25,27 @@ def _opt(args: list[str], *names: str) -> str | None:
     return None
 
 
+def _path_set(args: list[str], control: str) -> tuple[int, str]:
+    """`storage core path set --state off|active -p|--path <UID or Runtime Name>`: silent on success."""
+    path = _opt(args, "-p", "--path")
+    state = _opt(args, "--state")
+    if path is None or state is None:
+        missing = "-p|--path" if path is None else "--state"
+        return 1, f"Error: Missing required parameter {missing}\n"
+    if state not in formats.PATH_STATES:
+        return 1, formats.bad_path_state(state) + "\n"
+    snap = call(control, "snapshot")
+    ds = formats.find_path(snap, _initiator(snap), path)
+    if ds is None:
+        return 1, formats.path_not_found(path) + "\n"
+    call(control, "path.set", runtime=ds["path"], state=state)
+    return 0, ""
+
+
+def _initiator(snapshot: dict[str, Any]) -> str:
+    return f"iqn.1998-01.com.vmware:{snapshot['host']}-4f6c3a21"
+
+
 def run(args: list[str], control: str) -> tuple[int, str]:
     """Returns (exit code, output). Errors print like esxcli and exit 1."""
     words = [a for a in args if not a.startswith("-")]
@@ -33,7 +56,9 @@ def run(args: list[str], control: str) -> tuple[int, str]:
             return 0, formats.device_list(call(control, "snapshot"))
         if words[:4] == ["storage", "core", "path", "list"]:
             snap = call(control, "snapshot")
-            return 0, formats.path_list(snap, f"iqn.1998-01.com.vmware:{snap['host']}-4f6c3a21")
+            return 0, formats.path_list(snap, _initiator(snap))
+        if words[:4] == ["storage", "core", "path", "set"]:
+            return _path_set(args, control)
         if args[:4] == ["system", "settings", "advanced", "list"]:
             return 0, str(call(control, "settings.list", option=_opt(args, "-o", "--option")))
         if args[:4] == ["system", "settings", "advanced", "set"]:

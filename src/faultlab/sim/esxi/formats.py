@@ -107,6 +107,46 @@ def device_list(snapshot: dict[str, Any]) -> str:
     return "\n".join(blocks)
 
 
+def _target_id(ds: dict[str, Any]) -> str:
+    return f"00023d000001,{ds.get('iqn', '')},t,1"
+
+
+def path_uid(ds: dict[str, Any], initiator: str) -> str:
+    """A software-iSCSI path's UID: <initiator IQN>-<target identifier>-<device>."""
+    return f"{initiator}-{_target_id(ds)}-{ds['device']}"
+
+
+def path_state(ds: dict[str, Any]) -> str:
+    """The path list's State: active, dead, or off (administratively; `path set --state off`)."""
+    if ds.get("pathState") == "off":
+        return "off"
+    return {"on": "active", "dead": "dead", "not connected": "dead"}[ds["deviceStatus"]]
+
+
+def find_path(snapshot: dict[str, Any], initiator: str, name: str) -> dict[str, Any] | None:
+    """The VMFS datastore whose path has `name` as its Runtime Name or UID."""
+    for ds in snapshot["datastores"]:
+        if ds["type"] == "VMFS" and name in (ds["path"], path_uid(ds, initiator)):
+            found: dict[str, Any] = ds
+            return found
+    return None
+
+
+# The real wording of these two errors was not found (esxi-facts.md is silent; [U]): esxcli's usual
+# "Error: ..." one-liners. Success prints nothing, as on ESXi.
+PATH_STATES = ("active", "off")
+
+
+def path_not_found(name: str) -> str:
+    """`path set -p <name>` naming no path of this host."""
+    return f"Error: Unable to find path {name}"
+
+
+def bad_path_state(value: str) -> str:
+    """`path set --state <value>` with neither active nor off."""
+    return f"Error: Invalid data constraint for parameter 'state'. Expected one of: [{', '.join(PATH_STATES)}]"
+
+
 def path_list(snapshot: dict[str, Any], initiator: str) -> str:
     """`esxcli storage core path list` (one software-iSCSI path per LUN)."""
     blocks = []
@@ -116,10 +156,10 @@ def path_list(snapshot: dict[str, Any], initiator: str) -> str:
         runtime = ds["path"]
         adapter, channel, target, lun = [*runtime.split(":"), "C0", "T0", "L0"][:4]
         iqn = ds.get("iqn", "")
-        target_id = f"00023d000001,{iqn},t,1"
-        state = {"on": "active", "dead": "dead", "not connected": "dead"}[ds["deviceStatus"]]
+        target_id = _target_id(ds)
+        state = path_state(ds)
         rows = [
-            ("UID", f"{initiator}-{target_id}-{ds['device']}"),
+            ("UID", path_uid(ds, initiator)),
             ("Runtime Name", runtime),
             ("Device", ds["device"]),
             ("Device Display Name", f"IET iSCSI Disk ({ds['device']})"),

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from faultlab.sim.config import EsxiHostConfig, load_host_config
+from faultlab.sim.esxi import formats
 from faultlab.sim.esxi.control import ControlError, ControlServer
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
 from faultlab.sim.esxi.hostlogs import HostLogs
@@ -205,6 +206,12 @@ class EsxiHost:
             if cmd == "settings.set":
                 self.settings.set(req["option"], req["value"])
                 return None
+            if cmd == "path.set":  # by Runtime Name (esxcli resolves a UID to it)
+                for ivol in self.iscsi.values():
+                    if ivol.vmhba_path == req["runtime"]:
+                        ivol.set_path_state(req["state"])
+                        return None
+                raise ControlError(formats.path_not_found(req["runtime"]))
             if cmd in ("verify", "guest.reboot"):
                 for vm in self.vms:
                     if vm.name == req["vm"]:

@@ -113,6 +113,7 @@ class PathState(enum.StrEnum):
     ON = "on"
     DEAD = "dead"
     PDL = "not connected"
+    OFF = "off"  # administratively disabled (esxcli storage core path set --state off)
 
 
 @dataclass
@@ -124,10 +125,30 @@ class IscsiPath:
     state: PathState = PathState.ON
     offline_since: float | None = None
     apd: Apd = field(default_factory=Apd)
+    # Set active again, not yet probed: the first command decides between on and dead. No pathstate.* vob
+    # is logged for an administrative change (esxi-facts.md documents only dead <-> on).
+    resuming: bool = False
+
+    def set_off(self) -> list[str]:
+        """`path set --state off`: no I/O on the path from now on; the only path, so APD starts at the next tick."""
+        if self.state is PathState.OFF:
+            return []
+        self.state, self.offline_since, self.resuming = PathState.OFF, None, False
+        return []
+
+    def set_active(self, now: float) -> list[str]:
+        """`path set --state active`: the path is probed again; nothing changes before a command completes."""
+        if self.state is not PathState.OFF:
+            return []
+        self.state, self.offline_since, self.resuming = PathState.DEAD, now, True
+        return []
 
     def command_failed(self, now: float) -> list[str]:
         """Transport failure (timeout, reset, login refused)."""
-        if self.state is PathState.PDL:
+        if self.state in (PathState.PDL, PathState.OFF):
+            return []
+        if self.resuming:  # back from off into an unreachable target: stays dead, already in APD
+            self.resuming = False
             return []
         if self.state is PathState.ON:
             self.state, self.offline_since = PathState.DEAD, now
@@ -135,8 +156,9 @@ class IscsiPath:
         return []
 
     def lun_not_supported(self) -> list[str]:
-        if self.state is PathState.PDL:
+        if self.state in (PathState.PDL, PathState.OFF):
             return []
+        self.resuming = False
         self.state = PathState.PDL
         self.offline_since = None
         out = ["pdl"]
@@ -146,18 +168,21 @@ class IscsiPath:
 
     def command_ok(self) -> list[str]:
         out: list[str] = []
-        if self.state is PathState.DEAD:
+        if self.state is PathState.OFF:
+            return []  # a command still in flight when the path was set off: the path stays off
+        if self.state is PathState.DEAD and not self.resuming:
             out += ["iscsi.connection.online", "path.on"]
         elif self.state is PathState.PDL:
             out += ["pdl.cleared"]  # the LUN came back: ESXi treats it as a new device
-        self.state, self.offline_since = PathState.ON, None
+        self.state, self.offline_since, self.resuming = PathState.ON, None, False
         out += self.apd.exit()
         return out
 
     def tick(self, now: float, apd_timeout_s: int, apd_handling: bool) -> list[str]:
         out: list[str] = []
         offline = self.offline_since
-        if self.state is PathState.DEAD and offline is not None and now - offline >= self.recovery_s:
+        recovery_over = self.state is PathState.DEAD and offline is not None and now - offline >= self.recovery_s
+        if recovery_over or self.state is PathState.OFF:  # off: no path left at all, no recovery time to wait
             out += self.apd.enter(now, apd_timeout_s, apd_handling)
         out += self.apd.tick(now)
         return out

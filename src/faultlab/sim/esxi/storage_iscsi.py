@@ -67,6 +67,7 @@ class IscsiVolume:
                 "type": "VMFS",
                 "device": self.naa,
                 "path": self.vmhba_path,
+                "iqn": self.cfg["iqn"],
                 "url": f"ds:///vmfs/volumes/{self.cfg['volume_uuid']}/",
                 "accessible": reason is None and self.path.state is PathState.ON,
                 "inaccessibleReason": reason,
@@ -80,8 +81,20 @@ class IscsiVolume:
             }
 
     def device_status(self) -> str:
-        """`esxcli storage core device list` Status: on, dead (all paths down), not connected (PDL)."""
-        return {PathState.ON: "on", PathState.DEAD: "dead", PathState.PDL: "not connected"}[self.path.state]
+        """`esxcli storage core device list` Status: on, dead (all paths down or off), not connected (PDL)."""
+        return {PathState.ON: "on", PathState.DEAD: "dead", PathState.PDL: "not connected", PathState.OFF: "dead"}[
+            self.path.state
+        ]
+
+    def set_path_state(self, state: str) -> None:
+        """`esxcli storage core path set --state off|active` on this volume's only path."""
+        with self._lock:
+            if state == "off":
+                self._report(self.path.set_off())
+            elif state == "active":
+                self._report(self.path.set_active(time.monotonic()))
+            else:
+                raise ValueError(f"path state must be off or active, not {state!r}")
 
     def start(self) -> None:
         for target, name in ((self._probe_loop, "hb"), (self._tick_loop, "tick")):
@@ -135,6 +148,12 @@ class IscsiVolume:
             if previous is not None:  # the write is sleep + probe: late when the probe or the wake-up is slow
                 self.hb_stats.tick(previous + self.hb_interval_s, started)
             previous = started
+            with self._lock:
+                off = self.path.state is PathState.OFF
+            if off:  # administratively off: log out and send nothing on the path until it is set active
+                with self.session.lock:
+                    self.session.close()
+                continue
             result = self._probe()
             now = time.monotonic()
             with self._lock:
