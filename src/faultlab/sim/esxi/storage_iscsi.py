@@ -45,6 +45,7 @@ class IscsiVolume:
         self.path = IscsiPath(recovery_s=recovery_s)
         self.vmfs = VmfsHeartbeat(timeout_s=hb_timeout_s, last_ok=time.monotonic())
         self._lock = threading.RLock()
+        self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._handle = 0x4302FF581AD0 + cfg["lun"] * 0x100
         self.last_error = ""
@@ -93,6 +94,7 @@ class IscsiVolume:
                 self._report(self.path.set_off())
             elif state == "active":
                 self._report(self.path.set_active(time.monotonic()))
+                self._wake.set()
             else:
                 raise ValueError(f"path state must be off or active, not {state!r}")
 
@@ -143,7 +145,11 @@ class IscsiVolume:
 
     def _probe_loop(self) -> None:
         previous: float | None = None
-        while not self.stop.wait(self.hb_interval_s):
+        while True:
+            self._wake.wait(self.hb_interval_s)  # a path set active is probed at once, not a round later
+            self._wake.clear()
+            if self.stop.is_set():
+                break
             started = time.monotonic()
             if previous is not None:  # the write is sleep + probe: late when the probe or the wake-up is slow
                 self.hb_stats.tick(previous + self.hb_interval_s, started)
