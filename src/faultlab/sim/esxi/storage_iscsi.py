@@ -105,6 +105,7 @@ class IscsiVolume:
             self._threads.append(thread)
 
     def join(self, timeout: float) -> None:
+        self._wake.set()  # the probe loop sees `stop` now rather than at the end of its round
         for thread in self._threads:
             thread.join(timeout)
         with self.session.lock:
