@@ -17,8 +17,8 @@ test: setup
 check: setup lint typecheck imports
 
 lint:
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check --no-cache src tests benchmarks
+	$(VENV)/bin/ruff format --no-cache --check src tests benchmarks
 
 typecheck:
 	$(VENV)/bin/mypy
