@@ -130,3 +130,26 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
     print(f"inject called -> APD start {start - injected_at:.3f} s; APD start -> timeout {timeout - start:.3f} s "
           f"(Misc.APDTimeout {apd_timeout_s}); heal called -> APD exit {end - healed_at:.3f} s, "
           f"-> heartbeat reclaimed {hb_back - healed_at:.3f} s")  # fmt: skip
+
+
+def test_a_path_left_off_by_a_dead_harness_is_switched_back_by_the_dead_man_timer(
+    embedded: Inventory, pool: SshPool, tmp_path: Path
+) -> None:
+    """The harness injects and then never heals (as if killed): the timer on the host sets the path active after
+    hold + grace, the datastore's device comes back, and a later heal from the ledger finds it healed by the timer."""
+    from faultlab.harness.faults.deadman import timer_fired
+
+    vmfs = next(d for d in embedded.datastores if d.type == "vmfs")
+    host = EsxiHost.of(embedded, "esx01", pool.get("esx01"))
+    assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 60, 0.5), "the LUN's path is not up"
+    fault = plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po2", scenario_vms=[], hold_s=1,
+                       grace_s=2, datastore=vmfs.name)  # fmt: skip
+    ledger = Ledger.create("po2", tmp_path)
+    Injector(pool, ledger).inject(fault)
+    assert [p.state for p in host.paths()] == ["off"]
+    # No heal from here: only the timer on the host can bring the path back (after 1 s hold + 2 s grace).
+    assert wait_for(lambda: timer_fired(pool.get("esx01"), fault.tag), 30, 0.5), "the dead-man timer did not heal"
+    assert [p.state for p in host.paths()] in (["active"], ["dead"])  # active, or dead until the first probe
+    assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 30, 0.5)
+    outcome = Injector(pool, Ledger.load(ledger.path)).heal(fault)
+    assert (outcome.status, outcome.ok) == ("healed by timer", True)
