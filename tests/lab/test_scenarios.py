@@ -77,8 +77,8 @@ def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pyte
     # The same run judged offline: with steps swapped it fails naming the step; with the right file it passes.
     rec, folder = load_record(run_dir(pytestconfig, record))
     swapped = right.replace(
-        "    - apd.start\n    - nfs.server.lost: {subject: $datastore}\n",
-        "    - nfs.server.lost: {subject: $datastore}\n    - apd.start\n",
+        "    - apd.start: {subject: $datastore}\n    - nfs.server.lost: {subject: $datastore}\n",
+        "    - nfs.server.lost: {subject: $datastore}\n    - apd.start: {subject: $datastore}\n",
     )
     assert swapped != right
     rec.scenario_text = swapped

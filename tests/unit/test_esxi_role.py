@@ -10,6 +10,7 @@ from faultlab.lab.esxi import (
     EsxiHost,
     datastore_file,
     parse_advanced,
+    parse_filesystem_list,
     parse_getallvms,
     parse_nfs_list,
     parse_power_state,
@@ -225,3 +226,47 @@ def test_iptables_rules_parse_quoted_comments() -> None:
     rules = parse_rules(text)
     assert [r.comment for r in rules] == ["faultlab:r:f1", "an admin rule"]
     assert rules[0].spec[:2] == ("-s", "198.18.1.11/32")
+
+
+# `esxcli storage filesystem list` as ESXi prints it: right-aligned Mounted/Size/Free overhang their dash runs.
+FILESYSTEM_LIST = """\
+Mount Point                                        Volume Name  UUID                                 Mounted  Type            Size          Free
+-------------------------------------------------  -----------  -----------------------------------  -------  ------  ------------  ------------
+/vmfs/volumes/5d1a2b3c-4e5f6a7b-8c9d-000c29a1b2c3  datastore1   5d1a2b3c-4e5f6a7b-8c9d-000c29a1b2c3     true  VMFS-6  107105746944   98123456512
+/vmfs/volumes/a9d17c4e-0b9a2e5f                    nfs ds 01    a9d17c4e-0b9a2e5f                      false  NFS     536870912000  412316860416
+/vmfs/volumes/5d1a2b3d-11223344-5566-000c29a1b2c3                5d1a2b3d-11223344-5566-000c29a1b2c3     true  vfat       299712512      98304000
+"""
+
+
+def test_filesystem_list_gives_each_volumes_ids() -> None:
+    fs = parse_filesystem_list(FILESYSTEM_LIST)
+    assert [(f.volume_name, f.type, f.mounted) for f in fs] == [
+        ("datastore1", "VMFS-6", True),
+        ("nfs ds 01", "NFS", False),
+        ("", "vfat", True),
+    ]
+    assert fs[0].identifiers() == ["5d1a2b3c-4e5f6a7b-8c9d-000c29a1b2c3"]
+    assert fs[1].identifiers() == ["a9d17c4e-0b9a2e5f"]  # an NFS UUID is already its APD identifier
+    assert fs[1].mount_point == "/vmfs/volumes/a9d17c4e-0b9a2e5f"
+
+
+def test_the_simulated_hosts_filesystem_list_reads_back() -> None:
+    from faultlab.sim.esxi.formats import filesystem_list
+
+    snapshot = {
+        "datastores": [
+            {"name": "ds-nfs01", "type": "NFS", "url": "ds:///vmfs/volumes/28d4e1a0-9c3b7f52/", "accessible": True},
+            {
+                "name": "ds-iscsi01",
+                "type": "VMFS",
+                "capacityMB": 1024,
+                "accessible": False,
+                "url": "ds:///vmfs/volumes/68eeda1c-2b3c4d5e-6f70-0242c6120111/",
+            },
+        ]
+    }
+    fs = parse_filesystem_list(filesystem_list(snapshot))
+    assert [(f.volume_name, f.uuid, f.type, f.mounted) for f in fs] == [
+        ("ds-nfs01", "28d4e1a0-9c3b7f52", "NFS", True),
+        ("ds-iscsi01", "68eeda1c-2b3c4d5e-6f70-0242c6120111", "VMFS-6", True),
+    ]

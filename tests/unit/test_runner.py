@@ -458,3 +458,19 @@ def test_a_second_restart_or_a_bugcheck_after_the_reboot_fails_naming_the_condit
     # Without the second reboot (not asked, or not reached) only the restarts are judged, over the whole window.
     again = guest_verdicts(tmp_path / "b", [192.0, 250.0], [191.0], None)
     assert again[RESTARTED][0] == "false" and CLEAN not in again
+
+
+def test_subject_datastore_matches_apd_lines_through_the_hosts_volume_ids(tmp_path: Path) -> None:
+    # vobd names the device (mpx...), not the datastore: with the ids read at preflight the step matches.
+    rec = make_record(tmp_path)
+    rec.scenario_text = rec.scenario_text.replace(
+        "- apd.start: {after: fault.injected}", "- apd.start: {subject: $datastore, after: fault.injected}"
+    )
+    assert "subject: $datastore" in rec.scenario_text
+    rec.datastore_ids = {"ds-iscsi01": [DEV, "5d1a2b3c-4e5f6a7b-8c9d-000c29a1b2c3"]}
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "true", result["message"]
+    assert {e["fields"].get("datastore") for e in result["events"]} == {"ds-iscsi01"}
+    rec.datastore_ids = {"ds-other": [DEV]}  # the APD is on another datastore's device: the step is not met
+    result = judge(rec, tmp_path)
+    assert result["verdict"] == "false" and "step 1 apd.start" in result["message"], result["message"]

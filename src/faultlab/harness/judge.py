@@ -47,7 +47,17 @@ def scan_logs(record: RunRecord, run_dir: Path) -> tuple[list[Event], list[str]]
         found, _stats = scan_stream(io.BytesIO(data), kind=kind, name=log.path, host=log.host)
         events.extend(found)
     link_twins(events)  # a vob.* line and its esx.* twin are one observation, counted once
+    name_datastores(events, record.datastore_ids)
     return events, notes
+
+
+def name_datastores(events: list[Event], datastore_ids: dict[str, list[str]]) -> None:
+    """An event whose subject is a datastore's volume UUID, NFS APD identifier or device id gets the datastore's
+    name as its `datastore` field (in place; the subject and raw line stay as logged)."""
+    by_id = {i: name for name, ids in datastore_ids.items() for i in ids}
+    for e in events:
+        if e.subject in by_id and "datastore" not in e.fields:
+            e.fields["datastore"] = by_id[e.subject]
 
 
 def build_timeline(record: RunRecord, events: list[Event]) -> Timeline:

@@ -86,6 +86,8 @@ class RunRecord:
     outcome: str = RUNNING
     message: str = ""
     settings: dict[str, float] = field(default_factory=dict)
+    # datastore name -> the ids its host logs for it (volume UUID, NFS APD identifier, VMFS device naa id)
+    datastore_ids: dict[str, list[str]] = field(default_factory=dict)
     skews: dict[str, dict[str, float]] = field(default_factory=dict)  # host -> {offset_s, uncertainty_s}
     phases: list[Phase] = field(default_factory=list)
     anchors: dict[str, str] = field(default_factory=dict)

@@ -207,9 +207,25 @@ class _Run:
                     raise LabError(f"advanced option {name} is not a number ({value!r})", host=esx.name)
                 self.settings[name] = float(value)
             self.record.settings = dict(self.settings)
+            self.record.datastore_ids = self.datastore_ids(esx)
             self.record.hold_s = self.sc.hold_for(self.settings).total_seconds()
             budget = self.sc.recover_within(self.settings)
             self.record.recover_budget_s = budget.total_seconds() if budget is not None else None
+
+    def datastore_ids(self, esx: EsxiHost) -> dict[str, list[str]]:
+        """What the host logs for each inventory datastore instead of its name: the volume UUID and NFS APD
+        identifier (`esxcli storage filesystem list`) and the VMFS device (the inventory's naa_id), so that a
+        step's `subject: $datastore` matches APD and PDL lines too."""
+        ids: dict[str, list[str]] = {d.name: [d.naa_id] if d.naa_id else [] for d in self.inv.datastores}
+        try:
+            filesystems = esx.filesystems()
+        except LabError as exc:
+            self.record.notes.append(f"volume ids unknown (esxcli storage filesystem list: {exc})")
+            filesystems = []
+        for fs in filesystems:
+            if fs.volume_name in ids:
+                ids[fs.volume_name].extend(fs.identifiers())
+        return {name: list(dict.fromkeys(v)) for name, v in ids.items() if v}
 
     def heal_leftovers(self) -> None:
         with self.phase("heal-leftovers"):

@@ -35,6 +35,38 @@ class NfsMount:
 
 
 @dataclass(frozen=True, slots=True)
+class Filesystem:
+    """One row of `esxcli storage filesystem list`."""
+
+    mount_point: str
+    volume_name: str
+    uuid: str
+    mounted: bool
+    type: str  # VMFS-6, NFS, NFS41, vfat, vsan...
+
+    def identifiers(self) -> list[str]:
+        """The ids ESXi logs for this volume: its UUID and, for NFS, the first two groups of it (the APD
+        handler's "filesystem identifier" of an NFS volume)."""
+        ids = [self.uuid]
+        if self.type.upper().startswith("NFS"):
+            ids.append("-".join(self.uuid.split("-")[:2]))
+        return list(dict.fromkeys(i for i in ids if i))
+
+
+def parse_filesystem_list(text: str) -> list[Filesystem]:
+    return [
+        Filesystem(
+            r.get("Mount Point", ""),
+            r.get("Volume Name", ""),
+            r.get("UUID", ""),
+            _bool(r.get("Mounted", "")),
+            r.get("Type", ""),
+        )
+        for r in parse_table(text)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class Device:
     """One device of `esxcli storage core device list` (all its "Key: Value" lines in `fields`)."""
 
@@ -232,6 +264,9 @@ class EsxiHost:
             return parse_advanced(text)
         except ValueError as exc:
             raise LabError(f"advanced option {option}: {exc}", host=self.name) from None
+
+    def filesystems(self) -> list[Filesystem]:
+        return parse_filesystem_list(self._esxcli("storage", "filesystem", "list"))
 
     def nfs_mounts(self) -> list[NfsMount]:
         return parse_nfs_list(self._esxcli("storage", "nfs", "list"))

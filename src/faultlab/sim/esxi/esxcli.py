@@ -50,6 +50,8 @@ def run(args: list[str], control: str) -> tuple[int, str]:
     """Returns (exit code, output). Errors print like esxcli and exit 1."""
     words = [a for a in args if not a.startswith("-")]
     try:
+        if words[:3] == ["storage", "filesystem", "list"]:
+            return 0, formats.filesystem_list(call(control, "snapshot"))
         if words[:3] == ["storage", "nfs", "list"]:
             return 0, formats.nfs_list(call(control, "snapshot"))
         if words[:4] == ["storage", "core", "device", "list"]:

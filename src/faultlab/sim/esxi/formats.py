@@ -19,6 +19,28 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] | None = No
     return "\n".join(lines) + "\n"
 
 
+NOMINAL_NFS_BYTES = 100 * 2**30  # the simulated host does not stat the export: NFS sizes are nominal
+
+
+def volume_uuid(ds: dict[str, Any]) -> str:
+    """The volume's UUID, from its url ds:///vmfs/volumes/<uuid>/."""
+    return str(ds["url"]).rstrip("/").rsplit("/", 1)[-1]
+
+
+def filesystem_list(snapshot: dict[str, Any]) -> str:
+    """`esxcli storage filesystem list`: mount point, volume name, UUID, mounted, type, size and free bytes."""
+    headers = ["Mount Point", "Volume Name", "UUID", "Mounted", "Type", "Size", "Free"]
+    rows = []
+    for ds in snapshot["datastores"]:
+        uuid = volume_uuid(ds)
+        nfs = ds["type"] == "NFS"
+        size = NOMINAL_NFS_BYTES if nfs else int(ds.get("capacityMB") or 0) * 2**20
+        mounted = bool(ds["accessible"]) or not nfs  # an inaccessible NFS volume lists as not mounted
+        fs_type = "NFS" if nfs else "VMFS-6"
+        rows.append([f"/vmfs/volumes/{uuid}", ds["name"], uuid, str(mounted).lower(), fs_type, str(size), str(size)])
+    return table(headers, rows, right={3, 5, 6})
+
+
 def nfs_list(snapshot: dict[str, Any]) -> str:
     """`esxcli storage nfs list`."""
     headers = [
