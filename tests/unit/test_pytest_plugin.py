@@ -45,6 +45,7 @@ def fake(scenario_path, inventory_path, options):
                     scenario_text="", inventory_path=str(inventory_path), started="2026-01-01T00:00:00Z")
     rec.figures = {"wall_s": 12.5, "hold_s": 6.0, "recovery_s": 3.0, "bytes_collected": 800.0}
     rec.recovery = [Recovery("vm win01 powered_on", True, 3.0, 30.0)]
+    rec.measures = {"fault_to_apd_start_s": 4.2, "heal_to_guest_heartbeat_green_s": 4.5}
     if name.startswith("fails"):
         rec.outcome = "failed"
         rec.message = "FALSE in order: apd.start -> apd.exit\\n  step 2 apd.exit: absent: no apd.exit event"
@@ -154,6 +155,7 @@ def test_junit_carries_the_measured_times(lab_dir: pytest.Pytester) -> None:
     props = {p.get("name"): p.get("value") for p in tree.iter("property")}
     assert props["wall_s"] == "12.5" and props["hold_s"] == "6.0" and props["recovery_s"] == "3.0"
     assert props["recover_vm_win01_powered_on_s"] == "3.0" and props["outcome"] == "passed"
+    assert props["fault_to_apd_start_s"] == "4.2" and props["heal_to_guest_heartbeat_green_s"] == "4.5"
 
 
 def test_run_scenario_fixture_for_python_scenarios(lab_dir: pytest.Pytester) -> None:
