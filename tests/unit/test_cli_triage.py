@@ -138,3 +138,14 @@ def test_stdin_is_read(bundles: list[Path]) -> None:
     )
     recs = _records(proc.stdout.decode())
     assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead"]
+
+
+def test_piped_output_is_wide_enough_to_read(bundles: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped to a file or CI log (no terminal, no $COLUMNS), a timeline row keeps its text on one line."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    result = CliRunner().invoke(app, ["triage", str(bundles[0])])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "fopen took over 140 s" in line)
+    assert "/vmfs/volumes/<datastore>/<VMName>/Virtual-Machine.vmx" in row and "hostd.slow_io" in row
+    narrow = CliRunner().invoke(app, ["triage", str(bundles[0])], env={"COLUMNS": "100"})
+    assert max(len(line) for line in narrow.output.splitlines()) <= 100

@@ -192,6 +192,8 @@ def test_role_over_a_fake_ssh() -> None:
             "vim-cmd vmsvc/power.getstate 12": res("Retrieved runtime info\nSuspended\n"),
             "esxcli storage core path set --state off -p vmhba64:C0:T0:L1": res(""),
             "esxcli system settings advanced list -o /Misc/Nope": res("", 1, "Error: Unable to find option Nope"),
+            "esxcli system settings advanced set -o /Misc/APDTimeout -i 9": res(""),
+            "esxcli system settings advanced set -o /UserVars/X -s a b": res("", 1, "Error: Unable to find option X"),
         }
     )
     host = EsxiHost(Host(name="esx01", address="198.18.1.11"), client)
@@ -212,6 +214,9 @@ def test_role_over_a_fake_ssh() -> None:
     assert [v.name for v in host.vms()] == ["win01", "sql server 1"]
     assert host.power_state(12) == "suspended"
     host.set_path_state("vmhba64:C0:T0:L1", "off")
+    host.set_advanced_setting("Misc.APDTimeout", 9)
+    with pytest.raises(LabError, match=r"esx01: esxcli system settings advanced set .* exited 1: Error: Unable"):
+        host.set_advanced_setting("UserVars.X", "a b")
     with pytest.raises(LabError, match=r"esx01: esxcli .*/Misc/Nope exited 1: Error: Unable to find option Nope"):
         host.advanced_setting("/Misc/Nope")
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from faultlab.assertions.sources import SourceError
 from faultlab.assertions.triage import TriageFilter, triage
+from faultlab.harness.console import report_console
 from faultlab.harness.triage_view import render, write_json_lines
 
 app = typer.Typer(
@@ -83,15 +84,16 @@ def triage_cmd(
             write_json_lines(report, fh)
         err.print(f"wrote {len(report.events)} events to {json_out}", highlight=False)
         return
-    render(report, Console(), show_twins=twins)
+    render(report, report_console(), show_twins=twins)
 
 
 def _register_harness_commands() -> None:
-    from faultlab.harness import cli_heal, cli_report, cli_run
+    from faultlab.harness import cli_compare, cli_heal, cli_report, cli_run
 
     app.command("run")(cli_run.run)
     app.command("judge")(cli_run.judge)
     app.command("report")(cli_report.report)
+    app.command("compare")(cli_compare.compare_cmd)
     app.command("heal", help="Heal every fault a ledger lists (after a crashed or killed run).")(cli_heal.heal)
 
 

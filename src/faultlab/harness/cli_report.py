@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from faultlab.harness.artifacts import write_artifacts
+from faultlab.harness.console import report_console
 from faultlab.harness.record import load_record
 from faultlab.harness.report_text import print_report
 
@@ -28,7 +29,7 @@ def report(
         err.print(f"faultlab report: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     out = write_artifacts(record, run_dir)
-    console = Console(highlight=False, soft_wrap=False)
+    console = report_console(soft_wrap=False)
     if not quiet:
         print_report(record, run_dir, console)
     for path in out.written:

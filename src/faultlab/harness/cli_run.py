@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faultlab.harness.console import report_console
 from faultlab.harness.judge import judge as judge_record
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
@@ -79,7 +80,7 @@ def run(
         err.print(f"faultlab run: lab problem: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
     run_dir = artifacts / record.run_id
-    print_report(record, run_dir, Console(highlight=False))
+    print_report(record, run_dir, report_console())
     out = Console(highlight=False, soft_wrap=True, markup=False)
     for line in summary(record)[1:]:
         out.print(line)

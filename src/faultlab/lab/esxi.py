@@ -265,6 +265,12 @@ class EsxiHost:
         except ValueError as exc:
             raise LabError(f"advanced option {option}: {exc}", host=self.name) from None
 
+    def set_advanced_setting(self, name: str, value: int | str) -> None:
+        """`esxcli system settings advanced set -o <option> -i <int> | -s <string>`."""
+        option = name if name.startswith("/") else "/" + name.replace(".", "/")
+        kind = "-s" if isinstance(value, str) else "-i"
+        self._esxcli("system", "settings", "advanced", "set", "-o", option, kind, str(value))
+
     def filesystems(self) -> list[Filesystem]:
         return parse_filesystem_list(self._esxcli("storage", "filesystem", "list"))
 
