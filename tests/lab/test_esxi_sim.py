@@ -586,8 +586,9 @@ def test_iscsi_path_loss_apd_and_vmfs_heartbeat_then_pdl(lab: Lab, tmp_path: Pat
     wait_for("device back online", lambda: a.ds("ds-iscsi01")["deviceStatus"] == "on", 10)
 
 
-def test_io_path_overhead_is_small(lab: Lab) -> None:
-    """The real I/O the host does per heartbeat / guest write costs well under a millisecond or so."""
+def test_io_path_bench_measures_every_operation_against_a_tcp_round_trip(lab: Lab) -> None:
+    """The I/O bench (benchmarks/io_overhead.py runs it) times each real operation of the host and the baseline
+    of the same run; the figures are printed with -s. No time limit here: speed lives in the benchmark."""
     out = subprocess.run(
         [
             "ip",
@@ -598,7 +599,7 @@ def test_io_path_overhead_is_small(lab: Lab) -> None:
             "-m",
             "faultlab.sim.esxi.bench",
             "-n",
-            "200",
+            "50",
             "--nfs",
             f"{TGT_IP}:{lab.export}",
             "--iscsi",
@@ -611,9 +612,25 @@ def test_io_path_overhead_is_small(lab: Lab) -> None:
     ).stdout
     figures = json.loads(out)
     print(json.dumps(figures, indent=1))  # shown with -s: the measured overhead
-    assert figures["nfs"]["getattr (heartbeat)"]["median_ms"] < 5
-    assert figures["nfs"]["open+write 512B+fsync+close (guest I/O)"]["median_ms"] < 20
-    assert figures["iscsi"]["write16 512B FUA (VMFS heartbeat)"]["median_ms"] < 20
+    assert list(figures["nfs"]) == [
+        "tcp connect (baseline)",
+        "mount",
+        "getattr (heartbeat)",
+        "open+write 512B+fsync+close (guest I/O)",
+        "open+read+close (hostd .vmx)",
+    ]
+    assert list(figures["iscsi"]) == [
+        "tcp connect (baseline)",
+        "login",
+        "test unit ready",
+        "write16 512B FUA (VMFS heartbeat)",
+    ]
+    for ops in figures.values():
+        base = ops["tcp connect (baseline)"]["median_ms"]
+        for name, f in ops.items():
+            assert 0 < f["median_ms"] <= f["p99_ms"], (name, f)
+            if name != "tcp connect (baseline)":
+                assert f["x_tcp_rtt"] == round(f["median_ms"] / base, 2), (name, f)
 
 
 def test_host_starts_while_nfs_is_down_then_stops_cleanly(lab: Lab) -> None:

@@ -1,11 +1,15 @@
 """Measure the per-operation cost of the host's real I/O paths (libnfs, libiscsi via ctypes); prints JSON."""
 
 # Usage: python -m faultlab.sim.esxi.bench --nfs 198.18.1.20:/ds-nfs01 --iscsi 198.18.1.30:3260/<iqn>/1 -n 200
+# Each operation is also given as a ratio to a baseline measured in the same run against the same server: a bare
+# TCP connect to its port (one network round trip done by the kernel), so the figure is what the bindings and
+# the protocol add on top of the network, whatever the machine's speed.
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import sys
 import time
@@ -28,6 +32,21 @@ def _timed(op: Callable[[], object], count: int) -> dict[str, float]:
     }
 
 
+def tcp_connect(address: str, port: int, count: int) -> dict[str, float]:
+    """The baseline: a TCP connect + close to the server (one round trip, no user-space protocol)."""
+
+    def once() -> None:
+        socket.create_connection((address, port), timeout=2).close()
+
+    return _timed(once, count)
+
+
+def with_ratios(ops: dict[str, dict[str, float]], baseline: dict[str, float]) -> dict[str, dict[str, float]]:
+    for figures in ops.values():
+        figures["x_tcp_rtt"] = round(figures["median_ms"] / max(baseline["median_ms"], 1e-6), 2)
+    return {"tcp connect (baseline)": baseline, **ops}
+
+
 def bench_nfs(target: str, count: int) -> dict[str, dict[str, float]]:
     server, export = target.split(":", 1)
     client = NfsClient(server, export, 1000)
@@ -42,7 +61,7 @@ def bench_nfs(target: str, count: int) -> dict[str, dict[str, float]]:
         "open+read+close (hostd .vmx)": _timed(lambda: client.read("/.faultlab-bench"), count),
     }
     client.close()
-    return out
+    return with_ratios(out, tcp_connect(server, 2049, count))
 
 
 def bench_iscsi(target: str, count: int) -> dict[str, dict[str, float]]:
@@ -60,7 +79,8 @@ def bench_iscsi(target: str, count: int) -> dict[str, dict[str, float]]:
         "write16 512B FUA (VMFS heartbeat)": _timed(lambda: session.write16(8, block), count),
     }
     session.close()
-    return out
+    address, _sep, port = portal.rpartition(":")
+    return with_ratios(out, tcp_connect(address, int(port or 3260), count))
 
 
 def main(argv: list[str] | None = None) -> int:
