@@ -5,6 +5,7 @@ restarts and its second reboot, the artifacts; and a VM that does not recover wi
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import datetime
@@ -98,6 +99,13 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(
     assert float(props["heal_to_guest_heartbeat_green_s"]) == m["heal_to_guest_heartbeat_green_s"]
     html = (folder / "report.html").read_text()
     assert "guestHeartbeatStatus" in html and "storage.apd.start" in html
+
+    # The vCenter password (from the environment, as the inventory's ${VAR} asks) is nowhere in the artifacts.
+    password = os.environ["FAULTLAB_VC_PASSWORD"].encode()
+    assert len(password) >= 16
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(files) >= 10  # record, junit, report, vCenter events, 6 collected logs
+    assert [p for p in files if password in p.read_bytes()] == []
 
     # The report of this real run in headless Chromium: the vSphere lanes carry what the watch and events saw.
     from tests.lab.test_report_chromium import chromium, svg_of

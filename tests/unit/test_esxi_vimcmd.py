@@ -14,7 +14,7 @@ from faultlab.assertions.catalog import events_from_lines
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import LogKind
 from faultlab.sim.config import VmConfig
-from faultlab.sim.esxi import vimcmd
+from faultlab.sim.esxi import esxcli, vimcmd
 from faultlab.sim.esxi.control import ControlServer
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.nfsclient import NfsClient
@@ -119,6 +119,17 @@ def test_main_writes_fault_to_stderr_and_status(host: tuple[str, FakeHost], caps
     assert (out, err) == ("", TOOLS_UNAVAILABLE)
     assert vimcmd.main(["--control", path, "vmsvc/get.guestheartbeatStatus", "1"]) == 0
     assert capsys.readouterr().out == "green\n"
+
+
+def test_main_without_a_control_socket_says_how_to_give_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FAULTLAB_ESXI_CONTROL", raising=False)
+    assert vimcmd.main(["vmsvc/getallvms"]) == 1
+    assert capsys.readouterr().err == "vim-cmd: set FAULTLAB_ESXI_CONTROL or pass --control <socket>\n"
+    monkeypatch.setenv("FAULTLAB_ESXI_CONTROL", "/nonexistent/esxi-control.sock")
+    assert esxcli.main(["storage", "nfs", "list"]) == 1
+    assert "cannot reach the host agent at /nonexistent/esxi-control.sock" in capsys.readouterr().err
 
 
 # -- the guest model's reboot, on an in-memory datastore ------------------------------------------------------

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], Any]
+CommandRun = Callable[[list[str], str], tuple[int, str]]  # (argv, control socket) -> (exit status, output)
 ENV_VAR = "FAULTLAB_ESXI_CONTROL"
 
 
@@ -84,3 +86,18 @@ def call(path: str | os.PathLike[str], cmd: str, timeout_s: float = 10.0, **args
     if not answer.get("ok"):
         raise ControlError(str(answer.get("error")))
     return answer.get("result")
+
+
+def command_main(prog: str, run: CommandRun, argv: list[str] | None = None) -> int:
+    """The entry point of a host command (esxcli, vim-cmd): the socket from --control or $FAULTLAB_ESXI_CONTROL,
+    the output on stdout, or on stderr when the command fails (as ESXi's own tools do)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    control = os.environ.get(ENV_VAR, "")
+    if args[:1] == ["--control"] and len(args) > 1:
+        control, args = args[1], args[2:]
+    if not control:
+        sys.stderr.write(f"{prog}: set {ENV_VAR} or pass --control <socket>\n")
+        return 1
+    code, out = run(args, control)
+    (sys.stdout if code == 0 else sys.stderr).write(out)
+    return code

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from faultlab.sim.esxi import formats
-from faultlab.sim.esxi.control import ENV_VAR, ControlError, call
+from faultlab.sim.esxi.control import ControlError, call, command_main
 
 # vim-cmd's answers to the vmsvc commands it knows (vmid argument missing, VM unknown, vim.fault.*)
 USAGE = "Insufficient arguments.\nUsage: {cmd} vmid\n"
@@ -72,16 +71,7 @@ def run(args: list[str], control: str) -> tuple[int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    control = os.environ.get(ENV_VAR, "")
-    if args[:1] == ["--control"] and len(args) > 1:
-        control, args = args[1], args[2:]
-    if not control:
-        sys.stderr.write(f"vim-cmd: set {ENV_VAR} or pass --control <socket>\n")
-        return 1
-    code, out = run(args, control)
-    (sys.stdout if code == 0 else sys.stderr).write(out)
-    return code
+    return command_main("vim-cmd", run, argv)
 
 
 if __name__ == "__main__":
