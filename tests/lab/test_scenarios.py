@@ -51,7 +51,10 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     if "hold_until:" in path.read_text():  # the live tail ended the hold once the named events were in the logs
         assert any(n.startswith("hold ended") for n in record.notes), record.notes
         assert f["hold_s"] < f["hold_planned_s"], f
-    assert len(record.logs) == 6 and f["bytes_collected"] <= f["bytes_grown"]  # 5 host logs + the VM's vmware.log
+    # The 5 host logs and the vmware.log of every VM on the host (the plugin's lab: win01 on NFS, win-vmfs01 on VMFS).
+    vm_logs = sorted(lf.path for lf in record.logs if lf.path.endswith("/vmware.log"))
+    assert vm_logs == ["/vmfs/volumes/ds-iscsi01/win-vmfs01/vmware.log", "/vmfs/volumes/ds-nfs01/win01/vmware.log"]
+    assert len(record.logs) == 7 and f["bytes_collected"] <= f["bytes_grown"]
     # A heartbeat counts as recovered only once green after the Tools heartbeat loss the logs show.
     lost = [e["time_on_harness_clock"] for e in record.judgement["events"] if e["name"] == "guest.tools_heartbeat.lost"]
     for r in record.recovery:
@@ -73,6 +76,10 @@ def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pyte
     assert record.outcome == "failed", record.message
     assert "step 7 guest.bsod" in record.message and "0x7a" in record.message.lower(), record.message
     assert {"apd.start", "apd.timeout"} <= {o["name"] for o in record.observed}  # seen live during the hold
+    # Every condition held and the FALSE verdict stood: the run did not sit out the rest of its recovery budget.
+    stopped = [n for n in record.notes if "verdict stayed FALSE" in n]
+    assert stopped, record.notes
+    assert record.figures["wall_s"] < record.figures["hold_s"] + (record.recover_budget_s or 0), record.figures
 
     # The same run judged offline: with steps swapped it fails naming the step; with the right file it passes.
     rec, folder = load_record(run_dir(pytestconfig, record))

@@ -16,9 +16,8 @@ from faultlab.assertions.model import LogKind
 from faultlab.sim.config import VmConfig
 from faultlab.sim.esxi import esxcli, vimcmd
 from faultlab.sim.esxi.control import ControlServer
+from faultlab.sim.esxi.dsio import FileClient, VmVolume
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.nfsclient import NfsClient
-from faultlab.sim.esxi.storage_nfs import NfsVolume
 from faultlab.sim.esxi.vm import SECTOR, Vmx, record
 
 T = TypeVar("T")
@@ -160,17 +159,18 @@ class MemClient:
 
 
 class MemVolume:
-    """What Vmx needs of an NfsVolume: clients, run_io, stop, cfg."""
+    """What Vmx needs of its datastore (dsio.VmVolume): clients, run_io, stop, name, volume uuid."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytearray] = {}
         self.stop = threading.Event()
-        self.cfg = {"volume_uuid": "5c1f0a2b-7e3d4f61"}
+        self.name = "ds-nfs01"
+        self.volume_uuid = "5c1f0a2b-7e3d4f61"
 
     def client(self, timeout_ms: int | None = None) -> MemClient:
         return MemClient(self.files)
 
-    def run_io(self, kind: str, client: NfsClient, op: Callable[[NfsClient], T]) -> T:
+    def run_io(self, kind: str, client: FileClient, op: Callable[[FileClient], T]) -> T:
         return op(client)
 
 
@@ -189,7 +189,7 @@ def guest(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Vmx,
         "guest": {"boot_s": 0.3},
     }  # fmt: skip
     logs = HostLogs(tmp_path / "log", request.param, "esx01", 1.0)
-    vm = Vmx(1, cast(VmConfig, cfg), cast(NfsVolume, volume), logs, request.param)
+    vm = Vmx(1, cast(VmConfig, cfg), cast(VmVolume, volume), logs, request.param)
     # as after power-on with a few acknowledged guest writes on the disk (no guest I/O thread: deterministic)
     s = vm.state
     s.power, s.guest, s.heartbeat, s.tools = "poweredOn", "running", "green", "guestToolsRunning"

@@ -40,6 +40,9 @@ def _settings(pairs: list[str]) -> dict[str, int | str]:
 def up(
     hosts: Annotated[int, typer.Option(help="Simulated ESXi hosts (1-9).")] = 1,
     vms: Annotated[int, typer.Option(help="VMs on the NFS datastore (win01, win02, ...).")] = 2,
+    vmfs_vms: Annotated[
+        int, typer.Option("--vmfs-vms", help="VMs on the iSCSI LUN's VMFS datastore (win-vmfs01, ...).")
+    ] = 1,
     version: Annotated[str, typer.Option(help="ESXi version profile of the hosts: 7.0 or 8.0.")] = "8.0",
     esxi_host: Annotated[
         bool, typer.Option("--esxi-host/--no-esxi-host", help="Start the simulated ESXi host processes.")
@@ -64,6 +67,7 @@ def up(
             settings=_settings(setting or []),
             detached=True,
             vcenter=vcenter,
+            vmfs_vms=vmfs_vms,
         )
     except LabError as err:
         _fail(err)

@@ -150,7 +150,7 @@ class LabProvider:
 
         try:
             # One VM: a fault on the NFS target may only cut off VMs the scenario names.
-            self._embedded = EmbeddedLab.create(hosts=1, vms=1)
+            self._embedded = EmbeddedLab.create(hosts=1, vms=1, vmfs_vms=1)  # win01 on NFS, win-vmfs01 on VMFS
         except SimLabError as exc:
             raise FaultlabError(f"cannot start the embedded lab: {exc}") from None
         _vcenter_password(self._embedded)

@@ -78,6 +78,7 @@ class Span:
     met: bool | None
     budget_s: float | None = None
     since: str = HEALED  # the anchor it counts from (the second reboot counts from guest.rebooted)
+    detail: str = ""  # what the probe last said (e.g. "not attempted: the run had not recovered")
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,12 @@ def _measures(
 def _spans(record: RunRecord, measures: Mapping[str, float]) -> list[Span]:
     spans = [
         Span(
-            r.condition, r.seconds, r.met, r.budget_s, REBOOTED if r.condition.endswith(" reboots_cleanly") else HEALED
+            r.condition,
+            r.seconds,
+            r.met,
+            r.budget_s,
+            REBOOTED if r.condition.endswith(" reboots_cleanly") else HEALED,
+            r.detail,
         )
         for r in record.recovery
     ]

@@ -115,6 +115,8 @@ def verdict_panel(view: RunView) -> Panel:
         if sp.met:
             after = "heal" if sp.since == "fault.healed" else sp.since
             lines.append(Text(f"recovered: {sp.label} {seconds_text(sp.seconds or 0.0)} after {after}", style="green"))
+        elif sp.met is False and sp.detail.startswith("not attempted"):
+            lines.append(Text(f"NOT recovered: {sp.label}: {sp.detail}", style="bold red"))
         elif sp.met is False:
             lines.append(Text(f"NOT recovered: {sp.label} within {seconds_text(sp.budget_s or 0.0)}", style="bold red"))
     figures = [f"{label} {seconds_text(view.measures[k])}" for k, label in HEADLINE if k in view.measures]

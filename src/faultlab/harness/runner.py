@@ -70,6 +70,9 @@ OBSERVER_START_S = 15.0  # the vSphere watch's initial values before the fault g
 EVENT_MARGIN_S = 2.0  # around the run's window when reading vCenter events
 HOLD_TAIL_S = 1.0  # how often the logs are tailed during the hold
 SETTLE_POLL_S = 1.0
+# Once every recovery condition holds, a FALSE verdict that has not changed for this long (or 10% of the budget,
+# if longer) is final: late log lines (vmware.log lands when the datastore is back) have had their chance.
+FALSE_SETTLE_MIN_S = 5.0
 
 
 class Pool(Protocol):
@@ -400,6 +403,8 @@ class _Run:
         conds = self.conditions() if budget is not None else []
         state: dict[str, Recovery] = {}
         met_at: dict[str, datetime] = {}  # harness clock (UTC) of each condition's last change to met
+        settle_s = max(FALSE_SETTLE_MIN_S, 0.1 * wait_s)
+        false_since: tuple[float, Any] | None = None  # when the current FALSE judgement was first seen, and it
         with self.phase("recover+judge", wait_s):
             judged_at = None
             while True:
@@ -413,6 +418,8 @@ class _Run:
                         state[c.name] = Recovery(c.name, met, now - healed if met else None, wait_s, detail)
                         met_at[c.name] = now_utc()
                 done = all(state[c.name].met is not False for c in conds)
+                if not done:
+                    false_since = None  # the FALSE verdict is timed only while every condition holds
                 out_of_time = time.monotonic() >= deadline
                 if (done or out_of_time) and (judged_at is None or now - judged_at >= SETTLE_POLL_S or out_of_time):
                     judged_at = now
@@ -422,6 +429,13 @@ class _Run:
                         done = verdict = False
                     if verdict and done:
                         break
+                    if done and self.false_is_final(false_since, settle_s):
+                        self.record.notes.append(
+                            f"recovery: every condition held and the verdict stayed FALSE for {settle_s:g} s; "
+                            f"stopped waiting {max(deadline - time.monotonic(), 0):.0f} s before the budget's end"
+                        )
+                        break
+                    false_since = self.false_seen(false_since, verdict) if done else None
                 if out_of_time:
                     break
                 pending = [c.name for c in conds if state[c.name].met is False]
@@ -483,6 +497,23 @@ class _Run:
             if e["name"] == "guest.reset" and at and f"/{vm}/" in e["file"] and parse_iso(at) >= t:
                 return str(at)
         return None
+
+    def false_seen(self, since: tuple[float, Any] | None, true_now: bool) -> tuple[float, Any] | None:
+        """Track how long the same FALSE judgement has stood (a change in any check restarts the clock)."""
+        if true_now:
+            return None
+        checks = (self.record.judgement or {}).get("checks") or []
+        signature = [(c.get("check"), c.get("verdict"), c.get("message")) for c in checks]
+        if since is not None and since[1] == signature:
+            return since
+        return (time.monotonic(), signature)
+
+    def false_is_final(self, since: tuple[float, Any] | None, settle_s: float) -> bool:
+        if since is None or (self.record.judgement or {}).get("verdict") == "true":
+            return False
+        checks = (self.record.judgement or {}).get("checks") or []
+        same = since[1] == [(c.get("check"), c.get("verdict"), c.get("message")) for c in checks]
+        return same and time.monotonic() - since[0] >= settle_s
 
     def green_too_early(self, state: dict[str, Recovery], met_at: dict[str, datetime], budget_s: float) -> bool:
         """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after

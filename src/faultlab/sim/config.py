@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, TypedDict, cast
+from typing import Literal, NotRequired, TypedDict, cast
 
 VersionProfile = Literal["7.0", "8.0"]
 
@@ -63,6 +63,7 @@ class IscsiDatastoreConfig(TypedDict):
     vmhba_path: str
     volume_uuid: str
     mount_point: str
+    files_dir: NotRequired[str]  # the folder standing in for the VMFS file system (VMs on this datastore)
 
 
 class VmConfig(TypedDict):

@@ -103,6 +103,7 @@ def host_config(
                 "vmhba_path": "vmhba64:C0:T0:L1",
                 "volume_uuid": layout.vmfs_volume_uuid,
                 "mount_point": f"/vmfs/volumes/{layout.vmfs_volume_uuid}",
+                "files_dir": str(layout.vmfs_dir),
             }
         ],
         "vms": [

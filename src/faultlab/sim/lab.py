@@ -28,6 +28,7 @@ from faultlab.sim.shell import CommandResult
 from faultlab.sim.topology import (
     DEFAULT_VMS,
     LAB_OBJECT_RE,
+    NFS_DATASTORE,
     STATE_ROOT,
     Layout,
     NodeSpec,
@@ -47,6 +48,11 @@ READY_TIMEOUT = 30.0
 def vm_names(count: int) -> tuple[str, ...]:
     """win01, win02, ... (the default lab has win01 and win02)."""
     return DEFAULT_VMS[:count] if count <= len(DEFAULT_VMS) else tuple(f"win{i:02d}" for i in range(1, count + 1))
+
+
+def vmfs_vm_names(count: int) -> tuple[str, ...]:
+    """win-vmfs01, win-vmfs02, ...: the VMs whose files are on the iSCSI LUN's VMFS datastore."""
+    return tuple(f"win-vmfs{i:02d}" for i in range(1, count + 1))
 
 
 class EmbeddedLab:
@@ -103,9 +109,12 @@ class EmbeddedLab:
         start_hosts: bool = True,
         settings: dict[str, int | str] | None = None,
         vcenter: bool = True,
+        vmfs_vms: int = 0,
     ) -> Iterator[EmbeddedLab]:
         """A lab for the duration of a `with` block; always torn down, also on errors and Ctrl-C."""
-        lab = cls.create(hosts, vms, version, start_hosts=start_hosts, settings=settings, vcenter=vcenter)
+        lab = cls.create(
+            hosts, vms, version, start_hosts=start_hosts, settings=settings, vcenter=vcenter, vmfs_vms=vmfs_vms
+        )
         try:
             yield lab
         finally:
@@ -122,13 +131,17 @@ class EmbeddedLab:
         settings: dict[str, int | str] | None = None,
         detached: bool = False,
         vcenter: bool = True,
+        vmfs_vms: int = 0,
     ) -> EmbeddedLab:
         """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`. `vcenter`: run
-        the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state."""
+        the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state. `vms` VMs live on the NFS
+        datastore, `vmfs_vms` more (named after them) on the iSCSI LUN's VMFS datastore."""
         preflight.check()
         if vcenter:
             labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
-        manifest = _allocate(hosts, vm_names(vms), vcenter)
+        if vms < 0 or vmfs_vms < 0:
+            raise LabError(f"a lab needs 0 or more VMs, not --vms {vms} --vmfs-vms {vmfs_vms}")
+        manifest = _allocate(hosts, vm_names(vms), vcenter, vmfs_vm_names(vmfs_vms))
         try:
             for rule in manifest.root_rules:
                 firewall.add_rule(rule)
@@ -146,7 +159,7 @@ class EmbeddedLab:
         down_lab(self.manifest)
 
 
-def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool) -> Manifest:
+def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool, vmfs_names: tuple[str, ...] = ()) -> Manifest:
     """Pick a lab id and a free subnet and write the manifest listing every kernel object to be made."""
     with allocation_lock():
         labs = all_manifests()
@@ -155,7 +168,7 @@ def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool) -> Manifest:
         lab_id = new_lab_id()
         while lab_id in taken:
             lab_id = new_lab_id()
-        layout = Layout(lab_id, choose_subnet(used), hosts, names, vcenter)
+        layout = Layout(lab_id, choose_subnet(used), hosts, names, vcenter, vmfs_names)
         layout.state_dir.mkdir(parents=True)
         pid = os.getpid()
         manifest = Manifest(
@@ -168,6 +181,7 @@ def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool) -> Manifest:
             namespaces=[n.netns for n in layout.nodes],
             links=[layout.bridge, *(n.netns for n in layout.nodes)],
             vcenter=vcenter,
+            vmfs_vm_names=list(vmfs_names),
         )
         if firewall.needs_forward_rule():
             manifest.root_rules.append(firewall.forward_rule(lab_id, layout.bridge))
@@ -197,8 +211,9 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         (recovery / sub).mkdir(parents=True, exist_ok=True)
     prepare_node_dir(nfs, [BindMount(recovery, Path("/var/lib/nfs"))])
     layout.export_dir.mkdir(parents=True)
+    layout.vmfs_dir.mkdir(parents=True)
     for vm in layout.vms:
-        create_vm_files(layout.export_dir, vm, layout.lab_id)
+        create_vm_files(layout.export_dir if vm.datastore == NFS_DATASTORE else layout.vmfs_dir, vm, layout.lab_id)
     (nfs.node_dir / "ganesha.conf").write_text(targets.ganesha_conf(layout), encoding="utf-8")
     targets.write_script(nfs.node_dir / "bin" / targets.TARGET_COMMAND, targets.nfs_target_script(layout))
 
@@ -207,7 +222,6 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         os.truncate(fh.fileno(), LUN_BYTES)
     targets.write_script(isc.node_dir / "bin" / targets.TARGET_COMMAND, targets.iscsi_target_script(layout))
 
-    layout.vmfs_dir.mkdir(parents=True)
     for node in layout.esxi_nodes:
         prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
         esxinode.write_wrappers(node)

@@ -33,10 +33,13 @@ class Manifest:
     vcenter: bool = False  # the lab has the `vc` node (simulated vCenter)
     # Processes outside the nodes' own daemons that `down` stops by pid: name -> [pid, start time].
     pids: dict[str, list[int]] = field(default_factory=dict)
+    vmfs_vm_names: list[str] = field(default_factory=list)  # VMs on the VMFS datastore
 
     @property
     def layout(self) -> Layout:
-        return Layout(self.lab_id, self.subnet, self.hosts, tuple(self.vm_names), self.vcenter)
+        return Layout(
+            self.lab_id, self.subnet, self.hosts, tuple(self.vm_names), self.vcenter, tuple(self.vmfs_vm_names)
+        )
 
     def record_pid(self, name: str, pid: int) -> None:
         """Remember a process (with its start time, so a reused pid is never signalled) and save."""

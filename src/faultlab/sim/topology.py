@@ -44,7 +44,7 @@ class NodeSpec:
 
 @dataclass(frozen=True, slots=True)
 class VmSpec:
-    """A VM whose files the lab creates in the NFS export: <vm>/<vm>.vmx and <vm>/<vm>-flat.vmdk."""
+    """A VM whose files the lab creates on its datastore: <vm>/<vm>.vmx and <vm>/<vm>-flat.vmdk."""
 
     name: str
     host: str
@@ -86,6 +86,7 @@ class Layout:
     hosts: int
     vm_names: tuple[str, ...]
     vcenter: bool = False  # the lab has a `vc` node running the simulated vCenter
+    vmfs_vm_names: tuple[str, ...] = ()  # VMs on the iSCSI (VMFS) datastore, after those on NFS
 
     def __post_init__(self) -> None:
         if not LAB_ID_RE.match(self.lab_id):
@@ -149,9 +150,10 @@ class Layout:
 
     @property
     def vms(self) -> list[VmSpec]:
-        """VMs on the NFS datastore, spread round-robin over the hosts."""
+        """VMs on the NFS datastore, then those on the VMFS datastore, spread round-robin over the hosts."""
         hosts = self.esxi_nodes
-        return [VmSpec(n, hosts[i % len(hosts)].name, NFS_DATASTORE) for i, n in enumerate(self.vm_names)]
+        placed = [(n, NFS_DATASTORE) for n in self.vm_names] + [(n, ISCSI_DATASTORE) for n in self.vmfs_vm_names]
+        return [VmSpec(n, hosts[i % len(hosts)].name, ds) for i, (n, ds) in enumerate(placed)]
 
     # Storage naming -----------------------------------------------------------------------------
     @property

@@ -20,6 +20,7 @@ from typing import Any
 from faultlab.sim.config import EsxiHostConfig, load_host_config
 from faultlab.sim.esxi import formats
 from faultlab.sim.esxi.control import ControlError, ControlServer
+from faultlab.sim.esxi.dsio import VmVolume
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option
@@ -75,11 +76,10 @@ class EsxiHost:
         }
         self.vms: list[Vmx] = []
         for index, vm_cfg in enumerate(cfg["vms"], start=1):
-            volume = self.nfs.get(vm_cfg["datastore"])
+            volume: VmVolume | None = self.nfs.get(vm_cfg["datastore"]) or self.iscsi.get(vm_cfg["datastore"])
             if volume is None:
                 print(
-                    f"esxi-host: VM {vm_cfg['name']}: datastore {vm_cfg['datastore']} is not an NFS "
-                    "datastore of this host; only VMs on NFS datastores are simulated",
+                    f"esxi-host: VM {vm_cfg['name']}: datastore {vm_cfg['datastore']} is not mounted on this host",
                     file=sys.stderr,
                 )
                 continue

@@ -7,8 +7,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from faultlab.sim.esxi.dsio import DatastoreError, FileClient
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
 from faultlab.sim.esxi.vm import Vmx
 
 
@@ -64,7 +64,7 @@ class IoTracker:
 
 
 class VmxPoller:
-    """hostd re-reading a VM's .vmx every `interval_s` (a real fopen + read over NFS, non-VM I/O)."""
+    """hostd re-reading a VM's .vmx every `interval_s` (a real fopen + read on its datastore, non-VM I/O)."""
 
     def __init__(self, vm: Vmx, tracker: IoTracker, logs: HostLogs, interval_s: float) -> None:
         self.vm = vm
@@ -72,7 +72,7 @@ class VmxPoller:
         self.logs = logs
         self.interval_s = interval_s
         self.thread_id = 2102900 + vm.vmid * 53
-        self._client: NfsClient = vm.volume.client(timeout_ms=1000)
+        self._client: FileClient = vm.volume.client(timeout_ms=1000)
         self.failures = 0
 
     def run(self) -> None:
@@ -82,7 +82,7 @@ class VmxPoller:
             key = self.tracker.begin(self.thread_id, "fopen", path)
             try:
                 self.vm.volume.run_io("host", self._client, lambda c: c.read(self.vm.vmx_path))
-            except NfsError as exc:
+            except DatastoreError as exc:
                 if stop.is_set():
                     break
                 self.failures += 1

@@ -8,16 +8,14 @@ import socket
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_uint64, c_void_p
 
+from faultlab.sim.esxi.dsio import DatastoreError
+
 _LIB: ctypes.CDLL | None = None
 NFS_PORT = 2049
 
 
-class NfsError(OSError):
+class NfsError(DatastoreError):
     """A failed libnfs call; `timed_out` when the RPC got no answer within the timeout."""
-
-    def __init__(self, op: str, message: str) -> None:
-        super().__init__(f"{op}: {message}")
-        self.timed_out = "timed out" in message.lower()
 
 
 def _lib() -> ctypes.CDLL:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 from faultlab.sim.config import IscsiDatastoreConfig
+from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.iscsiclient import IscsiSession, ScsiResult
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
 from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.vmfs_files import VmfsClient
+
+T = TypeVar("T")
 
 HB_OFFSET = 3248128  # byte offset of this host's heartbeat slot in the VMFS heartbeat region
 SCSI_UNIT_ATTENTION = 0x6
 TICK_S = 0.05  # the APD/VMFS heartbeat timers' poll period
+IO_RETRY_S = 0.2  # a VM's I/O waiting for the path, or retried after a failed command
 
 
 class IscsiVolume:
@@ -54,6 +62,51 @@ class IscsiVolume:
         # VMFS heartbeat writes (each is due one interval after the previous one started) and timer ticks.
         self.hb_stats = TickStats(hb_interval_s)
         self.tick_stats = TickStats(TICK_S)
+
+    # -- the datastore's files (VMs on VMFS) ------------------------------------------------------------
+    @property
+    def volume_uuid(self) -> str:
+        return self.cfg["volume_uuid"]
+
+    def client(self, timeout_ms: int | None = None) -> FileClient:
+        """A world's handle on the VMFS files; its commands share the volume's session (the one path)."""
+        files_dir = self.cfg.get("files_dir")
+        if not files_dir:
+            raise DatastoreError("open", f"datastore {self.name} has no files folder in the host config")
+        return VmfsClient(self, Path(files_dir))
+
+    def scsi_io(self, lba: int | None, data: bytes) -> None:
+        """One command for a file operation: WRITE(16) FUA of `data` at `lba`, or TEST UNIT READY (lba None).
+        Raises DatastoreError unless it completed GOOD; the path's state is the probe's to judge, not this."""
+        with self.session.lock:
+            if not self.session.connected:
+                raise DatastoreError("scsi", "path not logged in")
+            result = self.session.write16(lba, data) if lba is not None else self.session.test_unit_ready()
+            if result.status == 2 and result.sense_key == SCSI_UNIT_ATTENTION:  # after a (re)login: once more
+                result = self.session.write16(lba, data) if lba is not None else self.session.test_unit_ready()
+        if not result.good:
+            raise DatastoreError("scsi", result.error or f"status 0x{result.status:x} sense 0x{result.sense_key:x}")
+
+    def run_io(self, kind: IoKind, client: FileClient, op: Callable[[FileClient], T]) -> T:
+        """Run `op` once the path can carry it. VM I/O waits through APD and PDL for as long as it takes (the guest
+        sees a stall); non-VM ("host") I/O is fast-failed after the APD timeout, and at once on a PDL device."""
+        while True:
+            if self.stop.is_set():
+                raise DatastoreError("io", "host is stopping")
+            with self._lock:
+                if kind == "host" and self.path.apd.fast_fail:
+                    raise DatastoreError("io", "Input/output error (APD timeout: I/O fast failed)")
+                if kind == "host" and self.path.state is PathState.PDL:
+                    raise DatastoreError("io", "Input/output error (permanent device loss)")
+                ready = self.path.state is PathState.ON and self.path.apd.state is ApdState.NORMAL
+            if ready:
+                try:
+                    with client.lock:
+                        return op(client)
+                except DatastoreError as exc:
+                    if exc.permanent:
+                        raise
+            self.stop.wait(IO_RETRY_S)
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from faultlab.sim.config import NfsDatastoreConfig
+from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.machines import ApdState, NfsHeartbeat
 from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
@@ -15,8 +16,6 @@ from faultlab.sim.esxi.settings import Settings
 from faultlab.sim.esxi.tickstats import TickStats
 
 T = TypeVar("T")
-IoKind = Literal["vm", "host"]
-_PERMANENT = ("NOENT", "No such", "EXIST", "ACCES", "PERM", "ISDIR", "NOTDIR")
 IO_RETRY_S = 0.2
 TICK_S = 0.05  # the APD timer's and the heartbeat scheduler's poll period
 
@@ -69,6 +68,10 @@ class NfsVolume:
     def client(self, timeout_ms: int | None = None) -> NfsClient:
         """A new connection to this datastore's export (one per world that does I/O)."""
         return NfsClient(self.cfg["server_ip"], self.cfg["export"], timeout_ms or self._timeout_ms())
+
+    @property
+    def volume_uuid(self) -> str:
+        return self.cfg["volume_uuid"]
 
     # -- state --------------------------------------------------------------------------------------
     @property
@@ -161,7 +164,7 @@ class NfsVolume:
             self._report(self.machine.io_ok(time.monotonic()))
 
     # -- the I/O gate -------------------------------------------------------------------------------
-    def run_io(self, kind: IoKind, client: NfsClient, op: Callable[[NfsClient], T]) -> T:
+    def run_io(self, kind: IoKind, client: FileClient, op: Callable[[FileClient], T]) -> T:
         """Run `op` until it succeeds. VM I/O is retried for as long as it takes; non-VM ("host") I/O is
         retried until the APD timeout and fast-failed after it (NfsError 'Input/output error')."""
         while True:
@@ -174,8 +177,8 @@ class NfsVolume:
             try:
                 with client.lock:
                     result = op(client)
-            except NfsError as exc:
-                if any(word in str(exc) for word in _PERMANENT):
+            except DatastoreError as exc:
+                if exc.permanent:
                     raise
                 self.stop.wait(IO_RETRY_S)
                 continue

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlab.sim.config import VmConfig
+from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
-from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
-from faultlab.sim.esxi.storage_nfs import NfsVolume
 from faultlab.sim.esxi.tickstats import TickStats
 from faultlab.sim.esxi.vmxlog import VmxLog
 
@@ -88,7 +87,7 @@ class GuestState:
 class Vmx:
     """One powered-on VM: its VMX (vmware.log) and the Windows guest inside it."""
 
-    def __init__(self, vmid: int, cfg: VmConfig, volume: NfsVolume, logs: HostLogs, profile: str) -> None:
+    def __init__(self, vmid: int, cfg: VmConfig, volume: VmVolume, logs: HostLogs, profile: str) -> None:
         self.vmid = vmid
         self.cfg = cfg
         self.name = cfg["name"]
@@ -102,7 +101,7 @@ class Vmx:
         self.disk_path = "/" + cfg["disk_file"].lstrip("/")
         folder = os.path.dirname(self.vmx_path)
         self.log = VmxLog(volume, f"{folder}/vmware.log")
-        self._client: NfsClient = volume.client(timeout_ms=1000)
+        self._client: FileClient = volume.client(timeout_ms=1000)
         self.world_id = 2100000 + vmid * 1117
         self._thread = threading.Thread(target=self._run, name=f"guest-{self.name}", daemon=True)
         self._watch = threading.Thread(target=self._watchdog, name=f"guest-watch-{self.name}", daemon=True)
@@ -114,7 +113,7 @@ class Vmx:
     @property
     def datastore_path(self) -> str:
         """`/vmfs/volumes/<uuid>/<vm>/<vm>.vmx` as hostd names it."""
-        return f"/vmfs/volumes/{self.volume.cfg['volume_uuid']}{self.vmx_path}"
+        return f"/vmfs/volumes/{self.volume.volume_uuid}{self.vmx_path}"
 
     def vmx_line(self, level: str, thread: str, msg: str) -> str:
         return vmware_line(self.profile, level, thread, msg)
@@ -124,11 +123,11 @@ class Vmx:
         """Create the VM folder, .vmx and disk through NFS if the datastore lacks them (idempotent)."""
         folder = os.path.dirname(self.vmx_path)
 
-        def make(c: NfsClient) -> None:
+        def make(c: FileClient) -> None:
             c.mkdir(folder)
             try:
                 c.stat(self.vmx_path)
-            except NfsError:
+            except DatastoreError:
                 text = (
                     f'.encoding = "UTF-8"\nconfig.version = "8"\nvirtualHW.version = "19"\n'
                     f'displayName = "{self.name}"\nguestOS = "windows2019srv-64"\n'
@@ -215,7 +214,7 @@ class Vmx:
                 self.state.inflight_since = time.monotonic()
             try:
                 self.volume.run_io("vm", self._client, self._writer(slot, data))
-            except NfsError:
+            except DatastoreError:
                 return  # host stopping
             with self._lock:
                 s = self.state
@@ -233,8 +232,8 @@ class Vmx:
                 self._crash_and_restart()
             ended = time.monotonic()
 
-    def _writer(self, slot: int, data: bytes) -> Callable[[NfsClient], None]:
-        def write(client: NfsClient) -> None:
+    def _writer(self, slot: int, data: bytes) -> Callable[[FileClient], None]:
+        def write(client: FileClient) -> None:
             client.write(self.disk_path, slot * SECTOR, data)
 
         return write
@@ -321,12 +320,12 @@ class Vmx:
             expected = dict(self.state.acked)
         lost: list[int] = []
 
-        def read_all(c: NfsClient) -> bytes:
+        def read_all(c: FileClient) -> bytes:
             return c.read(self.disk_path, 0, SLOTS * SECTOR)
 
         try:
             disk = self.volume.run_io("vm", self._client, read_all)
-        except NfsError as exc:
+        except DatastoreError as exc:
             return {"checked": 0, "lost": -1, "error": str(exc)}
         for slot, seq in expected.items():
             # A later write to the same slot may have landed without an ack (the doomed I/O): either is fine.

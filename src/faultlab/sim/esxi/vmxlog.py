@@ -1,4 +1,4 @@
-"""A VM's vmware.log, written by the VMX through NFS to the VM folder on the datastore."""
+"""A VM's vmware.log, written by the VMX to the VM folder on its datastore (NFS or VMFS)."""
 
 # Lines are queued and appended by a flusher world; while the datastore is unreachable they wait in the
 # queue (VM I/O is retried, never fast-failed), so they land on the datastore once it is back.
@@ -8,17 +8,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
-from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
 
 
 class VmxLog:
-    """Append-only vmware.log on an NFS datastore, flushed by its own thread."""
+    """Append-only vmware.log on a datastore, flushed by its own thread."""
 
-    def __init__(self, volume: NfsVolume, path: str) -> None:
+    def __init__(self, volume: VmVolume, path: str) -> None:
         self.volume = volume
-        self.path = path  # relative to the export root, e.g. /win01/vmware.log
-        self._client: NfsClient = volume.client(timeout_ms=1000)
+        self.path = path  # relative to the datastore's root, e.g. /win01/vmware.log
+        self._client: FileClient = volume.client(timeout_ms=1000)
         self._pending: list[str] = []
         self._cond = threading.Condition()
         self._offset: int | None = None
@@ -38,16 +37,16 @@ class VmxLog:
         with self._cond:
             return len(self._pending)
 
-    def _size(self, client: NfsClient) -> int:
+    def _size(self, client: FileClient) -> int:
         try:
             return client.stat(self.path)
-        except NfsError as exc:
+        except DatastoreError as exc:
             if "NOENT" in str(exc) or "No such" in str(exc):
                 return 0
             raise
 
-    def _appender(self, offset: int, data: bytes) -> Callable[[NfsClient], None]:
-        def append(client: NfsClient) -> None:
+    def _appender(self, offset: int, data: bytes) -> Callable[[FileClient], None]:
+        def append(client: FileClient) -> None:
             client.write(self.path, offset, data)
 
         return append
@@ -67,7 +66,7 @@ class VmxLog:
                     self._offset = self.volume.run_io("vm", self._client, self._size)
                 offset = self._offset
                 self.volume.run_io("vm", self._client, self._appender(offset, data))
-            except NfsError:
+            except DatastoreError:
                 continue  # host stopping (VM I/O is otherwise retried until it succeeds)
             self._offset = offset + len(data)
             with self._cond:
