@@ -149,3 +149,18 @@ def test_piped_output_is_wide_enough_to_read(bundles: list[Path], monkeypatch: p
     assert "/vmfs/volumes/<datastore>/<VMName>/Virtual-Machine.vmx" in row and "hostd.slow_io" in row
     narrow = CliRunner().invoke(app, ["triage", str(bundles[0])], env={"COLUMNS": "100"})
     assert max(len(line) for line in narrow.output.splitlines()) <= 100
+
+
+def test_a_runs_logs_folder_is_one_host_and_diagnosed_as_kb392634() -> None:
+    """A faultlab run's logs/<host>/{var/run/log,vmfs/volumes/<ds>/<vm>} (a real embedded-lab run): the VM's
+    vmware.log belongs to the host that logged the APD, so its bugcheck is the KB's storage case."""
+    logs = ROOT / "tests" / "fixtures" / "runs" / "nfs-apd-bsod" / "logs"
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(logs)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    assert {r["host"] for r in recs if r["record"] == "event"} == {"esx01"}
+    diag = next(r for r in recs if r["record"] == "diagnosis" and r["kb"] == "KB 392634")
+    assert str(diag["verdict"]) == "true", diag
+    text = json.dumps(diag)
+    assert text.count("APD start on c1092ecc-2c42957d") == 1  # vmkernel, vobd and hostd copies said once
+    assert "APD timeout on c1092ecc-2c42957d after 6 s" in text and "NFS server 198.18.2.21 lost" in text

@@ -350,9 +350,9 @@ def _bsod_diagnosis(vm: str, f: _Finding, later: Sequence[_Finding], live: Seque
     evidence = _sorted([*f.trouble, *f.recovery, *unordered, bsod, *(x.bsod for x in later)])
     if f.verdict is DiagVerdict.TRUE:
         title = "matches KB 392634: guest BSOD after storage latency / loss of access"
-        summary = f"{head}, preceded by storage trouble on its host: " + "; ".join(
-            _describe(e) for e in _sorted(f.trouble)[:6]
-        )
+        # One observation is often logged by vmkernel, vobd and hostd alike: say each reading once.
+        readings = list(dict.fromkeys(_describe(e) for e in _sorted(f.trouble)))
+        summary = f"{head}, preceded by storage trouble on its host: " + "; ".join(readings[:6])
         if f.recovery:
             summary += (
                 f". Storage came back around the crash ({_describe(_sorted(f.recovery)[0])} at "

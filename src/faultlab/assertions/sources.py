@@ -102,7 +102,8 @@ def _open_path(path: Path) -> Callable[[], BinaryIO]:
 
 
 def _host_for(path: Path, root: Path) -> str:
-    """The host a log belongs to: the bundle/folder name (esx-<host>-<date>) or a <host>/var/run/log layout."""
+    """The host a log belongs to: the bundle/folder name (esx-<host>-<date>), or the folder holding var/run/log
+    or vmfs/volumes (<host>/var/run/log/vobd.log, <host>/vmfs/volumes/<ds>/<vm>/vmware.log: a run's logs folder)."""
     try:
         rel_parts = path.relative_to(root).parts
     except ValueError:
@@ -111,10 +112,11 @@ def _host_for(path: Path, root: Path) -> str:
         m = _BUNDLE_HOST.match(part)
         if m:
             return m.group("host")
-    if "var" in rel_parts:
-        i = rel_parts.index("var")
-        if i > 0:
-            return rel_parts[i - 1]
+    for top in ("var", "vmfs"):
+        if top in rel_parts:
+            i = rel_parts.index(top)
+            if i > 0:
+                return rel_parts[i - 1]
     return root.name if root.is_dir() else path.parent.name
 
 
