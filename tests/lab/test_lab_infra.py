@@ -254,7 +254,15 @@ def test_cli_status_and_down_by_id(lab: EmbeddedLab) -> None:
     up = runner.invoke(lab_app, ["up", "--hosts", "1", "--vms", "1", "--no-esxi-host"])
     assert up.exit_code == 0, up.output
     new_id = up.output.split()[1]
-    assert yaml.safe_load((STATE_ROOT / new_id / "inventory.yaml").read_text())["lab_id"] == new_id
+    inventory = yaml.safe_load((STATE_ROOT / new_id / "inventory.yaml").read_text())
+    assert inventory["lab_id"] == new_id
+    # By default one more VM lives on the iSCSI LUN's VMFS datastore: in the inventory, on disk, in `status`.
+    vmx = {vm["name"]: vm["vmx_path"] for vm in inventory["vms"]}
+    assert vmx == {"win01": "[ds-nfs01] win01/win01.vmx", "win-vmfs01": "[ds-iscsi01] win-vmfs01/win-vmfs01.vmx"}
+    assert (STATE_ROOT / new_id / "vmfs" / "ds-iscsi01" / "win-vmfs01" / "win-vmfs01.vmx").is_file()
+    listed = runner.invoke(lab_app, ["status"]).output
+    assert "vm win01 on esx01, datastore ds-nfs01" in listed
+    assert "vm win-vmfs01 on esx01, datastore ds-iscsi01" in listed
     down = runner.invoke(lab_app, ["down", new_id])
     assert down.exit_code == 0 and f"lab {new_id} down" in down.output
     assert _leftovers(new_id) == []

@@ -123,6 +123,8 @@ def status() -> None:
             ssh = "ssh ok" if n.ssh_open else "ssh closed"
             ns = f"{n.processes} processes" if n.netns_present else "no namespace"
             typer.echo(f"  {n.name:<8} {n.ip:<15} {ns}, {ssh}")
+        for vm in lab.vms:
+            typer.echo(f"  vm {vm.name} on {vm.host}, datastore {vm.datastore}")
 
 
 if __name__ == "__main__":

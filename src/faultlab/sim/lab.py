@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from faultlab.sim import esxinode, firewall, labvcenter, netns, preflight, sshd, targets
@@ -33,6 +33,7 @@ from faultlab.sim.topology import (
     Layout,
     NodeSpec,
     Role,
+    VmSpec,
     choose_subnet,
     new_lab_id,
 )
@@ -378,6 +379,7 @@ class LabStatus:
     owner: str
     inventory: Path
     nodes: list[NodeStatus]
+    vms: list[VmSpec] = field(default_factory=list)  # where the lab put each VM (host, datastore)
 
 
 def lab_status() -> list[LabStatus]:
@@ -397,7 +399,7 @@ def lab_status() -> list[LabStatus]:
             )
             for n in layout.nodes
         ]
-        result.append(LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes))
+        result.append(LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes, layout.vms))
     return result
 
 
