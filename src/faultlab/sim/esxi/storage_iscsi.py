@@ -14,19 +14,20 @@ from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.iscsiclient import IscsiSession, ScsiResult
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.tickstats import TickStats
 from faultlab.sim.esxi.vmfs_files import VmfsClient
+from faultlab.sim.esxi.worlds import DatastoreWorlds
 
 T = TypeVar("T")
 
 HB_OFFSET = 3248128  # byte offset of this host's heartbeat slot in the VMFS heartbeat region
 SCSI_UNIT_ATTENTION = 0x6
-TICK_S = 0.05  # the APD/VMFS heartbeat timers' poll period
 IO_RETRY_S = 0.2  # a VM's I/O waiting for the path, or retried after a failed command
 
 
-class IscsiVolume:
+class IscsiVolume(DatastoreWorlds):
     """One software-iSCSI path (vmhba64) to one LUN holding a VMFS volume; the heartbeat write is the probe."""
+
+    PREFIX, PROBE_STAT = "iscsi", "vmfs.heartbeat"
 
     def __init__(
         self,
@@ -54,14 +55,11 @@ class IscsiVolume:
         self.vmfs = VmfsHeartbeat(timeout_s=hb_timeout_s, last_ok=time.monotonic())
         self._lock = threading.RLock()
         self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._handle = 0x4302FF581AD0 + cfg["lun"] * 0x100
         self.last_error = ""
         self.writes_ok = 0
         self.capacity_mb = 0
-        # VMFS heartbeat writes (each is due one interval after the previous one started) and timer ticks.
-        self.hb_stats = TickStats(hb_interval_s)
-        self.tick_stats = TickStats(TICK_S)
+        super().__init__(hb_interval_s)  # VMFS heartbeat writes: each is due one interval after the previous
 
     # -- the datastore's files (VMs on VMFS) ------------------------------------------------------------
     @property
@@ -151,35 +149,21 @@ class IscsiVolume:
             else:
                 raise ValueError(f"path state must be off or active, not {state!r}")
 
-    def start(self) -> None:
-        for target, name in ((self._probe_loop, "hb"), (self._tick_loop, "tick")):
-            thread = threading.Thread(target=target, name=f"iscsi-{name}-{self.name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    # -- worlds -------------------------------------------------------------------------------------
+    def _wake_probe(self) -> None:
+        self._wake.set()
 
-    def join(self, timeout: float) -> None:
-        self._wake.set()  # the probe loop sees `stop` now rather than at the end of its round
-        for thread in self._threads:
-            thread.join(timeout)
+    def _close(self) -> None:
         with self.session.lock:
             self.session.close()
 
-    def stats(self, reset: bool = False) -> dict[str, dict[str, float | int]]:
-        return {"vmfs.heartbeat": self.hb_stats.as_dict(reset), "apd.tick": self.tick_stats.as_dict(reset)}
-
-    def _tick_loop(self) -> None:
-        last = time.monotonic()
-        while not self.stop.wait(TICK_S):
-            now = time.monotonic()
-            self.tick_stats.tick(last + TICK_S, now)
-            last = now
-            with self._lock:
-                out = self.path.tick(
-                    now, self.settings.integer("Misc.APDTimeout"), self.settings.integer("Misc.APDHandlingEnable") == 1
-                )
-                if self.path.state is not PathState.PDL:
-                    out += self.vmfs.tick(now)
-                self._report(out)
+    def _on_tick(self, now: float) -> list[str]:
+        out = self.path.tick(
+            now, self.settings.integer("Misc.APDTimeout"), self.settings.integer("Misc.APDHandlingEnable") == 1
+        )
+        if self.path.state is not PathState.PDL:
+            out += self.vmfs.tick(now)
+        return out
 
     def _probe(self) -> ScsiResult | str:
         with self.session.lock:

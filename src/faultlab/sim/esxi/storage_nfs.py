@@ -13,11 +13,10 @@ from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.machines import ApdState, NfsHeartbeat
 from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.worlds import TICK_S, DatastoreWorlds
 
 T = TypeVar("T")
 IO_RETRY_S = 0.2
-TICK_S = 0.05  # the APD timer's and the heartbeat scheduler's poll period
 
 
 def full_uuid(volume_uuid: str) -> str:
@@ -30,8 +29,10 @@ def apd_identifier(volume_uuid: str) -> str:
     return "-".join(volume_uuid.split("-")[:2])
 
 
-class NfsVolume:
+class NfsVolume(DatastoreWorlds):
     """One mounted NFS datastore. `run_io` is the only way the host touches it."""
+
+    PREFIX, PROBE_STAT = "nfs", "nfs.heartbeat"
 
     def __init__(self, cfg: NfsDatastoreConfig, settings: Settings, logs: HostLogs, stop: threading.Event) -> None:
         self.cfg = cfg
@@ -45,12 +46,10 @@ class NfsVolume:
         self._lock = threading.RLock()
         self._hb_client = self.client(timeout_ms=self._timeout_ms())
         self._handle = 0x430000000000 + (hash(self.ident) & 0xFFFFFFFFF)
-        self._threads: list[threading.Thread] = []
         self.heartbeats_sent = 0
         self.heartbeats_failed = 0
         # Heartbeat rounds (a heartbeat sent, or recent I/O standing in for it) and APD timer ticks.
-        self.hb_stats = TickStats(self.machine.frequency_s)
-        self.tick_stats = TickStats(TICK_S)
+        super().__init__(self.machine.frequency_s)
 
     # -- settings ---------------------------------------------------------------------------------
     def _hb_params(self) -> tuple[float, float, int, float]:
@@ -106,31 +105,15 @@ class NfsVolume:
                 "heartbeatsFailed": self.heartbeats_failed,
             }
 
-    # -- threads ------------------------------------------------------------------------------------
-    def start(self) -> None:
-        for target, name in ((self._heartbeat_loop, "hb"), (self._tick_loop, "apd")):
-            thread = threading.Thread(target=target, name=f"nfs-{name}-{self.name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def join(self, timeout: float) -> None:
-        for thread in self._threads:
-            thread.join(timeout)
+    # -- worlds -------------------------------------------------------------------------------------
+    def _close(self) -> None:
         self._hb_client.close()
 
-    def stats(self, reset: bool = False) -> dict[str, dict[str, float | int]]:
-        return {"nfs.heartbeat": self.hb_stats.as_dict(reset), "apd.tick": self.tick_stats.as_dict(reset)}
+    def _on_tick(self, now: float) -> list[str]:
+        return self.machine.tick(now)
 
-    def _tick_loop(self) -> None:
-        last = time.monotonic()
-        while not self.stop.wait(TICK_S):
-            now = time.monotonic()
-            self.tick_stats.tick(last + TICK_S, now)
-            last = now
-            with self._lock:
-                self._report(self.machine.tick(now))
-
-    def _heartbeat_loop(self) -> None:
+    def _probe_loop(self) -> None:
+        """The NFS heartbeat world: a GETATTR every NFS.HeartbeatFrequency unless recent I/O stands in for it."""
         while not self.stop.wait(TICK_S):
             with self._lock:
                 m = self.machine
