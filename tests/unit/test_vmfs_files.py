@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -132,8 +131,8 @@ def test_vm_io_waits_for_the_path_and_host_io_is_fast_failed_after_the_apd_timeo
         daemon=True,
     )
     worker.start()
-    time.sleep(0.5)
-    assert not done.is_set() and len(session.sent) == 1
+    assert not done.wait(0.5), "a VM write went through a dead path"
+    assert len(session.sent) == 1
     # Non-VM I/O waits too until the APD timeout, then is failed at once; on PDL it fails at once.
     vol.path.apd.state = ApdState.TIMEOUT
     with pytest.raises(DatastoreError, match="fast failed"):

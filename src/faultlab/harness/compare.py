@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.harness.record import PASSED, RunRecord
-from faultlab.harness.report_data import RECOVERY_MEASURES, RunView, build_view, run_measures
+from faultlab.harness.report_data import RECOVERY_MEASURES, RunView, build_view, measures_of
 
 # How a row changed. Recovery times (from heal) are judged: slower beyond the tolerance is a regression.
 # Sequence times (from the fault) are reported as later/earlier only: a different APD timeout moves them on
@@ -190,8 +190,7 @@ def compare(
     # Measures that a recovery condition already shows are not repeated.
     conditions = [*b_rec, *c_rec]
     shown = {k for k, suffix, _p, _g in RECOVERY_MEASURES if any(c.endswith(suffix) for c in conditions)}
-    b_m = run_measures(baseline, baseline_dir)
-    c_m = run_measures(candidate, candidate_dir)
+    b_m, c_m = measures_of(b_view), measures_of(c_view)
     for key in _keys(b_m, c_m):
         if key in shown:
             continue

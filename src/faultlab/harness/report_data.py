@@ -336,8 +336,12 @@ MEASURE_KEYS: tuple[str, ...] = (
 def run_measures(record: RunRecord, run_dir: Path | None = None) -> dict[str, float]:
     """The recovery measures of a run (fault to APD start, heal to APD exit / datastore accessible / heartbeat
     green, ...) from its judged events, recovery probes and vSphere observations; a measure not seen is absent."""
-    measures = build_view(record, run_dir).measures
-    return {k: measures[k] for k in MEASURE_KEYS if k in measures}
+    return measures_of(build_view(record, run_dir))
+
+
+def measures_of(view: RunView) -> dict[str, float]:
+    """The recovery measures of a view already built (run_measures without building it again)."""
+    return {k: view.measures[k] for k in MEASURE_KEYS if k in view.measures}
 
 
 def build_view(record: RunRecord, run_dir: Path | None = None) -> RunView:

@@ -403,8 +403,7 @@ class _Run:
         conds = self.conditions() if budget is not None else []
         state: dict[str, Recovery] = {}
         met_at: dict[str, datetime] = {}  # harness clock (UTC) of each condition's last change to met
-        settle_s = max(FALSE_SETTLE_MIN_S, 0.1 * wait_s)
-        false_since: tuple[float, Any] | None = None  # when the current FALSE judgement was first seen, and it
+        standing = StandingFalse(max(FALSE_SETTLE_MIN_S, 0.1 * wait_s))
         with self.phase("recover+judge", wait_s):
             judged_at = None
             while True:
@@ -419,7 +418,7 @@ class _Run:
                         met_at[c.name] = now_utc()
                 done = all(state[c.name].met is not False for c in conds)
                 if not done:
-                    false_since = None  # the FALSE verdict is timed only while every condition holds
+                    standing.reset()  # a FALSE verdict is timed only while every condition holds
                 out_of_time = time.monotonic() >= deadline
                 if (done or out_of_time) and (judged_at is None or now - judged_at >= SETTLE_POLL_S or out_of_time):
                     judged_at = now
@@ -429,13 +428,14 @@ class _Run:
                         done = verdict = False
                     if verdict and done:
                         break
-                    if done and self.false_is_final(false_since, settle_s):
+                    if done and not verdict and standing.is_final(self.record.judgement or {}):
                         self.record.notes.append(
-                            f"recovery: every condition held and the verdict stayed FALSE for {settle_s:g} s; "
+                            f"recovery: every condition held and the verdict stayed FALSE for {standing.settle_s:g} s; "
                             f"stopped waiting {max(deadline - time.monotonic(), 0):.0f} s before the budget's end"
                         )
                         break
-                    false_since = self.false_seen(false_since, verdict) if done else None
+                    if not done or verdict:
+                        standing.reset()
                 if out_of_time:
                     break
                 pending = [c.name for c in conds if state[c.name].met is False]
@@ -498,23 +498,6 @@ class _Run:
                 return str(at)
         return None
 
-    def false_seen(self, since: tuple[float, Any] | None, true_now: bool) -> tuple[float, Any] | None:
-        """Track how long the same FALSE judgement has stood (a change in any check restarts the clock)."""
-        if true_now:
-            return None
-        checks = (self.record.judgement or {}).get("checks") or []
-        signature = [(c.get("check"), c.get("verdict"), c.get("message")) for c in checks]
-        if since is not None and since[1] == signature:
-            return since
-        return (time.monotonic(), signature)
-
-    def false_is_final(self, since: tuple[float, Any] | None, settle_s: float) -> bool:
-        if since is None or (self.record.judgement or {}).get("verdict") == "true":
-            return False
-        checks = (self.record.judgement or {}).get("checks") or []
-        same = since[1] == [(c.get("check"), c.get("verdict"), c.get("message")) for c in checks]
-        return same and time.monotonic() - since[0] >= settle_s
-
     def green_too_early(self, state: dict[str, Recovery], met_at: dict[str, datetime], budget_s: float) -> bool:
         """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after
         storage returned) is not the recovery: reset it, so the wait goes on for green after the loss."""
@@ -532,6 +515,27 @@ class _Run:
         why = f"green was seen before the heartbeat loss at {iso(max(lost))} in vmware.log; waiting for green again"
         state[name] = Recovery(name, False, None, budget_s, why)
         return True
+
+
+@dataclass
+class StandingFalse:
+    """How long the same FALSE judgement has stood while every recovery condition held; a change in any check
+    restarts the clock. Final once it has stood `settle_s`."""
+
+    settle_s: float
+    since: float | None = None
+    signature: list[tuple[Any, Any, Any]] | None = None
+
+    def reset(self) -> None:
+        self.since = self.signature = None
+
+    def is_final(self, judgement: dict[str, Any]) -> bool:
+        signature = [(c.get("check"), c.get("verdict"), c.get("message")) for c in judgement.get("checks") or []]
+        now = time.monotonic()
+        if self.since is None or signature != self.signature:
+            self.since, self.signature = now, signature
+            return False
+        return now - self.since >= self.settle_s
 
 
 class HoldWatcher(threading.Thread):

@@ -11,7 +11,7 @@ from typing import TypeVar
 from faultlab.sim.config import IscsiDatastoreConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.iscsiclient import IscsiSession, ScsiResult
+from faultlab.sim.esxi.iscsiclient import SCSI_STATUS_CHECK_CONDITION, IscsiSession, ScsiResult
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
 from faultlab.sim.esxi.vmfs_files import VmfsClient
@@ -79,9 +79,7 @@ class IscsiVolume(DatastoreWorlds):
         with self.session.lock:
             if not self.session.connected:
                 raise DatastoreError("scsi", "path not logged in")
-            result = self.session.write16(lba, data) if lba is not None else self.session.test_unit_ready()
-            if result.status == 2 and result.sense_key == SCSI_UNIT_ATTENTION:  # after a (re)login: once more
-                result = self.session.write16(lba, data) if lba is not None else self.session.test_unit_ready()
+            result = self._command(lba, data)
         if not result.good:
             raise DatastoreError("scsi", result.error or f"status 0x{result.status:x} sense 0x{result.sense_key:x}")
 
@@ -176,10 +174,16 @@ class IscsiVolume(DatastoreWorlds):
                 if size:
                     self.capacity_mb = size // (1024 * 1024)
             block = f"HB {self.initiator} {time.time():.3f}".encode().ljust(512, b"\0")
-            result = self.session.write16(HB_OFFSET // 512, block)
-            if result.status == 2 and result.sense_key == SCSI_UNIT_ATTENTION:
-                result = self.session.write16(HB_OFFSET // 512, block)  # UA after (re)login: retry once
-            return result
+            return self._command(HB_OFFSET // 512, block)
+
+    def _command(self, lba: int | None, data: bytes) -> ScsiResult:
+        """WRITE(16) of `data` at `lba` (TEST UNIT READY when lba is None), asked once more after a UNIT ATTENTION
+        (the first command after a (re)login draws one). The caller holds the session's lock."""
+        for _attempt in range(2):
+            result = self.session.write16(lba, data) if lba is not None else self.session.test_unit_ready()
+            if not (result.status == SCSI_STATUS_CHECK_CONDITION and result.sense_key == SCSI_UNIT_ATTENTION):
+                break
+        return result
 
     def _probe_loop(self) -> None:
         previous: float | None = None

@@ -106,6 +106,9 @@ class NfsVolume(DatastoreWorlds):
             }
 
     # -- worlds -------------------------------------------------------------------------------------
+    def _wake_probe(self) -> None:
+        """Nothing to wake: the heartbeat loop looks at `stop` every TICK_S."""
+
     def _close(self) -> None:
         self._hb_client.close()
 

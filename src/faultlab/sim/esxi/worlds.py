@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 
 from faultlab.sim.esxi.tickstats import TickStats
 
 TICK_S = 0.05  # the APD (and VMFS heartbeat) timers' poll period
 
 
-class DatastoreWorlds:
+class DatastoreWorlds(ABC):
     """Base of NfsVolume and IscsiVolume: starts the probe world and the timer world, joins them, reports their
     lateness. A subclass gives `_probe_loop`, `_on_tick` (the timers' transitions) and `_report`."""
 
@@ -50,17 +51,22 @@ class DatastoreWorlds:
                 self._report(self._on_tick(now))
 
     # -- what a datastore kind gives -----------------------------------------------------------------------
+    @abstractmethod
     def _probe_loop(self) -> None:
-        raise NotImplementedError
+        """The probe world: runs until `stop`, feeding the state machines what it observes."""
 
+    @abstractmethod
     def _on_tick(self, now: float) -> list[str]:
-        raise NotImplementedError
+        """The timers' transitions at `now` (called under `_lock`)."""
 
+    @abstractmethod
     def _report(self, transitions: list[str]) -> None:
-        raise NotImplementedError
+        """Turn transitions into log lines and host events."""
 
+    @abstractmethod
     def _wake_probe(self) -> None:
         """Let the probe loop see `stop` now rather than at the end of its round (when it sleeps on an event)."""
 
+    @abstractmethod
     def _close(self) -> None:
         """Release the probe's connection once the worlds have stopped."""
