@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from faultlab.harness.judgement import Verdict
 from faultlab.harness.record import RunRecord, parse_iso
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
@@ -78,11 +79,12 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(
     assert m["heal_to_guest_heartbeat_green_s"] <= (record.recover_budget_s or 0), m
 
     # KB 392634's guest conditions: one restart after the fault, and a second reboot that does not bugcheck.
-    checks = {c["check"]: c for c in (record.judgement or {})["checks"]}
+    assert record.judgement is not None
+    checks = {c.check: c for c in record.judgement.checks}
     restarts = checks["recover: vm win01 restarted at most once after fault.injected"]
-    assert restarts["verdict"] == "true" and "1 guest.reset" in restarts["message"], restarts
+    assert restarts.verdict is Verdict.TRUE and "1 guest.reset" in restarts.message, restarts
     clean = checks["recover: vm win01 reboots without a bugcheck after guest.rebooted"]
-    assert clean["verdict"] == "true", clean
+    assert clean.verdict is Verdict.TRUE, clean
     reboot = next(r for r in record.recovery if r.condition == "vm win01 reboots_cleanly")
     assert reboot.met and reboot.seconds is not None, reboot
     rebooted = parse_iso(record.anchors["guest.rebooted"])

@@ -112,8 +112,9 @@ def test_report_dom_in_chromium_holds_the_timeline_of_the_run(tmp_path: Path) ->
     ns = "{http://www.w3.org/2000/svg}"
     gs = list(svg.iter(f"{ns}g"))
     marks = [g for g in gs if (g.get("class") or "").startswith("mark")]
-    events = record.judgement["events"]  # type: ignore[index]
-    assert {g.get("data-name") for g in marks} >= {e["name"] for e in events}
+    assert record.judgement is not None
+    events = record.judgement.events
+    assert {g.get("data-name") for g in marks} >= {e.name for e in events}
     assert sum(int(g.get("data-count") or 0) for g in marks if "log" in (g.get("class") or "")) == len(events)
     stepped = sorted((int(g.get("data-step") or 0), g.get("data-name")) for g in marks if g.get("data-step"))
     assert [n for _i, n in stepped] == json.loads(STEPS)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from faultlab.harness.judge import judge
+from faultlab.harness.judgement import Verdict
 from faultlab.harness.record import RunRecord, load_record, parse_iso
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
@@ -43,7 +44,7 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
         f"{f['recovery_s']:.1f}s = inherent {f['inherent_s']:.1f}s, harness overhead {f['overhead_s']:.1f}s; "
         f"collected {f['bytes_collected']:.0f} B, logs grew {f['bytes_grown']:.0f} B"
     )
-    assert record.judgement is not None and record.judgement["verdict"] == "true"
+    assert record.judgement is not None and record.judgement.verdict is Verdict.TRUE
     assert [p.status for p in record.phases] == ["ok"] * len(record.phases)
     assert record.heal is not None and record.heal["status"] == "healed", record.heal
     assert all(r.met for r in record.recovery)
@@ -56,16 +57,16 @@ def test_catalog_scenario_passes(run_scenario: RunScenario, path: Path, pytestco
     assert vm_logs == ["/vmfs/volumes/ds-iscsi01/win-vmfs01/vmware.log", "/vmfs/volumes/ds-nfs01/win01/vmware.log"]
     assert len(record.logs) == 7 and f["bytes_collected"] <= f["bytes_grown"]
     # A heartbeat counts as recovered only once green after the Tools heartbeat loss the logs show.
-    lost = [e["time_on_harness_clock"] for e in record.judgement["events"] if e["name"] == "guest.tools_heartbeat.lost"]
+    lost = [e.time for e in record.judgement.named("guest.tools_heartbeat.lost") if e.time is not None]
     for r in record.recovery:
         if r.condition.endswith("heartbeat_green") and lost and r.seconds is not None:
             healed = parse_iso(record.anchors["fault.healed"])
-            assert healed + timedelta(seconds=r.seconds + 0.5) >= parse_iso(max(lost)), (r, lost)
+            assert healed + timedelta(seconds=r.seconds + 0.5) >= max(lost), (r, lost)
     # What the live tail saw during the hold is in the collected logs too.
-    assert {o["name"] for o in record.observed} <= {e["name"] for e in record.judgement["events"]}
+    assert {o["name"] for o in record.observed} <= {e.name for e in record.judgement.events}
     # The record alone judges the same way again (offline).
     rec, folder = load_record(run_dir(pytestconfig, record) / "record.json")
-    assert judge(rec, folder)["verdict"] == "true"
+    assert judge(rec, folder).verdict is Verdict.TRUE
 
 
 def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pytestconfig: pytest.Config) -> None:
@@ -90,12 +91,12 @@ def test_wrong_expectation_fails_naming_the_step(run_scenario: RunScenario, pyte
     assert swapped != right
     rec.scenario_text = swapped
     verdict = judge(rec, folder)
-    assert verdict["verdict"] == "false"
-    assert "apd.start" in verdict["message"] and "step" in verdict["message"], verdict["message"]
+    assert verdict.verdict is Verdict.FALSE
+    assert "apd.start" in verdict.message and "step" in verdict.message, verdict.message
     # With the right file every check holds but the second reboot, which the failed run did not attempt.
     rec.scenario_text = right
     again = judge(rec, folder)
-    failing = [(c["check"], c["message"]) for c in again["checks"] if c["verdict"] != "true"]
+    failing = [(c.check, c.message) for c in again.checks if c.verdict is not Verdict.TRUE]
     assert failing == [
         (
             "recover: vm win01 reboots_cleanly within 30s of guest.rebooted",

@@ -7,6 +7,7 @@ import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,6 +24,7 @@ from faultlab.harness.compare import (
     Tolerance,
     compare,
 )
+from faultlab.harness.judgement import Judgement
 from faultlab.harness.record import FAILED, RunRecord, iso, load_record, parse_iso, save_record
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
@@ -44,11 +46,21 @@ def row(cmp_rows: list[Row], label: str) -> Row:
     return next(r for r in cmp_rows if r.label == label)
 
 
-def shift_step(rec: RunRecord, index: int, seconds: float) -> None:
+def edit_judgement(rec: RunRecord, edit: Any) -> None:
+    """Change the record's judgement through its JSON (as a record on disk would say it) and load it back."""
     assert rec.judgement is not None
-    event = rec.judgement["checks"][0]["matched"][index]["event"]
-    for ev in [event, *(e for e in rec.judgement["events"] if e["name"] == event["name"])]:  # twins too
-        ev["time"] = iso(parse_iso(ev["time"]) + timedelta(seconds=seconds))
+    data = rec.judgement.to_json()
+    edit(data)
+    rec.judgement = Judgement.from_json(data)
+
+
+def shift_step(rec: RunRecord, index: int, seconds: float) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        event = data["checks"][0]["matched"][index]["event"]
+        for ev in [event, *(e for e in data["events"] if e["name"] == event["name"])]:  # twins too
+            ev["time"] = iso(parse_iso(ev["time"]) + timedelta(seconds=seconds))
+
+    edit_judgement(rec, edit)
 
 
 def test_a_run_against_itself_changes_nothing(base: RunRecord) -> None:
@@ -92,11 +104,14 @@ def test_slower_recovery_beyond_the_tolerance_is_a_regression(base: RunRecord) -
 
 def test_a_lost_step_and_condition_and_a_worse_outcome_are_regressions(base: RunRecord) -> None:
     cand = candidate(base)
-    assert cand.judgement is not None
-    matched = cand.judgement["checks"][0]["matched"]
-    matched[4]["status"], matched[4]["event"] = "missed", None
-    for m in matched[5:]:
-        m["status"], m["event"] = "not reached", None
+
+    def edit(data: dict[str, Any]) -> None:
+        matched = data["checks"][0]["matched"]
+        matched[4]["status"], matched[4]["event"] = "missed", None
+        for m in matched[5:]:
+            m["status"], m["event"] = "not reached", None
+
+    edit_judgement(cand, edit)
     cand.outcome, cand.message = FAILED, "FALSE in order:\n  step 5 nfs.server.restored: absent"
     cand.recovery[1].met, cand.recovery[1].seconds = False, None
     cmp = compare(base, cand)

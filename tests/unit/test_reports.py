@@ -16,6 +16,7 @@ from rich.console import Console
 
 from faultlab.harness import artifacts as artifacts_mod
 from faultlab.harness.artifacts import VCENTER_FILE, write_artifacts
+from faultlab.harness.judgement import JudgedEvent, Judgement, StepStatus, Verdict
 from faultlab.harness.record import ERROR, FAILED, Phase, RunRecord, iso, load_record, parse_iso
 from faultlab.harness.report_data import build_view, lane_of_log
 from faultlab.harness.report_html import render_html
@@ -57,19 +58,35 @@ def add_vsphere(record: RunRecord) -> None:
     ]
 
 
+def edit_judgement(record: RunRecord, edit: Any) -> None:
+    """Change the record's judgement through its JSON (as a record on disk would say it) and load it back."""
+    assert record.judgement is not None
+    data = record.judgement.to_json()
+    edit(data)
+    record.judgement = Judgement.from_json(data)
+
+
+def events(*dicts: dict[str, Any]) -> list[JudgedEvent]:
+    return [JudgedEvent.model_validate(d) for d in dicts]
+
+
 def failed_copy(record: RunRecord) -> RunRecord:
     """The same run judged as if nfs.server.restored (step 5) had never been logged."""
     rec = copy.deepcopy(record)
-    assert rec.judgement is not None
-    check = rec.judgement["checks"][0]
-    check["verdict"] = "false"
-    check["message"] = "step 5 nfs.server.restored: absent: no nfs.server.restored event in the record"
-    for i, m in enumerate(check["matched"]):
-        if i == 4:
-            m["status"], m["event"] = "missed", None
-        elif i > 4:
-            m["status"], m["event"] = "not reached", None
-    rec.judgement["verdict"] = "false"
+
+    def edit(data: dict[str, Any]) -> None:
+        check = data["checks"][0]
+        check["verdict"] = "false"
+        check["message"] = "step 5 nfs.server.restored: absent: no nfs.server.restored event in the record"
+        for i, m in enumerate(check["matched"]):
+            if i == 4:
+                m["status"], m["event"] = "missed", None
+            elif i > 4:
+                m["status"], m["event"] = "not reached", None
+        data["verdict"] = "false"
+
+    edit_judgement(rec, edit)
+    assert rec.judgement is not None and rec.judgement.verdict is Verdict.FALSE
     rec.outcome, rec.message = FAILED, "FALSE in order: ...\n  step 5 nfs.server.restored: absent"
     return rec
 
@@ -93,8 +110,8 @@ def test_measures_from_the_anchors_and_the_events(run: tuple[RunRecord, Path]) -
     view = build_view(record, run_dir)
     inj = parse_iso(record.anchors["fault.injected"])
     heal = parse_iso(record.anchors["fault.healed"])
-    events = record.judgement["events"]  # type: ignore[index]
-    first = {n: min(parse_iso(e["time"]) for e in events if e["name"] == n) for n in ("apd.start", "apd.exit")}
+    assert record.judgement is not None
+    first = {n: min(e.time for e in record.judgement.named(n) if e.time) for n in ("apd.start", "apd.exit")}
     assert view.measures["fault_to_apd_start_s"] == pytest.approx((first["apd.start"] - inj).total_seconds(), abs=1e-3)
     assert view.measures["heal_to_apd_exit_s"] == pytest.approx((first["apd.exit"] - heal).total_seconds(), abs=1e-3)
     assert view.measures["apd_start_to_timeout_s"] >= record.settings["Misc.APDTimeout"]
@@ -192,7 +209,7 @@ def test_svg_thins_hundreds_of_events_but_keeps_every_step(run: tuple[RunRecord,
         }
         for i in range(600)
     ]
-    record.judgement["events"] = noise + record.judgement["events"]
+    record.judgement.events = events(*noise) + record.judgement.events
     root = svg_tree(timeline_svg(build_view(record, run_dir)))
     marks = groups(root, "mark")
     assert len(marks) < 150
@@ -313,7 +330,7 @@ def test_text_report_thins_long_timelines_and_shows_failures(run: tuple[RunRecor
         name = "path.dead" if i % 2 else "path.on"
         t = iso(parse_iso(rec.anchors["fault.injected"]) + timedelta(milliseconds=10 * i))
         many.append({"name": name, "time": t, "host": "esx01", "file": "/var/run/log/vmkernel.log", "line": 500 + i})
-    rec.judgement["events"] += many
+    rec.judgement.events += events(*many)
     text = plain_text(build_view(rec, run_dir), width=160)
     assert "more events not listed" in text
     assert len([ln for ln in text.splitlines() if ln.strip().startswith(("+", "-"))]) <= MAX_ROWS
@@ -411,10 +428,10 @@ def test_untimed_events_are_listed_not_placed_and_long_axes_count_minutes(run: t
 
     record, run_dir = run
     assert record.judgement is not None
-    masked = dict(record.judgement["events"][0], time=None, name="guest.bsod", line=77)
-    record.judgement["events"].append(masked)
+    masked = record.judgement.events[0].model_copy(update={"time": None, "name": "guest.bsod", "line": 77})
+    record.judgement.events.append(masked)
     view = build_view(record, run_dir)
-    assert [e["line"] for e in view.untimed] == [77]
+    assert [e.line for e in view.untimed] == [77]
     svg = timeline_svg(view)
     assert "1 events with a masked timestamp cannot be placed" in svg
     assert "(masked time)" in render_html(view)
@@ -426,12 +443,16 @@ def test_unknown_step_is_orange_and_explained(run: tuple[RunRecord, Path]) -> No
     from faultlab.harness.report_svg import UNKNOWN
 
     record, run_dir = run
-    assert record.judgement is not None
-    check = record.judgement["checks"][0]
-    check["verdict"], check["message"] = "unknown", "step 4 apd.timeout: untimed: its event has a masked timestamp"
-    check["matched"][3]["status"] = "unknown"
-    for m in check["matched"][4:]:
-        m["status"], m["event"] = "not reached", None
+
+    def edit(data: dict[str, Any]) -> None:
+        check = data["checks"][0]
+        check["verdict"], check["message"] = "unknown", "step 4 apd.timeout: untimed: its event has a masked timestamp"
+        check["matched"][3]["status"] = "unknown"
+        for m in check["matched"][4:]:
+            m["status"], m["event"] = "not reached", None
+
+    edit_judgement(record, edit)
+    assert [s.status for s in build_view(record, run_dir).steps][3] is StepStatus.UNKNOWN
     root = svg_tree(timeline_svg(build_view(record, run_dir)))
     ring = next(g for g in groups(root, "mark") if g.get("data-step") == "4")
     assert any(c.get("stroke") == UNKNOWN for c in ring.iter(f"{SVG_NS}circle"))
@@ -445,10 +466,12 @@ def test_html_events_table_is_capped_but_keeps_the_steps(run: tuple[RunRecord, P
     record, run_dir = run
     assert record.judgement is not None
     early = parse_iso(record.anchors["fault.injected"]) - timedelta(seconds=30)  # all before every step
-    record.judgement["events"] += [
-        {"name": "path.dead", "time": iso(early + timedelta(milliseconds=i)), "host": "esx09", "file": "/x", "line": i}
-        for i in range(MAX_EVENT_ROWS + 500)
-    ]
+    record.judgement.events += events(
+        *(
+            {"name": "path.dead", "time": early + timedelta(milliseconds=i), "host": "esx09", "file": "/x", "line": i}
+            for i in range(MAX_EVENT_ROWS + 500)
+        )
+    )
     page = render_html(build_view(record, run_dir))
     start = page.index('<table class="events">')
     table = page[start : page.index("</table>", start)]

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from faultlab.harness.cli import app
 from faultlab.harness.judge import judge
+from faultlab.harness.judgement import Failure, Verdict
 from faultlab.harness.record import LogFile, Recovery, RunRecord, iso, load_record, save_record
 from faultlab.harness.recovery import Probe, datastore_accessible, vm_heartbeat_green, vm_powered_on, wait_conditions
 from faultlab.harness.runner import RunOptions, run_scenario, scenario_settings
@@ -113,40 +114,40 @@ def test_load_record_rejects_what_is_not_a_record(tmp_path: Path) -> None:
 
 def test_judge_passes_a_run_that_matches(tmp_path: Path) -> None:
     result = judge(make_record(tmp_path), tmp_path)
-    assert result["verdict"] == "true", result["message"]
-    assert [c["verdict"] for c in result["checks"]] == ["true", "true", "true"]
-    assert [e["name"] for e in result["events"]] == ["apd.start", "apd.timeout", "apd.exit"]
+    assert result.verdict is Verdict.TRUE, result.message
+    assert [c.verdict for c in result.checks] == [Verdict.TRUE] * 3
+    assert [e.name for e in result.events] == ["apd.start", "apd.timeout", "apd.exit"]
 
 
 def test_judge_corrects_the_hosts_clock_skew(tmp_path: Path) -> None:
     # The host's clock is 30 s behind: it writes apd.start at T0-25 s although it came 5 s after the inject.
     rec = make_record(tmp_path, host_ahead_s=-30.0)
-    assert judge(rec, tmp_path)["verdict"] == "true"
+    assert judge(rec, tmp_path).verdict is Verdict.TRUE
     rec.skews = {}  # without the skew the start seems to precede the fault
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "false" and "apd.start" in result["message"]
+    assert result.verdict is Verdict.FALSE and "apd.start" in result.message
 
 
 def test_judge_fails_naming_the_step_too_early(tmp_path: Path) -> None:
     rec = make_record(tmp_path, times=(5, 100, 200))  # timeout 95 s after start, Misc.APDTimeout is 140
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "false"
-    assert "step 2 apd.timeout" in result["message"] and "too_early" in str(result["checks"][0]["failure"])
+    assert result.verdict is Verdict.FALSE
+    assert "step 2 apd.timeout" in result.message and result.checks[0].failure is Failure.TOO_EARLY
 
 
 def test_missed_recovery_is_a_fail(tmp_path: Path) -> None:
     rec = make_record(tmp_path)
     rec.recovery = [Recovery("datastore ds-iscsi01 accessible", False, None, 600.0, "device naa.600 status dead")]
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "false"
-    assert "datastore ds-iscsi01 accessible not reached within 600s: device naa.600 status dead" in result["message"]
+    assert result.verdict is Verdict.FALSE
+    assert "datastore ds-iscsi01 accessible not reached within 600s: device naa.600 status dead" in result.message
 
 
 def test_a_crashed_checker_is_never_a_pass(tmp_path: Path) -> None:
     rec = make_record(tmp_path)
     rec.settings = {}  # the durations cannot be evaluated: the in-order checker raises
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "unknown" and "checker crashed" in result["message"]
+    assert result.verdict is Verdict.UNKNOWN and "checker crashed" in result.message
 
 
 # -- recovery probes against a fake SSH boundary ----------------------------------------------------------
@@ -437,8 +438,8 @@ def guest_record(tmp_path: Path, resets_s: list[float], bsod_s: list[float], reb
 
 
 def guest_verdicts(tmp_path: Path, *args: Any) -> dict[str, tuple[str, str]]:
-    checks = judge(guest_record(tmp_path, *args), tmp_path)["checks"]
-    return {c["check"]: (c["verdict"], c["message"]) for c in checks if "win01" in c["check"]}
+    checks = judge(guest_record(tmp_path, *args), tmp_path).checks
+    return {c.check: (c.verdict.value, c.message) for c in checks if "win01" in c.check}
 
 
 RESTARTED = "recover: vm win01 restarted at most once after fault.injected"
@@ -469,8 +470,8 @@ def test_subject_datastore_matches_apd_lines_through_the_hosts_volume_ids(tmp_pa
     assert "subject: $datastore" in rec.scenario_text
     rec.datastore_ids = {"ds-iscsi01": [DEV, "5d1a2b3c-4e5f6a7b-8c9d-000c29a1b2c3"]}
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "true", result["message"]
-    assert {e["fields"].get("datastore") for e in result["events"]} == {"ds-iscsi01"}
+    assert result.verdict is Verdict.TRUE, result.message
+    assert {e.fields.get("datastore") for e in result.events} == {"ds-iscsi01"}
     rec.datastore_ids = {"ds-other": [DEV]}  # the APD is on another datastore's device: the step is not met
     result = judge(rec, tmp_path)
-    assert result["verdict"] == "false" and "step 1 apd.start" in result["message"], result["message"]
+    assert result.verdict is Verdict.FALSE and "step 1 apd.start" in result.message, result.message

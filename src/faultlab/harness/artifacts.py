@@ -11,10 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from faultlab.harness.record import LOGS_DIR, RECORD_FILE, RunRecord, iso, parse_iso, save_record, write_atomic
+from faultlab.harness.atomic import write_atomic
+from faultlab.harness.record import LOGS_DIR, RECORD_FILE, RunRecord, save_record
 from faultlab.harness.report_data import RunView, build_view
 from faultlab.harness.report_html import REPORT_FILE, render_html
 from faultlab.harness.report_junit import JUNIT_FILE, junit_xml
+from faultlab.harness.utc import iso, parse_iso
 
 VCENTER_FILE = "vcenter-events.json"
 log = logging.getLogger("faultlab.harness.artifacts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from faultlab.assertions.sources import SourceError
 from faultlab.assertions.triage import TriageFilter, triage
 from faultlab.harness.console import report_console
 from faultlab.harness.triage_view import render, write_json_lines
+from faultlab.harness.utc import parse_iso
 
 app = typer.Typer(
     name="faultlab",
@@ -38,12 +39,11 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)  # no offset given: UTC
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not an ISO 8601 time (e.g. 2024-05-07T16:29:50Z)", param_hint=option
         ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 @app.command("triage")

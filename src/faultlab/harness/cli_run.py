@@ -110,14 +110,9 @@ def judge(
         err.print(f"faultlab judge: the record's scenario is invalid: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     out = Console(highlight=False, soft_wrap=True, markup=False)
-    out.print(f"{rec.scenario_name} (run {rec.run_id}): verdict {result['verdict'].upper()}")
-    for line in result["lines"]:
+    out.print(f"{rec.scenario_name} (run {rec.run_id}): verdict {result.verdict.value.upper()}")
+    for line in result.lines:
         out.print(line)
-    for note in result["notes"]:
+    for note in result.notes:
         out.print(f"note: {note}")
-    raise typer.Exit(EXIT_PASSED if result["verdict"] == "true" else EXIT_FAILED)
-
-
-run_app = typer.Typer(add_completion=False)
-run_app.command("run")(run)
-run_app.command("judge")(judge)
+    raise typer.Exit(EXIT_PASSED if result.passed else EXIT_FAILED)

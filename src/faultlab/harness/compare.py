@@ -7,20 +7,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faultlab.harness.record import PASSED, RunRecord
-from faultlab.harness.report_data import RECOVERY_MEASURES, RunView, build_view, measures_of
+from faultlab.harness.judgement import StepStatus
+from faultlab.harness.measures import JUDGED_MEASURES, shown_by_conditions
+from faultlab.harness.record import ERROR, FAILED, PASSED, RUNNING, RunRecord
+from faultlab.harness.report_data import RunView, build_view
 
 # How a row changed. Recovery times (from heal) are judged: slower beyond the tolerance is a regression.
 # Sequence times (from the fault) are reported as later/earlier only: a different APD timeout moves them on
 # purpose, and the scenario's own checks already say whether they are within what VMware documents.
 SAME, SLOWER, FASTER, LATER, EARLIER = "same", "slower", "faster", "later", "earlier"
 WORSE, BETTER, CHANGED, NEW, GONE = "worse", "better", "changed", "new", "gone"
-_OUTCOME_RANK = {"passed": 0, "failed": 1, "error": 2, "running": 3}
-# Measures from heal to the storage or the VM being back: the ones a slower value of is a regression.
-JUDGED_MEASURES = frozenset(
-    {"heal_to_apd_exit_s", "heal_to_nfs_server_restored_s", *(k for k, _s, _p, _g in RECOVERY_MEASURES)}
-)
-_STEP_RANK = {"met": 0, "unknown": 1, "not reached": 2, "missed": 2}
+_OUTCOME_RANK: dict[str, int] = {PASSED: 0, FAILED: 1, ERROR: 2, RUNNING: 3}
+_STEP_RANK: dict[str, int] = {StepStatus.MET: 0, StepStatus.UNKNOWN: 1, StepStatus.NOT_REACHED: 2, StepStatus.MISSED: 2}
+# How a recovery condition ended, worst last.
+MET, UNOBSERVABLE, NOT_MET = "met", "unobservable", "not met"
+_RECOVERY_RANK = {MET: 0, UNOBSERVABLE: 1, NOT_MET: 2}
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _step_times(view: RunView) -> dict[str, tuple[str, float | None]]:
 def _recovery(record: RunRecord) -> dict[str, tuple[str, float | None]]:
     out: dict[str, tuple[str, float | None]] = {}
     for r in record.recovery:
-        status = "met" if r.met else "unobservable" if r.met is None else "not met"
+        status = MET if r.met else UNOBSERVABLE if r.met is None else NOT_MET
         out[r.condition] = (status, round(r.seconds, 3) if r.met and r.seconds is not None else None)
     return out
 
@@ -181,16 +182,15 @@ def compare(
     for key in _keys(b_rec, c_rec):
         b_status, b_s = b_rec.get(key, (None, None))
         c_status, c_s = c_rec.get(key, (None, None))
-        status_row = _ranked("recovery", key, b_status, c_status, {"met": 0, "unobservable": 1, "not met": 2})
-        if status_row.change != SAME or b_status != "met":
+        status_row = _ranked("recovery", key, b_status, c_status, _RECOVERY_RANK)
+        if status_row.change != SAME or b_status != MET:
             out.rows.append(status_row)
         else:
             out.rows.append(_timed("recovery", key, b_s, c_s, tol, judged=True))
 
     # Measures that a recovery condition already shows are not repeated.
-    conditions = [*b_rec, *c_rec]
-    shown = {k for k, suffix, _p, _g in RECOVERY_MEASURES if any(c.endswith(suffix) for c in conditions)}
-    b_m, c_m = measures_of(b_view), measures_of(c_view)
+    shown = shown_by_conditions(baseline) | shown_by_conditions(candidate)
+    b_m, c_m = b_view.run_measures, c_view.run_measures
     for key in _keys(b_m, c_m):
         if key in shown:
             continue

@@ -25,11 +25,10 @@ from faultlab.assertions.model import Event, LogKind
 from faultlab.assertions.scan import scan_stream
 from faultlab.assertions.steps import Step
 from faultlab.assertions.timeline import Timeline
+from faultlab.harness.anchors import INJECTED, REBOOTED, ConditionKey
+from faultlab.harness.judgement import JudgedCheck, JudgedEvent, Judgement
 from faultlab.harness.record import RunRecord
 from faultlab.harness.scenario import Scenario, parse_scenario
-
-RESTARTS, CLEAN_REBOOT = "restarted_at_most_once", "reboots_cleanly"
-REBOOT_ANCHOR = "guest.rebooted"  # when the harness asked for the second reboot (the runner's anchor)
 
 
 def scan_logs(record: RunRecord, run_dir: Path) -> tuple[list[Event], list[str]]:
@@ -70,8 +69,7 @@ def recovery_results(record: RunRecord) -> list[CheckResult]:
     """The recovery conditions as checks: met (TRUE), missed (FALSE), unobservable (UNKNOWN)."""
     out: list[CheckResult] = []
     for r in record.recovery:
-        since = REBOOT_ANCHOR if r.condition.endswith(f" {CLEAN_REBOOT}") else "fault.healed"
-        check = f"recover: {r.condition} within {r.budget_s:g}s of {since}"
+        check = f"recover: {r.condition} within {r.budget_s:g}s of {r.since}"
         if r.met is True:
             out.append(
                 CheckResult(Verdict.TRUE, check, f"{r.condition} after {r.seconds:.1f}s", measured=_td(r.seconds))
@@ -124,16 +122,16 @@ def guest_checks(sc: Scenario, record: RunRecord, tl: Timeline) -> list[tuple[st
         return []
     anchors = record.anchor_times()
     checks: list[tuple[str, Callable[[], CheckResult]]] = []
-    if RESTARTS in rec.vm and "fault.injected" in anchors:
-        spec: dict[str, Any] = {"vm": vm, "vcpu": "vcpu-0", "after": "fault.injected"}
-        if REBOOT_ANCHOR in anchors:
-            spec["within"] = f"{(anchors[REBOOT_ANCHOR] - anchors['fault.injected']).total_seconds():.3f}s"
-        restarts = f"recover: vm {vm} restarted at most once after fault.injected"
+    if ConditionKey.RESTARTED_AT_MOST_ONCE in rec.vm and INJECTED in anchors:
+        spec: dict[str, Any] = {"vm": vm, "vcpu": "vcpu-0", "after": INJECTED}
+        if REBOOTED in anchors:
+            spec["within"] = f"{(anchors[REBOOTED] - anchors[INJECTED]).total_seconds():.3f}s"
+        restarts = f"recover: vm {vm} restarted at most once after {INJECTED}"
         step = Step.from_spec("guest.reset", spec)
         checks.append((restarts, lambda: _named(check_count(step, tl, max=1), restarts, "guest restarts (CPU reset)")))
-    if CLEAN_REBOOT in rec.vm and REBOOT_ANCHOR in anchors:
-        clean = f"recover: vm {vm} reboots without a bugcheck after {REBOOT_ANCHOR}"
-        bsod = Step.from_spec("guest.bsod", {"vm": vm, "after": REBOOT_ANCHOR})
+    if ConditionKey.REBOOTS_CLEANLY in rec.vm and REBOOTED in anchors:
+        clean = f"recover: vm {vm} reboots without a bugcheck after {REBOOTED}"
+        bsod = Step.from_spec("guest.bsod", {"vm": vm, "after": REBOOTED})
         checks.append((clean, lambda: _named(check_count(bsod, tl, max=0), clean, "bugchecks after the reboot")))
     return checks
 
@@ -143,7 +141,7 @@ def _named(result: CheckResult, check: str, what: str) -> CheckResult:
     return dataclasses.replace(result, check=check, message=f"{what}: {result.message}", step=check)
 
 
-def judge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
+def judge(record: RunRecord, run_dir: Path) -> Judgement:
     """Pure over the record and its collected bytes: the verdict, each check, the events seen."""
     sc = parse_scenario(record.scenario_text, record.scenario_path or record.scenario_name)
     events, notes = scan_logs(record, run_dir)
@@ -151,18 +149,30 @@ def judge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
     results = run_checks([*scenario_checks(sc, record.settings, tl), *guest_checks(sc, record, tl)])
     results.extend(recovery_results(record))
     verdict = overall(results)
-    return {
-        "verdict": verdict.value,
-        "message": failure_message(results) if verdict is not Verdict.TRUE else "every check holds",
-        "checks": [r.to_json() for r in results],
-        "lines": [line for r in results for line in r.lines()],
-        "events": [e.event.to_json() | {"time_on_harness_clock": _t(e.time)} for e in tl if e.primary],
-        "notes": notes,
-    }
+    return Judgement(
+        verdict=verdict,
+        message=failure_message(results) if verdict is not Verdict.TRUE else "every check holds",
+        checks=[JudgedCheck.of(r) for r in results],
+        lines=[line for r in results for line in r.lines()],
+        events=judged_events(tl),
+        notes=notes,
+    )
 
 
-def _t(t: Any) -> str | None:
-    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+def judged_events(tl: Timeline) -> list[JudgedEvent]:
+    """The timeline's primary events (a twin counted once), on the harness clock."""
+    return [JudgedEvent.of(e) for e in tl if e.primary]
+
+
+def events_of(record: RunRecord, run_dir: Path | None) -> list[JudgedEvent]:
+    """The judged events of a run: its judgement's, else judged again from the collected logs (a record that was
+    never judged, e.g. an ERROR run), else none."""
+    if record.judgement is not None:
+        return list(record.judgement.events)
+    if run_dir is None or not record.logs:
+        return []
+    events, _notes = scan_logs(record, run_dir)
+    return judged_events(build_timeline(record, events))
 
 
 def failure_message(results: list[CheckResult]) -> str:

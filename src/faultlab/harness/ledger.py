@@ -6,13 +6,14 @@ import contextlib
 import json
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from faultlab.harness.atomic import write_atomic
 
 LEDGER_VERSION = 1
 OPEN_STATES = ("pending", "active")  # pending: written, maybe (partly) applied; active: verified in place
@@ -33,28 +34,6 @@ def default_state_dir() -> Path:
         return Path("/var/lib/faultlab/ledger")
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "faultlab" / "ledger"
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Temp file in the same folder, fsync, rename over, fsync the folder: a reader sees old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass
@@ -127,7 +106,7 @@ class Ledger:
 
     def save(self) -> None:
         with self._lock:  # faults of one run may be healed from several threads
-            _write_atomic(self.path, self.to_dict())
+            write_atomic(self.path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     def entry(self, fault_id: str) -> Entry | None:
         return next((e for e in self.entries if e.fault_id == fault_id), None)

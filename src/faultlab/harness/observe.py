@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from faultlab.harness.record import iso, now_utc
+from faultlab.harness.utc import iso, now_utc
 
 WAIT_S = 1  # server-side wait per WaitForUpdatesEx: how soon a stop is noticed
 RETRY_S = 1.0

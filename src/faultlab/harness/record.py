@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-RECORD_VERSION = 1
+from pydantic import ValidationError
+
+from faultlab.harness.anchors import HEALED, ConditionKey
+from faultlab.harness.atomic import write_atomic
+from faultlab.harness.judgement import Judgement
+from faultlab.harness.utc import iso, now_utc, parse_iso
+
+__all__ = ["iso", "now_utc", "parse_iso", "write_atomic"]  # the runner takes them from here too
+
+RECORD_VERSION = 1  # the judgement's JSON kept its shape when it became typed: version 1 records load as they are
 RECORD_FILE = "record.json"
 LOGS_DIR = "logs"
 
-# The outcomes of a run; the three of DESIGN.md plus "running" while phases are still being written.
-PASSED, FAILED, ERROR, RUNNING = "passed", "failed", "error", "running"
+
+class Outcome(enum.StrEnum):
+    """The outcomes of a run; the three of DESIGN.md plus "running" while phases are still being written."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    RUNNING = "running"
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+PASSED, FAILED, ERROR, RUNNING = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.RUNNING
 
 
 @dataclass
@@ -63,13 +67,22 @@ class LogFile:
 
 @dataclass
 class Recovery:
-    """One recovery condition: met or not within the budget, and how long after heal it took."""
+    """One recovery condition: met or not within the budget, and how long after its anchor it took."""
 
-    condition: str
+    condition: str  # "<object kind> <object name> <key>", e.g. "vm win01 heartbeat_green"
     met: bool | None  # None: the lab gives no way to observe it
     seconds: float | None
     budget_s: float
     detail: str = ""
+    key: ConditionKey | None = None  # from the condition's name when not given (records before it was stored)
+
+    def __post_init__(self) -> None:
+        self.key = ConditionKey(self.key) if self.key is not None else ConditionKey.of(self.condition)
+
+    @property
+    def since(self) -> str:
+        """The anchor its seconds count from."""
+        return self.key.counted_from if self.key is not None else HEALED
 
 
 @dataclass
@@ -83,7 +96,7 @@ class RunRecord:
     inventory_path: str | None
     started: str
     version: int = RECORD_VERSION
-    outcome: str = RUNNING
+    outcome: Outcome = RUNNING
     message: str = ""
     settings: dict[str, float] = field(default_factory=dict)
     # datastore name -> the ids its host logs for it (volume UUID, NFS APD identifier, VMFS device naa id)
@@ -97,7 +110,7 @@ class RunRecord:
     recover_budget_s: float | None = None
     recovery: list[Recovery] = field(default_factory=list)
     logs: list[LogFile] = field(default_factory=list)
-    judgement: dict[str, Any] | None = None
+    judgement: Judgement | None = None
     observed: list[dict[str, str]] = field(default_factory=list)  # events first seen live during the hold
     # vSphere property changes seen by the watch ({time, object, property, value, kind}) and the vCenter events
     # of the run's window ({time, key, type, eventTypeId, message, host, datastore, vm}); times on the harness clock
@@ -120,8 +133,15 @@ class RunRecord:
         return {k: parse_iso(v) for k, v in self.anchors.items()}
 
     # -- JSON --------------------------------------------------------------------------------------------
+    @property
+    def passed(self) -> bool:
+        """The last judgement's verdict is TRUE."""
+        return self.judgement is not None and self.judgement.passed
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(replace(self, judgement=None))
+        data["judgement"] = self.judgement.to_json() if self.judgement is not None else None
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
@@ -133,23 +153,28 @@ class RunRecord:
         data["phases"] = [Phase(**p) for p in data.get("phases", [])]
         data["recovery"] = [Recovery(**r) for r in data.get("recovery", [])]
         data["logs"] = [LogFile(**f) for f in data.get("logs", [])]
-        return cls(**data)
+        data["outcome"] = Outcome(data.get("outcome", RUNNING))
+        data["judgement"], problem = _judgement(data.get("judgement"))
+        record = cls(**data)
+        if problem:
+            record.notes.append(problem)
+        return record
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: a reader (or a crash) sees the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _judgement(data: Any) -> tuple[Judgement | None, str]:
+    """A record's judgement, or None and why when it cannot be read: the record still loads and `faultlab judge`
+    judges it again from its collected logs."""
+    if data is None:
+        return None, ""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        return Judgement.from_json(data), ""
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return None, (
+            f"the stored judgement was left out: judgement.{where}: {first['msg']}; "
+            "judge the run again with `faultlab judge RUN`"
+        )
 
 
 def save_record(record: RunRecord, run_dir: Path) -> Path:
@@ -173,6 +198,8 @@ def load_record(path: str | Path) -> tuple[RunRecord, Path]:
         raise ValueError(f"{p}: not a JSON run record (an object is expected)")
     try:
         return RunRecord.from_json(data), p.parent
+    except ValueError as exc:
+        raise ValueError(f"{p}: {exc}") from None
     except TypeError as exc:
         raise ValueError(f"{p}: not a faultlab run record: {exc}") from None
 

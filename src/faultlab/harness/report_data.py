@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from faultlab.harness.record import RunRecord, parse_iso
-
-INJECTED, HEALED = "fault.injected", "fault.healed"
-REBOOTED = "guest.rebooted"  # the runner's anchor: when the second guest reboot was asked for
-
-# (measure, anchor, event name): the first such event at or after the anchor gives "<measure> seconds".
-EVENT_MEASURES: tuple[tuple[str, str, str], ...] = (
-    ("fault_to_apd_start_s", INJECTED, "apd.start"),
-    ("fault_to_pdl_s", INJECTED, "pdl"),
-    ("fault_to_nfs_server_lost_s", INJECTED, "nfs.server.lost"),
-    ("heal_to_apd_exit_s", HEALED, "apd.exit"),
-    ("heal_to_nfs_server_restored_s", HEALED, "nfs.server.restored"),
-    ("heal_to_guest_bsod_s", HEALED, "guest.bsod"),
+from faultlab.harness.anchors import HEALED, INJECTED
+from faultlab.harness.judge import events_of
+from faultlab.harness.judgement import JudgedCheck, JudgedEvent, StepStatus, Verdict
+from faultlab.harness.measures import (
+    RECOVERY_MEASURES,
+    STORAGE_BACK,
+    field_of,
+    figures,
+    measures,
+    observations,
+    time_of,
 )
-# (measure, recovery-condition suffix, observed property names, value meaning "recovered").
-RECOVERY_MEASURES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("heal_to_datastore_accessible_s", " accessible", ("accessible", "summary.accessible"), "true"),
-    ("heal_to_guest_heartbeat_green_s", " heartbeat_green", ("guestHeartbeatStatus",), "green"),
-    ("heal_to_vm_powered_on_s", " powered_on", ("runtime.powerState", "powerState"), "poweredOn"),
-)
-_OBJ_TYPES = {"Datastore": "datastore", "VirtualMachine": "vm", "HostSystem": "host"}
+from faultlab.harness.record import RunRecord
+from faultlab.harness.utc import iso, parse_iso
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ class StepView:
     index: int
     label: str
     name: str
-    status: str  # met | missed | unknown | not reached
+    status: StepStatus
     time: datetime | None
     lane: str | None
     where: str
@@ -99,11 +91,12 @@ class RunView:
     healed: datetime | None
     lanes: list[Lane]
     steps: list[StepView]
-    checks: list[dict[str, Any]]
+    checks: list[JudgedCheck]
     spans: list[Span]
     phases: list[Phase]
-    untimed: list[dict[str, Any]]
-    measures: dict[str, float]
+    untimed: list[JudgedEvent]
+    run_measures: dict[str, float]  # the recovery measures (measures.MEASURE_KEYS) the run shows
+    measures: dict[str, float]  # those and the run's figures (wall_s, bytes_collected, ...), for display
     notes: list[str]
 
     @property
@@ -134,254 +127,124 @@ def object_lane(obj: str) -> str:
     return f"{obj}".strip() or "vCenter"
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return parse_iso(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _get(item: Any, *names: str) -> Any:
-    """A key of a dict, or an attribute of a dataclass (PropertyChange / VsphereEvent), by the first name present."""
-    for name in names:
-        value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 def _short(value: Any, limit: int = 60) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def observations_of(record: RunRecord) -> list[Mark]:
-    """`record.observations`: {time, object, property, value} (or lab.vsphere.PropertyChange-like) -> marks."""
-    out: list[Mark] = []
-    for item in getattr(record, "observations", None) or []:
-        t = _time(_get(item, "time"))
-        if t is None:
-            continue
-        obj = _get(item, "object")
-        if obj is None:
-            kind = _OBJ_TYPES.get(str(_get(item, "obj_type") or ""), str(_get(item, "obj_type") or "object"))
-            obj = f"{kind} {_get(item, 'name') or _get(item, 'moref') or '?'}"
-        prop = str(_get(item, "property", "path") or "?")
-        value = _short(_get(item, "value"))
-        out.append(
-            Mark(t, object_lane(str(obj)), f"{prop.rsplit('.', 1)[-1]}={value}", "property", f"{prop} = {value}")
+    """The run's vSphere property changes as marks on their object's lane."""
+    return [
+        Mark(
+            o.time,
+            object_lane(o.object),
+            f"{o.property.rsplit('.', 1)[-1]}={_short(o.value)}",
+            "property",
+            f"{o.property} = {_short(o.value)}",
         )
-    return out
+        for o in observations(record)
+    ]
 
 
 def vcenter_events_of(record: RunRecord) -> list[Mark]:
     """`record.vcenter_events`: {time, eventTypeId, message[, vm, datastore, host]} -> marks on their object's lane."""
     out: list[Mark] = []
     for item in getattr(record, "vcenter_events", None) or []:
-        t = _time(_get(item, "time", "createdTime"))
+        t = time_of(field_of(item, "time", "createdTime"))
         if t is None:
             continue
-        type_id = str(_get(item, "eventTypeId", "event_type_id", "type") or "event")
-        vm, ds, host = _get(item, "vm"), _get(item, "datastore"), _get(item, "host")
+        type_id = str(field_of(item, "eventTypeId", "event_type_id", "type") or "event")
+        vm, ds, host = field_of(item, "vm"), field_of(item, "datastore"), field_of(item, "host")
         obj = f"vm {vm}" if vm else f"datastore {ds}" if ds else f"host {host}" if host else "vCenter events"
         name = type_id.removeprefix("esx.problem.").removeprefix("esx.clear.")
-        out.append(Mark(t, obj, name, "vcenter", f"{type_id}: {_short(_get(item, 'message') or '', 160)}"))
+        out.append(Mark(t, obj, name, "vcenter", f"{type_id}: {_short(field_of(item, 'message') or '', 160)}"))
     return out
 
 
-def _event_key(ev: Mapping[str, Any]) -> tuple[str, str, int]:
-    return (str(ev.get("host") or ""), str(ev.get("file") or ""), int(ev.get("line") or 0))
-
-
-def _event_detail(ev: Mapping[str, Any]) -> str:
-    subject = ev.get("subject") or ""
-    fields = ev.get("fields") or {}
-    shown = {k: v for k, v in fields.items() if k not in ("params", "path", "volume", "mount_point")}
+def _event_detail(ev: JudgedEvent) -> str:
+    shown = {k: v for k, v in ev.fields.items() if k not in ("params", "path", "volume", "mount_point")}
     text = " ".join(f"{k}={_short(v, 24)}" for k, v in shown.items())
-    return " ".join(p for p in (str(subject), text) if p)
+    return " ".join(p for p in (ev.subject or "", text) if p)
 
 
-def judged_events(record: RunRecord, run_dir: Path | None) -> list[dict[str, Any]]:
-    """The judge's events (primary, skew-corrected); judged again from the collected logs when the record has none."""
-    judgement = record.judgement or {}
-    if "events" in judgement:
-        return list(judgement["events"])
-    if run_dir is None or not record.logs:
-        return []
-    from faultlab.harness.judge import build_timeline, scan_logs  # only for records that were never judged
-
-    events, _notes = scan_logs(record, run_dir)
-    return [e.event.to_json() for e in build_timeline(record, events) if e.primary]
-
-
-def _in_order(checks: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    return next((c for c in checks if c.get("matched")), None)
-
-
-def _steps(check: Mapping[str, Any] | None, lanes_by_key: Mapping[tuple[str, str, int], str]) -> list[StepView]:
+def _steps(check: JudgedCheck | None, lanes_by_key: Mapping[tuple[str, str, int], str]) -> list[StepView]:
     if check is None:
         return []
     out: list[StepView] = []
-    for i, m in enumerate(check.get("matched") or [], 1):
-        ev = m.get("event")
-        status = str(m.get("status"))
+    for i, m in enumerate(check.matched, 1):
+        ev = m.event
         message = ""
-        if status in ("missed", "unknown"):
-            message = str(check.get("message") or "")
-            near = [
-                f"nearest: {c.get('name')} at {c.get('time')} ({c.get('where')}): {c.get('reason')}"
-                for c in check.get("candidates") or []
-            ]
-            message = "\n".join([message, *near])
-        elif status == "not reached":
+        if m.status in (StepStatus.MISSED, StepStatus.UNKNOWN):
+            near = [f"nearest: {c.name} at {_when(c.time)} ({c.where}): {c.reason}" for c in check.candidates]
+            message = "\n".join([check.message, *near])
+        elif m.status is StepStatus.NOT_REACHED:
             message = "not checked: an earlier step was missed"
-        where = ""
-        if ev:
-            where = f"{ev.get('host')}:{ev.get('file')}:{ev.get('line')}"
         out.append(
             StepView(
                 index=i,
-                label=str(m.get("label")),
-                name=str(m.get("name")),
-                status=status,
-                time=_time(ev.get("time")) if ev else None,
-                lane=lanes_by_key.get(_event_key(ev)) if ev else None,
-                where=where,
+                label=m.label,
+                name=m.name,
+                status=m.status,
+                time=ev.time if ev else None,
+                lane=lanes_by_key.get(ev.key) if ev else None,
+                where=ev.where if ev else "",
                 message=message,
             )
         )
     return out
 
 
-def _first_after(marks: Iterable[Mark], name: str, since: datetime) -> datetime | None:
-    return min((m.time for m in marks if m.source == "log" and m.name == name and m.time >= since), default=None)
+def _when(t: datetime | None) -> str:
+    return iso(t, "milliseconds") if t else "--:--:--(masked)"
 
 
-def _measures(
-    record: RunRecord, marks: list[Mark], injected: datetime | None, healed: datetime | None
-) -> dict[str, float]:
-    anchors = {INJECTED: injected, HEALED: healed}
-    out: dict[str, float] = {}
-    for key, anchor, name in EVENT_MEASURES:
-        at = anchors[anchor]
-        seen = _first_after(marks, name, at) if at is not None else None
-        if at is not None and seen is not None:
-            out[key] = round((seen - at).total_seconds(), 3)
-    apd_start = _first_after(marks, "apd.start", injected) if injected else None
-    apd_timeout = _first_after(marks, "apd.timeout", apd_start) if apd_start else None
-    if apd_start and apd_timeout:
-        out["apd_start_to_timeout_s"] = round((apd_timeout - apd_start).total_seconds(), 3)
-    if injected and healed:
-        out["fault_window_s"] = round((healed - injected).total_seconds(), 3)
-    for key, suffix, props, good in RECOVERY_MEASURES:
-        cond = next((r for r in record.recovery if r.condition.endswith(suffix) and r.seconds is not None), None)
-        if cond is not None and cond.met:
-            out[key] = round(float(cond.seconds or 0.0), 3)
-            continue
-        if healed is None:
-            continue
-        seen = min(
-            (
-                m.time
-                for m in marks
-                if m.source == "property"
-                and m.time >= healed
-                and any(m.detail.startswith(f"{p} = ") for p in props)
-                and m.detail.endswith(f" = {good}")
-            ),
-            default=None,
-        )
-        if seen is not None:
-            out[key] = round((seen - healed).total_seconds(), 3)
-    for k, v in record.figures.items():
-        if isinstance(v, int | float) and math.isfinite(v):
-            out.setdefault(k, float(v))
-    return out
-
-
-def _spans(record: RunRecord, measures: Mapping[str, float]) -> list[Span]:
-    spans = [
-        Span(
-            r.condition,
-            r.seconds,
-            r.met,
-            r.budget_s,
-            REBOOTED if r.condition.endswith(" reboots_cleanly") else HEALED,
-            r.detail,
-        )
-        for r in record.recovery
-    ]
-    for key, suffix, _props, _good in RECOVERY_MEASURES:
-        if key in measures and not any(r.condition.endswith(suffix) for r in record.recovery):
-            what = key.removeprefix("heal_to_").removesuffix("_s").replace("_", " ")
-            spans.append(Span(f"{what} (vSphere)", measures[key], True))
-    for key in ("heal_to_apd_exit_s", "heal_to_nfs_server_restored_s"):
-        if key in measures:
-            spans.append(Span(key.removeprefix("heal_to_").removesuffix("_s").replace("_", " "), measures[key], True))
+def _spans(record: RunRecord, found: Mapping[str, float]) -> list[Span]:
+    spans = [Span(r.condition, r.seconds, r.met, r.budget_s, r.since, r.detail) for r in record.recovery]
+    keys = {r.key for r in record.recovery}
+    for rm in RECOVERY_MEASURES:
+        if rm.key in found and rm.condition not in keys:
+            spans.append(Span(f"{rm.label} (vSphere)", found[rm.key], True))
+    for key in STORAGE_BACK:
+        if key in found:
+            spans.append(Span(key.removeprefix("heal_to_").removesuffix("_s").replace("_", " "), found[key], True))
     return spans
-
-
-MEASURE_KEYS: tuple[str, ...] = (
-    *(k for k, _a, _n in EVENT_MEASURES),
-    *(k for k, _s, _p, _g in RECOVERY_MEASURES),
-    "apd_start_to_timeout_s",
-    "fault_window_s",
-)
-
-
-def run_measures(record: RunRecord, run_dir: Path | None = None) -> dict[str, float]:
-    """The recovery measures of a run (fault to APD start, heal to APD exit / datastore accessible / heartbeat
-    green, ...) from its judged events, recovery probes and vSphere observations; a measure not seen is absent."""
-    return measures_of(build_view(record, run_dir))
-
-
-def measures_of(view: RunView) -> dict[str, float]:
-    """The recovery measures of a view already built (run_measures without building it again)."""
-    return {k: view.measures[k] for k in MEASURE_KEYS if k in view.measures}
 
 
 def build_view(record: RunRecord, run_dir: Path | None = None) -> RunView:
     """The report's data. Never raises on a partial record (an ERROR run): what is missing is simply not drawn."""
-    anchors = {k: _time(v) for k, v in record.anchors.items()}
+    anchors = {k: time_of(v) for k, v in record.anchors.items()}
     injected, healed = anchors.get(INJECTED), anchors.get(HEALED)
-    judgement = record.judgement or {}
-    checks: list[dict[str, Any]] = list(judgement.get("checks") or [])
-    in_order = _in_order(checks)
+    judgement = record.judgement
+    checks = list(judgement.checks) if judgement is not None else []
+    in_order = judgement.sequence if judgement is not None else None
     step_of = {
-        _event_key(m["event"]): i
-        for i, m in enumerate((in_order or {}).get("matched") or [], 1)
-        if m.get("event") and m.get("status") in ("met", "unknown")
+        m.event.key: i
+        for i, m in enumerate(in_order.matched if in_order else (), 1)
+        if m.event is not None and m.status in (StepStatus.MET, StepStatus.UNKNOWN)
     }
-    offending = {_event_key(e) for c in checks if c.get("verdict") == "false" for e in c.get("offending") or []}
+    offending = {e.key for c in checks if c.verdict is Verdict.FALSE for e in c.offending}
     lanes: dict[str, Lane] = {}
     for log in record.logs:  # every collected log gets its lane, even a quiet one
         key = lane_of_log(log.host, log.path)
         lanes.setdefault(key, Lane(key, "log"))
-    untimed: list[dict[str, Any]] = []
+    untimed: list[JudgedEvent] = []
     lanes_by_key: dict[tuple[str, str, int], str] = {}
-    for ev in judged_events(record, run_dir):
-        t = _time(ev.get("time"))
-        if t is None:
+    events = events_of(record, run_dir)
+    for ev in events:
+        if ev.time is None:
             untimed.append(ev)
             continue
-        key = lane_of_log(str(ev.get("host") or ""), str(ev.get("file") or ""))
-        k = _event_key(ev)
-        lanes_by_key[k] = key
-        where = f"{k[0]}:{k[1]}:{k[2]}"
-        mark = Mark(t, key, str(ev.get("name")), "log", _event_detail(ev), where, step_of.get(k), k in offending)
+        key = lane_of_log(ev.host, ev.file)
+        lanes_by_key[ev.key] = key
+        mark = Mark(ev.time, key, ev.name, "log", _event_detail(ev), ev.where, step_of.get(ev.key), ev.key in offending)
         lanes.setdefault(key, Lane(key, "log")).marks.append(mark)
     for mark in [*observations_of(record), *vcenter_events_of(record)]:
         lanes.setdefault(mark.lane, Lane(mark.lane, "vsphere")).marks.append(mark)
     for lane in lanes.values():
         lane.marks.sort(key=lambda m: m.time)
     ordered = sorted(lanes.values(), key=lambda ln: (ln.kind != "log", ln.key))
-    all_marks = [m for ln in ordered for m in ln.marks]
-    measures = _measures(record, all_marks, injected, healed)
-    phases = [Phase(p.name, parse_iso(p.started), _time(p.ended), p.status, p.detail) for p in record.phases]
+    found = measures(record, events, observations(record))
+    phases = [Phase(p.name, parse_iso(p.started), time_of(p.ended), p.status, p.detail) for p in record.phases]
     return RunView(
         record=record,
         injected=injected,
@@ -389,9 +252,10 @@ def build_view(record: RunRecord, run_dir: Path | None = None) -> RunView:
         lanes=ordered,
         steps=_steps(in_order, lanes_by_key),
         checks=checks,
-        spans=_spans(record, measures),
+        spans=_spans(record, found),
         phases=phases,
         untimed=untimed,
-        measures=measures,
-        notes=[*record.notes, *(judgement.get("notes") or [])],
+        run_measures=found,
+        measures={**figures(record), **found},
+        notes=[*record.notes, *(judgement.notes if judgement is not None else [])],
     )

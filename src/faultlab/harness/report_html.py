@@ -146,9 +146,9 @@ def _steps_table(view: RunView) -> str:
 def _checks_table(view: RunView) -> str:
     rows = [
         [
-            _td(c.get("verdict", "").upper(), f"v-{c.get('verdict')}"),
-            _td(c.get("check")),
-            f"<td><pre>{_e(c.get('message'))}</pre></td>",
+            _td(c.verdict.value.upper(), f"v-{c.verdict.value}"),
+            _td(c.check),
+            f"<td><pre>{_e(c.message)}</pre></td>",
         ]
         for c in view.checks
     ]
@@ -202,11 +202,11 @@ def _events_table(view: RunView) -> str:
         [
             _td("?"),
             _td("(masked time)"),
-            _td(ev.get("host")),
-            _td(ev.get("name")),
+            _td(ev.host),
+            _td(ev.name),
             _td(""),
-            _td(ev.get("subject")),
-            _td(f"{ev.get('host')}:{ev.get('file')}:{ev.get('line')}"),
+            _td(ev.subject),
+            _td(ev.where),
         ]
         for ev in view.untimed
     ]
@@ -230,7 +230,7 @@ def render_html(view: RunView, *, files: Sequence[str] = ()) -> str:
     """The whole page; `files` are the other artifacts of the run folder to link (relative paths)."""
     r = view.record
     colour = OUTCOME_COLOURS.get(r.outcome, UNKNOWN)
-    verdict = (r.judgement or {}).get("verdict")
+    verdict = r.judgement.verdict.value if r.judgement is not None else None
     notes = "".join(f"<li>{_e(n)}</li>" for n in view.notes)
     fault = r.fault or {}
     fault_text = f"{fault.get('kind', '?')} on {fault.get('node', '?')}" if fault else "no fault injected"

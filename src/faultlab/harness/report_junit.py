@@ -28,7 +28,7 @@ def junit_properties(view: RunView) -> list[tuple[str, str]]:
         ("run_id", r.run_id),
         ("scenario", r.scenario_name),
         ("outcome", r.outcome),
-        ("verdict", str((r.judgement or {}).get("verdict", ""))),
+        ("verdict", r.judgement.verdict.value if r.judgement is not None else ""),
     ]
     if r.anchors:
         props += [(f"anchor_{k}", v) for k, v in sorted(r.anchors.items())]

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 
+from faultlab.harness.anchors import HEALED, INJECTED
+from faultlab.harness.judgement import StepStatus
 from faultlab.harness.report_data import Mark, RunView, StepView
+from faultlab.harness.utc import iso
 
 WIDTH = 1200
 GUTTER = 210  # lane titles
@@ -47,7 +50,8 @@ def colour_of(mark: Mark) -> str:
 
 
 def utc(t: datetime) -> str:
-    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A report's UTC time: milliseconds, Z."""
+    return iso(t, "milliseconds")
 
 
 def tick_text(t: float, minutes: bool = False) -> str:
@@ -179,8 +183,8 @@ class _Svg:
 
     def render(self) -> str:
         v, sc = self.view, self.scale
-        met = [s for s in v.steps if s.time is not None and s.status in ("met", "unknown")]
-        missed = [s for s in v.steps if s.status != "met"]
+        met = [s for s in v.steps if s.time is not None and s.status in (StepStatus.MET, StepStatus.UNKNOWN)]
+        missed = [s for s in v.steps if s.status is not StepStatus.MET]
         step_rows = self._step_rows(met)
         y = 44.0  # below the top axis
         steps_top = y
@@ -222,7 +226,7 @@ class _Svg:
         self._spans(spans_top)
         self._missed(missed, missed_top)
         if v.untimed:
-            names = ", ".join(sorted({str(e.get("name")) for e in v.untimed}))
+            names = ", ".join(sorted({e.name for e in v.untimed}))
             note = f"{len(v.untimed)} events with a masked timestamp cannot be placed (see the events table): {names}"
             p.append(_text(GUTTER, untimed_y + 4, _fit(note, WIDTH - GUTTER - 20), cls="axis"))
         p.append("</svg>")
@@ -243,10 +247,10 @@ class _Svg:
             + "</g>"
         )
         self.parts.append(_text((x0 + x1) / 2, top + 12, label, cls="fw", anchor="middle"))
-        for name, x, colour in (("fault.injected", x0, MISSED), ("fault.healed", x1 if v.healed else None, MET)):
+        for name, x, colour in ((INJECTED, x0, MISSED), (HEALED, x1 if v.healed else None, MET)):
             if x is None:
                 continue
-            when = v.injected if name == "fault.injected" else v.healed
+            when = v.injected if name == INJECTED else v.healed
             self.parts.append(
                 f'<g class="anchor" data-name="{name}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom:.1f}" '
                 f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="5 3"/>'
@@ -324,7 +328,7 @@ class _Svg:
             shape, cx = self._shape(m.source, x, y, colour, 5.5 if n > 1 else 4.5), x
         extra = ""
         if m.step is not None:
-            ring = MET if self.step_status.get(m.step) == "met" else UNKNOWN
+            ring = MET if self.step_status.get(m.step) is StepStatus.MET else UNKNOWN
             extra = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="{ring}" stroke-width="2.5"/>'
             self.step_xy[m.step] = (x, y)
         elif m.offending:
@@ -393,7 +397,7 @@ class _Svg:
             x, a, b, left = self._step_box(s)
             row = rows.place(a, b, force=True) or 0
             y = top + row * STEP_ROW_H + 11
-            colour = MET if s.status == "met" else UNKNOWN
+            colour = MET if s.status is StepStatus.MET else UNKNOWN
             target = self.step_xy.get(s.index)
             guide = ""
             if target is not None:
@@ -428,7 +432,7 @@ class _Svg:
         self.parts.append(_text(12, top + 14, "steps not met", cls="band", fill=MISSED))
         for i, s in enumerate(steps):
             y = top + 32 + i * 18
-            colour = MISSED if s.status == "missed" else UNKNOWN if s.status == "unknown" else "#868e96"
+            colour = {StepStatus.MISSED: MISSED, StepStatus.UNKNOWN: UNKNOWN}.get(s.status, "#868e96")
             first = s.message.split("\n", 1)[0]
             self.parts.append(
                 f'<g class="step {s.status.replace(" ", "-")}" data-step="{s.index}" data-name="{escape(s.name)}">'

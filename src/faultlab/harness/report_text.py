@@ -12,6 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from faultlab.harness.anchors import HEALED, INJECTED
+from faultlab.harness.judgement import StepStatus, Verdict
 from faultlab.harness.record import ERROR, PASSED, RunRecord
 from faultlab.harness.report_data import Mark, RunView, build_view
 from faultlab.harness.report_html import HEADLINE
@@ -19,7 +21,13 @@ from faultlab.harness.report_svg import seconds_text
 
 MAX_ROWS = 60  # beyond this, only expected steps, offending events and the first of each (lane, name) are listed
 OUTCOME_STYLES = {PASSED: "bold green", ERROR: "bold yellow"}
-STATUS_STYLES = {"met": "green", "missed": "bold red", "unknown": "yellow", "not reached": "dim"}
+STATUS_STYLES = {
+    StepStatus.MET: "green",
+    StepStatus.MISSED: "bold red",
+    StepStatus.UNKNOWN: "yellow",
+    StepStatus.NOT_REACHED: "dim",
+}
+VERDICT_STYLES = {Verdict.TRUE: "green", Verdict.FALSE: "bold red", Verdict.UNKNOWN: "yellow"}
 
 
 @dataclass
@@ -47,7 +55,7 @@ def _rows(view: RunView) -> list[_Row]:
         row = _Row(m.time, m.lane, m.name, 1, m.step, m.offending, _detail(m))
         rows.append(row)
         open_runs[key] = row
-    for name, t in (("fault.injected", view.injected), ("fault.healed", view.healed)):
+    for name, t in ((INJECTED, view.injected), (HEALED, view.healed)):
         if t is not None:
             rows.append(_Row(t, "", name, 1, None, False, "", anchor=True))
     rows.sort(key=lambda r: (r.time, not r.anchor))
@@ -77,7 +85,7 @@ def timeline_table(view: RunView) -> Table:
     for r in rows:
         rel = f"{view.rel(r.time):+.3f}"
         if r.anchor:
-            in_window = r.name == "fault.injected"
+            in_window = r.name == INJECTED
             style = "bold red" if in_window else "bold green"
             table.add_row(rel, "", Text(f"── {r.name} ──", style=style), "")
             continue
@@ -103,17 +111,15 @@ def verdict_panel(view: RunView) -> Panel:
         style = STATUS_STYLES.get(s.status, "")
         at = f" at {view.rel(s.time):+.3f} s ({s.where})" if s.time else ""
         lines.append(Text(f"[{s.status}] step {s.index} {s.label}{at}", style=style))
-        if s.status in ("missed", "unknown") and s.message:
+        if s.status in (StepStatus.MISSED, StepStatus.UNKNOWN) and s.message:
             lines.append(Text("    " + s.message.replace("\n", "\n    "), style=style))
     for c in view.checks:
-        if c.get("matched"):
+        if c.matched:  # the in-order check: its steps are above
             continue
-        verdict = str(c.get("verdict", "")).upper()
-        style = {"TRUE": "green", "FALSE": "bold red"}.get(verdict, "yellow")
-        lines.append(Text(f"{verdict}: {c.get('check')}: {c.get('message')}", style=style))
+        lines.append(Text(f"{c.verdict.value.upper()}: {c.check}: {c.message}", style=VERDICT_STYLES[c.verdict]))
     for sp in view.spans:
         if sp.met:
-            after = "heal" if sp.since == "fault.healed" else sp.since
+            after = "heal" if sp.since == HEALED else sp.since
             lines.append(Text(f"recovered: {sp.label} {seconds_text(sp.seconds or 0.0)} after {after}", style="green"))
         elif sp.met is False and sp.detail.startswith("not attempted"):
             lines.append(Text(f"NOT recovered: {sp.label}: {sp.detail}", style="bold red"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import secrets
 import threading
 import time
@@ -26,7 +25,9 @@ from faultlab.harness.artifacts import write_artifacts
 from faultlab.harness.cursors import ClockSkew, LogCursors, Mark, esxi_log_paths, measure_skew
 from faultlab.harness.faults import Fault, HealOutcome, Injector, heal_ledger, plan_fault
 from faultlab.harness.judge import judge
+from faultlab.harness.judgement import Judgement
 from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
+from faultlab.harness.measures import run_measures
 from faultlab.harness.observe import Targets, VsphereObserver, read_events
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import (
@@ -56,7 +57,6 @@ from faultlab.harness.recovery import (
     vm_powered_on,
     wait_conditions,
 )
-from faultlab.harness.report_data import run_measures
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.signals import shielded, sigterm_as_interrupt
 from faultlab.lab.errors import FaultlabError, LabError
@@ -176,7 +176,7 @@ class _Run:
         rec, vm = self.sc.recover, self.sc.target.vm
         if rec is None or REBOOT_CONDITION not in rec.vm or vm is None:
             return
-        if (self.record.judgement or {}).get("verdict") == "true":
+        if self.record.passed:
             self.second_reboot()
             return
         budget = self.record.recover_budget_s or DEFAULT_BASELINE_S
@@ -373,7 +373,7 @@ class _Run:
                 rel = log_artifact_path(host, path)
                 target = self.run_dir / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic_bytes(target, chunk.data)
+                write_atomic(target, chunk.data)
                 logs.append(LogFile(host, path, rel, len(chunk.data), None, list(chunk.rotated), chunk.gap))
         self.record.logs = logs
 
@@ -389,7 +389,7 @@ class _Run:
         self.collect()
         self.grown()  # right after the read: the figure compares like with like
         self.record.judgement = judge(self.record, self.run_dir)
-        return bool(self.record.judgement["verdict"] == "true")
+        return self.record.judgement.passed
 
     def recover_and_judge(self) -> None:
         """Poll the recovery conditions and judge the logs until every condition holds and the verdict is TRUE, or
@@ -428,7 +428,7 @@ class _Run:
                         done = verdict = False
                     if verdict and done:
                         break
-                    if done and not verdict and standing.is_final(self.record.judgement or {}):
+                    if done and not verdict and standing.is_final(self.record.judgement):
                         self.record.notes.append(
                             f"recovery: every condition held and the verdict stayed FALSE for {standing.settle_s:g} s; "
                             f"stopped waiting {max(deadline - time.monotonic(), 0):.0f} s before the budget's end"
@@ -492,11 +492,8 @@ class _Run:
 
     def guest_reset_after(self, vm: str, t: datetime) -> str | None:
         """The time (harness clock) of the VM's first guest.reset at or after `t`, from the last judgement."""
-        for e in (self.record.judgement or {}).get("events", []):
-            at = e.get("time_on_harness_clock")
-            if e["name"] == "guest.reset" and at and f"/{vm}/" in e["file"] and parse_iso(at) >= t:
-                return str(at)
-        return None
+        resets = self.record.judgement.named("guest.reset", vm) if self.record.judgement else ()
+        return next((iso(e.time) for e in resets if e.time is not None and e.time >= t), None)
 
     def green_too_early(self, state: dict[str, Recovery], met_at: dict[str, datetime], budget_s: float) -> bool:
         """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after
@@ -505,11 +502,8 @@ class _Run:
         name = f"vm {vm} heartbeat_green"
         if vm is None or name not in state or state[name].met is not True:
             return False
-        lost = [
-            parse_iso(e["time_on_harness_clock"])
-            for e in (self.record.judgement or {}).get("events", [])
-            if e["name"] == "guest.tools_heartbeat.lost" and e["time_on_harness_clock"] and f"/{vm}/" in e["file"]
-        ]
+        losses = self.record.judgement.named("guest.tools_heartbeat.lost", vm) if self.record.judgement else ()
+        lost = [e.time for e in losses if e.time is not None]
         if not lost or met_at[name] > max(lost):
             return False
         why = f"green was seen before the heartbeat loss at {iso(max(lost))} in vmware.log; waiting for green again"
@@ -529,8 +523,8 @@ class StandingFalse:
     def reset(self) -> None:
         self.since = self.signature = None
 
-    def is_final(self, judgement: dict[str, Any]) -> bool:
-        signature = [(c.get("check"), c.get("verdict"), c.get("message")) for c in judgement.get("checks") or []]
+    def is_final(self, judgement: Judgement | None) -> bool:
+        signature = [(c.check, c.verdict, c.message) for c in (judgement.checks if judgement else [])]
         now = time.monotonic()
         if self.since is None or signature != self.signature:
             self.since, self.signature = now, signature
@@ -608,12 +602,6 @@ def scenario_settings(sc: Scenario) -> list[str]:
     return list(dict.fromkeys(name for t in texts for name in settings_in(t)))
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _missed(r: Recovery) -> str:
     return f"{r.condition} ({r.detail})" if r.detail else r.condition
 
@@ -681,9 +669,8 @@ def run_scenario(
             run.maybe_second_reboot()
             run.end_observing()
             run.vcenter_events()
-        verdict = (record.judgement or {}).get("verdict")
-        record.outcome = PASSED if verdict == "true" else FAILED
-        record.message = (record.judgement or {}).get("message", "")
+        record.outcome = PASSED if record.passed else FAILED
+        record.message = record.judgement.message if record.judgement else ""
     except KeyboardInterrupt as exc:
         record.outcome, record.message = ERROR, f"interrupted ({exc or 'Ctrl-C'}); the fault was healed"
         raise
@@ -714,11 +701,6 @@ def run_file(scenario_path: str | Path, inventory_path: str | Path, options: Run
     )
 
 
-def rejudge(record: RunRecord, run_dir: Path) -> dict[str, Any]:
-    """Judge a finished run again from its record and collected bytes (no lab needed)."""
-    return judge(record, run_dir)
-
-
 __all__ = [
     "ERROR",
     "FAILED",
@@ -726,7 +708,6 @@ __all__ = [
     "RunOptions",
     "default_state_dir",
     "new_run_id",
-    "rejudge",
     "run_file",
     "run_scenario",
     "write_atomic",
