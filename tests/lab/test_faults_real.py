@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from faultlab.harness.cli_heal import heal_app
 from faultlab.harness.cursors import LogCursors, esxi_log_paths, measure_skew, watch
-from faultlab.harness.faults import Fault, Injector, plan_fault, timer_running, wait_for
+from faultlab.harness.faults import Fault, Injector, heal_ledger, plan_fault, timer_running, wait_for
 from faultlab.harness.ledger import Ledger
 from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
@@ -232,8 +232,8 @@ def test_dead_man_timer_heals_when_heal_is_never_called(lab: Lab, pool: SshPool)
     assert wait_for(lambda: lab.tagged(fault.tag) == [], 15, 0.1), "the dead-man timer did not heal"
     assert time.monotonic() - started >= 3.0  # not before hold + grace
     assert lab.connects()
-    outcome = Injector(pool, ledger).heal_all()  # afterwards the harness finds it healed and closes the entry
-    assert [o.status for o in outcome] == ["healed by timer"] and ledger.close()
+    outcome = heal_ledger(pool, ledger)  # afterwards the harness finds it healed and closes the entry
+    assert [o.status for o in outcome] == ["healed by timer"] and not ledger.path.exists()
 
 
 def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool) -> None:

@@ -245,6 +245,24 @@ def test_event_window_and_guest_crash(lab: Lab, session: VsphereSession) -> None
     assert session.events(t0, datetime.now(UTC) - timedelta(hours=1)) == []
 
 
+def collector_exists(session: VsphereSession, moref: str) -> bool:
+    """Whether an EventHistoryCollector is still alive on the server (reading its filter faults if not)."""
+    from pyVmomi import vim, vmodl
+
+    collector = vim.event.EventHistoryCollector(moref, session._si._stub)
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=collector, skip=False)],
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.event.EventHistoryCollector, pathSet=["filter"])],
+    )
+    try:
+        result = session.content.propertyCollector.RetrievePropertiesEx(
+            [spec], vmodl.query.PropertyCollector.RetrieveOptions()
+        )
+    except vmodl.fault.ManagedObjectNotFound:
+        return False
+    return bool(result and result.objects)
+
+
 def test_event_collector_is_destroyed_even_when_reading_fails(
     lab: Lab, session: VsphereSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,14 +272,14 @@ def test_event_collector_is_destroyed_even_when_reading_fails(
 
     def spy(e: Any, names: Any) -> vsphere.VsphereEvent:
         assert session.last_event_collector is not None
-        seen_alive.append(session.collector_exists(session.last_event_collector))
+        seen_alive.append(collector_exists(session, session.last_event_collector))
         return real(e, names)
 
     monkeypatch.setattr(vsphere, "_event_of", spy)
     assert session.events(datetime.now(UTC) - timedelta(minutes=5))
     assert seen_alive and all(seen_alive)  # the check does see a live collector...
     assert session.last_event_collector is not None
-    assert not session.collector_exists(session.last_event_collector)  # ...and it is gone afterwards
+    assert not collector_exists(session, session.last_event_collector)  # ...and it is gone afterwards
 
     def boom(e: Any, names: Any) -> vsphere.VsphereEvent:
         raise RuntimeError("converter failed")
@@ -269,7 +287,7 @@ def test_event_collector_is_destroyed_even_when_reading_fails(
     monkeypatch.setattr(vsphere, "_event_of", boom)
     with pytest.raises(RuntimeError):
         session.events(datetime.now(UTC) - timedelta(minutes=5))
-    assert not session.collector_exists(session.last_event_collector)
+    assert not collector_exists(session, session.last_event_collector)
 
 
 def test_host_connection_state(lab: Lab, session: VsphereSession) -> None:

@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from faultlab.assertions.model import Event
 from faultlab.harness.cursors import (
     HEAD_BYTES,
     LogCursors,
-    apply_skew,
     esxi_log_paths,
     measure_skew,
     parse_date_output,
@@ -219,13 +217,3 @@ def test_measure_skew_finds_the_offset() -> None:
     assert coarse.offset_s == pytest.approx(3.5, abs=0.05) and coarse.uncertainty_s >= 0.5
     when = datetime(2026, 11, 22, 4, 0, 10, tzinfo=UTC)
     assert skew.to_local(when) == when - timedelta(seconds=skew.offset_s)
-
-
-def test_apply_skew_moves_only_timed_events_of_that_host() -> None:
-    skew = measure_skew(FakeDate(["1763784010.000000000"]), "esx01", samples=1, clock=lambda: 1763784000.0)
-    t = datetime(2026, 11, 22, 4, 0, 10, tzinfo=UTC)
-    events = [Event("apd.start", t, "esx01", "vobd.log", 1, "raw"), Event("apd.start", t, "esx02", "vobd.log", 1, "r"),
-              Event("apd.exit", None, "esx01", "vobd.log", 2, "raw")]  # fmt: skip
-    moved = apply_skew(events, {"esx01": skew})
-    assert moved[0].time is not None and abs((t - moved[0].time).total_seconds() - 10) < 0.05
-    assert moved[1].time == t and moved[2].time is None and events[0].time == t

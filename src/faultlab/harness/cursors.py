@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import logging
 import re
@@ -14,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from faultlab.assertions.model import Event
 from faultlab.lab.errors import LabError, RemoteFileError
 from faultlab.lab.esxi import HOST_LOGS, datastore_file
 from faultlab.lab.ssh import CommandResult, FileStat
@@ -226,15 +224,3 @@ def measure_skew(
         found.append((remote + resolution / 2 - (wall + half), half + resolution / 2))
     offset, spread = min(found, key=lambda s: s[1])
     return ClockSkew(host, offset, spread, tuple(found))
-
-
-def apply_skew(events: Iterable[Event], skews: Mapping[str, ClockSkew]) -> list[Event]:
-    """Events with their times moved onto our clock, by the skew of the host that wrote them (copies)."""
-    out: list[Event] = []
-    for ev in events:
-        skew = skews.get(ev.host)
-        if skew is not None and ev.time is not None:
-            out.append(dataclasses.replace(ev, time=skew.to_local(ev.time)))
-        else:
-            out.append(ev)
-    return out

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from faultlab.harness.record import ERROR, FAILED, PASSED, RunRecord
-from faultlab.harness.report_data import RunView, build_view
+from faultlab.harness.report_data import RunView
 from faultlab.harness.report_svg import MET, MISSED, UNKNOWN, seconds_text, timeline_svg, utc
 
 REPORT_FILE = "report.html"
@@ -260,10 +259,3 @@ def render_html(view: RunView, *, files: Sequence[str] = ()) -> str:
 <h2>Artifacts</h2>{_artifacts(r, files)}
 </main></body></html>
 """
-
-
-def write_html(record: RunRecord, run_dir: Path, *, files: Sequence[str] = ()) -> Path:
-    """report.html in the run folder."""
-    path = run_dir / REPORT_FILE
-    path.write_text(render_html(build_view(record, run_dir), files=files), encoding="utf-8")
-    return path

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-from faultlab.harness.record import ERROR, FAILED, PASSED, RunRecord
-from faultlab.harness.report_data import RunView, build_view
+from faultlab.harness.record import ERROR, FAILED, PASSED
+from faultlab.harness.report_data import RunView
 from faultlab.harness.report_text import plain_text
 
 JUNIT_FILE = "junit.xml"
@@ -69,9 +68,3 @@ def junit_xml(view: RunView) -> str:
     ET.SubElement(case, "system-out").text = xml_safe(plain_text(view))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
-
-
-def write_junit(record: RunRecord, run_dir: Path) -> Path:
-    path = run_dir / JUNIT_FILE
-    path.write_text(junit_xml(build_view(record, run_dir)), encoding="utf-8")
-    return path

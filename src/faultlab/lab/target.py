@@ -80,12 +80,6 @@ class StorageTargetRole:
             )
         return res
 
-    def service_running(self) -> bool | None:
-        """status exit 0 -> True, non-zero -> False; None when the inventory gives no status command."""
-        if self.target.service.status is None:
-            return None
-        return self.run_service("status", check=False).succeeded
-
     def iptables(self, *args: str) -> CommandResult:
         res = self.client.run([*self.iptables_argv, *args])
         if not res.succeeded:
@@ -94,9 +88,6 @@ class StorageTargetRole:
 
     def rules(self, chain: str = "INPUT") -> list[Rule]:
         return parse_rules(self.iptables("-S", chain).stdout, chain)
-
-    def insert_rule(self, rule: Rule) -> None:
-        self.iptables("-I", rule.chain, "1", *rule.spec)
 
     def delete_rule(self, rule: Rule) -> None:
         self.iptables("-D", rule.chain, *rule.spec)

@@ -443,25 +443,6 @@ class VsphereSession:
         kept = [e for e in events if begin <= e.time <= upper and (not ids or e.event_type_id in ids or e.type in ids)]
         return sorted({e.key: e for e in kept}.values(), key=lambda e: (e.time, e.key))
 
-    def collector_exists(self, moref: str) -> bool:
-        """Whether an EventHistoryCollector is still alive on the server (reading its latestPage faults if not)."""
-        collector = vim.event.EventHistoryCollector(moref, self._si._stub)
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=collector, skip=False)],
-            propSet=[
-                vmodl.query.PropertyCollector.PropertySpec(type=vim.event.EventHistoryCollector, pathSet=["filter"])
-            ],
-        )
-        try:
-            result = self.content.propertyCollector.RetrievePropertiesEx(
-                [spec], vmodl.query.PropertyCollector.RetrieveOptions()
-            )
-        except vmodl.fault.ManagedObjectNotFound:
-            return False
-        except vmodl.MethodFault as exc:
-            raise LabError(f"check collector {moref}: {_fault_text(exc)}", host=self.host, user=self.user) from exc
-        return bool(result and result.objects)
-
 
 class PropertyWatch:
     """A private PropertyCollector with one filter; `wait` is one WaitForUpdatesEx with maxWaitSeconds."""

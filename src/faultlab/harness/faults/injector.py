@@ -82,9 +82,6 @@ class Injector:
         entry = self.ledger.record(fault.to_dict())
         return heal_entry(self.pool, self.ledger, entry, self.verify_timeout_s)
 
-    def heal_all(self) -> list[HealOutcome]:
-        return [heal_entry(self.pool, self.ledger, e, self.verify_timeout_s) for e in self.ledger.open_entries()]
-
 
 def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: float = 20.0) -> HealOutcome:
     """Heal one entry (no-op when healed), check it is gone, cancel its timer, mark it healed in the ledger.
