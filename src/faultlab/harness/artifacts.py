@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from faultlab.harness.anchors import HEALED, INJECTED
 from faultlab.harness.atomic import write_atomic
 from faultlab.harness.record import LOGS_DIR, RECORD_FILE, RunRecord, save_record
 from faultlab.harness.report_data import RunView, build_view
@@ -56,8 +57,8 @@ def fault_window(record: RunRecord) -> dict[str, str | None]:
     last = next((p for p in reversed(record.phases) if p.ended), None)
     return {
         "from": mark.started if mark else (record.phases[0].started if record.phases else record.started),
-        "injected": record.anchors.get("fault.injected"),
-        "healed": record.anchors.get("fault.healed"),
+        "injected": record.anchors.get(INJECTED),
+        "healed": record.anchors.get(HEALED),
         "to": last.ended if last else None,
     }
 
