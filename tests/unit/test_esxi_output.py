@@ -449,3 +449,30 @@ def test_clock_skew_falls_back_to_whole_seconds_with_the_round_trip_bound() -> N
     skew = measure_skew(Clock(), "esx01", samples=2, clock=lambda: 1763784000.0)
     # the reading lies in [1763784000, 1763784001): its middle, +/- half a second plus half the round trip
     assert 0.49 < skew.offset_s <= 0.5 and 0.5 <= skew.uncertainty_s < 0.6
+
+
+COMMANDS = (
+    FS,
+    NFS,
+    NFS41,
+    DEVICES,
+    PATHS,
+    GETALLVMS,
+    "vim-cmd vmsvc/power.getstate 1",
+    "esxcli system settings advanced list",
+)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_any_sample_cut_anywhere_under_any_command_never_crashes(command: str) -> None:
+    """Output cut short (a dropped SSH channel) or answered by another command: rows or odd lines, no crash."""
+    for path in sorted(FIXTURES.glob("*.txt")):
+        text = path.read_text()
+        for cut in sorted({len(text), len(text) // 3, len(text) // 2, 2 * len(text) // 3, 7}):
+            try:
+                parsed = read_output(command, text[:cut])
+            except VimFaultError:
+                assert path.name.startswith("vimcmd-fault"), path.name
+                continue
+            assert all(isinstance(v, str) for row in parsed.rows for v in row.values()), path.name
+    assert read_output(command, "a\x00b,\n1,2,\n").form in ("csv", "blocks", "getallvms", "power")

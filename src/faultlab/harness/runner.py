@@ -211,6 +211,7 @@ class _Run:
                 self.settings[name] = float(value)
             self.record.settings = dict(self.settings)
             self.record.datastore_ids = self.datastore_ids(esx)
+            self.record.notes.extend(esx.notes)  # esxcli lines no parsing rule fits, kept and reported
             self.record.hold_s = self.sc.hold_for(self.settings).total_seconds()
             budget = self.sc.recover_within(self.settings)
             self.record.recover_budget_s = budget.total_seconds() if budget is not None else None

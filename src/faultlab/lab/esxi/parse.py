@@ -70,7 +70,10 @@ def parse_output(command: str, text: str) -> list[dict[str, str]]:
 def read_output(command: str, text: str) -> Parsed:
     """parse_output with the layout it found and the odd lines kept."""
     raise_fault(text)
-    words = shlex.split(command) if command.strip() else []
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: the words are enough to tell the command
+        words = command.split()
     args = [w for w in words[1:] if not w.startswith("-")]
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
@@ -110,7 +113,11 @@ def _looks_csv(lines: list[str]) -> bool:
 
 def _csv(text: str) -> Parsed:
     out = Parsed([], "csv")
-    records = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text)), 1) if any(c.strip() for c in r)]
+    try:
+        records = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text)), 1) if any(c.strip() for c in r)]
+    except csv.Error as exc:  # a NUL byte, an unterminated quote at the end
+        out.odd.extend(f"line {n}: {line.rstrip()} (not csv: {exc})" for n, line in _numbered(text.splitlines(), 0))
+        return out
     if not records:
         return out
     header = records[0][1]

@@ -185,6 +185,11 @@ def parse_advanced(text: str) -> int | str:
     r = next((r for r in rows if field(r, "Path")), None)
     if r is None:
         raise ValueError(f"not an advanced option listing: {text.strip()[:120]!r}")
+    return _setting_value(r)
+
+
+def _setting_value(r: Mapping[str, str]) -> int | str:
+    """The Int Value of an integer option (ValueError if it is not a number), else the String Value."""
     if (field(r, "Type") or "integer") == "integer" and field(r, "Int Value") != "":
         return int(field(r, "Int Value"))
     return field(r, "String Value")
@@ -305,9 +310,10 @@ class EsxiHost:
         )
         if r is None:
             raise LabError(f"advanced option {option}: not an advanced option listing", host=self.name)
-        if (field(r, "Type") or "integer") == "integer" and field(r, "Int Value") != "":
-            return int(field(r, "Int Value"))
-        return field(r, "String Value")
+        try:
+            return _setting_value(r)
+        except ValueError as exc:
+            raise LabError(f"advanced option {option}: {exc}", host=self.name) from None
 
     def set_advanced_setting(self, name: str, value: int | str) -> None:
         """`esxcli system settings advanced set -o <option> -i <int> | -s <string>`."""
