@@ -234,6 +234,10 @@ def test_degraded_device_with_a_colon_after_its_id_and_no_indentation_is_accessi
 
 
 def test_device_list_as_csv() -> None:
+    # esxcli --formatter=csv (index id 5659234109, SOURCES.md): the header is the field names without spaces in
+    # ASCII order (NoofoutstandingIOswithcompetingworlds), every line ends in a comma, the first cell is empty
+    # (AttachedFilters), booleans are true/false, padded cells keep their spaces ("ATA     ", "Direct-Access "),
+    # a list (OtherUIDs) is quoted with a comma after each item.
     parsed = read_output(f"esxcli --formatter=csv {DEVICES[7:]}", sample("device-list.csv-fixture.txt"))
     assert (parsed.form, len(parsed.rows), parsed.odd) == ("csv", 6, [])
     usb = parsed.rows[2]
@@ -476,3 +480,35 @@ def test_any_sample_cut_anywhere_under_any_command_never_crashes(command: str) -
                 continue
             assert all(isinstance(v, str) for row in parsed.rows for v in row.values()), path.name
     assert read_output(command, "a\x00b,\n1,2,\n").form in ("csv", "blocks", "getallvms", "power")
+
+
+def test_getallvms_of_2013_with_annotations_over_lines_and_a_mangled_header() -> None:
+    rows = parse_output(GETALLVMS, sample("getallvms.15-mangled.txt"))
+    assert list(rows[0]) == ["Vmid", "Name", "ile", "Guest OS", "Version", "nnotation"]  # as published
+    vms = parse_getallvms(sample("getallvms.15-mangled.txt"))
+    assert [v.vmid for v in vms] == [101, 102, 103, 110, 111, 112]
+    assert vms[1].annotation == (
+        "Creator：Leo\nemanders/Team：ivel ang\nHost IP：192.168.0.148\nVM pp：MySql5.0\nProject：Test2.0\n"
+        "Summary：Test2.0项目测试环境；使用时间2012年9月17日至2012年12月31日"
+    )  # the blank line before the next row is not part of it
+    assert vms[2].annotation.endswith("Summary：Test2.0项Wiki安装；使用时间2012年9月17日至2012年12月31日")
+    assert (vms[4].file, vms[5].guest_os, vms[5].annotation) == (
+        "[datastore1] myXInglite_192.168.0.27/myXInglite_192.168.0.27.vmx",
+        "winXPProGuest",
+        "",
+    )
+
+
+def test_xml_formatter_one_row_per_structure() -> None:
+    parsed = read_output("esxcli --formatter=xml vm process list", sample("vm-process-list.xml-mangled.txt"))
+    assert (parsed.form, len(parsed.rows), parsed.odd) == ("xml", 2, [])
+    assert parsed.rows[1] == {
+        "Configile": "/vmfs/volumes/4ee1d386-5b79612c-d9b1-1cc1de17e90e/TEST_192.0168.0.15/TEST_192.0168.0.15.vmx",
+        "isplayName": "TEST_192.0168.0.13",
+        "ProcessI": "0",
+        "UUI": "56 4d 0a 52 6e d2 61 7a-a5 84 1b e5 35 da d1 62",
+        "VMXCartelI": "1651805",
+        "WorldI": "1651806",
+    }
+    cut = read_output("esxcli --formatter=xml vm process list", sample("vm-process-list.xml-mangled.txt")[:300])
+    assert cut.rows == [] and "not well-formed xml" in cut.odd[0]

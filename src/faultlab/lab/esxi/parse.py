@@ -20,6 +20,7 @@ import io
 import logging
 import re
 import shlex
+import xml.etree.ElementTree as ET  # expat >= 2.4 limits entity amplification
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -51,7 +52,7 @@ class Parsed:
     """What one command printed: rows (one dict per table row or block), the layout read, and the odd lines."""
 
     rows: list[dict[str, str]]
-    form: str  # csv | table | blocks | getallvms | power | empty
+    form: str  # csv | xml | table | blocks | getallvms | power | empty
     odd: list[str] = field(default_factory=list)  # "line N: <text> (<why>)"
 
 
@@ -85,6 +86,8 @@ def read_output(command: str, text: str) -> Parsed:
     dash = _dash_line(lines)
     if dash is not None:
         return _table(lines, dash)
+    if text.lstrip().startswith(("<?xml", "<output")):
+        return _xml(text)
     if _looks_csv(lines):
         return _csv(text)
     return _blocks(lines)
@@ -140,6 +143,47 @@ def _csv_value(value: str) -> str:
     if v.endswith(","):
         return ", ".join(item.strip() for item in v.split(",") if item.strip())
     return v
+
+
+# -- xml ----------------------------------------------------------------------------------------------------
+
+
+def _xml(text: str) -> Parsed:
+    """`esxcli --formatter=xml`: <output><root><list type="structure"><structure typeName=...><field name=...>
+    <string>|<integer>|<boolean>...</field>; one row per top-level structure (or the root's one structure)."""
+    out = Parsed([], "xml")
+    try:
+        root = ET.fromstring(text.strip())
+    except ET.ParseError as exc:
+        out.odd.append(f"line {exc.position[0]}: not well-formed xml ({exc})")
+        return out
+
+    def walk(node: ET.Element) -> None:
+        for child in node:
+            if _local(child.tag) == "structure":
+                out.rows.append({f.get("name", ""): _xml_value(f) for f in child if _local(f.tag) == "field"})
+            elif _local(child.tag) in ("root", "list"):
+                walk(child)
+
+    walk(root)
+    return out
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_value(field: ET.Element) -> str:
+    """A leaf's text; a list's items joined by ", "; a nested structure as "name=value" pairs."""
+    parts = []
+    for value in field:
+        if _local(value.tag) == "list":
+            parts.append(", ".join(_xml_value(item) if len(item) else (item.text or "").strip() for item in value))
+        elif _local(value.tag) == "structure":
+            parts.append(", ".join(f"{f.get('name', '')}={_xml_value(f)}" for f in value))
+        else:
+            parts.append((value.text or "").strip())
+    return ", ".join(parts)
 
 
 # -- human tables ---------------------------------------------------------------------------------------------

@@ -210,17 +210,9 @@ class VmEntry:
 def parse_getallvms(text: str) -> list[VmEntry]:
     """The registered VMs by Vmid (vim-cmd lists them in the text order of the Vmid: 112, 128, 80)."""
     rows = read_output("vim-cmd vmsvc/getallvms", text).rows
-    vms = [
-        VmEntry(
-            int(field(r, "Vmid")),
-            field(r, "Name"),
-            field(r, "File"),
-            field(r, "Guest OS"),
-            field(r, "Version"),
-            field(r, "Annotation"),
-        )
-        for r in rows
-    ]
+    # by position (Vmid, Name, File, Guest OS, Version, Annotation): a header a publisher mangled still reads
+    cells = [[*r.values(), ""][:6] for r in rows]
+    vms = [VmEntry(int(c[0]), c[1], c[2], c[3], c[4], c[5]) for c in cells]
     return sorted(vms, key=lambda v: v.vmid)
 
 
