@@ -512,3 +512,16 @@ def test_xml_formatter_one_row_per_structure() -> None:
     }
     cut = read_output("esxcli --formatter=xml vm process list", sample("vm-process-list.xml-mangled.txt")[:300])
     assert cut.rows == [] and "not well-formed xml" in cut.odd[0]
+
+
+def test_skipped_vm_messages_after_the_rows_are_not_an_annotation() -> None:
+    text = sample("getallvms.5.txt") + sample("getallvms.12.txt")  # stderr after stdout
+    parsed = read_output(GETALLVMS, text)
+    assert [r["Annotation"] for r in parsed.rows] == ["", ""] and len(parsed.odd) == 4
+
+
+def test_vim_cmd_layouts_are_known_by_their_content_too() -> None:
+    """A check that runs vim-cmd through a path or a wrapper still reads it right."""
+    assert read_output("/bin/vim-cmd vmsvc/getallvms", sample("getallvms.5.txt")).form == "getallvms"
+    assert read_output("ssh esx01 vim-cmd vmsvc/getallvms", sample("getallvms.10.txt")).rows[0]["Name"] == "testVM"
+    assert parse_output("", sample("power-getstate.4.txt")) == [{"state": "Powered on"}]

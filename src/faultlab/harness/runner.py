@@ -336,6 +336,7 @@ class _Run:
             with self.phase("inject"):
                 self.record.anchors["fault.injected"] = iso(now_utc())
                 injector.inject(fault)
+                self.record.fault = fault.to_dict()  # resolved: paths, those already off, the host's "off" spelling
             hold_s = self.record.hold_s or 0.0
             with self.phase("hold", hold_s):
                 end = time.monotonic() + hold_s

@@ -40,6 +40,7 @@ _VM_ROW = re.compile(
     r"^(?P<vmid>\d+)\s+(?P<name>.+?)\s{2,}(?P<file>\[[^\]]*\] (?:\S| (?! ))+?)\s{2,}(?P<guest>\S+)\s{2,}"
     r"(?P<version>\S+)(?:\s{2,}(?P<annotation>.*?))?\s*$"
 )
+_SKIPPING = re.compile(r"^Skipping invalid VM '\d+'\s*$")
 _VM_COLUMNS = ("Vmid", "Name", "File", "Guest OS", "Version", "Annotation")
 _RUNTIME_INFO = "Retrieved runtime info"
 # Column names that contain a space, for a table whose spacing a publisher collapsed to single spaces (the only
@@ -75,13 +76,14 @@ def read_output(command: str, text: str) -> Parsed:
         words = shlex.split(command)
     except ValueError:  # unbalanced quotes: the words are enough to tell the command
         words = command.split()
-    args = [w for w in words[1:] if not w.startswith("-")]
+    verb = next((w for w in words[1:] if not w.startswith("-")), "")  # vmsvc/getallvms for /bin/vim-cmd too
     lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+    first = next((line.strip() for line in lines if line.strip()), None)
+    if first is None:
         return Parsed([], "empty")
-    if words[:1] == ["vim-cmd"] and args[:1] == ["vmsvc/getallvms"]:
+    if verb == "vmsvc/getallvms" or first.startswith("Vmid "):
         return _getallvms(lines)
-    if words[:1] == ["vim-cmd"] and args[:1] == ["vmsvc/power.getstate"]:
+    if verb == "vmsvc/power.getstate" or first == _RUNTIME_INFO:
         return _power(lines)
     dash = _dash_line(lines)
     if dash is not None:
@@ -325,6 +327,8 @@ def _getallvms(lines: list[str]) -> Parsed:
             seen_header = True
             header = [c for c in re.split(r"\s{2,}", line.strip()) if c]
             names = header if len(header) >= 5 else names
+        elif _SKIPPING.match(line):  # vim-cmd's own message about a VM it cannot list (getallvms.12.txt)
+            out.odd.append(f"line {n}: {line.rstrip()} (not a getallvms row)")
         elif out.rows:
             notes.append(line.rstrip())  # an annotation running over several lines (blank ones included)
         elif line.strip():
