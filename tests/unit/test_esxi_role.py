@@ -1,11 +1,16 @@
-"""ESXi host role and storage-target role parsers, on output written in VMware's documented esxcli/vim-cmd formats."""
+"""ESXi host role (csv first, human layout as fallback, NFS 4.1, degraded devices, path-off prior states) and the
+storage-target role parsers."""
 
 # ruff: noqa: E501  (verbatim esxcli output lines)
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from faultlab.lab.errors import LabError
+from faultlab.harness.faults.model import Fault
+from faultlab.harness.recovery import datastore_accessible
+from faultlab.lab.errors import LabError, VimFaultError
 from faultlab.lab.esxi import (
     EsxiHost,
     datastore_file,
@@ -15,7 +20,7 @@ from faultlab.lab.esxi import (
     parse_nfs_list,
     parse_power_state,
 )
-from faultlab.lab.inventory import Host
+from faultlab.lab.inventory import Host, Inventory
 from faultlab.lab.ssh import CommandResult
 from faultlab.lab.target import parse_rules
 
@@ -127,7 +132,7 @@ class Canned:
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
         line = argv if isinstance(argv, str) else " ".join(argv)
         self.commands.append(line)
-        return self.outputs[line]
+        return self.outputs.get(line, CommandResult(line, 1, "", "Error: Invalid option --formatter", 0.0))
 
 
 def res(out: str, status: int = 0, err: str = "") -> CommandResult:
@@ -181,27 +186,52 @@ def test_datastore_file() -> None:
         datastore_file("win01/win01.vmx")
 
 
-def test_role_over_a_fake_ssh() -> None:
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esxcli"
+CSV = "esxcli --formatter=csv"
+
+
+def test_role_asks_for_csv_and_reads_it() -> None:
+    devices_csv = (FIXTURES / "device-list.csv-fixture.txt").read_text()
+    fs_csv = (
+        "Free,MountPoint,Mounted,Size,Type,UUID,VolumeName,\n" + (FIXTURES / "filesystem-list.csv-rows.txt").read_text()
+    )
+    client = Canned(
+        {f"{CSV} storage core device list": res(devices_csv), f"{CSV} storage filesystem list": res(fs_csv)}
+    )
+    host = EsxiHost(Host(name="esx01", address="198.18.1.11"), client)
+    assert [d.id for d in host.devices()][2] == "mpx.vmhba33:C0:T0:L0"
+    assert [f.volume_name for f in host.filesystems()] == ["datastore1", "", "", "", ""]
+    assert client.commands == [f"{CSV} storage core device list", f"{CSV} storage filesystem list"]
+    assert host.notes == []
+
+
+def test_role_falls_back_to_the_human_layout() -> None:
+    """A host that refuses --formatter (the simulated one, today) is asked without it; a host that answers a
+    csv request with a table is read as a table."""
     client = Canned(
         {
             "esxcli system settings advanced list -o /Misc/APDTimeout": res(ADVANCED),
+            f"{CSV} storage nfs list": res(NFS_LIST),  # a table although csv was asked
             "esxcli storage nfs list": res(NFS_LIST),
             "esxcli storage core device list": res(DEVICE_LIST),
             "esxcli storage core path list": res(PATH_LIST),
             "vim-cmd vmsvc/getallvms": res(GETALLVMS),
             "vim-cmd vmsvc/power.getstate 12": res("Retrieved runtime info\nSuspended\n"),
-            "esxcli storage core path set --state off -p vmhba64:C0:T0:L1": res(""),
             "esxcli system settings advanced list -o /Misc/Nope": res("", 1, "Error: Unable to find option Nope"),
             "esxcli system settings advanced set -o /Misc/APDTimeout -i 9": res(""),
             "esxcli system settings advanced set -o /UserVars/X -s a b": res("", 1, "Error: Unable to find option X"),
         }
     )
     host = EsxiHost(Host(name="esx01", address="198.18.1.11"), client)
-    assert host.advanced_setting("Misc.APDTimeout") == 140
-    assert host.log_paths()[0] == "/var/run/log/vmkernel.log" and len(host.log_paths()) == 5
-    assert host.vm_log_path("[ds-nfs01] win01/win01.vmx") == "/vmfs/volumes/ds-nfs01/win01/vmware.log"
     assert host.nfs_mounts()[0].accessible is True
-    devices = host.devices()
+    assert client.commands == [f"{CSV} storage nfs list"]
+    assert host.advanced_setting("Misc.APDTimeout") == 140
+    assert client.commands[1:] == [
+        f"{CSV} system settings advanced list -o /Misc/APDTimeout",
+        "esxcli system settings advanced list -o /Misc/APDTimeout",
+    ]
+    devices = host.devices()  # the host refused csv once: no second try
+    assert client.commands[-1] == "esxcli storage core device list"
     assert [d.id for d in devices] == ["naa.6001405abcdef0123456789abcdef01", "mpx.vmhba0:C0:T0:L0"]
     assert devices[0].status == "on" and devices[0].fields["Attached Filters"] == ""
     (path,) = host.paths()
@@ -213,12 +243,113 @@ def test_role_over_a_fake_ssh() -> None:
     assert path.fields["Target Transport Details"].startswith("IQN=iqn.2026-11.example.lab:lun01 Alias=")
     assert [v.name for v in host.vms()] == ["win01", "sql server 1"]
     assert host.power_state(12) == "suspended"
-    host.set_path_state("vmhba64:C0:T0:L1", "off")
     host.set_advanced_setting("Misc.APDTimeout", 9)
     with pytest.raises(LabError, match=r"esx01: esxcli system settings advanced set .* exited 1: Error: Unable"):
         host.set_advanced_setting("UserVars.X", "a b")
     with pytest.raises(LabError, match=r"esx01: esxcli .*/Misc/Nope exited 1: Error: Unable to find option Nope"):
         host.advanced_setting("/Misc/Nope")
+
+
+def test_power_state_of_an_unknown_vm_is_a_typed_fault_naming_the_host() -> None:
+    fault = (FIXTURES / "vimcmd-fault.fixture-notfound.txt").read_text()
+    client = Canned({"vim-cmd vmsvc/power.getstate 2": res("", 1, fault)})
+    host = EsxiHost(Host(name="esx01", address="198.18.1.11"), client)
+    with pytest.raises(VimFaultError, match=r"esx01: vim-cmd vmsvc/power.getstate 2: vim.fault.NotFound: Unable") as e:
+        host.power_state(2)
+    assert (e.value.fault, e.value.host) == ("vim.fault.NotFound", "esx01")
+
+
+SERVICE = {"start": "systemctl start x", "stop": "systemctl stop x"}
+
+
+def _inventory(ds_type: str) -> Inventory:
+    return Inventory.model_validate(
+        {
+            "version": 1,
+            "hosts": [{"name": "esx01", "address": "198.18.1.11"}],
+            "storage_targets": [
+                {"name": "nas", "address": "198.18.1.21", "kind": "nfs", "ports": {"nfs": 2049}, "service": SERVICE},
+                {
+                    "name": "san",
+                    "address": "198.18.1.22",
+                    "kind": "iscsi",
+                    "ports": {"iscsi": 3260},
+                    "service": SERVICE,
+                },
+            ],
+            "datastores": [
+                {
+                    "name": "isos",
+                    "type": ds_type,
+                    "target": "nas",
+                    "remote_host": "10.1.0.7",
+                    "remote_path": "/backups/isos",
+                },
+                {"name": "lun", "type": "vmfs", "target": "san", "naa_id": "naa.600508e000000000e51b24d0a7fad20e"},
+            ],
+        }
+    )
+
+
+def test_nfs41_and_degraded_datastores_through_the_recovery_probe() -> None:
+    nfs41 = (FIXTURES / "nfs41-list.3.txt").read_text()
+    degraded = (FIXTURES / "device-list.7-mangled.txt").read_text()
+    client = Canned({f"{CSV} storage nfs41 list": res(nfs41), f"{CSV} storage core device list": res(degraded)})
+    inv = _inventory("nfs41")
+    esx = EsxiHost.of(inv, "esx01", client)
+    probe = datastore_accessible(esx, inv, "isos")
+    assert probe.probe() is False and probe.detail == "accessible=false"  # listed by nfs41 list, unmounted there
+    assert client.commands == [f"{CSV} storage nfs41 list"]
+    lun = datastore_accessible(esx, inv, "lun")
+    assert lun.probe() is True and lun.detail == "device naa.600508e000000000e51b24d0a7fad20e status degraded"
+    accessible = nfs41.replace("false    false", " true     true")
+    client.outputs[f"{CSV} storage nfs41 list"] = res(accessible)
+    assert probe.probe() is True
+
+
+def test_nfs41_volume_ids() -> None:
+    text = FILESYSTEM_LIST.replace("nfs ds 01 ", "isos      ").replace("NFS   ", "NFS41 ")
+    fs = parse_filesystem_list(text)
+    assert (fs[1].volume_name, fs[1].type, fs[1].identifiers()) == ("isos", "NFS41", ["a9d17c4e-0b9a2e5f"])
+
+
+class PathHost:
+    """esxcli storage core path list / set of one host with two paths of one device, one off by an admin."""
+
+    def __init__(self, spelling: str) -> None:
+        self.spelling = spelling
+        self.state = {"vmhba64:C0:T0:L1": "active", "vmhba64:C1:T0:L1": spelling}
+        self.commands: list[str] = []
+
+    def get(self, name: str) -> PathHost:
+        return self
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        args = argv if isinstance(argv, list) else argv.split()
+        self.commands.append(" ".join(args))
+        if args[:5] == ["esxcli", "storage", "core", "path", "set"]:
+            state = args[args.index("--state") + 1]
+            self.state[args[args.index("-p") + 1]] = self.spelling if state == "off" else state
+            return res("")
+        blocks = [
+            PATH_LIST.replace("vmhba64:C0:T0:L1", rt).replace("State: dead", f"State: {st}")
+            for rt, st in self.state.items()
+        ]
+        return res("\n".join(blocks))
+
+
+@pytest.mark.parametrize("spelling", ["off", "disabled"])
+def test_path_off_never_turns_on_a_path_that_was_off_before(spelling: str) -> None:
+    node = PathHost(spelling)
+    fault = Fault("esxi-path-off", "esx01", "r1", "f1", 60.0, {"paths": ["vmhba64:C0:T0:L1", "vmhba64:C1:T0:L1"]})
+    assert fault.resolve(node) is True and fault.params["prior_off"] == {"vmhba64:C1:T0:L1": spelling}
+    fault.inject(node)
+    assert fault.verify_active(node) is True and fault.params["off_state"] == [spelling]
+    assert "vmhba64:C1:T0:L1" not in fault.heal_shell()
+    assert fault.heal(node) is True
+    assert node.state == {"vmhba64:C0:T0:L1": "active", "vmhba64:C1:T0:L1": spelling}
+    assert fault.verify_healed(node) is True
+    assert not any("active -p vmhba64:C1" in c for c in node.commands)
 
 
 def test_iptables_rules_parse_quoted_comments() -> None:

@@ -100,20 +100,13 @@ def vm_heartbeat_green_api(api: VsphereReader, vm: str) -> Probe:
 
 
 def datastore_accessible(esx: EsxiHost, inventory: Inventory, datastore: str) -> Probe:
-    """NFS: `esxcli storage nfs list` Accessible; VMFS: the backing device's Status is "on"."""
+    """NFS 3 / 4.1: Accessible in `esxcli storage nfs list` / `nfs41 list`; VMFS: the device's Status is on or
+    degraded (a working path left)."""
     ds = inventory.datastore(datastore)
 
     def fn() -> tuple[bool | None, str]:
-        if ds.type in ("nfs", "nfs41"):
-            for mount in esx.nfs_mounts():
-                if mount.volume_name == datastore:
-                    return mount.accessible, f"accessible={str(mount.accessible).lower()}"
-            return False, "not in esxcli storage nfs list"
-        naa = ds.naa_id
-        for dev in esx.devices():
-            if dev.id == naa:
-                return dev.status == "on", f"device {naa} status {dev.status}"
-        return False, f"device {naa} not in esxcli storage core device list"
+        state = esx.datastore_state(ds)
+        return state.accessible, state.detail
 
     return Probe(f"datastore {datastore} accessible", fn)
 

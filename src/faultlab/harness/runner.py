@@ -211,6 +211,7 @@ class _Run:
                 self.settings[name] = float(value)
             self.record.settings = dict(self.settings)
             self.record.datastore_ids = self.datastore_ids(esx)
+            self.record.notes.extend(esx.notes)  # esxcli lines no parsing rule fits, kept and reported
             self.record.hold_s = self.sc.hold_for(self.settings).total_seconds()
             budget = self.sc.recover_within(self.settings)
             self.record.recover_budget_s = budget.total_seconds() if budget is not None else None
@@ -335,6 +336,7 @@ class _Run:
             with self.phase("inject"):
                 self.record.anchors["fault.injected"] = iso(now_utc())
                 injector.inject(fault)
+                self.record.fault = fault.to_dict()  # resolved: paths, those already off, the host's "off" spelling
             hold_s = self.record.hold_s or 0.0
             with self.phase("hold", hold_s):
                 end = time.monotonic() + hold_s

@@ -93,3 +93,15 @@ class RemoteFileError(LabError):
     ) -> None:
         super().__init__(message, host=host, user=user)
         self.path, self.missing = path, missing
+
+
+class VimFaultError(LabError):
+    """vim-cmd printed a fault block, e.g. `(vim.fault.NotFound) { ... msg = "Unable to find a VM ..." }`.
+
+    `fault` is the fault's type name (vim.fault.NotFound), `msg` its top-level msg, `context` the words vim-cmd
+    printed before the block on the same line ("Reset failed"), if any."""
+
+    def __init__(self, fault: str, msg: str, *, context: str = "", host: str | None = None) -> None:
+        self.fault, self.msg, self.context = fault, msg, context
+        head = f"{context}: " if context else ""
+        super().__init__(f"{head}{fault}: {msg}" if msg else f"{head}{fault}", host=host)

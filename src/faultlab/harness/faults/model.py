@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from faultlab.lab.errors import LabError
-from faultlab.lab.esxi import Runner, parse_blocks
+from faultlab.lab.esxi import PATH_OFF_STATES, Runner, parse_paths, path_states
 from faultlab.lab.target import IPTABLES, Rule, parse_rules
 
 FaultKind = Literal[
@@ -95,37 +95,36 @@ class Fault:
         res = client.run(["esxcli", "storage", "core", "path", "list"])
         if not res.succeeded:
             raise FaultError(f"esxcli storage core path list exited {res.exit_status}", host=self.node)
-        states: dict[str, str] = {}
-        for name, fields in parse_blocks(res.stdout):
-            for key in (name, fields.get("UID", ""), fields.get("Runtime Name", "")):
-                if key:
-                    states[key] = fields.get("State", "")
-        return states
+        return path_states(parse_paths(res.stdout))
 
     def resolve(self, pool: NodePool) -> bool:
         """Fill in what only the node can tell, before anything is applied: for esxi-path-off by device, the
         paths of those devices that are not already off (so heal re-enables only ours). True if params changed."""
-        if self.kind != "esxi-path-off" or "paths" in self.params:
+        if self.kind != "esxi-path-off" or "prior_off" in self.params:
             return False
         res = pool.get(self.node).run(["esxcli", "storage", "core", "path", "list"])
         if not res.succeeded:
             raise FaultError(f"esxcli storage core path list exited {res.exit_status}", host=self.node)
-        devices = set(self.params.get("devices", []))
-        paths = [
-            f.get("Runtime Name") or name
-            for name, f in parse_blocks(res.stdout)
-            if f.get("Device") in devices and f.get("State") != "off"
-        ]
-        if not paths:
-            raise FaultError(f"no path to switch off for {', '.join(sorted(devices))}", host=self.node)
-        self.params["paths"] = paths
+        states = path_states(parse_paths(res.stdout))
+        if "paths" not in self.params:
+            devices = set(self.params.get("devices", []))
+            found = [p for p in parse_paths(res.stdout) if p.device in devices and not p.is_off]
+            if not found:
+                raise FaultError(f"no path to switch off for {', '.join(sorted(devices))}", host=self.node)
+            self.params["paths"] = [p.runtime_name or p.name for p in found]
+        # A path already off before the fault stays off at heal (the host's own spelling kept for the record).
+        self.params["prior_off"] = {p: states[p] for p in self.params["paths"] if states.get(p) in PATH_OFF_STATES}
         return True
 
     def _set_paths(self, client: Runner, state: str) -> None:
-        for path in self.params.get("paths", []):
+        for path in self._ours() if state == "active" else self.params.get("paths", []):
             res = client.run(["esxcli", "storage", "core", "path", "set", "--state", state, "-p", path])
             if not res.succeeded:
                 raise FaultError(f"esxcli path set --state {state} -p {path}: {res.stderr.strip()}", host=self.node)
+
+    def _ours(self) -> list[str]:
+        """The paths this fault switched off, without those already off before it (never turned on at heal)."""
+        return [p for p in self.params.get("paths", []) if p not in self.params.get("prior_off", {})]
 
     # -- the four verbs ----------------------------------------------------------------------------------
     def inject(self, pool: NodePool) -> None:
@@ -176,7 +175,10 @@ class Fault:
             return self._ok(client, "frozen_check")
         if self.kind == "esxi-path-off":
             states = self._path_states(client)
-            return all(states.get(p) == "off" for p in self.params.get("paths", []))
+            self.params["off_state"] = sorted(  # as the host spells it: off or disabled
+                {states.get(p, "") for p in self.params.get("paths", [])}
+            )
+            return all(states.get(p) in PATH_OFF_STATES for p in self.params.get("paths", []))
         key = "status" if self.kind == "service-stop" else "lun_check"
         return None if key not in self.params else not self._ok(client, key)
 
@@ -189,7 +191,7 @@ class Fault:
             return not self._ok(client, "frozen_check")
         if self.kind == "esxi-path-off":
             states = self._path_states(client)
-            return all(states.get(p) not in ("off", None) for p in self.params.get("paths", []))
+            return all(states.get(p) not in (*PATH_OFF_STATES, None) for p in self._ours())
         key = "status" if self.kind == "service-stop" else "lun_check"
         return None if key not in self.params else self._ok(client, key)
 
@@ -203,9 +205,12 @@ class Fault:
             ]
             return "; ".join(loops) or ":"
         if self.kind == "esxi-path-off":
-            return "; ".join(
-                shlex.join(["esxcli", "storage", "core", "path", "set", "--state", "active", "-p", p])
-                for p in self.params.get("paths", [])
+            return (
+                "; ".join(
+                    shlex.join(["esxcli", "storage", "core", "path", "set", "--state", "active", "-p", p])
+                    for p in self._ours()
+                )
+                or ":"
             )
         key = {"service-stop": "start", "process-freeze": "thaw", "lun-remove": "lun_add"}[self.kind]
         return str(self.params[key])
