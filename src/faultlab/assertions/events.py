@@ -118,7 +118,5 @@ def info(name: str) -> EventInfo | None:
 def names(*, role: Role | None = None, stalls_io: bool | None = None) -> frozenset[str]:
     """Event names with the given role and/or stall flag."""
     return frozenset(
-        e.name
-        for e in EVENTS
-        if (role is None or e.role is role) and (stalls_io is None or e.stalls_io is stalls_io)
+        e.name for e in EVENTS if (role is None or e.role is role) and (stalls_io is None or e.stalls_io is stalls_io)
     )

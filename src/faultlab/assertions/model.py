@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from faultlab.assertions.events import EVENTS
+
 
 class LogKind(enum.StrEnum):
     """Which ESXi log a line came from; decides which layouts and signatures apply."""
@@ -83,33 +85,5 @@ class Event:
         }
 
 
-# The stable names of DESIGN.md's signature catalog. Add more, keep these.
-CATALOG_NAMES: tuple[str, ...] = (
-    "apd.start",
-    "apd.timeout",
-    "apd.exit",
-    "pdl",
-    "path.dead",
-    "path.on",
-    "redundancy.lost",
-    "redundancy.restored",
-    "connectivity.lost",
-    "connectivity.restored",
-    "nfs.server.lost",
-    "nfs.server.restored",
-    "vmfs.heartbeat.timeout",
-    "vmfs.heartbeat.reclaimed",
-    "iscsi.connection.offline",
-    "iscsi.connection.online",
-    "hostd.slow_io",
-    "hostd.io_error",
-    "vsan.liveness.lost",
-    "guest.bsod",
-    "guest.tools_heartbeat.lost",
-    "guest.reset",
-    "host.heartbeat.lost",
-    "host.psod",
-    "host.boot",
-    "host.shutdown",
-    "host.memory.sample",
-)
+# The stable names of DESIGN.md's signature catalog, from the one event table (events.py).
+CATALOG_NAMES: tuple[str, ...] = tuple(e.name for e in EVENTS)

@@ -12,29 +12,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from faultlab.assertions import events as event_table
 from faultlab.assertions.model import Event
 from faultlab.assertions.triage import TriageReport
 
 SCHEMA_VERSION = 1
 
-_STYLE_BY_PREFIX = {
-    "apd.": "bold yellow",
-    "pdl": "bold red",
-    "guest.bsod": "bold white on red",
-    "host.psod": "bold white on red",
-    "host.heartbeat.lost": "bold red",
-    "nfs.server.lost": "yellow",
-    "nfs.server.restored": "green",
-    "hostd.": "magenta",
-    "vmfs.": "cyan",
-}
-
 
 def _style(name: str) -> str:
-    for prefix, style in _STYLE_BY_PREFIX.items():
-        if name.startswith(prefix):
-            return style
-    return ""
+    row = event_table.info(name)
+    return row.console_style if row else ""
 
 
 def _fmt_time(t: datetime | None) -> str:

@@ -90,6 +90,11 @@ SIGNATURES: tuple[Signature, ...] = (
         Sample("2011-08-09T10:43:26.857Z cpu2:853571)WARNING: ScsiDevice: 1223: Device "
                ":naa.60a98000572d54724a34642d71325763 has been removed or is permanently inaccessible.",
                _VMK + "38 (KB 2004684)")),
+    # NMP's own report of the PDL sense on a path (issue 12 item 5: "nmp_PathDetermineFailure ... PDL error
+    # (0x5/0x25/0x0)"); any "PDL error (0x5/0x25/0x0)" names the same sense, whichever function logs it
+    sig("pdl", r"PDL error \(0x5/0x25/0x0\)", r"PDL error", handler=_pdl_sense,
+        no_sample="the form is the one issue 12 quotes from NMP; no verbatim published vmkernel line with it "
+        "was found in the reference material or the public corpora searched (code/pages/issues)"),
     sig("nfs.server.lost", _NFS_CONN.replace("(?:Lost|Restored)", "Lost"), r"connection to (the )?server",
         handler=_nfs,
         no_sample="reference/esxi-facts.md section 2: no verbatim primary copy of the vmkernel 'Lost connection' "
