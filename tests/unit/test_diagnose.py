@@ -366,7 +366,8 @@ def test_kb308590_nothing_grows_no_single_culprit() -> None:
 
 def test_kb308590_esxi_boot_without_bootstop_is_unclean() -> None:
     d = diagnose_kb308590(kb317245_events(with_halt=False))
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    # issue 12 item 7: an unclean stop of an ESXi 5+ host (no Service Console) is not KB 308590's crash
+    assert d is not None and d.verdict is DiagVerdict.FALSE
     assert d.figures["gap_before_boot_h"] == 0.75
     assert "no shutdown line" in d.summary
 
@@ -572,16 +573,17 @@ def test_kb308590_uptime_behind_the_clock_means_a_restart() -> None:
     first = esxi_sample("2025-09-18T01:00:00+00:00", 7200, KB317245_PROCS)
     later = esxi_sample("2025-09-18T11:00:00+00:00", 10800, KB317245_PROCS)
     d = diagnose_kb308590([first, later])
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert d is not None and d.verdict is DiagVerdict.FALSE  # ESXi 5+ host: KB 308590 does not apply
     assert d.figures["samples"] == 1 and d.figures["gap_before_boot_h"] == 10.0
     assert "shows a restarted host" in d.summary
 
 
 def test_kb308590_crash_with_flat_memory_has_no_single_culprit() -> None:
     d = diagnose_kb308590(kb317245_events(with_halt=False))
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert d is not None and d.verdict is DiagVerdict.FALSE
     assert "culprit" not in d.figures and "no single process" in d.summary
-    assert any("Identify the component" in r and "engage VMware Support" in r for r in d.recommendations)
+    assert any("KB 317245" in r and "engage VMware Support" in r for r in d.recommendations)
+    assert not any("Service Console" in r or "cos-core" in r for r in d.recommendations)
 
 
 def test_kb308590_pcpu_lockup_is_not_the_cos_heartbeat() -> None:

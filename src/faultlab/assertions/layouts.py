@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,12 +49,17 @@ _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 # An ISO timestamp, digits or the masks KBs use (YYYY-MM-DDTHH:MM:SS.###Z, 2025-MM-DDThh:mm:ss.266Z ...).
 _TS = re.compile(
-    r"([0-9Y]{4})-([0-9M]{2})-([0-9D]{2})T([0-9Hh]{2}):([0-9Mm]{2}):([0-9Ss]{2})"
+    r"([0-9Yy]{4})-([0-9Mm]{2})-([0-9Dd]{2})T([0-9Hh]{2}):([0-9Mm]{2}):([0-9Ss]{2})"
     r"(?:\.([0-9#Xx]{1,9}))?(Z|[+-]\d\d:?\d\d)?"
 )
 _DATE_ONLY = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?= )")
 _TRUNCATED_TS = re.compile(r"\d{1,3}-\d\d-\d\dT\d\d:")
-_MASK_CHARS = frozenset("YMDHhmSs#Xx")
+_MASK_CHARS = frozenset("YyMDdHhmSs#Xx")
+# KB placeholders written where the time was: "<date and time>", "<YYYY-MM-DD>T<TIME>", "<timestamp>"; a
+# syslog priority "<14>" is digits only and never names a date or time
+_RE_PLACEHOLDER_TS = re.compile(
+    r"(?:<[^<>\d][^<>]{0,30}>[T ]?)*<[^<>\d]*(?:date|time|yyyy|hh:mm)[^<>]*>(?:\.[^\s]*)?Z?", re.I
+)
 
 
 def _mk_time(parts: Sequence[int], frac: str | None) -> datetime | None:
@@ -381,12 +387,18 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
         if text[4:5] == "-" and text[:4].isdigit():
             return _iso(text, kind)
         return _uptime(text)
-    if c == "Y" or (c == "2" and text[4:5] == "-"):
+    if c in ("Y", "y") or (c == "2" and text[4:5] == "-"):
         return _iso(text, kind)
     if c == "[":
         return _bracketed(text, kind)
     if c == "<" and _RE_PRI.match(text):
         return _forwarded(text, kind, year)
+    if c == "<":
+        mp = _RE_PLACEHOLDER_TS.match(text)
+        if mp:  # a KB's placeholder for the time: masked, the rest is an ESXi 5.x+ line
+            h = _after_ts(text[mp.end() :], kind, "esxi5-7")
+            h.layout, h.masked, h.time_text = "placeholder-" + h.layout, True, mp.group(0)
+            return h
     if c.isupper() and text[3:4] == " " and text[:3] in _MONTHS:
         return _syslog(text, kind, year)
     if c in "@VCP" and _RE_PSOD.match(text):
@@ -439,8 +451,11 @@ def parse_line(
         h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
     if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
         h.body = stripped
-    if h.guessed_year and prev is not None and prev.layout in _YEARLESS and prev.time and h.time:
-        h.time = _roll_year(h.time, prev.time)
+    if h.guessed_year and prev is not None and prev.time and h.time:
+        # the year from context: the previous line of the stream (its own stamp's year, or the one it was
+        # given), rolled over at New Year; else the caller's year or the clock's
+        with contextlib.suppress(ValueError):  # Feb 29 in a non-leap year keeps the caller's year
+            h.time = _roll_year(h.time.replace(year=prev.time.year), prev.time)
     if h.continuation and prev is not None and h.time is None and not h.masked:
         h.time, h.masked = prev.time, prev.masked
         if h.layout == "continuation":
@@ -449,4 +464,5 @@ def parse_line(
         kind=kind, file=file, line_no=line_no, raw=text, body=h.body, time=h.time, time_text=h.time_text,
         masked=h.masked, layout=h.layout, severity=h.severity, program=h.program, pid=h.pid,
         continuation=h.continuation, host=host or h.host, ok=h.ok, problem=h.problem,
+        year_inferred=h.guessed_year and h.time is not None,
     )  # fmt: skip

@@ -46,6 +46,7 @@ class LogLine:
     host: str = ""
     ok: bool = True
     problem: str | None = None  # why ok is False
+    year_inferred: bool = False  # the stamp has no year (ESX 3.x/4.x syslog): it came from context
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class Event:
     source_id: str | None = None  # the ESXi event id, e.g. "esx.problem.storage.apd.start"
     kind: LogKind = LogKind.OTHER
     twin: tuple[str, int] | None = None  # (file, line_no) of the vob.*/esx.* twin this one duplicates
+    year_inferred: bool = False  # `time`'s year is not in the line (ESX 3.x/4.x syslog): taken from context
 
     @property
     def key(self) -> tuple[str, int]:
@@ -73,6 +75,7 @@ class Event:
         return {
             "name": self.name,
             "time": self.time.isoformat().replace("+00:00", "Z") if self.time else None,
+            "year_inferred": self.year_inferred,
             "host": self.host,
             "file": self.file,
             "line": self.line_no,

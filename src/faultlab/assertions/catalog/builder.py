@@ -61,6 +61,7 @@ class EventBuilder:
         return Event(
             name=name, time=line.time, host=self._host or line.host, file=line.file or self._file,
             line_no=line.line_no, raw=line.raw, subject=subject, fields=fields, source_id=sid, kind=line.kind,
+            year_inferred=line.year_inferred,
         )  # fmt: skip
 
     def feed(self, line: LogLine) -> list[Event]:

@@ -119,6 +119,7 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
     seg = crash.segment if crash else next((s for s in reversed(segments) if s.samples), segments[-1])
     samples = seg.samples
     trends = memory_trends(samples)
+    no_console = _without_service_console(evs)
     figures: dict[str, Figure] = {"samples": len(samples)}
     parts: list[str] = []
     name = f"host {host}" if host else "the host"
@@ -131,6 +132,16 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
             + (f" (VMNIX heartbeat lost for comm={', '.join(comms)})" if comms else "")
         )
         figures["heartbeat_lost_lines"] = sum(1 for e in crash.lost_heartbeat if e.name == "host.heartbeat.lost")
+    elif crash and no_console:
+        verdict = DiagVerdict.FALSE
+        title = "host crash on ESXi 5 or later: KB 308590 does not apply (no Service Console)"
+        reason = next((str(e.fields.get("reason")) for e in crash.other_psod if e.fields.get("reason")), None)
+        parts.append(
+            f"{name} stopped uncleanly"
+            + (f" (purple screen: {reason})" if reason else "")
+            + "; it runs ESXi 5 or later (its vmksummary lines say so), which has no Service Console: the Lost "
+            "Heartbeat crash of KB 308590 is an ESX 3.x/4.x mechanism and does not explain this stop"
+        )
     elif crash:
         verdict = DiagVerdict.UNKNOWN
         title = "host crash found; no Lost Heartbeat text to confirm KB 308590"
@@ -169,7 +180,7 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
     restart = [seg.end] if seg.end is not None and crash else []
     evidence = sorted_events([*(crash.lost_heartbeat + crash.other_psod if crash else []), *samples[-3:], *restart])
     culprit = _memory_part(samples, trends, meminfo, figures, parts)
-    recommendations = _plan(culprit, verdict)
+    recommendations = _plan(culprit, verdict, no_console)
     summary = "; ".join(parts) + "."
     summary = summary[0].upper() + summary[1:]
     return Diagnosis(
@@ -185,8 +196,7 @@ def _memory_part(
     parts: list[str],
 ) -> Trend | None:
     """Fill the memory figures and sentences; return the culprit, if one process leaks."""
-    if not samples:
-        parts.append("no vmksummary samples are available to read the memory trend")
+    if not samples:  # nothing to say about vmksummary figures
         return None
     last = samples[-1]
     for k, t in enumerate(trends[:3], start=1):
@@ -246,26 +256,55 @@ def _memory_part(
     return culprit
 
 
-def _plan(culprit: Trend | None, verdict: DiagVerdict) -> list[str]:
+def _without_service_console(evs: Sequence[Event]) -> bool:
+    """ESXi 5 or later, by the host's own vmksummary lines: the ESXi heartbeat form ("up 0d17h24m17s, N VMs;")
+    or bootstop lines (KB 2004566), and none of ESX 3.x/4.x's "hb: vmk loaded" / epoch-stamped lines (KB 1009016)."""
+    esxi = classic = False
+    for e in evs:
+        if e.name == "host.memory.sample":
+            esxi |= e.fields.get("format") == "esxi"
+            classic |= e.fields.get("format") == "esx3"
+        elif e.name in ("host.boot", "host.shutdown"):
+            if "epoch" in e.fields:
+                classic = True
+            else:
+                esxi = True
+    return esxi and not classic
+
+
+def _plan(culprit: Trend | None, verdict: DiagVerdict, no_console: bool = False) -> list[str]:
+    dumps = "the vmkernel core dump" if no_console else "both coredumps"
     steps: list[str] = []
+    if verdict is DiagVerdict.FALSE and no_console:
+        steps.append(
+            "Read the purple screen backtrace and the vmkernel core dump to find why the host stopped (KB 317245: "
+            "determining why an ESXi host was powered off or restarted); engage VMware Support with both."
+        )
     if culprit:
         name = base_name(culprit.process)
         role = process_role(name)
         if role and role[1]:
             steps.append(
-                f"{name} is a VMware component ({role[0]}): engage VMware Support with the logs and both "
-                "coredumps; workarounds typically disable the leaking component."
+                f"{name} is a VMware component ({role[0]}): engage VMware Support with the logs and {dumps}; "
+                "workarounds typically disable the leaking component."
             )
         else:
             steps.append(
                 f"{name} is not a known VMware component: if it is a third-party agent, find where it came "
                 "from and consider removing it."
             )
-    else:
+    elif not no_console:
         steps.append(
             "Identify the component exhausting Service Console memory; if vmksummary is not conclusive, engage "
             "VMware Support with the logs and both coredumps."
         )
+    elif verdict is not DiagVerdict.FALSE:
+        steps.append(
+            "Identify the component exhausting host memory; if vmksummary is not conclusive, engage VMware "
+            "Support with the logs and the vmkernel core dump."
+        )
+    if no_console:  # no Service Console: its RAM, swap, top and cos-core advice does not apply
+        return steps
     if verdict is DiagVerdict.INFO:
         return steps + list(ACTION_PLAN_308590[:2])
     return steps + list(ACTION_PLAN_308590)
