@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from faultlab.assertions import events as event_table
 from faultlab.assertions.catalog import GREP_UNION, PREFILTER, SIGNATURES, Sample, Signature, signatures_for
+from faultlab.assertions.catalog.vobd import VOB_SUFFIX
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import LogKind
 
@@ -41,8 +44,6 @@ def test_sample_matched_by_exactly_its_signature(group: str, sig: Signature, sam
 
 @pytest.mark.parametrize(("group", "sig", "sample"), SAMPLES, ids=[f"{g}:{s.name}" for g, s, _ in SAMPLES])
 def test_sample_matched_by_its_prefilter(group: str, sig: Signature, sample: Sample) -> None:
-    import re
-
     assert re.search(sig.prefilter, sample.line), (sig.prefilter, sample.line)
     assert sig.prefilter in PREFILTER
 
@@ -61,3 +62,17 @@ def test_grep_union_selects_every_sample(tmp_path: Path) -> None:
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = subprocess.run(["grep", "-E", "-c", GREP_UNION, str(f)], capture_output=True, text=True, check=False)
     assert int(out.stdout.strip()) == len(lines)
+
+
+def test_every_event_the_catalog_makes_is_in_the_event_table() -> None:
+    made = {s.name for sigs in SIGNATURES.values() for s in sigs} | set(VOB_SUFFIX.values())
+    made -= {"vob", "hostd.event", "apd", "bootstop", "vmkhalt"}  # rules whose handler names the event
+    made |= {"guest.bsod", "host.boot", "host.shutdown", "nfs.server.lost", "vmfs.heartbeat.timeout"}
+    assert made <= {e.name for e in event_table.EVENTS}
+    for e in event_table.EVENTS:
+        assert e.label and re.fullmatch(r"#[0-9a-f]{6}", e.colour)
+        if e.role is event_table.Role.RECOVERY:
+            ended = event_table.info(e.ends or "")
+            assert ended is not None and ended.role is event_table.Role.TROUBLE, e.name
+        else:
+            assert e.ends is None

@@ -286,9 +286,15 @@ def _hostd4(m: re.Match[str], layout: str) -> _Hdr:
     return h
 
 
+def _clock_year(month: int, day: int) -> int:
+    """The year of a year-less stamp with nothing else to go on: this year, unless that puts it in the future."""
+    now = datetime.now(UTC)
+    return now.year - 1 if (month, day) > (now.month, now.day + 1) else now.year
+
+
 def _vmx_old(m: re.Match[str], year: int | None) -> _Hdr:
     """ESX 3.x/4.x vmware.log header; the year comes from the caller or the clock, as for classic syslog."""
-    y = year if year is not None else datetime.now(UTC).year
+    y = year if year is not None else _clock_year(_MONTHS[m.group(1)], int(m.group(2)))
     parts = [y, _MONTHS[m.group(1)], *(int(m.group(i)) for i in range(2, 6))]
     t = _mk_time(parts, m.group(6))
     text = m.string
@@ -308,7 +314,7 @@ def _syslog(text: str, kind: LogKind, year: int | None) -> _Hdr:
     m = _RE_SYSLOG.match(text)
     if m is None or m.group(1) not in _MONTHS:
         return _Hdr("unknown", text, ok=False, problem="unrecognised header")
-    y = year if year is not None else datetime.now(UTC).year
+    y = year if year is not None else _clock_year(_MONTHS[m.group(1)], int(m.group(2)))
     mon = _MONTHS[m.group(1)]
     t = _mk_time([y, mon, *(int(m.group(i)) for i in range(2, 6))], None)
     h = _Hdr(
@@ -381,6 +387,28 @@ def _forwarded(text: str, kind: LogKind, year: int | None) -> _Hdr:
     return h
 
 
+# after a placeholder time: "[<hostname>|host] prog[pid]: body" (KB 1008130: "<date and time> <hostname> vmkernel:
+# 31:19:32:29.382 cpu2:1144)FS3: ..."); "cpu2:1144)" is an ESXi 5.x+ vmkernel prefix, not a program
+_RE_PLACEHELD_SYSLOG = re.compile(
+    r" (?:<[^<>]*> |[\w.\-]+ (?=[A-Za-z][\w.\-]*(?:\[\w+\])?: ))?(?!cpu\d)([A-Za-z][\w.\-]*)(?:\[(\w+)\])?: (.*)", re.S
+)
+
+
+def _placeheld(rest: str, kind: LogKind) -> _Hdr:
+    m = _RE_PLACEHELD_SYSLOG.match(rest)
+    if m is None:
+        h = _after_ts(rest, kind, "esxi5-7")
+        h.layout = "placeholder-" + h.layout
+        return h
+    h = _Hdr("placeholder-syslog", m.group(3), program=m.group(1), pid=m.group(2))
+    if m.group(1).lower().startswith("vmk"):
+        mu = _RE_UPTIME.match(h.body)
+        if mu:  # "D:HH:MM:SS.mmm cpuN:WORLD)msg"
+            h.body, h.pid = mu.group(4), mu.group(3)
+        h.severity = _vmk_severity(h.body)
+    return h
+
+
 def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
     c = text[:1]
     if c.isdigit():
@@ -395,9 +423,9 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
         return _forwarded(text, kind, year)
     if c == "<":
         mp = _RE_PLACEHOLDER_TS.match(text)
-        if mp:  # a KB's placeholder for the time: masked, the rest is an ESXi 5.x+ line
-            h = _after_ts(text[mp.end() :], kind, "esxi5-7")
-            h.layout, h.masked, h.time_text = "placeholder-" + h.layout, True, mp.group(0)
+        if mp:  # a KB's placeholder for the time: masked; the rest is a classic syslog or an ESXi 5.x+ line
+            h = _placeheld(text[mp.end() :], kind)
+            h.masked, h.time_text = True, mp.group(0)
             return h
     if c.isupper() and text[3:4] == " " and text[:3] in _MONTHS:
         return _syslog(text, kind, year)
@@ -405,6 +433,9 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
         return _Hdr("psod", text, program="BlueScreen" if c == "@" else None)
     if c == "-" and text.startswith("-->"):
         return _Hdr("continuation", text[3:].lstrip(" "), continuation=True)
+    if c == "c" and (mk := _RE_VMK_PREFIX.match(text)):  # "cpu6:32909)WARNING: ..." a KB left the time out
+        body = text[mk.end() :]
+        return _Hdr("no-timestamp", body, severity=_vmk_severity(body), program="vmkernel", pid=mk.group(2))
     if c.isalpha():
         m = _RE_TAGGED_NOTS.match(text)
         if m:  # "vobd[2098532]  ..." with the timestamp left out by a KB

@@ -94,7 +94,8 @@ class EventBuilder:
             ev = self._event(line, *found)
             if ev.name == "host.heartbeat.lost":
                 self._link_cos_error(ev)
-            elif ev.name == "guest.reset":  # the VM and the vCPU are in the file name and header, not the body
+            elif ev.name == "guest.reset" and "vm" not in ev.fields:
+                # vmware.log: the VM and the vCPU are in the file name and header, not the body (hostd names the VM)
                 ev.subject = _vm_of_log(ev.file)
                 ev.fields["vcpu"] = line.program
             out.append(ev)

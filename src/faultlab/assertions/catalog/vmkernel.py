@@ -11,6 +11,19 @@ from faultlab.assertions.catalog.base import DEV, NFS_TEXT, RE_PATH, Fields, Sam
 _VMK = "reference/log-samples/vmkernel.log.txt:"
 _SEED_BSOD = "seed KB 392634 (tests/fixtures/labels/seed-kb392634.txt):"
 _SEED_HB = "seed KB 308590 (tests/fixtures/labels/seed-kb308590.txt):"
+_ELATOV_CNA = (
+    "elatov/elatov.github.io, 'ESX(i) Host with Emulex NC553i CNA Disconnects from Storage' (virtuallyhyper.com "
+    "2012/11, ESXi 5.x vmkernel)"
+)
+_ELATOV_MSA = "elatov/elatov.github.io, 'VMs are Slow to Boot from an HP MSA 2000 Array' (2012/11, ESX 3.5 vmkernel)"
+_KB1008130 = (
+    "VMware KB 1008130 (ESX 3.5 U3 SAN I/O failure), as copied in vmwaretips.com 2009/01/12 'Issue: VMware "
+    "ESX/ESXi SAN I/O Failure'; the KB's own <date and time> <hostname> placeholders"
+)
+_KB2144657 = (
+    "VMware KB 2144657 (ESXi 6.0 PDL without path failover), as quoted by opvizor 2016-02-23 'Storage PDL "
+    "responses may not trigger path failover in vSphere 6.0'; the KB leaves the time out"
+)
 
 
 def _pdl_sense(m: re.Match[str]) -> tuple[str | None, Fields, str | None]:
@@ -92,9 +105,10 @@ SIGNATURES: tuple[Signature, ...] = (
                _VMK + "38 (KB 2004684)")),
     # NMP's own report of the PDL sense on a path (issue 12 item 5: "nmp_PathDetermineFailure ... PDL error
     # (0x5/0x25/0x0)"); any "PDL error (0x5/0x25/0x0)" names the same sense, whichever function logs it
-    sig("pdl", r"PDL error \(0x5/0x25/0x0\)", r"PDL error", handler=_pdl_sense,
-        no_sample="the form is the one issue 12 quotes from NMP; no verbatim published vmkernel line with it "
-        "was found in the reference material or the public corpora searched (code/pages/issues)"),
+    sig("pdl", r"PDL error \(0x5/0x25/0x0\)", r"PDL error",
+        Sample("cpu6:32909)WARNING: NMP: nmp_PathDetermineFailure:2961: Cmd (0x2a) PDL error (0x5/0x25/0x0) - path "
+               "vmhba2:C0:T5:L2 device naa.514f0c5ec2000008 - triggering path evaluation", _KB2144657),
+        handler=_pdl_sense),
     sig("nfs.server.lost", _NFS_CONN.replace("(?:Lost|Restored)", "Lost"), r"connection to (the )?server",
         handler=_nfs,
         no_sample="reference/esxi-facts.md section 2: no verbatim primary copy of the vmkernel 'Lost connection' "
@@ -110,12 +124,14 @@ SIGNATURES: tuple[Signature, ...] = (
                "out HB:", _VMK + "53 (cunnie/docs, ESXi 6.5)")),
     sig("vmfs.heartbeat.timeout", r"HBX: \d+: Waiting for timed out .*on vol '(?P<subject>[^']+)'",
         r"Waiting for timed out",
-        no_sample="reference/esxi-facts.md section 4 quotes this ESXi 5.x form only with its HB state elided "
-        "(elatov, cunnie): `HBX: <line>: Waiting for timed out [HB state abcdef02 offset ...] on vol '<label>'`"),
-    # ESX 3.5 VMFS3 writes FS3 (not HBX) lines, spelled "timed out" or "timed-out" (KB 1009557 family)
+        Sample("2012-11-01T04:12:01.299Z cpu2:12086)HBX: 2313: Waiting for timed out [HB state abcdef02 offset "
+               "3964928 gen 59 stampUS 6780917733 uuid 5091de63-2683f5a0-1ea1-e4115baf243b jrnl <FB 60558> drv "
+               "14.54] on vol 'Datastore'", _ELATOV_CNA)),
+    # ESX 3.5 VMFS3 writes FS3 (not HBX) lines, spelled "timed out" or "timed-out"
     sig("vmfs.heartbeat.timeout", r"FS3: \d+: Waiting for timed[- ]out heartbeat", r"Waiting for timed.out",
-        no_sample="ESX 3.5 form named in issue 12 item 5 ('FS3: NNNN: Waiting for timed-out heartbeat'); no "
-        "published copy with its prefix was found in the reference material"),
+        Sample("<date and time> <hostname> vmkernel: 31:19:32:29.382 cpu2:1144)FS3: 5034: Waiting for timed-out "
+               "heartbeat [HB state abcdef02 offset 3736576 gen 26 stamp 2748610023852 uuid "
+               "4939b0cf-c85aa695-158d-00144f021dd4 jrnl <FB 383397> drv 4.31]", _KB1008130)),
     sig("vmfs.heartbeat.reclaimed", r"HBX: \d+: Reclaimed heartbeat for volume " + _VOL_LABEL,
         r"Reclaimed (timed.out )?heartbeat",
         Sample("2012-11-12T13:23:57.368Z cpu11:4132)HBX: 231: Reclaimed heartbeat for volume "
@@ -129,8 +145,9 @@ SIGNATURES: tuple[Signature, ...] = (
                "####### - Reclaimed heartbeat [Timeout]:", _SEED_BSOD + "37"),
         handler=_volume),
     sig("vmfs.heartbeat.reclaimed", r"FS3: \d+: Reclaimed timed[- ]out heartbeat", r"Reclaimed (timed.out )?heartbeat",
-        no_sample="reference/esxi-facts.md section 4 quotes the ESX 3.5 VMFS3 line only with its number elided: "
-        "`FS3: ... Reclaimed timed out heartbeat [HB state abcdef02 ...]`"),
+        Sample("Nov 14 01:15:37 esx vmkernel: 0:02:09:02.494 cpu3:1043)FS3: 4831: Reclaimed timed out heartbeat [HB "
+               "state abcdef02 offset 3159552 gen 174 stamp 7738206575 uuid 50a2d28e-497dcab4-7e86-001b78bbdd58 "
+               "jrnl <FB 121075> drv 4.31]", _ELATOV_MSA)),
     sig("iscsi.connection.offline", _ISCSI.format(state="OFFLINE"), r"iSCSI connection is being marked",
         Sample('2018-07-06T21:02:01.202Z cpu28:66292)WARNING: iscsi_vmk: iscsivmk_StopConnection: vmhba64:CH:0 '
                'T:0 CN:0: iSCSI connection is being marked "OFFLINE" (Event:6)', _VMK + "16"),

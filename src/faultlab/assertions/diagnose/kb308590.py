@@ -169,7 +169,7 @@ def _host_diagnosis(host: str, evs: Sequence[Event], meminfo: dict[str, int] | N
                 f"the last vmksummary sample is {when(samples[-1])} and {again}, with no shutdown line in "
                 "between (KB 317245)"
             )
-    if crash and not crash.located:
+    if crash and not crash.located and samples:
         parts.append("the crash could not be placed in the sample series: the figures use the last sample")
     if lockups:
         figures["pcpu_lockup_alerts"] = len(lockups)
