@@ -155,3 +155,20 @@ def test_hostd_reading_its_own_config_is_not_an_io_error() -> None:
         and ev.fields["vm"] == "cnsu01ls2007"
         and ev.fields["error"] == ("Connection timed out")
     )
+
+
+def test_hostd_apd_event_cut_short() -> None:
+    # reference/log-samples/hostd.log.txt:8 (HAUC, ESXi 6.5/6.7), whole and cut short at three places
+    whole = (
+        "2018-07-06T21:02:11.204Z info hostd[B781B70] [Originator@6876 sub=Vimsvc.ha-eventmgr] Event 3026 : Device "
+        "or filesystem with identifier naa.60014055c425cd10a874374b415629b3 has entered the All Paths Down state."
+    )
+    (ev,) = events([whole], LogKind.HOSTD)
+    assert (ev.name, ev.subject) == ("apd.start", "naa.60014055c425cd10a874374b415629b3")
+    (cut,) = events([whole[: whole.index(" state.")]], LogKind.HOSTD)
+    assert (cut.name, cut.subject) == ("apd.start", "naa.60014055c425cd10a874374b415629b3")
+    timeout = whole.replace("Down state.", "Down Timeout state after being in the All Paths Down state for 140 s")
+    (t,) = events([timeout[: timeout.index(" state after")]], LogKind.HOSTD)
+    assert t.name == "apd.timeout"
+    # cut inside "Timeout": start or timeout cannot be told apart, so no event
+    assert events([timeout[: timeout.index("imeout")]], LogKind.HOSTD) == []

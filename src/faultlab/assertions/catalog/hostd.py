@@ -69,7 +69,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "the texts are vCenter's catalog messages (reference/esxi-facts.md sections 2 and 4)"),
     sig("apd",
         r"Event (?P<num>\d+) : Device or filesystem with identifier \[?(?P<subject>[^\s\]]+)\]? has "
-        r"(?P<verb>entered|exited) the All Paths Down (?P<timeout>Timeout )?state",
+        # a line cut short right after "All Paths Down" still says which; cut inside "Timeout" it does not
+        r"(?P<verb>entered|exited) the All Paths Down(?: (?P<timeout>Timeout)\b| state|\s*$)",
         r"All Paths Down",
         Sample("2018-07-06T21:02:11.204Z info hostd[B781B70] [Originator@6876 sub=Vimsvc.ha-eventmgr] Event 3026 "
                ": Device or filesystem with identifier naa.60014055c425cd10a874374b415629b3 has entered the All "
