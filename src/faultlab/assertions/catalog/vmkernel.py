@@ -119,11 +119,11 @@ SIGNATURES: tuple[Signature, ...] = (
                "reference/esxi-facts.md section 2 (elatov, ESXi 4.x/5.0; published without its time prefix)"),
         handler=_nfs),
     sig("vmfs.heartbeat.timeout", r"HBX: \d+: '(?P<subject>[^']+)': " + _HB_OFFSET + "Waiting for timed out",
-        r"Waiting for timed out",
+        r"Waiting for timed.out",
         Sample("2017-02-25T18:19:29.783Z cpu3:68444)HBX: 2956: 'ssd': HB at offset 3735552 - Waiting for timed "
                "out HB:", _VMK + "53 (cunnie/docs, ESXi 6.5)")),
     sig("vmfs.heartbeat.timeout", r"HBX: \d+: Waiting for timed out .*on vol '(?P<subject>[^']+)'",
-        r"Waiting for timed out",
+        r"Waiting for timed.out",
         Sample("2012-11-01T04:12:01.299Z cpu2:12086)HBX: 2313: Waiting for timed out [HB state abcdef02 offset "
                "3964928 gen 59 stampUS 6780917733 uuid 5091de63-2683f5a0-1ea1-e4115baf243b jrnl <FB 60558> drv "
                "14.54] on vol 'Datastore'", _ELATOV_CNA)),
