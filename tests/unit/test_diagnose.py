@@ -366,7 +366,8 @@ def test_kb308590_nothing_grows_no_single_culprit() -> None:
 
 def test_kb308590_esxi_boot_without_bootstop_is_unclean() -> None:
     d = diagnose_kb308590(kb317245_events(with_halt=False))
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    # issue 12 item 7: an unclean stop of an ESXi 5+ host (no Service Console) is not KB 308590's crash
+    assert d is not None and d.verdict is DiagVerdict.FALSE
     assert d.figures["gap_before_boot_h"] == 0.75
     assert "no shutdown line" in d.summary
 
@@ -572,16 +573,17 @@ def test_kb308590_uptime_behind_the_clock_means_a_restart() -> None:
     first = esxi_sample("2025-09-18T01:00:00+00:00", 7200, KB317245_PROCS)
     later = esxi_sample("2025-09-18T11:00:00+00:00", 10800, KB317245_PROCS)
     d = diagnose_kb308590([first, later])
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert d is not None and d.verdict is DiagVerdict.FALSE  # ESXi 5+ host: KB 308590 does not apply
     assert d.figures["samples"] == 1 and d.figures["gap_before_boot_h"] == 10.0
     assert "shows a restarted host" in d.summary
 
 
 def test_kb308590_crash_with_flat_memory_has_no_single_culprit() -> None:
     d = diagnose_kb308590(kb317245_events(with_halt=False))
-    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert d is not None and d.verdict is DiagVerdict.FALSE
     assert "culprit" not in d.figures and "no single process" in d.summary
-    assert any("Identify the component" in r and "engage VMware Support" in r for r in d.recommendations)
+    assert any("KB 317245" in r and "engage VMware Support" in r for r in d.recommendations)
+    assert not any("Service Console" in r or "cos-core" in r for r in d.recommendations)
 
 
 def test_kb308590_pcpu_lockup_is_not_the_cos_heartbeat() -> None:
@@ -607,3 +609,61 @@ def test_kb392634_tools_heartbeat_lost_during_trouble_is_at_risk() -> None:
     diags = diagnose_kb392634([apd_start(T0), hb])
     assert [(d.subject, d.verdict) for d in diags] == [("app03", DiagVerdict.INFO)]
     assert "Tools heartbeat lost in app03" in diags[0].summary
+
+
+# ------------------------------------------------------------------ issue 12 item 7: KB 308590 where it applies
+
+# reference/log-samples/vmksummary.txt:11-12,14 (KB 317245, ESXi 7/8): two hourly samples, then a boot with no
+# halt line before it; vmkernel.log.txt:95: an ESXi purple screen that is not a Lost Heartbeat
+KB317245_UNCLEAN = [
+    "2025-09-18T01:00:00.360Z heartbeat[14118500]: up 22d1h40m22s, 10 VMs; [[2109036 vmx 16752988kB] [2115283 vmx "
+    "16775168kB] [2112238 vmx 44607488kB]] []",
+    "2025-09-18T02:00:00.360Z heartbeat[14118500]: up 22d2h40m22s, 10 VMs; [[2109036 vmx 16752988kB] [2115283 vmx "
+    "16775168kB] [2112238 vmx 44607488kB]] []",
+    "2025-09-18T02:45:00.360Z Host has booted",
+]
+NMI_PSOD = (
+    "@BlueScreen: NMI IPI: Panic requested by another PCPU. PC 0x################, SP 0x################ (Src 0x4, "
+    "CPU0)"
+)
+
+
+def real_events(vmksummary: list[str], vmkernel: list[str]) -> list[Event]:
+    out: list[Event] = []
+    for kind, raws in ((LogKind.VMKSUMMARY, vmksummary), (LogKind.VMKERNEL, vmkernel)):
+        lines = [layouts.parse_line(r, kind, file=f"{kind.value}.log", line_no=i, host="esx8") for i, r in
+                 enumerate(raws, 1)]  # fmt: skip
+        out.extend(catalog.events_from_lines(lines))
+    return out
+
+
+def test_kb308590_esxi_crash_that_is_not_lost_heartbeat_does_not_apply() -> None:
+    events = real_events(KB317245_UNCLEAN, [NMI_PSOD])
+    assert {e.name for e in events} == {"host.memory.sample", "host.boot", "host.psod"}
+    [d] = diagnose_kb308590_hosts(events)
+    assert d.verdict is DiagVerdict.FALSE and "does not apply" in d.title
+    assert "NMI IPI: Panic requested by another PCPU" in d.summary and "no Service Console" in d.summary
+    assert not any("Service Console" in r or "cos-core" in r or "Misc.CosCoreFile" in r for r in d.recommendations)
+    assert any("purple screen backtrace" in r for r in d.recommendations)
+    assert d.figures["samples"] == 2 and "vmksummary sample" in d.summary  # samples: their figures are named
+
+
+def test_kb308590_esx3_crash_without_lost_heartbeat_text_stays_unknown() -> None:
+    """ESX 3.x/4.x has a Service Console: an unclean stop without the Lost Heartbeat text stays undecided."""
+    events = [e for e in kb308590_events() if e.name not in ("host.heartbeat.lost",)]
+    events = [e if e.name != "host.psod" else ev("host.psod", None, "vmkernel", None, "esxhostname",
+                                                  reason="NMI IPI: Panic requested by another PCPU")
+              for e in events]  # fmt: skip
+    d = diagnose_kb308590(events)
+    assert d is not None and d.verdict is DiagVerdict.UNKNOWN
+    assert any("Service Console" in r for r in d.recommendations)
+
+
+def test_kb308590_summary_names_vmksummary_only_with_samples() -> None:
+    # a purple screen and nothing from vmksummary: the summary has no vmksummary figures to talk about
+    [d] = diagnose_kb308590_hosts(real_events([], [NMI_PSOD]))
+    assert d.figures["samples"] == 0
+    assert "vmksummary" not in d.summary and "sample" not in d.summary
+    # a boot line but no hourly samples (ESXi 5+ bootstop form): the same, and KB 308590 does not apply
+    [d2] = diagnose_kb308590_hosts(real_events(KB317245_UNCLEAN[2:], [NMI_PSOD]))
+    assert d2.verdict is DiagVerdict.FALSE and "sample" not in d2.summary

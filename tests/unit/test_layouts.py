@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from faultlab.assertions.catalog import events_from_lines
 from faultlab.assertions.layouts import kind_from_filename, parse_line
 from faultlab.assertions.model import LogKind, LogLine
 
@@ -310,3 +311,98 @@ def test_parse_speed() -> None:
             parse_line(raw, LogKind.VMKERNEL)
     per_line_us = (time.perf_counter() - t0) / (20 * len(raws)) * 1e6
     assert per_line_us < 50, per_line_us
+
+
+# ---------------------------------------------------------------------------------------------------
+# Issue 12 item 5: KB placeholders are masked times; year-less stamps take their year from context
+
+# VMware KB 1008130 (ESX 3.5), as copied by vmwaretips.com 2009/01/12: the KB's own placeholders
+KB1008130 = (
+    "<date and time> <hostname> vmkernel: 31:19:32:29.224 cpu1:3961)StorageMonitor: 196: vmhba0:0:0:0 status = "
+    "0/5 0x0 0x0 0x0"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "program", "body"),
+    [
+        (KB1008130, LogKind.VMKERNEL, "vmkernel", "StorageMonitor: 196: vmhba0:0:0:0 status = 0/5 0x0 0x0 0x0"),
+        # the same KB's "<date and time> <hostname> last message repeated 31 times"
+        ("<date and time> <hostname> last message repeated 31 times", LogKind.VMKERNEL, None, None),
+        # issue 12's "<YYYY-MM-DD>T<TIME>" placeholder in front of a real ESXi 5.x vmkernel line (vmkernel.log.txt:20)
+        ("<YYYY-MM-DD>T<TIME>Z cpu0:65641)ScsiDevice: 4993: Device state of naa.60014055c425cd10a874374b415629b3 "
+         "set to APD_START; token num:1", LogKind.VMKERNEL, "vmkernel", "ScsiDevice: 4993: Device state of "
+         "naa.60014055c425cd10a874374b415629b3 set to APD_START; token num:1"),
+        # KB 2004566 (ESXi 5.x vmksummary format, virtualization24x7 blog copy): lower-case mask
+        ("yyyy-mm-ddThh:mm:ssZ bootstop: Host has booted", LogKind.VMKSUMMARY, "bootstop", "Host has booted"),
+    ],
+)  # fmt: skip
+def test_kb_placeholder_times_are_masked(raw: str, kind: LogKind, program: str | None, body: str | None) -> None:
+    ln = p(raw, kind)
+    assert ln.ok and ln.masked and ln.time is None, ln
+    assert ln.problem is None
+    if program is not None:
+        assert (ln.program, ln.body) == (program, body)
+
+
+def test_syslog_priority_is_not_a_placeholder() -> None:
+    # reference/log-samples/hostd.log.txt:61 (elatov, ESXi 6.5 hostd over syslog)
+    raw = (
+        "<167>2017-10-01T02:20:54.492Z hp.kar.int Hostd: verbose hostd[B903B70] [Originator@6876 "
+        "sub=PropertyProvider] RecordOp ASSIGN: guest.disk, 4. Sent notification immediately."
+    )
+    ln = p(raw, LogKind.HOSTD)
+    assert not ln.masked and ln.time == datetime(2017, 10, 1, 2, 20, 54, 492000, tzinfo=UTC)
+
+
+def test_kb_lines_without_their_time_keep_the_vmkernel_header() -> None:
+    # VMware KB 2144657, as quoted by opvizor 2016-02-23: the KB leaves the time out
+    raw = (
+        "cpu6:32909)WARNING: NMP: nmp_PathDetermineFailure:2961: Cmd (0x2a) PDL error (0x5/0x25/0x0) - path "
+        "vmhba2:C0:T5:L2 device naa.514f0c5ec2000008 - triggering path evaluation"
+    )
+    ln = p(raw, LogKind.VMKERNEL)
+    assert ln.ok and ln.layout == "no-timestamp" and ln.pid == "32909" and ln.severity == "WARNING"
+    assert ln.body.startswith("WARNING: NMP: nmp_PathDetermineFailure")
+
+
+def test_yearless_stamp_takes_the_year_of_the_line_before() -> None:
+    """ESX 4 /var/log/messages: the logger line's epoch has a year (vmksummary.txt:31, KB 1019238, 2010); the
+    vmkernel line after it (vmkernel.log.txt:115, another ESX 4 host) has none and takes 2010."""
+    epoch_line = p("Mar 9 10:26:47 localhost logger: (1268148407) loaded VMkernel", LogKind.OTHER)
+    assert epoch_line.time is not None and epoch_line.time.year == 2010 and not epoch_line.year_inferred
+    raw = (
+        "Oct  5 13:13:36 esx02 vmkernel: 38:20:29:34.025 cpu3:1305)WARNING: NFSLock: 1883: disk is being locked "
+        "by other consumer"
+    )
+    ln = p(raw, LogKind.OTHER, prev=epoch_line, year=2026)
+    assert ln.time == datetime(2010, 10, 5, 13, 13, 36, tzinfo=UTC) and ln.year_inferred
+    # at New Year the year moves on: "Jan  2" after a December line
+    dec = p("Dec 31 23:59:59 esx02 vmkernel: 38:20:29:34.025 cpu3:1305)x", LogKind.OTHER, prev=epoch_line)
+    jan = p("Jan  2 00:00:01 esx02 vmkernel: 38:20:29:34.025 cpu3:1305)x", LogKind.OTHER, prev=dec)
+    assert dec.time is not None and jan.time is not None and jan.time.year == dec.time.year + 1 == 2011
+
+
+def test_yearless_stamp_without_context_is_never_in_the_future() -> None:
+    now = datetime.now(UTC)
+    for month_day in ("Jan  1", "Dec 31", f"{now:%b} {now.day:2d}"):
+        ln = p(f"{month_day} 00:00:00 esx02 vmkernel: 38:20:29:34.025 cpu3:1305)x", LogKind.OTHER)
+        assert ln.time is not None and ln.year_inferred
+        assert ln.time <= now + timedelta(days=1) and ln.time > now - timedelta(days=366)
+
+
+def test_event_json_says_the_year_was_inferred() -> None:
+    # elatov/elatov.github.io 2012/11 "VMs are Slow to Boot from an HP MSA 2000 Array" (ESX 3.5)
+    esx35 = (
+        "Nov 14 01:15:37 esx vmkernel: 0:02:09:02.494 cpu3:1043)FS3: 4831: Reclaimed timed out heartbeat [HB "
+        "state abcdef02 offset 3159552 gen 174 stamp 7738206575 uuid 50a2d28e-497dcab4-7e86-001b78bbdd58 jrnl "
+        "<FB 121075> drv 4.31]"
+    )
+    # reference/log-samples/vmkernel.log.txt:68 (ISO stamp: the year is in the line)
+    esxi5 = (
+        "2012-11-12T13:23:57.368Z cpu11:4132)HBX: 231: Reclaimed heartbeat for volume "
+        "503f6831-a50ea3f0-bc4c-5ef3fcc3abc7 (LUN301): [Timeout]"
+    )
+    (old,) = events_from_lines([p(esx35, LogKind.VMKERNEL, year=2012)])
+    (new,) = events_from_lines([p(esxi5, LogKind.VMKERNEL)])
+    assert old.to_json()["year_inferred"] is True and new.to_json()["year_inferred"] is False

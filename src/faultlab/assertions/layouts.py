@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,12 +49,17 @@ _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 # An ISO timestamp, digits or the masks KBs use (YYYY-MM-DDTHH:MM:SS.###Z, 2025-MM-DDThh:mm:ss.266Z ...).
 _TS = re.compile(
-    r"([0-9Y]{4})-([0-9M]{2})-([0-9D]{2})T([0-9Hh]{2}):([0-9Mm]{2}):([0-9Ss]{2})"
+    r"([0-9Yy]{4})-([0-9Mm]{2})-([0-9Dd]{2})T([0-9Hh]{2}):([0-9Mm]{2}):([0-9Ss]{2})"
     r"(?:\.([0-9#Xx]{1,9}))?(Z|[+-]\d\d:?\d\d)?"
 )
 _DATE_ONLY = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?= )")
 _TRUNCATED_TS = re.compile(r"\d{1,3}-\d\d-\d\dT\d\d:")
-_MASK_CHARS = frozenset("YMDHhmSs#Xx")
+_MASK_CHARS = frozenset("YyMDdHhmSs#Xx")
+# KB placeholders written where the time was: "<date and time>", "<YYYY-MM-DD>T<TIME>", "<timestamp>"; a
+# syslog priority "<14>" is digits only and never names a date or time
+_RE_PLACEHOLDER_TS = re.compile(
+    r"(?:<[^<>\d][^<>]{0,30}>[T ]?)*<[^<>\d]*(?:date|time|yyyy|hh:mm)[^<>]*>(?:\.[^\s]*)?Z?", re.I
+)
 
 
 def _mk_time(parts: Sequence[int], frac: str | None) -> datetime | None:
@@ -280,9 +286,15 @@ def _hostd4(m: re.Match[str], layout: str) -> _Hdr:
     return h
 
 
+def _clock_year(month: int, day: int) -> int:
+    """The year of a year-less stamp with nothing else to go on: this year, unless that puts it in the future."""
+    now = datetime.now(UTC)
+    return now.year - 1 if (month, day) > (now.month, now.day + 1) else now.year
+
+
 def _vmx_old(m: re.Match[str], year: int | None) -> _Hdr:
     """ESX 3.x/4.x vmware.log header; the year comes from the caller or the clock, as for classic syslog."""
-    y = year if year is not None else datetime.now(UTC).year
+    y = year if year is not None else _clock_year(_MONTHS[m.group(1)], int(m.group(2)))
     parts = [y, _MONTHS[m.group(1)], *(int(m.group(i)) for i in range(2, 6))]
     t = _mk_time(parts, m.group(6))
     text = m.string
@@ -302,7 +314,7 @@ def _syslog(text: str, kind: LogKind, year: int | None) -> _Hdr:
     m = _RE_SYSLOG.match(text)
     if m is None or m.group(1) not in _MONTHS:
         return _Hdr("unknown", text, ok=False, problem="unrecognised header")
-    y = year if year is not None else datetime.now(UTC).year
+    y = year if year is not None else _clock_year(_MONTHS[m.group(1)], int(m.group(2)))
     mon = _MONTHS[m.group(1)]
     t = _mk_time([y, mon, *(int(m.group(i)) for i in range(2, 6))], None)
     h = _Hdr(
@@ -375,24 +387,55 @@ def _forwarded(text: str, kind: LogKind, year: int | None) -> _Hdr:
     return h
 
 
+# after a placeholder time: "[<hostname>|host] prog[pid]: body" (KB 1008130: "<date and time> <hostname> vmkernel:
+# 31:19:32:29.382 cpu2:1144)FS3: ..."); "cpu2:1144)" is an ESXi 5.x+ vmkernel prefix, not a program
+_RE_PLACEHELD_SYSLOG = re.compile(
+    r" (?:<[^<>]*> |[\w.\-]+ (?=[A-Za-z][\w.\-]*(?:\[\w+\])?: ))?(?!cpu\d)([A-Za-z][\w.\-]*)(?:\[(\w+)\])?: (.*)", re.S
+)
+
+
+def _placeheld(rest: str, kind: LogKind) -> _Hdr:
+    m = _RE_PLACEHELD_SYSLOG.match(rest)
+    if m is None:
+        h = _after_ts(rest, kind, "esxi5-7")
+        h.layout = "placeholder-" + h.layout
+        return h
+    h = _Hdr("placeholder-syslog", m.group(3), program=m.group(1), pid=m.group(2))
+    if m.group(1).lower().startswith("vmk"):
+        mu = _RE_UPTIME.match(h.body)
+        if mu:  # "D:HH:MM:SS.mmm cpuN:WORLD)msg"
+            h.body, h.pid = mu.group(4), mu.group(3)
+        h.severity = _vmk_severity(h.body)
+    return h
+
+
 def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
     c = text[:1]
     if c.isdigit():
         if text[4:5] == "-" and text[:4].isdigit():
             return _iso(text, kind)
         return _uptime(text)
-    if c == "Y" or (c == "2" and text[4:5] == "-"):
+    if c in ("Y", "y") or (c == "2" and text[4:5] == "-"):
         return _iso(text, kind)
     if c == "[":
         return _bracketed(text, kind)
     if c == "<" and _RE_PRI.match(text):
         return _forwarded(text, kind, year)
+    if c == "<":
+        mp = _RE_PLACEHOLDER_TS.match(text)
+        if mp:  # a KB's placeholder for the time: masked; the rest is a classic syslog or an ESXi 5.x+ line
+            h = _placeheld(text[mp.end() :], kind)
+            h.masked, h.time_text = True, mp.group(0)
+            return h
     if c.isupper() and text[3:4] == " " and text[:3] in _MONTHS:
         return _syslog(text, kind, year)
     if c in "@VCP" and _RE_PSOD.match(text):
         return _Hdr("psod", text, program="BlueScreen" if c == "@" else None)
     if c == "-" and text.startswith("-->"):
         return _Hdr("continuation", text[3:].lstrip(" "), continuation=True)
+    if c == "c" and (mk := _RE_VMK_PREFIX.match(text)):  # "cpu6:32909)WARNING: ..." a KB left the time out
+        body = text[mk.end() :]
+        return _Hdr("no-timestamp", body, severity=_vmk_severity(body), program="vmkernel", pid=mk.group(2))
     if c.isalpha():
         m = _RE_TAGGED_NOTS.match(text)
         if m:  # "vobd[2098532]  ..." with the timestamp left out by a KB
@@ -439,8 +482,11 @@ def parse_line(
         h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
     if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
         h.body = stripped
-    if h.guessed_year and prev is not None and prev.layout in _YEARLESS and prev.time and h.time:
-        h.time = _roll_year(h.time, prev.time)
+    if h.guessed_year and prev is not None and prev.time and h.time:
+        # the year from context: the previous line of the stream (its own stamp's year, or the one it was
+        # given), rolled over at New Year; else the caller's year or the clock's
+        with contextlib.suppress(ValueError):  # Feb 29 in a non-leap year keeps the caller's year
+            h.time = _roll_year(h.time.replace(year=prev.time.year), prev.time)
     if h.continuation and prev is not None and h.time is None and not h.masked:
         h.time, h.masked = prev.time, prev.masked
         if h.layout == "continuation":
@@ -449,4 +495,5 @@ def parse_line(
         kind=kind, file=file, line_no=line_no, raw=text, body=h.body, time=h.time, time_text=h.time_text,
         masked=h.masked, layout=h.layout, severity=h.severity, program=h.program, pid=h.pid,
         continuation=h.continuation, host=host or h.host, ok=h.ok, problem=h.problem,
+        year_inferred=h.guessed_year and h.time is not None,
     )  # fmt: skip

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from faultlab.assertions.events import EVENTS
+
 
 class LogKind(enum.StrEnum):
     """Which ESXi log a line came from; decides which layouts and signatures apply."""
@@ -44,6 +46,7 @@ class LogLine:
     host: str = ""
     ok: bool = True
     problem: str | None = None  # why ok is False
+    year_inferred: bool = False  # the stamp has no year (ESX 3.x/4.x syslog): it came from context
 
 
 @dataclass(slots=True)
@@ -61,6 +64,7 @@ class Event:
     source_id: str | None = None  # the ESXi event id, e.g. "esx.problem.storage.apd.start"
     kind: LogKind = LogKind.OTHER
     twin: tuple[str, int] | None = None  # (file, line_no) of the vob.*/esx.* twin this one duplicates
+    year_inferred: bool = False  # `time`'s year is not in the line (ESX 3.x/4.x syslog): taken from context
 
     @property
     def key(self) -> tuple[str, int]:
@@ -71,6 +75,7 @@ class Event:
         return {
             "name": self.name,
             "time": self.time.isoformat().replace("+00:00", "Z") if self.time else None,
+            "year_inferred": self.year_inferred,
             "host": self.host,
             "file": self.file,
             "line": self.line_no,
@@ -83,33 +88,5 @@ class Event:
         }
 
 
-# The stable names of DESIGN.md's signature catalog. Add more, keep these.
-CATALOG_NAMES: tuple[str, ...] = (
-    "apd.start",
-    "apd.timeout",
-    "apd.exit",
-    "pdl",
-    "path.dead",
-    "path.on",
-    "redundancy.lost",
-    "redundancy.restored",
-    "connectivity.lost",
-    "connectivity.restored",
-    "nfs.server.lost",
-    "nfs.server.restored",
-    "vmfs.heartbeat.timeout",
-    "vmfs.heartbeat.reclaimed",
-    "iscsi.connection.offline",
-    "iscsi.connection.online",
-    "hostd.slow_io",
-    "hostd.io_error",
-    "vsan.liveness.lost",
-    "guest.bsod",
-    "guest.tools_heartbeat.lost",
-    "guest.reset",
-    "host.heartbeat.lost",
-    "host.psod",
-    "host.boot",
-    "host.shutdown",
-    "host.memory.sample",
-)
+# The stable names of DESIGN.md's signature catalog, from the one event table (events.py).
+CATALOG_NAMES: tuple[str, ...] = tuple(e.name for e in EVENTS)

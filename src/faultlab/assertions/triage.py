@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.assertions import catalog
-from faultlab.assertions.diagnose import Diagnosis, diagnose_kb308590_hosts, diagnose_kb392634, parse_meminfo
+from faultlab.assertions.diagnose import DiagContext, Diagnosis, diagnose_all, parse_meminfo
 from faultlab.assertions.model import Event
 from faultlab.assertions.scan import ScanStats, scan_stream
 from faultlab.assertions.sources import LogSource, SourceError, discover, opened
@@ -150,8 +150,8 @@ def triage(
                 e.time = e.time + offsets[e.host]
     events.sort(key=_sort_key)
     meminfo_text = next((m for m in (find_meminfo(p) for p in paths if str(p) != "-") if m), None)
-    diagnoses: list[Diagnosis] = list(diagnose_kb392634(events))
-    diagnoses.extend(diagnose_kb308590_hosts(events, parse_meminfo(meminfo_text) if meminfo_text else None))
+    meminfo = parse_meminfo(meminfo_text) if meminfo_text else None
+    diagnoses: list[Diagnosis] = diagnose_all(events, DiagContext(meminfo))
     shown = [e for e in events if flt.keeps(e)]
     hidden = 0
     if flt.since is not None or flt.until is not None:

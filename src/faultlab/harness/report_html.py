@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from faultlab.assertions import events as event_table
 from faultlab.harness.record import ERROR, FAILED, PASSED, RunRecord
 from faultlab.harness.report_data import RunView
 from faultlab.harness.report_svg import MET, MISSED, UNKNOWN, seconds_text, timeline_svg, utc
@@ -104,12 +105,9 @@ def _cards(measures: Mapping[str, float]) -> str:
 
 
 def _legend() -> str:
+    families = dict.fromkeys((f.colour, f.label) for f in event_table.FAMILIES if f is not event_table.OTHER_FAMILY)
     items = [
-        ("#e8590c", "APD"),
-        ("#1971c2", "NFS / paths / iSCSI"),
-        ("#862e9c", "guest"),
-        ("#5c677d", "hostd"),
-        ("#c92a2a", "PDL / host"),
+        *families,
         ("#0c8599", "vSphere property (◆)"),
         ("#364fc7", "vCenter event (■)"),
     ]

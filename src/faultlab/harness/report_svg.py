@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 
+from faultlab.assertions import events as event_table
 from faultlab.harness.anchors import HEALED, INJECTED
 from faultlab.harness.judgement import StepStatus
 from faultlab.harness.report_data import Mark, RunView, StepView
@@ -22,20 +23,6 @@ STEP_ROW_H = 22
 SPAN_ROW_H = 20
 TICK_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 
-# Colours by catalog family (first matching prefix wins).
-FAMILY_COLOURS: tuple[tuple[str, str], ...] = (
-    ("apd.", "#e8590c"),
-    ("pdl", "#c92a2a"),
-    ("guest.", "#862e9c"),
-    ("host.", "#c92a2a"),
-    ("hostd.", "#5c677d"),
-    ("nfs.", "#1971c2"),
-    ("iscsi.", "#1971c2"),
-    ("path.", "#1971c2"),
-    ("connectivity.", "#1971c2"),
-    ("redundancy.", "#1971c2"),
-    ("vmfs.", "#0b7285"),
-)
 PROPERTY_COLOUR, VCENTER_COLOUR, OTHER_COLOUR = "#0c8599", "#364fc7", "#495057"
 MET, MISSED, UNKNOWN = "#2b8a3e", "#c92a2a", "#e67700"
 PHASE_COLOURS = {"ok": "#dbe4ff", "error": "#ffc9c9", "interrupted": "#ffe8cc", "running": "#e9ecef"}
@@ -46,7 +33,8 @@ def colour_of(mark: Mark) -> str:
         return PROPERTY_COLOUR
     if mark.source == "vcenter":
         return VCENTER_COLOUR
-    return next((c for p, c in FAMILY_COLOURS if mark.name.startswith(p)), OTHER_COLOUR)
+    row = event_table.info(mark.name)  # colours by catalog family, from the one event table
+    return row.colour if row else OTHER_COLOUR
 
 
 def utc(t: datetime) -> str:

@@ -8,33 +8,21 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from faultlab.assertions import events as event_table
 from faultlab.assertions.model import Event
 from faultlab.assertions.triage import TriageReport
 
 SCHEMA_VERSION = 1
 
-_STYLE_BY_PREFIX = {
-    "apd.": "bold yellow",
-    "pdl": "bold red",
-    "guest.bsod": "bold white on red",
-    "host.psod": "bold white on red",
-    "host.heartbeat.lost": "bold red",
-    "nfs.server.lost": "yellow",
-    "nfs.server.restored": "green",
-    "hostd.": "magenta",
-    "vmfs.": "cyan",
-}
-
 
 def _style(name: str) -> str:
-    for prefix, style in _STYLE_BY_PREFIX.items():
-        if name.startswith(prefix):
-            return style
-    return ""
+    row = event_table.info(name)
+    return row.console_style if row else ""
 
 
 def _fmt_time(t: datetime | None) -> str:
@@ -89,7 +77,7 @@ def render(report: TriageReport, console: Console, *, show_twins: bool = False) 
         if detail:
             what.append(("  " if e.subject else "") + detail, style="cyan")
         what.append(f"  {e.file}:{e.line_no}", style="dim")
-        table.add_row(shown_time, e.host, Text(e.name, style=_style(e.name)), what)
+        table.add_row(shown_time, Text(e.host), Text(e.name, style=_style(e.name)), what)
     console.print(table)
     if twins:
         console.print(f"[dim]{twins} vob/esx twin event(s) linked to the events above and not repeated.[/dim]")
@@ -103,9 +91,9 @@ def render(report: TriageReport, console: Console, *, show_twins: bool = False) 
             body.append(Text(f"- {rec}"))
         verdict = str(getattr(d.verdict, "value", d.verdict))
         colour = {"true": "red", "false": "green", "unknown": "yellow"}.get(verdict, "white")
-        console.print(
-            Panel(Group(*body), title=f"{d.kb}: {d.title} [{verdict}]", subtitle=d.subject or "", border_style=colour)
-        )
+        # titles are rich markup: log text ("[vob.scsi...]", a "[true]" verdict) must be escaped, not eaten
+        title = escape(f"{d.kb}: {d.title} [{verdict}]")
+        console.print(Panel(Group(*body), title=title, subtitle=escape(d.subject or ""), border_style=colour))
     odd = [s for s in report.stats if s.odd or s.error]
     console.print(
         f"{len(report.stats)} log file(s), {report.total_lines} lines, "
@@ -113,11 +101,12 @@ def render(report: TriageReport, console: Console, *, show_twins: bool = False) 
     )
     for s in odd:
         if s.error:
-            console.print(f"[red]{s.name}: could not be read: {s.error}[/red]")
+            console.print(f"[red]{escape(s.name)}: could not be read: {escape(s.error)}[/red]")
         for o in s.odd_examples[:5]:
-            console.print(f"[yellow]odd line[/yellow] {s.name}:{o.line_no}: {o.problem}: {o.text[:120]!r}")
+            text = escape(f"{s.name}:{o.line_no}: {o.problem}: {o.text[:120]!r}")
+            console.print(f"[yellow]odd line[/yellow] {text}")
         if s.odd > 5:
-            console.print(f"[dim]{s.name}: {s.odd - min(5, len(s.odd_examples))} more odd line(s).[/dim]")
+            console.print(f"[dim]{escape(s.name)}: {s.odd - min(5, len(s.odd_examples))} more odd line(s).[/dim]")
 
 
 def json_records(report: TriageReport) -> Iterator[dict[str, Any]]:
