@@ -18,7 +18,8 @@ BASELINE_RUNS = 5  # a point is judged against the median of up to this many run
 
 def summarise(record: RunRecord, run_dir: Path, *, lab: str | None = None, timing: str | None = None) -> RunSummary:
     """What the history keeps of a finished run: its outcome, settings, versions and recovery times."""
-    measures = measures_of(build_view(record, run_dir))
+    # the runner stores the measures it computed; a record without them (an old one) gets them computed again
+    measures = dict(record.measures) or measures_of(build_view(record, run_dir))
     for rec in record.recovery:  # each recovery condition's time from heal is a measure too
         if rec.met and rec.seconds is not None:
             measures[f"recover.{rec.condition}_s"] = rec.seconds
