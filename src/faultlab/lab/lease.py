@@ -23,7 +23,9 @@ from faultlab.lab.errors import LabError
 from faultlab.lab.esxi import Runner
 from faultlab.lab.inventory import Inventory
 
-DEFAULT_PATH = "/tmp/faultlab.lease"  # ESXi's /tmp is a ramdisk: a rebooted node forgets its lease (renewal retakes it)
+# /var/run: root-writable on ESXi and Linux alike; a ramdisk on ESXi, so a rebooted node forgets its lease (renewal
+# retakes it); on the embedded lab each node has its own /var/run, so labs never share a lease.
+DEFAULT_PATH = "/var/run/faultlab.lease"
 DEFAULT_TTL_S = 120.0
 _PREFIX = "faultlab-lease"
 # Only these characters go into the link text, so it needs no quoting on the node and parses back exactly.

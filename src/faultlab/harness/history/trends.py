@@ -22,8 +22,8 @@ def summarise(record: RunRecord, run_dir: Path, *, lab: str | None = None, timin
     measures = dict(record.measures) or measures_of(build_view(record, run_dir))
     for rec in record.recovery:  # each recovery condition's time from heal is a measure too
         if rec.met and rec.seconds is not None:
-            measures[f"recover.{rec.condition}_s"] = rec.seconds
-    judged = frozenset(k for k in measures if k in JUDGED_MEASURES or k.startswith("recover."))
+            measures[f"recover_{rec.condition.replace(' ', '_')}_s"] = rec.seconds  # as the JUnit properties
+    judged = frozenset(k for k in measures if k in JUDGED_MEASURES or k.startswith("recover_"))
     ended = max((p.ended for p in record.phases if p.ended), default=None)
     started = parse_iso(record.started)
     versions = dict(getattr(record, "versions", {}) or {})
