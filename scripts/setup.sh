@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   golang-go golang-github-vmware-govmomi-dev
   # report rendering check
   chromium
+  # the run history's PostgreSQL tests start a throwaway server from these binaries
+  postgresql
 )
 
 missing=()
@@ -25,7 +27,7 @@ if ((${#missing[@]})) && [[ "${FAULTLAB_SKIP_APT:-0}" != 1 ]]; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # Debian starts services on install; the lab runs its own copies inside namespaces.
-    for svc in nfs-ganesha tgt rpcbind ssh; do
+    for svc in nfs-ganesha tgt rpcbind ssh postgresql; do
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
   else

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+# pytester's in-process runs drop the modules they imported; SQLAlchemy's compiled parts cannot be imported twice
+# in one process, so the history is loaded here, before any run, and kept.
+import faultlab.harness.history.trends  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -33,8 +38,28 @@ expect:
 
 # The fake runner decides the outcome from the scenario's name and records what it was called with.
 CONFTEST = """\
+import contextlib
+import subprocess
 from pathlib import Path
 from faultlab.harness.record import RunRecord, Recovery
+from faultlab.lab.lease import LabLease
+from faultlab.lab.ssh import CommandResult
+
+class LocalShell:  # the lab's lease on this machine's shell and file system instead of over SSH
+    def run(self, argv, timeout=None, check=False):
+        p = subprocess.run(["/bin/sh", "-c", argv], capture_output=True, text=True, timeout=timeout, check=False)
+        return CommandResult(argv, p.returncode, p.stdout, p.stderr, 0.0, "esx01")
+
+LEASES = []
+
+@contextlib.contextmanager
+def local_lease(lab, ttl_s):
+    lease = LabLease(LocalShell(), node="esx01", path=str(Path(__file__).parent / "lab.lease"), ttl_s=ttl_s)
+    LEASES.append(lease)
+    yield lease
+
+def pytest_faultlab_lease_factory(config):
+    return local_lease
 
 CALLS = []
 
@@ -174,3 +199,91 @@ def test_run_scenario_fixture_for_python_scenarios(lab_dir: pytest.Pytester) -> 
     result = lab_dir.runpytest("--inventory", "inv.yaml", "test_py.py")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*scenario fails-x failed: FALSE in order*"])
+
+
+# -- pytest by the book (issue 15): collection, -k, --lf, markers, leases, history, xdist --------------------
+
+
+def test_a_scenario_file_named_on_the_command_line_is_collected_wherever_it_lives(lab_dir: pytest.Pytester) -> None:
+    (lab_dir.path / "elsewhere").mkdir()
+    path = lab_dir.path / "elsewhere" / "nfs-here.yaml"
+    path.write_text(SCENARIO.format(name="nfs-here"))
+    (lab_dir.path / "elsewhere" / "other.yaml").write_text(SCENARIO.format(name="other"))
+    result = lab_dir.runpytest("--inventory", "inv.yaml", "elsewhere/nfs-here.yaml", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*elsewhere/nfs-here.yaml::nfs-here PASSED*"])
+    assert "other" not in result.stdout.str()
+
+
+def test_an_ini_scenario_folder_adds_its_files(lab_dir: pytest.Pytester) -> None:
+    (lab_dir.path / "nightly").mkdir()
+    (lab_dir.path / "nightly" / "nfs-a.yaml").write_text(SCENARIO.format(name="nfs-a"))
+    lab_dir.makeini("[pytest]\nfaultlab_scenario_dirs = nightly\n")
+    result = lab_dir.runpytest("--inventory", "inv.yaml", "nightly", "-v")
+    result.assert_outcomes(passed=1)
+
+
+def test_k_lf_and_content_markers_select_scenarios(lab_dir: pytest.Pytester) -> None:
+    scenario(lab_dir, "nfs-ok")
+    scenario(lab_dir, "fails-one")
+    iscsi = SCENARIO.format(name="iscsi-ok").replace("references", "x")
+    scenario(lab_dir, "iscsi-ok", iscsi.replace("story: a test scenario", "story: s\nreferences: [KB 392634]"))
+    lab_dir.runpytest("--inventory", "inv.yaml", "-k", "iscsi").assert_outcomes(passed=1, deselected=2)
+    lab_dir.runpytest("--inventory", "inv.yaml").assert_outcomes(passed=2, failed=1)
+    lf = lab_dir.runpytest("--inventory", "inv.yaml", "--lf", "-v")
+    lf.assert_outcomes(failed=1)  # only the failed scenario's file is collected again
+    lf.stdout.fnmatch_lines(["*fails-one.yaml::fails-one FAILED*"])
+    kb = lab_dir.runpytest("--inventory", "inv.yaml", "--strict-markers", "-m", "kb392634", "-v")
+    kb.assert_outcomes(passed=1, deselected=2)
+    kind = lab_dir.runpytest("--inventory", "inv.yaml", "--strict-markers", "-m", "network_blackhole")
+    kind.assert_outcomes(passed=2, failed=1)
+
+
+def test_a_lab_leased_by_another_run_is_an_error_at_once_with_lease_wait_zero(lab_dir: pytest.Pytester) -> None:
+    scenario(lab_dir, "nfs-ok")
+    (lab_dir.path / "lab.lease").symlink_to("faultlab-lease v=1 owner=ci7:4242 run=nightly-x expires=99999999999")
+    result = lab_dir.runpytest("--inventory", "inv.yaml", "--lease-wait", "0")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*lab busy: the lab is leased by run nightly-x of ci7:4242*"])
+
+
+def test_an_expired_lease_is_broken_with_a_note_and_every_run_lands_in_the_history(
+    lab_dir: pytest.Pytester,
+) -> None:
+    from faultlab.harness.history import HistoryStore
+
+    scenario(lab_dir, "nfs-ok")
+    scenario(lab_dir, "fails-one")
+    (lab_dir.path / "lab.lease").symlink_to("faultlab-lease v=1 owner=dead:1 run=killed expires=1000")
+    lab_dir.runpytest("--inventory", "inv.yaml", "--artifacts", "out").assert_outcomes(passed=1, failed=1)
+    notes = json.loads((lab_dir.path / "out" / "fails-one-1" / "record.json").read_text())["notes"]
+    assert any("broke the expired lease of run killed" in n for n in notes)
+    assert not (lab_dir.path / "lab.lease").is_symlink()  # released after the runs
+    with HistoryStore(f"sqlite:///{lab_dir.path / 'out' / 'history.sqlite'}") as store:
+        runs = {r.scenario: r for r in store.runs()}
+    assert set(runs) == {"nfs-ok", "fails-one"} and runs["fails-one"].outcome == "failed"
+    assert runs["nfs-ok"].measures["heal_to_guest_heartbeat_green_s"] == 4.5
+
+
+def test_xdist_workers_take_their_own_lab_from_the_pool(lab_dir: pytest.Pytester) -> None:
+    lab_dir.makefile(".yaml", inv2=INVENTORY)
+    lab_dir.makefile(".yaml", pool="pool: [inv.yaml, inv2.yaml]\n")
+    for i in range(4):
+        scenario(lab_dir, f"nfs-{i}")
+    conftest = (lab_dir.path / "conftest.py").read_text()
+    (lab_dir.path / "conftest.py").write_text(
+        conftest.replace(
+            "    CALLS.append((name, Path(inventory_path).name, options.artifacts))\n",
+            "    CALLS.append((name, Path(inventory_path).name, options.artifacts))\n"
+            "    with open(Path(__file__).parent / 'calls.txt', 'a') as fh:\n"
+            "        fh.write(f'{name} {Path(inventory_path).name}\\n')\n",
+        ).replace(
+            'path=str(Path(__file__).parent / "lab.lease")', 'path=str(Path(lab.inventory_path).with_suffix(".lease"))'
+        )
+    )
+    result = lab_dir.runpytest_subprocess("--inventory", "pool.yaml", "-n", "2", "--junitxml", "j.xml")
+    result.assert_outcomes(passed=4)
+    calls = dict(line.split() for line in (lab_dir.path / "calls.txt").read_text().splitlines())
+    assert sorted(calls) == [f"nfs-{i}" for i in range(4)]
+    assert set(calls.values()) == {"inv.yaml", "inv2.yaml"}  # each worker its own lab
+    assert len(list(ET.parse(lab_dir.path / "j.xml").iter("testcase"))) == 4  # one JUnit for all workers

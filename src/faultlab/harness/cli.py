@@ -30,6 +30,7 @@ def _root() -> None:
     """faultlab: storage faults on purpose, judged from ESXi logs and the vSphere API."""
 
 
+_lab = None
 if importlib.util.find_spec("faultlab.harness.cli_lab") is not None:  # the embedded lab's commands
     _lab = importlib.import_module("faultlab.harness.cli_lab")
     app.add_typer(_lab.lab_app, name="lab", help="Start, stop and inspect the embedded lab (needs root).")
@@ -88,13 +89,16 @@ def triage_cmd(
 
 
 def _register_harness_commands() -> None:
-    from faultlab.harness import cli_compare, cli_heal, cli_report, cli_run
+    from faultlab.harness import cli_compare, cli_heal, cli_history, cli_lease, cli_report, cli_run
 
     app.command("run")(cli_run.run)
     app.command("judge")(cli_run.judge)
     app.command("report")(cli_report.report)
     app.command("compare")(cli_compare.compare_cmd)
     app.command("heal", help="Heal every fault a ledger lists (after a crashed or killed run).")(cli_heal.heal)
+    app.command("history")(cli_history.history)
+    if _lab is not None:
+        _lab.lab_app.add_typer(cli_lease.lease_app, name="lease")
 
 
 _register_harness_commands()

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from faultlab.harness.cli_history import HISTORY_HELP
 from faultlab.harness.compare import SLOWER, WORSE, CompareError, Comparison, Row, Tolerance, compare
 from faultlab.harness.console import report_console
 from faultlab.harness.record import load_record
@@ -47,8 +48,27 @@ def table(cmp: Comparison) -> Table:
     return t
 
 
+def resolve_run(arg: Path, history: str | None, artifacts: Path) -> Path:
+    """A record file or run folder as given, else a run id looked up in the history (its artifacts folder)."""
+    if arg.exists() or len(arg.parts) != 1:
+        return arg
+    from faultlab.harness.history import HistoryError, HistoryStore, history_url
+
+    url = history_url(history, artifacts)
+    try:
+        with HistoryStore(url) as store:
+            found = store.get(str(arg))
+    except HistoryError as exc:
+        raise ValueError(f"{arg}: not a file or folder, and the history cannot be read: {exc}") from None
+    if found is None or not found.artifacts_dir:
+        raise ValueError(f"{arg}: not a file or folder, nor a run id in the history")
+    return Path(found.artifacts_dir)
+
+
 def compare_cmd(
-    baseline: Annotated[Path, typer.Argument(help="The baseline run (record.json or its run folder).")],
+    baseline: Annotated[
+        Path, typer.Argument(help="The baseline run (record.json, its run folder, or a run id from the history).")
+    ],
     candidates: Annotated[list[Path], typer.Argument(help="One or more runs of the same scenario to compare.")],
     tolerance: Annotated[
         float, typer.Option(help="Percent by which a recovery time may grow before it is a regression.")
@@ -59,6 +79,10 @@ def compare_cmd(
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write one JSON object per candidate to this file ('-': stdout).")
     ] = None,
+    history: Annotated[str | None, typer.Option(help=HISTORY_HELP)] = None,
+    artifacts: Annotated[Path, typer.Option(help="Artifacts folder (where the default history lives).")] = Path(
+        "artifacts"
+    ),
 ) -> None:
     """Compare runs of one scenario (before/after a firmware or configuration change): the outcome, each expected
     step's time from the fault, each recovery condition's and measure's time from heal, the host settings read.
@@ -70,8 +94,8 @@ def compare_cmd(
         raise typer.Exit(EXIT_USAGE)
     tol = Tolerance(ratio=tolerance / 100.0, min_s=min_delta)
     try:
-        base, base_dir = load_record(baseline)
-        loaded = [load_record(c) for c in candidates]
+        base, base_dir = load_record(resolve_run(baseline, history, artifacts))
+        loaded = [load_record(resolve_run(c, history, artifacts)) for c in candidates]
         results = [compare(base, rec, tol, base_dir, folder) for rec, folder in loaded]
     except (ValueError, CompareError) as exc:
         err.print(f"faultlab compare: {exc}")

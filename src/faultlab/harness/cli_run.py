@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from faultlab.harness.cli_history import HISTORY_HELP
 from faultlab.harness.console import report_console
+from faultlab.harness.embedded import LabShape, shape_for
 from faultlab.harness.judge import judge as judge_record
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
 from faultlab.harness.report_html import REPORT_FILE
 from faultlab.harness.report_text import print_report
-from faultlab.harness.runner import RunOptions, run_file
-from faultlab.lab.errors import ConfigError, FaultlabError
+from faultlab.harness.scenario import Scenario, load_scenario
+from faultlab.harness.session import DEFAULT_LEASE_WAIT_S, LabSource, SessionOptions, run_batch
+from faultlab.lab.errors import ConfigError
+from faultlab.lab.lease import LeaseInfo
 
-EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # `faultlab lab up` writes <root>/<lab id>/inventory.yaml
-VC_PASSWORD_VAR = "FAULTLAB_VC_PASSWORD"  # the variable an embedded lab's inventory names
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 3, 2
-
-
-def inventory_of_lab(lab_id: str) -> Path:
-    """The inventory an embedded lab wrote (`faultlab lab up`), by its id."""
-    path = EMBEDDED_STATE_ROOT / lab_id / "inventory.yaml"
-    if not path.is_file():
-        raise typer.BadParameter(f"no embedded lab {lab_id!r}: {path} does not exist (see `faultlab lab status`)")
-    return path
-
-
-def embedded_vcenter_password(lab_id: str) -> None:
-    """An embedded lab keeps its vCenter's password in <state dir>/vcenter/password (0600); put it where the
-    inventory's ${FAULTLAB_VC_PASSWORD} points, unless the environment already has it."""
-    path = EMBEDDED_STATE_ROOT / lab_id / "vcenter" / "password"
-    if not os.environ.get(VC_PASSWORD_VAR) and path.is_file():
-        os.environ[VC_PASSWORD_VAR] = path.read_text(encoding="utf-8").strip()
 
 
 def summary(record: RunRecord) -> list[str]:
@@ -52,43 +39,101 @@ def summary(record: RunRecord) -> list[str]:
     return out
 
 
-def run(
-    scenario: Annotated[Path, typer.Argument(help="A scenario file (scenarios/*.yaml).")],
-    inventory: Annotated[Path | None, typer.Option(help="The lab's inventory (inventory.example.yaml).")] = None,
-    lab: Annotated[str | None, typer.Option(help="An embedded lab's id (instead of --inventory).")] = None,
-    artifacts: Annotated[Path, typer.Option(help="Folder for run records and collected logs.")] = Path("artifacts"),
-    state_dir: Annotated[Path | None, typer.Option(help="Fault ledger folder.")] = None,
-) -> None:
-    """Run one scenario: inject, hold, heal, recover, collect the logs and judge them. Exit 0 passed, 1 failed,
-    3 lab problem, 2 bad input."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-    if (inventory is None) == (lab is None):
-        err.print("faultlab run: give exactly one of --inventory FILE or --lab ID (start one with `faultlab lab up`)")
-        raise typer.Exit(EXIT_USAGE)
-    inv_path = inventory if inventory is not None else inventory_of_lab(str(lab))
-    if lab is not None:
-        embedded_vcenter_password(lab)
-    try:
-        with Progress() as progress:
-            record = run_file(
-                scenario, inv_path, RunOptions(artifacts=artifacts, state_dir=state_dir, progress=progress)
-            )
-    except ConfigError as exc:
-        err.print(f"faultlab run: {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-    except FaultlabError as exc:
-        err.print(f"faultlab run: lab problem: {exc}")
-        raise typer.Exit(EXIT_ERROR) from None
+def _print_run(record: RunRecord, artifacts: Path) -> None:
     run_dir = artifacts / record.run_id
     print_report(record, run_dir, report_console())
     out = Console(highlight=False, soft_wrap=True, markup=False)
     for line in summary(record)[1:]:
         out.print(line)
+    for note in record.notes:
+        if "lease" in note:
+            out.print(f"note: {note}")
     report = run_dir / REPORT_FILE
     if report.is_file():
         out.print(f"report: {report}")
     out.print(f"record: {run_dir / 'record.json'}")
-    raise typer.Exit({PASSED: EXIT_PASSED, ERROR: EXIT_ERROR}.get(record.outcome, EXIT_FAILED))
+
+
+def _lease_progress(err: Console) -> Callable[[LeaseInfo], None]:
+    last = [0.0]
+
+    def show(holder: LeaseInfo) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 10:
+            last[0] = now
+            err.print(f"waiting for the lab: leased by {holder.describe()}")
+
+    return show
+
+
+def run(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (scenarios/*.yaml), run one after another.")],
+    inventory: Annotated[
+        Path | None, typer.Option(help="The lab's inventory (inventory.example.yaml), or a pool file.")
+    ] = None,
+    lab: Annotated[str | None, typer.Option(help="An embedded lab's id (instead of --inventory).")] = None,
+    artifacts: Annotated[Path, typer.Option(help="Folder for run records and collected logs.")] = Path("artifacts"),
+    state_dir: Annotated[Path | None, typer.Option(help="Fault ledger folder.")] = None,
+    lease_wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a lab another run holds (0: fail at once).")
+    ] = DEFAULT_LEASE_WAIT_S,
+    history: Annotated[str | None, typer.Option(help=HISTORY_HELP)] = None,
+) -> None:
+    """Run scenarios: inject, hold, heal, recover, collect the logs and judge them, one after another, each under
+    the lab's lease and recorded in the history. Without --lab or --inventory, an embedded lab shaped for the
+    scenarios is started and taken down afterwards. Exit 0 all passed, 1 one failed, 3 lab problem, 2 bad input."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    if inventory is not None and lab is not None:
+        err.print("faultlab run: give at most one of --inventory FILE or --lab ID")
+        raise typer.Exit(EXIT_USAGE)
+    loaded: list[tuple[str, Scenario]] = []
+    for path in scenarios:
+        try:
+            loaded.append((str(path), load_scenario(path)))
+        except ConfigError as exc:
+            err.print(f"faultlab run: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+    try:
+        shape = shape_for(loaded) if inventory is None and lab is None else LabShape()
+    except ConfigError as exc:
+        err.print(f"faultlab run: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    source = LabSource(inventories=[inventory] if inventory else [], lab_id=lab, shape=lambda: shape)
+    session = SessionOptions(lease_wait_s=lease_wait, history=history, on_lease_wait=_lease_progress(err))
+    if inventory is None and lab is None:
+        err.print(f"starting an embedded lab for {len(scenarios)} scenario(s): {shape.describe()}")
+    from faultlab.harness.runner import RunOptions, run_file
+
+    try:
+        with Progress() as progress:
+            outcomes = run_batch(
+                scenarios,
+                source,
+                RunOptions(artifacts=artifacts, state_dir=state_dir, progress=progress),
+                run_file,
+                session,
+                on_done=lambda o: _print_run(o.record, artifacts) if o.record is not None else None,
+            )
+    finally:
+        if source.embedded is not None:
+            err.print(f"taking the embedded lab {source.embedded.lab_id} down")
+        source.close()
+    codes = []
+    for o in outcomes:
+        if o.record is not None:
+            codes.append({PASSED: EXIT_PASSED, ERROR: EXIT_ERROR}.get(o.record.outcome, EXIT_FAILED))
+        else:
+            err.print(f"faultlab run: {o.scenario}: {o.problem}")
+            codes.append(EXIT_USAGE if o.bad_input else EXIT_ERROR)
+    if len(outcomes) > 1:
+        out = Console(highlight=False, soft_wrap=True, markup=False)
+        for o in outcomes:
+            what = o.record.outcome.upper() if o.record is not None else (o.problem or "").split(":")[0].upper()
+            out.print(f"{what:8} {o.scenario}")
+    raise typer.Exit(max(codes, key=_SEVERITY.index) if codes else EXIT_PASSED)
+
+
+_SEVERITY = [EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_ERROR]
 
 
 def judge(

@@ -6,27 +6,35 @@ message names the step. Options: --inventory / --lab / --artifacts, each also an
 
 from __future__ import annotations
 
-import contextlib
-import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from faultlab.harness.embedded import LabShape, shape_for
 from faultlab.harness.record import ERROR, PASSED, RunRecord
-from faultlab.harness.scenario import load_scenario
+from faultlab.harness.scenario import Scenario, load_scenario
+from faultlab.harness.session import (
+    DEFAULT_LEASE_WAIT_S,
+    Lab,
+    LabSource,
+    LeaseFactory,
+    RunFn,
+    SessionOptions,
+    run_one,
+    ssh_lease,
+)
 from faultlab.lab.errors import ConfigError, FaultlabError
-from faultlab.lab.inventory import Inventory, load_inventory
+from faultlab.lab.lease import LeaseError
 
 if TYPE_CHECKING:
-    from faultlab.harness.runner import RunOptions
+    pass
 
 SCENARIO_DIR = "scenarios"
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # `faultlab lab up` writes <root>/<lab id>/inventory.yaml
 JUNIT_FIGURES = (
     "wall_s",
     "outage_s",
@@ -39,18 +47,16 @@ JUNIT_FIGURES = (
 )
 
 
-class RunFn(Protocol):
-    """What runs one scenario file against the lab an inventory describes (faultlab.harness.runner.run_file)."""
-
-    def __call__(self, scenario_path: Path, inventory_path: Path, options: RunOptions) -> RunRecord: ...
-
-
 class FaultlabHooks:
     """Hooks other plugins (and tests) implement."""
 
     @pytest.hookspec(firstresult=True)
     def pytest_faultlab_runner(self, config: pytest.Config) -> RunFn | None:
         """Return the function that runs a scenario (default: the real runner)."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_faultlab_lease_factory(self, config: pytest.Config) -> LeaseFactory | None:
+        """Return what opens a lab's lease (default: over SSH on the lab's first host)."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -64,22 +70,42 @@ def pytest_faultlab_runner(config: pytest.Config) -> RunFn:
     return run_file
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_faultlab_lease_factory(config: pytest.Config) -> LeaseFactory:
+    return ssh_lease
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("faultlab", "faultlab scenarios")
+    inv_help = (
+        "a lab's inventory file, or a pool file (`pool: [a.yaml, b.yaml]`); repeat for a pool of labs: pytest-xdist "
+        "worker N takes lab N modulo the pool. None: an embedded lab per worker, shaped for the collected scenarios"
+    )
+    group.addoption("--inventory", dest="faultlab_inventory", action="append", default=None, help=inv_help)
+    parser.addini("faultlab_inventory", inv_help, type="linelist", default=[])
     options = (
-        ("inventory", "the lab's inventory file; none: the embedded lab, started once per session"),
         ("lab", "the id of a running embedded lab (`faultlab lab up`) instead of --inventory"),
         ("artifacts", "folder for run records and collected logs (default: artifacts)"),
+        ("history", "history database URL (default: $FAULTLAB_HISTORY, else SQLite in the artifacts folder)"),
+        ("lease_wait", "seconds to wait for a lab leased by another run (0: fail at once; default 900)"),
     )
     for name, text in options:
-        group.addoption(f"--{name}", dest=f"faultlab_{name}", default=None, help=text)
+        group.addoption(f"--{name.replace('_', '-')}", dest=f"faultlab_{name}", default=None, help=text)
         parser.addini(f"faultlab_{name}", text, default=None)
+    parser.addini(
+        "faultlab_scenario_dirs",
+        "more folders whose *.yaml files are scenarios (besides folders named scenarios/ and files named on the "
+        "command line)",
+        type="paths",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab: needs a lab (an inventory, or root for the embedded lab)")
     config.addinivalue_line("markers", "destructive: injects a fault into a lab")
     config.stash[_LAB] = LabProvider(config)
+    config.stash[_SCENARIOS] = []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -93,85 +119,60 @@ def _option(config: pytest.Config, name: str) -> str | None:
     return str(value) if value else None
 
 
-@dataclass(frozen=True)
-class Lab:
-    """The lab of this session: its inventory file and the loaded inventory."""
+def _inventories(config: pytest.Config) -> list[Path]:
+    values = config.getoption("faultlab_inventory") or config.getini("faultlab_inventory") or []
+    return [p if (p := Path(v)).is_absolute() else config.rootpath / p for v in values]
 
-    inventory_path: Path
-    inventory: Inventory
-    embedded_id: str | None = None
+
+def worker_index(config: pytest.Config) -> int:
+    """pytest-xdist's worker number (gw0 -> 0), 0 without xdist."""
+    workerid = str(getattr(config, "workerinput", {}).get("workerid", "gw0"))
+    return int(workerid[2:]) if workerid[2:].isdigit() else 0
 
 
 class LabProvider:
-    """Resolves the session's lab once: --inventory, --lab ID, or an embedded lab started on first use."""
+    """Resolves this worker's lab once (session.LabSource): a pool inventory, --lab ID, or an embedded lab shaped
+    for the collected scenarios, started on first use and taken down at the end."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self._lab: Lab | None = None
-        self._error: str | None = None
-        self._embedded: Any = None
+        self.source = LabSource(
+            inventories=_inventories(config),
+            lab_id=_option(config, "lab"),
+            shape=self._shape,
+            worker=worker_index(config),
+        )
+        wait = _option(config, "lease_wait")
+        try:
+            lease_wait = float(wait) if wait is not None else DEFAULT_LEASE_WAIT_S
+        except ValueError:
+            raise pytest.UsageError(f"--lease-wait {wait!r}: a number of seconds is expected") from None
+        self.session = SessionOptions(
+            lease_wait_s=lease_wait,
+            history=_option(config, "history"),
+            lease_factory=config.hook.pytest_faultlab_lease_factory(config=config),
+        )
+
+    def _shape(self) -> LabShape:
+        collected: list[tuple[str, Scenario]] = self.config.stash[_SCENARIOS]
+        return shape_for(collected)
 
     def get(self) -> Lab:
-        if self._error is not None:
-            raise LabUnavailable(self._error)
-        if self._lab is None:
-            try:
-                self._lab = self._resolve()
-            except ConfigError as exc:
-                self._error = f"bad inventory: {exc}"
-                raise LabUnavailable(self._error) from None
-            except FaultlabError as exc:
-                self._error = f"lab unavailable: {exc}"
-                raise LabUnavailable(self._error) from None
-        return self._lab
-
-    def _resolve(self) -> Lab:
-        inv = _option(self.config, "inventory")
-        lab_id = _option(self.config, "lab")
-        if inv is not None:
-            path = Path(inv)
-            if not path.is_absolute():
-                path = self.config.rootpath / path
-            return Lab(path, load_inventory(path))
-        if lab_id is not None:
-            path = EMBEDDED_STATE_ROOT / lab_id / "inventory.yaml"
-            if not path.is_file():
-                raise FaultlabError(f"no embedded lab {lab_id!r}: {path} does not exist (see `faultlab lab status`)")
-            from faultlab.sim.lab import find_lab
-
-            with contextlib.suppress(Exception):  # without its manifest the password must come from the environment
-                _vcenter_password(find_lab(lab_id))
-            return Lab(path, load_inventory(path), lab_id)
-        return self._start_embedded()
-
-    def _start_embedded(self) -> Lab:
-        from faultlab.sim.errors import LabError as SimLabError  # the one place the harness starts the simulator
-        from faultlab.sim.lab import EmbeddedLab
-
         try:
-            # One VM: a fault on the NFS target may only cut off VMs the scenario names.
-            self._embedded = EmbeddedLab.create(hosts=1, vms=1, vmfs_vms=1)  # win01 on NFS, win-vmfs01 on VMFS
-        except SimLabError as exc:
-            raise FaultlabError(f"cannot start the embedded lab: {exc}") from None
-        _vcenter_password(self._embedded)
-        path = Path(self._embedded.inventory_path)
-        return Lab(path, load_inventory(path), str(self._embedded.lab_id))
+            return self.source.get()
+        except ConfigError as exc:
+            raise LabUnavailable(f"bad inventory: {exc}") from None
+        except FaultlabError as exc:
+            text = str(exc)
+            said = text.startswith(("bad inventory", "lab unavailable"))
+            raise LabUnavailable(text if said else f"lab unavailable: {text}") from None
 
     def close(self) -> None:
-        if self._embedded is not None:
-            self._embedded.down()
-            self._embedded = None
-
-
-def _vcenter_password(lab: Any) -> None:
-    """The embedded vCenter's password into this process's environment, where the inventory's ${VAR} points."""
-    from faultlab.sim.lab import vcenter_env
-
-    if getattr(lab, "vcenter", True) is not None:
-        os.environ.update(vcenter_env(lab))
+        self.source.close()
 
 
 _LAB = pytest.StashKey[LabProvider]()
+_SCENARIOS = pytest.StashKey[list[tuple[str, Scenario]]]()
 
 
 class LabUnavailable(FaultlabError):  # noqa: N818 - a state, reported as the item's ERROR
@@ -185,11 +186,15 @@ def artifacts_dir(config: pytest.Config) -> Path:
 
 
 def _run(config: pytest.Config, scenario: Path) -> RunRecord:
-    lab = config.stash[_LAB].get()
+    provider = config.stash[_LAB]
+    lab = provider.get()
     from faultlab.harness.runner import RunOptions
 
     runner: RunFn = config.hook.pytest_faultlab_runner(config=config)
-    return runner(scenario, lab.inventory_path, RunOptions(artifacts=artifacts_dir(config)))
+    try:
+        return run_one(scenario, lab, RunOptions(artifacts=artifacts_dir(config)), runner, provider.session)
+    except LeaseError as exc:
+        raise LabUnavailable(f"lab busy: {exc}") from None
 
 
 def _properties(record: RunRecord) -> list[tuple[str, object]]:
@@ -203,15 +208,55 @@ def _properties(record: RunRecord) -> list[tuple[str, object]]:
 # -- scenario files as items ------------------------------------------------------------------------------
 
 
+def _named_on_command_line(config: pytest.Config, path: Path) -> bool:
+    for arg in config.args:
+        target = Path(arg.split("::", 1)[0])
+        target = target if target.is_absolute() else config.invocation_params.dir / target
+        if target.resolve() == path.resolve():
+            return True
+    return False
+
+
+def is_scenario_file(config: pytest.Config, path: Path) -> bool:
+    """A .yaml/.yml file in a folder named scenarios/, under an ini `faultlab_scenario_dirs` folder, or named on the
+    command line (as pytest collects a test file given by path wherever it lives)."""
+    if path.suffix not in SCENARIO_SUFFIXES:
+        return False
+    if path.parent.name == SCENARIO_DIR or _named_on_command_line(config, path):
+        return True
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(Path(d).resolve()) for d in config.getini("faultlab_scenario_dirs"))
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in SCENARIO_SUFFIXES and file_path.parent.name == SCENARIO_DIR:
+    if is_scenario_file(parent.config, file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
+def scenario_markers(sc: Scenario) -> list[str]:
+    """Markers a scenario gets from its content, for `-m`: the fault kind (network_blackhole, ...), each KB it
+    reproduces (kb392634) and the datastore (ds_nfs01)."""
+    names = [sc.fault.kind.replace("-", "_")]
+    names += [re.sub(r"\W+", "", ref.lower()) for ref in sc.references if ref.strip()]
+    if sc.target.datastore:
+        names.append(re.sub(r"\W+", "_", sc.target.datastore.lower()))
+    return [n for n in dict.fromkeys(names) if n.isidentifier()]
+
+
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
-        yield ScenarioItem.from_parent(self, name=self.path.stem)
+        item = ScenarioItem.from_parent(self, name=self.path.stem)
+        try:
+            sc = load_scenario(self.path)
+        except ConfigError:
+            yield item  # its setup reports the file's problem as an ERROR
+            return
+        self.config.stash[_SCENARIOS].append((str(self.path), sc))
+        for name in scenario_markers(sc):
+            self.config.addinivalue_line("markers", f"{name}: scenarios with this fault kind, KB or datastore")
+            item.add_marker(name)
+        yield item
 
 
 class ScenarioItem(pytest.Item):

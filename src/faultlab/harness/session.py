@@ -1,0 +1,255 @@
+"""Running scenarios the way the CLI and the pytest plugin both do: a lab from a pool, an existing embedded lab or
+a new one shaped for the scenarios; each run under the lab's lease and recorded in the history."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import yaml
+
+from faultlab.harness.embedded import EmbeddedLabHandle, LabShape, existing_lab_inventory
+from faultlab.harness.record import ERROR, RunRecord, save_record
+from faultlab.lab.errors import ConfigError, FaultlabError, Issue
+from faultlab.lab.inventory import Inventory, load_inventory
+from faultlab.lab.lease import LabLease, LeaseError, LeaseEvents, LeaseInfo, LeaseKeeper, acquire, default_owner
+from faultlab.lab.lease import lease_node as lease_node_of
+
+if TYPE_CHECKING:  # the runner (SSH, pyVmomi) and the history (SQLAlchemy) load when a run starts, not at collection
+    from faultlab.harness.runner import RunOptions
+
+DEFAULT_LEASE_WAIT_S = 900.0
+
+
+class RunFn(Protocol):
+    """What runs one scenario file against the lab an inventory describes (faultlab.harness.runner.run_file)."""
+
+    def __call__(self, scenario_path: Path, inventory_path: Path, options: RunOptions) -> RunRecord: ...
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The lab runs go to: its inventory file and the loaded inventory."""
+
+    inventory_path: Path
+    inventory: Inventory
+    embedded_id: str | None = None
+
+
+def pool_inventories(paths: Sequence[Path]) -> list[Path]:
+    """--inventory values: inventory files, or pool files (`pool: [a.yaml, b.yaml]`, paths relative to the pool
+    file) that list several labs."""
+    out: list[Path] = []
+    for p in paths:
+        try:
+            with p.open(encoding="utf-8") as fh:
+                head = fh.read(1 << 16)
+        except OSError as exc:
+            raise ConfigError(Issue(str(p), None, "", f"cannot read: {exc.strerror or exc}")) from None
+        data = None
+        if "pool:" in head:
+            try:
+                data = yaml.safe_load(head)
+            except yaml.YAMLError:
+                data = None
+        if isinstance(data, dict) and "pool" in data:
+            pool = data["pool"]
+            if not isinstance(pool, list) or not pool or not all(isinstance(x, str) for x in pool):
+                raise ConfigError(Issue(str(p), None, "pool", "a non-empty list of inventory file paths is expected"))
+            out += [(p.parent / x) if not Path(x).is_absolute() else Path(x) for x in pool]
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass
+class LabSource:
+    """Where a worker's runs go: the `worker`-th lab of a pool of inventories, a running embedded lab by id, or an
+    embedded lab started on first use with the shape `shape()` gives (and taken down by `close`)."""
+
+    inventories: Sequence[Path] = ()
+    lab_id: str | None = None
+    shape: Callable[[], LabShape] = LabShape
+    worker: int = 0
+    _lab: Lab | None = None
+    _embedded: EmbeddedLabHandle | None = None
+    _error: str | None = None
+
+    def get(self) -> Lab:
+        if self._error is not None:
+            raise FaultlabError(self._error)
+        if self._lab is None:
+            try:
+                self._lab = self._resolve()
+            except ConfigError as exc:
+                self._error = f"bad inventory: {exc}"
+                raise
+            except FaultlabError as exc:
+                self._error = f"lab unavailable: {exc}"
+                raise
+        return self._lab
+
+    def _resolve(self) -> Lab:
+        if self.inventories:
+            pool = pool_inventories(list(self.inventories))
+            path = pool[self.worker % len(pool)]
+            return Lab(path, load_inventory(path))
+        if self.lab_id is not None:
+            path = existing_lab_inventory(self.lab_id)
+            return Lab(path, load_inventory(path), self.lab_id)
+        self._embedded = EmbeddedLabHandle(self.shape())
+        path = self._embedded.inventory_path
+        return Lab(path, load_inventory(path), self._embedded.lab_id)
+
+    @property
+    def embedded(self) -> EmbeddedLabHandle | None:
+        return self._embedded
+
+    def close(self) -> None:
+        if self._embedded is not None:
+            self._embedded.close()
+            self._embedded = None
+
+
+@contextlib.contextmanager
+def ssh_lease(lab: Lab, ttl_s: float) -> Iterator[LabLease]:
+    """The lab's lease on its lease node, over its own SSH connection (closed afterwards)."""
+    from faultlab.lab.ssh import SshPool
+
+    node = lease_node_of(lab.inventory)
+    with SshPool(lab.inventory) as pool:
+        yield LabLease(pool.get(node), node=node, ttl_s=ttl_s)
+
+
+LeaseFactory = Callable[[Lab, float], contextlib.AbstractContextManager[LabLease]]
+
+
+@dataclass
+class SessionOptions:
+    """The lease and history settings of a session's runs."""
+
+    lease_wait_s: float = DEFAULT_LEASE_WAIT_S
+    lease_ttl_s: float = 120.0
+    history: str | None = None  # URL; None: $FAULTLAB_HISTORY, else SQLite in the artifacts folder
+    record_history: bool = True
+    on_lease_wait: Callable[[LeaseInfo], None] | None = None
+    lease_factory: LeaseFactory = ssh_lease
+    warnings: list[str] = field(default_factory=list)  # history problems: said once, never fail a run
+
+
+def run_one(
+    scenario: Path,
+    lab: Lab,
+    options: RunOptions,
+    runner: RunFn,
+    session: SessionOptions | None = None,
+) -> RunRecord:
+    """Run one scenario under the lab's lease (taken before anything touches the lab, renewed while the run
+    lasts, released after its recovery), then record it in the history. LeaseError when the lab stays leased
+    by another run past `lease_wait_s`."""
+    from faultlab.harness.runner import new_run_id
+
+    so = session or SessionOptions()
+    options = replace(options, run_id=options.run_id or new_run_id(scenario.stem))
+    events = LeaseEvents()
+    lost: list[str] = []
+    with so.lease_factory(lab, so.lease_ttl_s) as lease:
+        node = lease.node
+        acquire(
+            lease,
+            owner=default_owner(),
+            run_id=str(options.run_id),
+            wait_s=so.lease_wait_s,
+            progress=so.on_lease_wait,
+            events=events,
+        )
+        keeper = LeaseKeeper(lease, on_lost=lost.append).start()
+        try:
+            record = runner(scenario, lab.inventory_path, options)
+        finally:
+            keeper.stop()
+            released = lease.release() if not lost else False
+    changed = False
+    if events.waited_s >= 1:
+        record.notes.append(f"waited {events.waited_s:.0f} s for the lab lease on {node}")
+        changed = True
+    if events.notes:
+        record.notes.extend(events.notes)
+        changed = True
+    if lost:
+        record.notes.append(f"the lab lease was lost during the run: {lost[0]}")
+        record.outcome = ERROR
+        record.message = (
+            f"the lab lease was lost during the run ({lost[0]}): another run may have injected into this lab, "
+            "so this run's results cannot be trusted"
+        )
+        changed = True
+    elif not released:
+        record.notes.append(f"the lab lease on {node} was already gone at release")
+        changed = True
+    run_dir = options.artifacts / record.run_id
+    if changed:
+        save_record(record, run_dir)
+    if so.record_history:
+        _record_history(record, run_dir, lab, options.artifacts, so)
+    return record
+
+
+def _record_history(record: RunRecord, run_dir: Path, lab: Lab, artifacts: Path, so: SessionOptions) -> None:
+    from faultlab.harness.history import HistoryError, HistoryStore, history_url
+    from faultlab.harness.history.trends import summarise
+
+    url = history_url(so.history, artifacts)
+    try:
+        with HistoryStore(url) as store:
+            store.add(summarise(record, run_dir, lab=lab.inventory.name or lab.embedded_id or str(lab.inventory_path)))
+    except HistoryError as exc:
+        warning = f"the run was not recorded in the history: {exc}"
+        if warning not in so.warnings:
+            so.warnings.append(warning)
+            print(f"faultlab: {warning}", file=sys.stderr)
+
+
+@dataclass
+class Outcome:
+    """One scenario of a batch: its record, or why it did not run."""
+
+    scenario: Path
+    record: RunRecord | None = None
+    problem: str | None = None  # bad scenario file, or the lab problem that stopped the batch
+    bad_input: bool = False
+
+
+def run_batch(
+    scenarios: Sequence[Path],
+    source: LabSource,
+    options: RunOptions,
+    runner: RunFn,
+    session: SessionOptions | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run scenarios one after another on the source's lab, each healed and recovered before the next. A failing
+    scenario does not stop the others; a lab problem (or a lease that cannot be had) does: the rest are listed as
+    not run. The caller closes `source` (an embedded lab goes down whatever happened)."""
+    out: list[Outcome] = []
+    stop: str | None = None
+    for path in scenarios:
+        if stop is not None:
+            result = Outcome(path, problem=f"not run: {stop}")
+        else:
+            try:
+                lab = source.get()
+                result = Outcome(path, record=run_one(path, lab, options, runner, session))
+            except ConfigError as exc:
+                result = Outcome(path, problem=f"bad input: {exc}", bad_input=True)
+            except (LeaseError, FaultlabError) as exc:
+                stop = f"lab problem: {exc}"
+                result = Outcome(path, problem=stop)
+        out.append(result)
+        if on_done is not None:
+            on_done(result)
+    return out
