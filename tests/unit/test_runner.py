@@ -274,8 +274,12 @@ def test_run_command_bad_scenario_and_bad_inventory(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "bad.yaml, line 5, key hodl" in res.output, res.output
     res = cli.invoke(app, ["run", str(tmp_path / "ok.yaml"), "--inventory", str(tmp_path / "badinv.yaml")])
     assert res.exit_code == 2 and "badinv.yaml, line 6, key storage_targets[0].kind" in res.output, res.output
-    res = cli.invoke(app, ["run", str(tmp_path / "ok.yaml")])
-    assert res.exit_code == 2 and "give exactly one of --inventory FILE or --lab ID" in res.output
+    res = cli.invoke(app, ["run", str(tmp_path / "ok.yaml"), "--lab", "fl0000", "--inventory", "inv.yaml"])
+    assert res.exit_code == 2 and "give at most one of --inventory FILE or --lab ID" in res.output
+    # Without a lab, an embedded one is shaped for the scenarios: a name it cannot have is refused first.
+    (tmp_path / "elsewhere.yaml").write_text(SCENARIO.replace("host: esx01", "host: esx-prod-7"))
+    res = cli.invoke(app, ["run", str(tmp_path / "elsewhere.yaml")])
+    assert res.exit_code == 2 and "target.host: 'esx-prod-7' is not a name the embedded lab has" in res.output
 
 
 def test_judge_command_rejudges_a_record(tmp_path: Path) -> None:

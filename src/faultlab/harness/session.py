@@ -14,6 +14,7 @@ import yaml
 
 from faultlab.harness.embedded import EmbeddedLabHandle, LabShape, existing_lab_inventory
 from faultlab.harness.record import ERROR, RunRecord, save_record
+from faultlab.harness.scenario import load_scenario
 from faultlab.lab.errors import ConfigError, FaultlabError, Issue
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.lease import LabLease, LeaseError, LeaseEvents, LeaseInfo, LeaseKeeper, acquire, default_owner
@@ -153,6 +154,8 @@ def run_one(
     by another run past `lease_wait_s`."""
     from faultlab.harness.runner import new_run_id
 
+    # Mistakes between the scenario and the inventory are found before anything connects (the lease included).
+    load_scenario(scenario).check_against(lab.inventory)
     so = session or SessionOptions()
     options = replace(options, run_id=options.run_id or new_run_id(scenario.stem))
     events = LeaseEvents()

@@ -12,7 +12,7 @@ from faultlab.harness.record import ERROR, FAILED, PASSED, write_atomic
 from faultlab.harness.report_html import CSS
 from faultlab.harness.report_svg import MET, MISSED, UNKNOWN
 
-OUTCOME_COLOURS = {PASSED: MET, FAILED: MISSED, ERROR: UNKNOWN}
+OUTCOME_COLOURS: dict[str, str] = {PASSED: MET, FAILED: MISSED, ERROR: UNKNOWN}
 EXTRA_CSS = """
 .strip a{display:inline-block;width:14px;height:22px;margin:0 2px 0 0;border-radius:2px}
 .trend{margin:6px 0 14px}.trend h3{font-size:13px;margin:8px 0 2px}

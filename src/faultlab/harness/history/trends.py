@@ -8,10 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faultlab.harness.compare import JUDGED_MEASURES, Tolerance
+from faultlab.harness.compare import Tolerance
 from faultlab.harness.history.store import RunSummary
+from faultlab.harness.measures import JUDGED_MEASURES, run_measures
 from faultlab.harness.record import RunRecord, parse_iso
-from faultlab.harness.report_data import build_view, measures_of
 
 BASELINE_RUNS = 5  # a point is judged against the median of up to this many runs before it
 
@@ -19,7 +19,7 @@ BASELINE_RUNS = 5  # a point is judged against the median of up to this many run
 def summarise(record: RunRecord, run_dir: Path, *, lab: str | None = None, timing: str | None = None) -> RunSummary:
     """What the history keeps of a finished run: its outcome, settings, versions and recovery times."""
     # the runner stores the measures it computed; a record without them (an old one) gets them computed again
-    measures = dict(record.measures) or measures_of(build_view(record, run_dir))
+    measures = dict(record.measures) or run_measures(record, run_dir)
     for rec in record.recovery:  # each recovery condition's time from heal is a measure too
         if rec.met and rec.seconds is not None:
             measures[f"recover_{rec.condition.replace(' ', '_')}_s"] = rec.seconds  # as the JUnit properties
