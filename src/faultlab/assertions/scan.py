@@ -8,7 +8,10 @@ reports every malformed line at a higher cost (tests, small inputs, `faultlab tr
 
 from __future__ import annotations
 
+import gzip
 import re
+import tarfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,6 +27,7 @@ except ImportError:  # pragma: no cover - hyperscan is a declared dependency; `r
     HAVE_HYPERSCAN = False
 
 BLOCK_SIZE = 4 << 20
+MAX_LINE = 1 << 20  # a longer run of bytes without a newline is cut into lines of this size
 MAX_ODD_EXAMPLES = 20
 
 # Lines worth a look although no signature names them: masked or cut timestamps, so that odd lines are
@@ -57,16 +61,33 @@ class ScanStats:
     odd: int = 0
     masked: int = 0
     odd_examples: list[OddLine] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # the file could not be read (or only up to a damage, see `lines`)
+    cut_lines: int = 0  # runs of MAX_LINE bytes without a newline, cut (each also an odd line)
+    progress: Callable[[int], None] | None = field(default=None, repr=False)  # bytes read so far
+    bad_lines: set[int] = field(default_factory=set, repr=False)  # undecodable lines of the current block
 
     def note(self, line: LogLine) -> None:
         self.examined += 1
         if line.masked:
             self.masked += 1
-        if not line.ok:
-            self.odd += 1
-            if len(self.odd_examples) < MAX_ODD_EXAMPLES:
-                self.odd_examples.append(OddLine(line.line_no, line.raw[:300], line.problem or "unrecognised"))
+        if not line.ok and line.line_no not in self.bad_lines:
+            self._odd(line.line_no, line.raw, line.problem or "unrecognised")
+
+    def note_bad(self, line_no: int, text: str, problem: str) -> None:
+        """A line that is not text (NUL bytes, not UTF-8): odd whether or not it is parsed."""
+        self.bad_lines.add(line_no)
+        self._odd(line_no, text, problem)
+
+    def note_cut(self, line_no: int, text: str, size: int) -> None:
+        """A run of MAX_LINE bytes without a newline, read as one line: odd (once, even if also binary)."""
+        self.cut_lines += 1
+        if line_no not in self.bad_lines:
+            self.note_bad(line_no, text, f"no newline in {size} bytes: cut")
+
+    def _odd(self, line_no: int, text: str, problem: str) -> None:
+        self.odd += 1
+        if len(self.odd_examples) < MAX_ODD_EXAMPLES:
+            self.odd_examples.append(OddLine(line_no, text[:300], problem))
 
 
 class Prefilter:
@@ -113,62 +134,115 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").rstrip("\r")
 
 
-def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, int]]:
-    """Blocks that end on a line boundary, with the number of the first line in each (1-based)."""
+# What a damaged or truncated compressed stream raises part-way (gzip, ISA-L, zlib, tar members).
+READ_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, gzip.BadGzipFile, tarfile.TarError)
+
+
+def iter_blocks(
+    stream: BinaryIO, block_size: int = BLOCK_SIZE, stats: ScanStats | None = None
+) -> Iterator[tuple[bytes, bool]]:
+    """(block, cut) for blocks that end on a line boundary. A run of MAX_LINE bytes without a newline is cut
+    into a line of its own (cut=True, counted odd) so memory stays flat; a read error (truncated .gz) ends the
+    stream after what was readable and is recorded in `stats.error`."""
     carry = b""
-    line_no = 1
+    done = 0
     while True:
-        data = stream.read(block_size)
+        try:
+            data = stream.read(block_size)
+        except READ_ERRORS as exc:
+            if stats is not None:
+                stats.error = f"damaged: read up to byte {done + len(carry)} of its content, then: {exc}"
+            break
         if not data:
             break
-        block = carry + data
+        done += len(data)
+        block = carry + data if carry else data
         cut = block.rfind(b"\n")
         if cut < 0:
-            carry = block
-            continue
-        carry = block[cut + 1 :]
-        chunk = block[: cut + 1]
-        yield chunk, line_no
-        line_no += chunk.count(b"\n")
+            if len(block) < MAX_LINE:
+                carry = block
+                continue
+            carry = b""
+            yield block + b"\n", True  # one line, cut
+        else:
+            carry = block[cut + 1 :]
+            yield (block[: cut + 1] if carry else block), False
+        if stats is not None and stats.progress is not None:
+            stats.progress(done)
     if carry:
-        yield carry + b"\n", line_no
+        yield carry + b"\n", False
+
+
+def _undecodable(block: bytes, first_line: int, stats: ScanStats) -> None:
+    """Count lines with NUL bytes or bytes that are not UTF-8 as odd (binary input); cheap on ASCII blocks."""
+    if block.isascii():
+        if block.find(b"\x00") < 0:
+            return
+    elif block.find(b"\x00") < 0:
+        try:
+            block.decode("utf-8")
+            return
+        except UnicodeDecodeError:
+            pass
+    stats.bad_lines.clear()
+    for i, raw in enumerate(block.split(b"\n")[:-1]):
+        if b"\x00" in raw:
+            problem = "binary: NUL bytes"
+        else:
+            try:
+                raw.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                problem = "undecodable bytes (not UTF-8)"
+        stats.note_bad(first_line + i, _decode(raw.replace(b"\x00", b"")) or "\\x00...", problem)
 
 
 def candidate_lines(
     stream: BinaryIO, prefilter: Prefilter, stats: ScanStats | None = None, block_size: int = BLOCK_SIZE
 ) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) for each line the prefilter selects; counts every line into `stats`."""
-    for block, first_line in iter_blocks(stream, block_size):
-        if stats is not None:
-            stats.lines += block.count(b"\n")
-            stats.bytes += len(block)
+    """(line number, raw line) for each line the prefilter selects; counts every line into `stats`.
+
+    Newlines are counted once per block, piecewise up to each candidate and then to the block's end."""
+    st = stats if stats is not None else ScanStats(name="", host="", kind=LogKind.OTHER)
+    line_no = 1  # number of the block's first line
+    for block, cut in iter_blocks(stream, block_size, st):
+        st.bytes += len(block)
+        _undecodable(block, line_no, st)
+        if cut:
+            st.note_cut(line_no, _decode(block[:300].replace(b"\x00", b"")), len(block))
         ends = prefilter.offsets(block)
-        if not ends:
-            continue
-        ends.sort()
         counted_to = 0
-        line_no = first_line
-        line_end = -1
-        for end in ends:
-            if end <= line_end:
-                continue  # another match on a line already taken
-            # a match never spans a newline, so its last byte (end - 1) is inside the line
-            start = block.rfind(b"\n", 0, end - 1) + 1
-            line_end = block.find(b"\n", end - 1)
-            line_no += block.count(b"\n", counted_to, start)
-            counted_to = start
-            yield line_no, block[start:line_end]
+        current = line_no
+        if ends:
+            ends.sort()
+            line_end = -1
+            for end in ends:
+                if end <= line_end:
+                    continue  # another match on a line already taken
+                # a match never spans a newline, so its last byte (end - 1) is inside the line
+                start = block.rfind(b"\n", 0, end - 1) + 1
+                line_end = block.find(b"\n", end - 1)
+                current += block.count(b"\n", counted_to, start)
+                counted_to = start
+                yield current, block[start:line_end]
+        line_no = current + block.count(b"\n", counted_to)
+        st.lines = line_no - 1
 
 
 def all_lines(stream: BinaryIO, stats: ScanStats | None = None) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line) for every line."""
-    for block, first_line in iter_blocks(stream):
+    st = stats if stats is not None else ScanStats(name="", host="", kind=LogKind.OTHER)
+    line_no = 1
+    for block, cut in iter_blocks(stream, stats=st):
         lines = block.split(b"\n")[:-1]
-        if stats is not None:
-            stats.lines += len(lines)
-            stats.bytes += len(block)
+        st.bytes += len(block)
+        _undecodable(block, line_no, st)
+        if cut:
+            st.note_cut(line_no, _decode(block[:300].replace(b"\x00", b"")), len(block))
         for i, raw in enumerate(lines):
-            yield first_line + i, raw
+            yield line_no + i, raw
+        line_no += len(lines)
+        st.lines = line_no - 1
 
 
 def scan_stream(
@@ -181,9 +255,12 @@ def scan_stream(
     prefilter: Prefilter | None = None,
     year: int | None = None,
     on_line: Callable[[LogLine], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Event], ScanStats]:
-    """Parse one log stream into catalog events and its statistics. Never raises on content."""
-    stats = ScanStats(name=name, host=host, kind=kind)
+    """Parse one log stream into catalog events and its statistics. Never raises on content; a stream damaged
+    part-way (truncated .gz) yields what was readable and names the damage in `stats.error`.
+    `progress` gets the bytes read so far after each block."""
+    stats = ScanStats(name=name, host=host, kind=kind, progress=progress)
     builder = catalog.EventBuilder()
     events: list[Event] = []
     pairs: Iterable[tuple[int, bytes]] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from faultlab.assertions import catalog
 from faultlab.assertions.diagnose import Diagnosis, diagnose_kb308590_hosts, diagnose_kb392634, parse_meminfo
 from faultlab.assertions.model import Event
 from faultlab.assertions.scan import ScanStats, scan_stream
-from faultlab.assertions.sources import LogSource, SourceError, discover, opened
+from faultlab.assertions.sources import LogSource, Skipped, SourceError, discover_all, opened
 
 
 @dataclass(slots=True)
@@ -55,6 +55,18 @@ class TriageReport:
     stats: list[ScanStats]
     diagnoses: list[Diagnosis] = field(default_factory=list)
     hidden_untimed: int = 0  # events without a time that --since/--until could not place
+    skipped: list[Skipped] = field(default_factory=list)  # files found and not read, with the reason
+
+    @property
+    def damaged(self) -> list[ScanStats]:
+        """Files that could not be read to their end (truncated archive, read error)."""
+        return [s for s in self.stats if s.error]
+
+    def skipped_lines(self) -> list[str]:
+        """One line per file not read (skipped or damaged), for the console."""
+        out = [f"skipped {s.name}: {s.reason}" for s in self.skipped]
+        out += [f"damaged {s.name}: {s.error} ({s.lines} lines read)" for s in self.damaged]
+        return out
 
     @property
     def odd_lines(self) -> int:
@@ -79,8 +91,24 @@ class TriageReport:
                     "masked_time_lines": s.masked,
                     "odd_examples": [{"line": o.line_no, "text": o.text, "problem": o.problem} for o in s.odd_examples],
                     "error": s.error,
+                    "skipped": None,
                 }
                 for s in self.stats
+            ]
+            + [
+                {
+                    "file": k.name,
+                    "host": k.host,
+                    "log": None,
+                    "lines": 0,
+                    "events": 0,
+                    "odd_lines": 0,
+                    "masked_time_lines": 0,
+                    "odd_examples": [],
+                    "error": None,
+                    "skipped": k.reason,
+                }
+                for k in self.skipped
             ],
         }
 
@@ -92,18 +120,34 @@ def _sort_key(e: Event) -> tuple[int, datetime, str, str, int]:
     return (0 if e.time else 1, t, e.host, e.file, e.line_no)
 
 
+Progress = Callable[[str, int, int | None], None]  # (file, bytes read, its size when known)
+
+
 def scan_sources(
-    sources: Iterable[LogSource], *, every_line: bool = False, hosts: Sequence[str] = ()
+    sources: Iterable[LogSource],
+    *,
+    every_line: bool = False,
+    hosts: Sequence[str] = (),
+    progress: Progress | None = None,
 ) -> tuple[list[Event], list[ScanStats]]:
-    """Scan each source into events; a source that cannot be read is reported in its stats, not fatal."""
+    """Scan each source into events; a source that cannot be read (or only in part) says so in its stats."""
     events: list[Event] = []
     stats: list[ScanStats] = []
     for src in sources:
         if hosts and src.host not in hosts:
             continue
+        on_bytes = None
+        if progress is not None:
+            size = None if src.compressed else src.size
+
+            def on_bytes(done: int, name: str = src.name, size: int | None = size) -> None:
+                progress(name, done, size)
+
         try:
             with opened(src) as fh:
-                evs, st = scan_stream(fh, kind=src.kind, name=src.name, host=src.host, every_line=every_line)
+                evs, st = scan_stream(
+                    fh, kind=src.kind, name=src.name, host=src.host, every_line=every_line, progress=on_bytes
+                )
         except (SourceError, OSError, EOFError, tarfile.TarError) as exc:
             st = ScanStats(name=src.name, host=src.host, kind=src.kind, error=str(exc))
             evs = []
@@ -135,13 +179,18 @@ def triage(
     flt: TriageFilter | None = None,
     every_line: bool = False,
     offsets: dict[str, timedelta] | None = None,
+    progress: Progress | None = None,
 ) -> TriageReport:
-    """Scan `paths` (files, folders, bundles, '-' for stdin) and diagnose. Raises SourceError on a bad path."""
+    """Scan `paths` (files, folders, bundles, '-' for stdin) and diagnose. Raises SourceError on a bad path.
+    `progress` is told the bytes read of each file as the scan goes (the command line shows it on stderr)."""
     flt = flt or TriageFilter()
     sources: list[LogSource] = []
+    skipped: list[Skipped] = []
     for path in paths:
-        sources.extend(discover(path))
-    events, stats = scan_sources(sources, every_line=every_line, hosts=flt.hosts)
+        found = discover_all(path)
+        sources.extend(found.sources)
+        skipped.extend(found.skipped)
+    events, stats = scan_sources(sources, every_line=every_line, hosts=flt.hosts, progress=progress)
     catalog.link_twins(events)
     if offsets:
         for e in events:
@@ -156,4 +205,6 @@ def triage(
     hidden = 0
     if flt.since is not None or flt.until is not None:
         hidden = sum(1 for e in events if e.time is None)
-    return TriageReport(events=shown, all_events=events, stats=stats, diagnoses=diagnoses, hidden_untimed=hidden)
+    return TriageReport(
+        events=shown, all_events=events, stats=stats, diagnoses=diagnoses, hidden_untimed=hidden, skipped=skipped
+    )
