@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import io
 import json
+import os
+import re
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from faultlab.harness.cli import app
+from faultlab.assertions.triage import triage
+from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
+from faultlab.harness.triage_view import ProgressLine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"
@@ -164,3 +170,130 @@ def test_a_runs_logs_folder_is_one_host_and_diagnosed_as_kb392634() -> None:
     text = json.dumps(diag)
     assert text.count("APD start on c1092ecc-2c42957d") == 1  # vmkernel, vobd and hostd copies said once
     assert "APD timeout on c1092ecc-2c42957d after 6 s" in text and "NFS server 198.18.2.21 lost" in text
+
+
+VOBD_LINE = (
+    b"2012-05-22T07:02:04.680Z: [scsiCorrelator] 1680920122975us: [vob.scsi.scsipath.pathstate.dead] "
+    b"scsiPath vmhba2:C0:T1:L1 changed state from on\n"
+)
+FAULTLAB = [sys.executable, "-m", "faultlab.harness.cli"]
+
+
+def test_a_fifo_in_a_folder_never_hangs_and_is_listed(tmp_path: Path) -> None:
+    """A real FIFO nobody writes to: opening it would block for ever; triage lists it and finishes."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    os.mkfifo(tmp_path / "vmkernel.log")
+    (tmp_path / "notes.txt").write_text("collected by hand\n")
+    proc = subprocess.run(
+        [*FAULTLAB, "triage", "--json", "-", str(tmp_path)], capture_output=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    recs = _records(proc.stdout.decode())
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead"]
+    files = {r["file"]: r for r in recs if r["record"] == "file"}
+    assert files["vmkernel.log"]["skipped"] == "not a regular file: a FIFO (named pipe)"
+    assert files["notes.txt"]["skipped"].startswith("not a log:")
+    assert files["vobd.log"]["skipped"] is None and files["vobd.log"]["log"] == "vobd"
+    assert recs[-1]["skipped_files"] == 2
+    human = subprocess.run(
+        [*FAULTLAB, "triage", str(tmp_path)], capture_output=True, timeout=60, text=True, check=False
+    )
+    assert "skipped vmkernel.log: not a regular file: a FIFO (named pipe)" in human.stdout
+    assert "skipped notes.txt: not a log" in human.stdout
+
+
+def test_a_fifo_named_on_the_command_line_is_read_once(tmp_path: Path) -> None:
+    """`faultlab triage <(zcat vobd.0.gz)`: a pipe given by name is read like stdin, its kind sniffed."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([*FAULTLAB, "triage", "--json", "-", str(fifo)], stdout=subprocess.PIPE)
+    with fifo.open("wb") as writer:
+        writer.write(VOBD_LINE * 2)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    recs = _records(out.decode())
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead", "path.dead"]
+    assert next(r for r in recs if r["record"] == "file")["log"] == "vobd"
+
+
+def test_a_truncated_gz_keeps_its_readable_lines_and_reports_the_damage(tmp_path: Path) -> None:
+    noise = b"".join(b"2018-07-06T21:02:11.204Z cpu0:65641)Jumpstart plugin %d activated.\n" % i for i in range(99_999))
+    apd = (
+        b"2018-07-06T21:02:11.204Z cpu0:65641)ScsiDevice: 4993: Device state of naa.6001 set to APD_START; "
+        b"token num:1\n"
+    )
+    whole = gzip.compress(noise + apd + noise)
+    cut = whole[: len(whole) * 3 // 4]
+    (tmp_path / "vmkernel.0.gz").write_bytes(cut)
+    readable = zlib.decompressobj(wbits=31).decompress(cut)
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["apd.start"]
+    (f,) = [r for r in recs if r["record"] == "file"]
+    # every line zlib can inflate before the damage (ISA-L may get a few bytes further), and the cut-off last one
+    assert readable.count(b"\n") + 1 <= f["lines"] <= readable.count(b"\n") + 2
+    m = re.match(r"damaged: read up to byte (\d+) of its content, then: .*end-of-stream", f["error"])
+    assert m and len(readable) <= int(m.group(1)) < len(readable) + 4096
+    assert recs[-1]["damaged_files"] == 1
+    human = CliRunner().invoke(app, ["triage", str(tmp_path)], env={"COLUMNS": "200"})
+    assert "vmkernel.0.gz: not read to its end" in human.output
+
+
+def test_a_2gb_sparse_file_shows_progress_and_is_counted_odd(tmp_path: Path) -> None:
+    """A 2 GB file of NUL bytes (sparse: no disk used) under a log's name: progress on stderr while it is read
+    in bounded pieces, each an odd line; the other logs still give their events."""
+    sparse = tmp_path / "vmkernel.log"
+    with sparse.open("wb") as fh:
+        fh.truncate(2 << 30)
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    err = io.StringIO()
+    with ProgressLine(err, show_after_s=0, plain_every_s=0.5, tty=False) as progress:
+        report = triage([tmp_path], progress=progress.update)
+    assert [e.name for e in report.events] == ["path.dead"]
+    stats = {s.name: s for s in report.stats}
+    assert stats["vmkernel.log"].bytes == 2 << 30 and stats["vmkernel.log"].odd == stats["vmkernel.log"].lines > 0
+    lines = err.getvalue().splitlines()
+    assert lines and all(line.startswith("triage: vmkernel.log: ") for line in lines)
+    assert lines[-1].endswith("s") and "of 2,147 MB" in lines[-1]
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten_then_cleared() -> None:
+    out = io.StringIO()
+    clock = iter([0.0, 2.0, 2.1, 3.0]).__next__
+    with ProgressLine(out, tty=True, clock=clock) as p:
+        p.update("vmkernel.log", 10_000_000, 100_000_000)  # 2 s: shown
+        p.update("vmkernel.log", 20_000_000, 100_000_000)  # 0.1 s later: not yet
+        p.update("vmkernel.log", 50_000_000, 100_000_000)  # shown
+    text = out.getvalue()
+    assert text.count("\r") == 4 and "\n" not in text  # two updates, then blanked and back to column 0
+    assert "10 MB read of 100 MB (10%)" in text and "50 MB read of 100 MB (50%)" in text
+    assert "20 MB" not in text and text.endswith("\r")
+
+
+def _modules_after(argv: list[str]) -> list[str]:
+    code = (
+        "import sys\n"
+        "from faultlab.harness.cli import main\n"
+        f"sys.argv = {['faultlab', *argv]!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('paramiko', 'pyVmomi', 'faultlab.harness.runner', 'faultlab.sim', 'faultlab.lab', 'hyperscan')\n"
+        "print(sorted({m for m in sys.modules if m.startswith(heavy)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_help_imports_neither_ssh_nor_pyvmomi_nor_the_harness() -> None:
+    assert _modules_after(["--help"]) == []
+    assert _modules_after(["triage", "--help"]) == []
+    assert "paramiko" in _modules_after(["heal", "--help"])  # a command that needs SSH loads it
+
+
+def test_lazy_commands_list_the_help_of_the_real_command() -> None:
+    for name, lazy in LAZY_COMMANDS.items():
+        real = load_command(name, lazy)
+        assert (real.help or "").startswith(lazy.short_help.removesuffix("...")), name
+    listing = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert all(name in listing for name in ("triage", *LAZY_COMMANDS))
+    assert CliRunner().invoke(app, ["judge", "--help"]).exit_code == 0

@@ -156,6 +156,8 @@ def iter_blocks(
         if not data:
             break
         done += len(data)
+        if stats is not None:
+            stats.bytes = done
         block = carry + data if carry else data
         cut = block.rfind(b"\n")
         if cut < 0:
@@ -194,7 +196,7 @@ def _undecodable(block: bytes, first_line: int, stats: ScanStats) -> None:
                 continue
             except UnicodeDecodeError:
                 problem = "undecodable bytes (not UTF-8)"
-        stats.note_bad(first_line + i, _decode(raw.replace(b"\x00", b"")) or "\\x00...", problem)
+        stats.note_bad(first_line + i, _decode(raw[:300].replace(b"\x00", b"")) or "\\x00...", problem)
 
 
 def candidate_lines(
@@ -206,7 +208,6 @@ def candidate_lines(
     st = stats if stats is not None else ScanStats(name="", host="", kind=LogKind.OTHER)
     line_no = 1  # number of the block's first line
     for block, cut in iter_blocks(stream, block_size, st):
-        st.bytes += len(block)
         _undecodable(block, line_no, st)
         if cut:
             st.note_cut(line_no, _decode(block[:300].replace(b"\x00", b"")), len(block))
@@ -235,7 +236,6 @@ def all_lines(stream: BinaryIO, stats: ScanStats | None = None) -> Iterator[tupl
     line_no = 1
     for block, cut in iter_blocks(stream, stats=st):
         lines = block.split(b"\n")[:-1]
-        st.bytes += len(block)
         _undecodable(block, line_no, st)
         if cut:
             st.note_cut(line_no, _decode(block[:300].replace(b"\x00", b"")), len(block))
