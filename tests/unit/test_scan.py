@@ -28,9 +28,9 @@ NOISE_LINE = b"2018-07-06T21:02:11.204Z cpu0:65641)Jumpstart plugin swapobjd act
 def test_iter_blocks_end_on_line_edges() -> None:
     data = b"".join(b"line %d\n" % i for i in range(1, 1001)) + b"tail without newline"
     seen = []
-    for block, cut in iter_blocks(io.BytesIO(data), block_size=37):
-        assert block.endswith(b"\n") and not cut
-        seen.extend(block.split(b"\n")[:-1])
+    for buf, start, end, cut in iter_blocks(io.BytesIO(data), block_size=37):
+        assert buf[end - 1 : end] == b"\n" and not cut
+        seen.extend(buf[start:end].split(b"\n")[:-1])
     seen = [(i + 1, raw) for i, raw in enumerate(seen)]
     assert len(seen) == 1001
     assert seen[0] == (1, b"line 1")
@@ -91,8 +91,8 @@ def test_a_run_without_newlines_is_cut_and_memory_stays_bounded() -> None:
     growing line held in memory."""
     size = 5 * MAX_LINE + 123
     blocks = list(iter_blocks(io.BytesIO(b"\x00" * size), block_size=1 << 16))
-    assert all(len(b) <= MAX_LINE + (1 << 16) + 1 for b, _ in blocks)
-    assert sum(1 for _, cut in blocks if cut) == 5
+    assert all(len(b) <= MAX_LINE + (1 << 16) + 1 for b, _, _, _ in blocks)
+    assert sum(1 for *_, cut in blocks if cut) == 5
     events, stats = scan_stream(
         io.BytesIO(b"\x00" * size + b"\n" + APD_LINE), kind=LogKind.VMKERNEL, name="v", host="h"
     )

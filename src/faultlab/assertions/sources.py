@@ -126,6 +126,7 @@ class LogSource:
     order: tuple[int, int] = (0, 0)  # (rotation age: higher = older, tie-breaker) within its rotation group
     group: str = ""  # the rotation group: all parts of one log share it
     size: int | None = None  # bytes stored (compressed for a .gz), for progress
+    once: bool = False  # an open stream (stdin, a FIFO named on the command line): read once, in this process
 
     @property
     def compressed(self) -> bool:
@@ -522,7 +523,7 @@ def _stdin_source() -> LogSource:
     def opener() -> BinaryIO:
         return raw
 
-    return LogSource(kind=kind, host="stdin", name="<stdin>", open=opener)
+    return LogSource(kind=kind, host="stdin", name="<stdin>", open=opener, once=True)
 
 
 def _stream_source(p: Path) -> LogSource:
@@ -536,7 +537,7 @@ def _stream_source(p: Path) -> LogSource:
     def opener() -> BinaryIO:
         return fh
 
-    return LogSource(kind=kind, host=p.parent.name, name=str(p), open=opener)
+    return LogSource(kind=kind, host=p.parent.name, name=str(p), open=opener, once=True)
 
 
 @contextmanager
