@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
-from faultlab.assertions.triage import triage
+from faultlab.assertions.sources import discover
+from faultlab.assertions.triage import scan_sources, triage
 from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
 from faultlab.harness.triage_view import ProgressLine
 
@@ -301,3 +303,51 @@ def test_lazy_commands_list_the_help_of_the_real_command() -> None:
     listing = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
     assert all(name in listing for name in ("triage", *LAZY_COMMANDS))
     assert CliRunner().invoke(app, ["judge", "--help"]).exit_code == 0
+
+
+REFERENCE_SAMPLES = Path("/work/shared/reference/log-samples")
+LABELS = ROOT / "tests" / "fixtures" / "labels"
+
+
+def test_recall_and_precision_on_real_published_lines() -> None:
+    """`faultlab triage` as users run it (folder discovery, kinds from names and content, the prefilter) over
+    the verbatim real lines, scored against the hand labels: each labelled line must give its event (recall),
+    every event must be a labelled one (precision), both at least 0.9; every file is read or skipped."""
+    folder = REFERENCE_SAMPLES if REFERENCE_SAMPLES.is_dir() else SAMPLES
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(folder)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    files = {r["file"]: r for r in recs if r["record"] == "file"}
+    assert set(files) == {p.name for p in folder.iterdir()}, "every file is accounted for"
+    got = {(r["file"], r["line"], r["name"]) for r in recs if r["record"] == "event"}
+    expected: set[tuple[str, int, str]] = set()
+    for label_file in sorted(LABELS.glob("*.yaml")):
+        spec = yaml.safe_load(label_file.read_text())
+        assert files[spec["sample"]]["log"] == spec["kind"], f"{spec['sample']} read as the wrong log"
+        lines = (folder / spec["sample"]).read_text(encoding="utf-8").splitlines()
+        for label in spec["events"] or []:
+            (no,) = [i for i, text in enumerate(lines, 1) if label["line"] in text]
+            expected.add((spec["sample"], no, label["name"]))
+    true_pos = len(got & expected)
+    recall, precision = true_pos / len(expected), true_pos / len(got)
+    detail = f"missed {sorted(expected - got)}; false {sorted(got - expected)}"
+    assert recall >= 0.9 and precision >= 0.9, f"recall {recall:.2f} precision {precision:.2f}: {detail}"
+
+
+def test_forked_workers_give_the_same_events_and_counts_as_one_process(tmp_path: Path) -> None:
+    """The parallel scan (forked workers, one file each) changes nothing but the time: same events in the same
+    order, same line counts, same damage report."""
+    noise = b"2018-07-06T21:02:11.204Z cpu0:65641)Jumpstart plugin activated.\n"
+    (tmp_path / "vobd.log").write_bytes(noise * 50 + VOBD_LINE + noise)
+    (tmp_path / "vmkernel.log").write_bytes(noise * 20_000)
+    whole = gzip.compress(noise * 30_000 + VOBD_LINE.replace(b"dead", b"on"))
+    (tmp_path / "vmkernel.0.gz").write_bytes(whole)
+    (tmp_path / "vmkernel.1.gz").write_bytes(whole[: len(whole) // 2])
+    sources = discover(tmp_path)
+    serial = scan_sources(sources, workers=1)
+    parallel = scan_sources(sources, workers=2)
+    assert [(e.name, e.file, e.line_no) for e in parallel[0]] == [(e.name, e.file, e.line_no) for e in serial[0]]
+    assert [(s.name, s.lines, s.bytes, s.error) for s in parallel[1]] == [
+        (s.name, s.lines, s.bytes, s.error) for s in serial[1]
+    ]
+    assert any(s.error for s in serial[1]) and serial[0]
