@@ -78,6 +78,15 @@ class _Placeholder(TyperCommand):
 
 
 class _LazyGroup(TyperGroup):
+    def get_params(self, ctx: click.Context) -> list[Any]:
+        # typer coerces an unset flag (--help, --install-completion: None) through pydantic, 0.1 s of
+        # `faultlab triage --help` spent importing it; an unset flag is False.
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
 
