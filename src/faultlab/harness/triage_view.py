@@ -161,6 +161,7 @@ def render(report: TriageReport, console: Console, *, show_twins: bool = False) 
         f"{len(report.stats)} log file(s), {report.total_lines} lines, "
         f"{sum(1 for e in report.all_events if e.twin is None)} events, {report.odd_lines} odd line(s)"
         + (f", {len(report.skipped)} file(s) skipped" if report.skipped else "")
+        + (f", {len(report.damaged)} file(s) damaged" if report.damaged else "")
         + "."
     )
     skipped_shown = report.skipped[:MAX_SKIPPED_SHOWN]
