@@ -97,9 +97,9 @@ def test_a_run_without_newlines_is_cut_and_memory_stays_bounded() -> None:
         io.BytesIO(b"\x00" * size + b"\n" + APD_LINE), kind=LogKind.VMKERNEL, name="v", host="h"
     )
     assert [e.name for e in events] == ["apd.start"]
-    # read in 4 MiB blocks: one cut piece, then the rest of the NUL run up to its newline; both odd
-    assert stats.cut_lines == 1 and stats.odd == 2
-    assert stats.lines == 3
+    # five pieces of MAX_LINE bytes, then the rest of the NUL run up to its newline: all odd; then the APD line
+    assert stats.cut_lines == 5 and stats.odd == 6
+    assert stats.lines == 7
     assert all(o.problem == "binary: NUL bytes" for o in stats.odd_examples)
 
 
