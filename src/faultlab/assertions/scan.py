@@ -1,9 +1,11 @@
 """Stream a log through a multi-pattern prefilter and the catalog: memory stays flat whatever the input size.
 
-Lines are read in large blocks; Hyperscan (or `re` where Hyperscan is missing) finds the few lines that can
-hold a catalog event or that look odd (masked or cut timestamps); only those are split into header and body
-and matched against the signatures. Every line is counted. With `all_lines=True` every line is parsed, which
-reports every malformed line at a higher cost (tests, small inputs, `faultlab triage --all-lines`).
+Lines are read in blocks; Hyperscan (or `re` where Hyperscan is missing) finds the few lines that can hold
+a catalog event or that look odd (masked timestamps); only those and each file's first line (a cut excerpt)
+are split into header and body and matched against the signatures. Every line is counted; lines that are not
+text (NUL bytes, not UTF-8, 1 MiB without a newline) are odd; a stream damaged part-way (truncated .gz) gives
+what was readable and names the damage. With `all_lines=True` every line is parsed, which reports every
+malformed line at a higher cost (tests, small inputs, `faultlab triage --all-lines`).
 """
 
 from __future__ import annotations
