@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.util
 import io
@@ -351,3 +352,20 @@ def test_forked_workers_give_the_same_events_and_counts_as_one_process(tmp_path:
         (s.name, s.lines, s.bytes, s.error) for s in serial[1]
     ]
     assert any(s.error for s in serial[1]) and serial[0]
+
+
+def test_a_killed_worker_falls_back_to_one_process(tmp_path: Path) -> None:
+    """A scan worker that dies (the OOM killer, a crash) does not lose the triage: it is scanned again here."""
+    parent = os.getpid()
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    good = discover(tmp_path)[0]
+
+    def dies_in_a_worker() -> io.BufferedReader:
+        if os.getpid() != parent:
+            os._exit(9)
+        return (tmp_path / "vobd.log").open("rb")
+
+    sources = [good, dataclasses.replace(good, name="copy/vobd.log", open=dies_in_a_worker)]
+    events, stats = scan_sources(sources, workers=2)
+    assert [(e.name, e.file) for e in events] == [("path.dead", "vobd.log"), ("path.dead", "copy/vobd.log")]
+    assert [s.error for s in stats] == [None, None]

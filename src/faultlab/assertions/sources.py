@@ -225,9 +225,15 @@ class _GzipStream(io.RawIOBase):
             n -= min(n, len(chunk))
 
     def _read_inflated(self, size: int) -> bytes:
+        if size < 0:  # everything up to the end (or the damage, which raises)
+            rest = [self._pending, *(self._chunks or ())]
+            self._pending = b""
+            out = b"".join(rest)
+            self._done += len(out)
+            return out
         if not self._pending:
             self._pending = next(self._chunks or iter(()), b"")
-        take = len(self._pending) if size < 0 else size
+        take = size
         out, self._pending = self._pending[:take], self._pending[take:]
         self._done += len(out)
         return out

@@ -8,6 +8,7 @@ import os
 import tarfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -178,9 +179,13 @@ def scan_sources(
     """Scan each source into events (in parallel when it pays, see `_workers`), in the order given."""
     chosen = [s for s in sources if not hosts or s.host in hosts]
     n = workers if workers is not None else _workers(chosen)
+    results: list[Scanned] | None = None
     if n > 1:
-        results = _scan_parallel(chosen, n, every_line, progress)
-    else:
+        try:
+            results = _scan_parallel(chosen, n, every_line, progress)
+        except BrokenProcessPool:  # a worker was killed (out of memory?): scan again in this process
+            results = None
+    if results is None:
         results = []
         for src in chosen:
             on_bytes = None
