@@ -75,6 +75,8 @@ def test_kb308590_bundle_names_the_culprit(bundles: list[Path]) -> None:
     assert "host.psod" in names and "host.heartbeat.lost" in names and "host.memory.sample" in names
     diag = next(r for r in recs if r["record"] == "diagnosis" and r["kb"] == "KB 308590")
     assert "VMap" in json.dumps(diag)
+    meminfo = next(r for r in recs if r["record"] == "file" and r["file"] == "proc/meminfo")
+    assert meminfo["log"] is None and "read for the KB 308590 swap figures" in meminfo["skipped"]
 
 
 def test_human_output_has_timeline_and_diagnosis(bundles: list[Path]) -> None:

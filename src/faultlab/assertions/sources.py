@@ -106,6 +106,13 @@ def judge_content(head: bytes) -> tuple[LogKind | None, str]:
     return sniff_kind(head), ""
 
 
+def _known_other(name: str) -> str:
+    """The reason for a file that is not a log but is read for something else."""
+    if name.startswith("meminfo"):
+        return "not a log: a /proc/meminfo copy, read for the KB 308590 swap figures"
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """A file found in a folder or bundle and not read as a log, with the reason (shown and in the JSON)."""
@@ -348,6 +355,7 @@ def _folder(root: Path) -> Found:
             if kind is None:
                 try:
                     kind, why = judge_content(_head(fp))
+                    why = _known_other(fname) or why
                 except SourceError as exc:
                     kind, why = None, str(exc).split(": ", 1)[-1]
             if kind is None:
@@ -444,6 +452,7 @@ def _tar_sources(archive: Path) -> Found:
                 kind = classify(mpath.name)
                 if kind is None:
                     kind, why = judge_content(_member_head(tar, m))
+                    why = _known_other(mpath.name) or why
                     if kind is None:
                         skipped.append(Skipped(name, host, why))
                         continue
