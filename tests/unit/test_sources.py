@@ -208,3 +208,19 @@ def test_a_truncated_gz_reads_every_byte_before_the_damage(tmp_path: Path) -> No
             got += chunk
     assert len(expected) > len(data) // 2
     assert got[: len(expected)] == expected and data.startswith(got)  # ISA-L may get a few bytes further
+
+
+def test_a_link_inside_the_folder_is_read_once_where_it_points(tmp_path: Path) -> None:
+    """An extracted vm-support bundle: var/log/vobd.log -> ../run/log/vobd.log must not double every event."""
+    (tmp_path / "var" / "run" / "log").mkdir(parents=True)
+    (tmp_path / "var" / "log").mkdir()
+    (tmp_path / "var" / "run" / "log" / "vobd.log").write_bytes(VOB)
+    (tmp_path / "var" / "log" / "vobd.log").symlink_to("../run/log/vobd.log")
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.log"
+    outside.write_bytes(VOB)
+    (tmp_path / "vobd.1.log").symlink_to(outside)  # points outside the folder: read here
+    found = discover_all(tmp_path)
+    assert sorted(s.name for s in found.sources) == ["var/run/log/vobd.log", "vobd.1.log"]
+    assert [(k.name, k.reason) for k in found.skipped] == [
+        ("var/log/vobd.log", "symbolic link to var/run/log/vobd.log (read there)")
+    ]

@@ -338,7 +338,7 @@ def _folder(root: Path) -> Found:
         for fname in sorted(filenames):
             fp = Path(dirpath) / fname
             host = _host_for(fp, root)
-            why = _not_regular(fp)
+            why = _not_regular(fp) or _link_inside(fp, root)
             if why:
                 skipped.append(Skipped(_display_name(fp, root), host, why))
                 continue
@@ -367,6 +367,19 @@ def _folder(root: Path) -> Found:
         more = f" (skipped {len(skipped)} file(s): {reasons}{' ...' if len(skipped) > 3 else ''})" if skipped else ""
         raise SourceError(f"{root}: no ESXi log found{more}")
     return Found(_order(sources), skipped)
+
+
+def _link_inside(fp: Path, root: Path) -> str:
+    """A symbolic link to a file in the same folder tree (a bundle's var/log/vmkernel.log ->
+    ../run/log/vmkernel.log) is read where it points, once: else each event would show twice."""
+    if not fp.is_symlink():
+        return ""
+    target = fp.resolve()
+    try:
+        rel = target.relative_to(root.resolve())
+    except ValueError:
+        return ""  # points outside the folder: read it here
+    return f"symbolic link to {rel.as_posix()} (read there)"
 
 
 def _not_regular(fp: Path) -> str:
