@@ -306,6 +306,8 @@ def test_lazy_commands_list_the_help_of_the_real_command() -> None:
     listing = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
     assert all(name in listing for name in ("triage", *LAZY_COMMANDS))
     assert CliRunner().invoke(app, ["judge", "--help"]).exit_code == 0
+    lab = CliRunner().invoke(app, ["lab", "--help"], env={"COLUMNS": "200"})
+    assert lab.exit_code == 0 and "status" in lab.output and "install-completion" not in lab.output
 
 
 REFERENCE_SAMPLES = Path("/work/shared/reference/log-samples")

@@ -53,12 +53,14 @@ if importlib.util.find_spec("faultlab.sim") is not None:  # the embedded lab's c
 def load_command(name: str, lazy: LazyCommand) -> click.Command:
     """The real click command behind a lazy entry (imports its module)."""
     target = getattr(importlib.import_module(lazy.module), lazy.attribute)
-    if isinstance(target, typer.Typer):
-        command = typer.main.get_command(target)
-    else:
-        holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        holder.command(name, help=lazy.help)(target)
-        command = typer.main.get_command(holder)
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    if isinstance(target, typer.Typer):  # a sub-group, as `app.add_typer` would add it (no completion options)
+        holder.add_typer(target, name=name)
+        group = typer.main.get_command(holder)
+        assert isinstance(group, TyperGroup)
+        return group.commands[name]
+    holder.command(name, help=lazy.help)(target)
+    command = typer.main.get_command(holder)
     command.name = name
     return command
 
