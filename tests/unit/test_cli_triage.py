@@ -9,8 +9,10 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -373,3 +375,30 @@ def test_a_killed_worker_falls_back_to_one_process(tmp_path: Path) -> None:
     events, stats = scan_sources(sources, workers=2)
     assert [(e.name, e.file) for e in events] == [("path.dead", "vobd.log"), ("path.dead", "copy/vobd.log")]
     assert [s.error for s in stats] == [None, None]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(), reason="needs root to drop to nobody")
+def test_unreadable_folders_and_files_are_listed_not_passed_over() -> None:
+    """Run as nobody (root reads everything): a folder it cannot list and a log it cannot open are named."""
+    base = Path(tempfile.mkdtemp(prefix="faultlab-perm-"))  # outside pytest's 0700 tmp, so nobody can reach it
+    try:
+        base.chmod(0o755)
+        (base / "vobd.log").write_bytes(VOBD_LINE)
+        (base / "vobd.log").chmod(0o644)
+        (base / "vmkernel.log").write_bytes(VOBD_LINE)
+        (base / "vmkernel.log").chmod(0o600)
+        (base / "locked").mkdir(mode=0o700)
+        nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        proc = subprocess.run(
+            [*nobody, *FAULTLAB, "triage", "--json", "-", str(base)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        files = {r["file"]: r for r in _records(proc.stdout.decode()) if r["record"] == "file"}
+        assert files["locked"]["skipped"] == "folder not readable (Permission denied)"
+        assert files["vmkernel.log"]["skipped"] == "not readable (permission denied)"
+        assert files["vobd.log"]["events"] == 1
+    finally:
+        shutil.rmtree(base)

@@ -333,7 +333,14 @@ def discover_all(path: str | os.PathLike[str]) -> Found:
 def _folder(root: Path) -> Found:
     sources: list[LogSource] = []
     skipped: list[Skipped] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unlistable(exc: OSError) -> None:  # a sub-folder that cannot be listed is named, not passed over
+        where = Path(exc.filename or root)
+        skipped.append(
+            Skipped(_display_name(where, root), _host_for(where, root), f"folder not readable ({exc.strerror})")
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         dirnames.sort()
         for fname in sorted(filenames):
             fp = Path(dirpath) / fname
