@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.util
+import io
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
-from faultlab.harness.cli import app
+from faultlab.assertions.sources import discover
+from faultlab.assertions.triage import scan_sources, triage
+from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
+from faultlab.harness.triage_view import ProgressLine
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"
@@ -66,6 +77,8 @@ def test_kb308590_bundle_names_the_culprit(bundles: list[Path]) -> None:
     assert "host.psod" in names and "host.heartbeat.lost" in names and "host.memory.sample" in names
     diag = next(r for r in recs if r["record"] == "diagnosis" and r["kb"] == "KB 308590")
     assert "VMap" in json.dumps(diag)
+    meminfo = next(r for r in recs if r["record"] == "file" and r["file"] == "proc/meminfo")
+    assert meminfo["log"] is None and "read for the KB 308590 swap figures" in meminfo["skipped"]
 
 
 def test_human_output_has_timeline_and_diagnosis(bundles: list[Path]) -> None:
@@ -164,3 +177,228 @@ def test_a_runs_logs_folder_is_one_host_and_diagnosed_as_kb392634() -> None:
     text = json.dumps(diag)
     assert text.count("APD start on c1092ecc-2c42957d") == 1  # vmkernel, vobd and hostd copies said once
     assert "APD timeout on c1092ecc-2c42957d after 6 s" in text and "NFS server 198.18.2.21 lost" in text
+
+
+VOBD_LINE = (
+    b"2012-05-22T07:02:04.680Z: [scsiCorrelator] 1680920122975us: [vob.scsi.scsipath.pathstate.dead] "
+    b"scsiPath vmhba2:C0:T1:L1 changed state from on\n"
+)
+FAULTLAB = [sys.executable, "-m", "faultlab.harness.cli"]
+
+
+def test_a_fifo_in_a_folder_never_hangs_and_is_listed(tmp_path: Path) -> None:
+    """A real FIFO nobody writes to: opening it would block for ever; triage lists it and finishes."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    os.mkfifo(tmp_path / "vmkernel.log")
+    (tmp_path / "notes.txt").write_text("collected by hand\n")
+    proc = subprocess.run(
+        [*FAULTLAB, "triage", "--json", "-", str(tmp_path)], capture_output=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    recs = _records(proc.stdout.decode())
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead"]
+    files = {r["file"]: r for r in recs if r["record"] == "file"}
+    assert files["vmkernel.log"]["skipped"] == "not a regular file: a FIFO (named pipe)"
+    assert files["notes.txt"]["skipped"].startswith("not a log:")
+    assert files["vobd.log"]["skipped"] is None and files["vobd.log"]["log"] == "vobd"
+    assert recs[-1]["skipped_files"] == 2
+    human = subprocess.run(
+        [*FAULTLAB, "triage", str(tmp_path)], capture_output=True, timeout=60, text=True, check=False
+    )
+    assert "skipped vmkernel.log: not a regular file: a FIFO (named pipe)" in human.stdout
+    assert "skipped notes.txt: not a log" in human.stdout
+
+
+def test_a_fifo_named_on_the_command_line_is_read_once(tmp_path: Path) -> None:
+    """`faultlab triage <(zcat vobd.0.gz)`: a pipe given by name is read like stdin, its kind sniffed."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([*FAULTLAB, "triage", "--json", "-", str(fifo)], stdout=subprocess.PIPE)
+    with fifo.open("wb") as writer:
+        writer.write(VOBD_LINE * 2)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    recs = _records(out.decode())
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["path.dead", "path.dead"]
+    assert next(r for r in recs if r["record"] == "file")["log"] == "vobd"
+
+
+def test_a_truncated_gz_keeps_its_readable_lines_and_reports_the_damage(tmp_path: Path) -> None:
+    noise = b"".join(b"2018-07-06T21:02:11.204Z cpu0:65641)Jumpstart plugin %d activated.\n" % i for i in range(99_999))
+    apd = (
+        b"2018-07-06T21:02:11.204Z cpu0:65641)ScsiDevice: 4993: Device state of naa.6001 set to APD_START; "
+        b"token num:1\n"
+    )
+    whole = gzip.compress(noise + apd + noise)
+    cut = whole[: len(whole) * 3 // 4]
+    (tmp_path / "vmkernel.0.gz").write_bytes(cut)
+    readable = zlib.decompressobj(wbits=31).decompress(cut)
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    assert [r["name"] for r in recs if r["record"] == "event"] == ["apd.start"]
+    (f,) = [r for r in recs if r["record"] == "file"]
+    # every line zlib can inflate before the damage (ISA-L may get a few bytes further), and the cut-off last one
+    assert readable.count(b"\n") + 1 <= f["lines"] <= readable.count(b"\n") + 2
+    m = re.match(r"damaged: read up to byte (\d+) of its content, then: .*end-of-stream", f["error"])
+    assert m and len(readable) <= int(m.group(1)) < len(readable) + 4096
+    assert recs[-1]["damaged_files"] == 1
+    human = CliRunner().invoke(app, ["triage", str(tmp_path)], env={"COLUMNS": "200"})
+    assert "vmkernel.0.gz: not read to its end" in human.output
+
+
+def test_a_2gb_sparse_file_shows_progress_and_is_counted_odd(tmp_path: Path) -> None:
+    """A 2 GB file of NUL bytes (sparse: no disk used) under a log's name: progress on stderr while it is read
+    in bounded pieces, each an odd line; the other logs still give their events (two files, 2 GB: scanned by
+    two forked workers that share one byte counter)."""
+    sparse = tmp_path / "vmkernel.log"
+    with sparse.open("wb") as fh:
+        fh.truncate(2 << 30)
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    err = io.StringIO()
+    with ProgressLine(err, show_after_s=0, plain_every_s=0.5, tty=False) as progress:
+        report = triage([tmp_path], progress=progress.update)
+    assert [e.name for e in report.events] == ["path.dead"]
+    stats = {s.name: s for s in report.stats}
+    assert stats["vmkernel.log"].bytes == 2 << 30 and stats["vmkernel.log"].odd == stats["vmkernel.log"].lines > 0
+    lines = err.getvalue().splitlines()
+    assert lines and all(
+        re.fullmatch(r"triage: 2 files: [\d,]+ MB read of 2,147 MB \(\d+%\), \d+ s", ln) for ln in lines
+    )
+    done = [int(re.search(r"read of 2,147 MB \((\d+)%", ln).group(1)) for ln in lines]  # type: ignore[union-attr]
+    assert done == sorted(done) and done[-1] > 0
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten_then_cleared() -> None:
+    out = io.StringIO()
+    clock = iter([0.0, 2.0, 2.1, 3.0]).__next__
+    with ProgressLine(out, tty=True, clock=clock) as p:
+        p.update("vmkernel.log", 10_000_000, 100_000_000)  # 2 s: shown
+        p.update("vmkernel.log", 20_000_000, 100_000_000)  # 0.1 s later: not yet
+        p.update("vmkernel.log", 50_000_000, 100_000_000)  # shown
+    text = out.getvalue()
+    assert text.count("\r") == 4 and "\n" not in text  # two updates, then blanked and back to column 0
+    assert "10 MB read of 100 MB (10%)" in text and "50 MB read of 100 MB (50%)" in text
+    assert "20 MB" not in text and text.endswith("\r")
+
+
+def _modules_after(argv: list[str]) -> list[str]:
+    code = (
+        "import sys\n"
+        "from faultlab.harness.cli import main\n"
+        f"sys.argv = {['faultlab', *argv]!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('paramiko', 'pyVmomi', 'faultlab.harness.runner', 'faultlab.sim', 'faultlab.lab', 'hyperscan')\n"
+        "print(sorted({m for m in sys.modules if m.startswith(heavy)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_help_imports_neither_ssh_nor_pyvmomi_nor_the_harness() -> None:
+    assert _modules_after(["--help"]) == []
+    assert _modules_after(["triage", "--help"]) == []
+    assert "paramiko" in _modules_after(["heal", "--help"])  # a command that needs SSH loads it
+
+
+def test_lazy_commands_list_the_help_of_the_real_command() -> None:
+    for name, lazy in LAZY_COMMANDS.items():
+        real = load_command(name, lazy)
+        assert (real.help or "").startswith(lazy.short_help.removesuffix("...")), name
+    listing = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert all(name in listing for name in ("triage", *LAZY_COMMANDS))
+    assert CliRunner().invoke(app, ["judge", "--help"]).exit_code == 0
+    lab = CliRunner().invoke(app, ["lab", "--help"], env={"COLUMNS": "200"})
+    assert lab.exit_code == 0 and "status" in lab.output and "install-completion" not in lab.output
+
+
+REFERENCE_SAMPLES = Path("/work/shared/reference/log-samples")
+LABELS = ROOT / "tests" / "fixtures" / "labels"
+
+
+def test_recall_and_precision_on_real_published_lines() -> None:
+    """`faultlab triage` as users run it (folder discovery, kinds from names and content, the prefilter) over
+    the verbatim real lines, scored against the hand labels: each labelled line must give its event (recall),
+    every event must be a labelled one (precision), both at least 0.9; every file is read or skipped."""
+    folder = REFERENCE_SAMPLES if REFERENCE_SAMPLES.is_dir() else SAMPLES
+    result = CliRunner().invoke(app, ["triage", "--json", "-", str(folder)])
+    assert result.exit_code == 0, result.output
+    recs = _records(result.output)
+    files = {r["file"]: r for r in recs if r["record"] == "file"}
+    assert set(files) == {p.name for p in folder.iterdir()}, "every file is accounted for"
+    got = {(r["file"], r["line"], r["name"]) for r in recs if r["record"] == "event"}
+    expected: set[tuple[str, int, str]] = set()
+    for label_file in sorted(LABELS.glob("*.yaml")):
+        spec = yaml.safe_load(label_file.read_text())
+        assert files[spec["sample"]]["log"] == spec["kind"], f"{spec['sample']} read as the wrong log"
+        lines = (folder / spec["sample"]).read_text(encoding="utf-8").splitlines()
+        for label in spec["events"] or []:
+            (no,) = [i for i, text in enumerate(lines, 1) if label["line"] in text]
+            expected.add((spec["sample"], no, label["name"]))
+    true_pos = len(got & expected)
+    recall, precision = true_pos / len(expected), true_pos / len(got)
+    detail = f"missed {sorted(expected - got)}; false {sorted(got - expected)}"
+    assert recall >= 0.9 and precision >= 0.9, f"recall {recall:.2f} precision {precision:.2f}: {detail}"
+
+
+def test_forked_workers_give_the_same_events_and_counts_as_one_process(tmp_path: Path) -> None:
+    """The parallel scan (forked workers, one file each) changes nothing but the time: same events in the same
+    order, same line counts, same damage report."""
+    noise = b"2018-07-06T21:02:11.204Z cpu0:65641)Jumpstart plugin activated.\n"
+    (tmp_path / "vobd.log").write_bytes(noise * 50 + VOBD_LINE + noise)
+    (tmp_path / "vmkernel.log").write_bytes(noise * 20_000)
+    whole = gzip.compress(noise * 30_000 + VOBD_LINE.replace(b"dead", b"on"))
+    (tmp_path / "vmkernel.0.gz").write_bytes(whole)
+    (tmp_path / "vmkernel.1.gz").write_bytes(whole[: len(whole) // 2])
+    sources = discover(tmp_path)
+    serial = scan_sources(sources, workers=1)
+    parallel = scan_sources(sources, workers=2)
+    assert [(e.name, e.file, e.line_no) for e in parallel[0]] == [(e.name, e.file, e.line_no) for e in serial[0]]
+    assert [(s.name, s.lines, s.bytes, s.error) for s in parallel[1]] == [
+        (s.name, s.lines, s.bytes, s.error) for s in serial[1]
+    ]
+    assert any(s.error for s in serial[1]) and serial[0]
+
+
+def test_a_killed_worker_falls_back_to_one_process(tmp_path: Path) -> None:
+    """A scan worker that dies (the OOM killer, a crash) does not lose the triage: it is scanned again here."""
+    parent = os.getpid()
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    good = discover(tmp_path)[0]
+
+    def dies_in_a_worker() -> io.BufferedReader:
+        if os.getpid() != parent:
+            os._exit(9)
+        return (tmp_path / "vobd.log").open("rb")
+
+    sources = [good, dataclasses.replace(good, name="copy/vobd.log", open=dies_in_a_worker)]
+    events, stats = scan_sources(sources, workers=2)
+    assert [(e.name, e.file) for e in events] == [("path.dead", "vobd.log"), ("path.dead", "copy/vobd.log")]
+    assert [s.error for s in stats] == [None, None]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(), reason="needs root to drop to nobody")
+def test_unreadable_folders_and_files_are_listed_not_passed_over() -> None:
+    """Run as nobody (root reads everything): a folder it cannot list and a log it cannot open are named."""
+    base = Path(tempfile.mkdtemp(prefix="faultlab-perm-"))  # outside pytest's 0700 tmp, so nobody can reach it
+    try:
+        base.chmod(0o755)
+        (base / "vobd.log").write_bytes(VOBD_LINE)
+        (base / "vobd.log").chmod(0o644)
+        (base / "vmkernel.log").write_bytes(VOBD_LINE)
+        (base / "vmkernel.log").chmod(0o600)
+        (base / "locked").mkdir(mode=0o700)
+        nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        proc = subprocess.run(
+            [*nobody, *FAULTLAB, "triage", "--json", "-", str(base)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        files = {r["file"]: r for r in _records(proc.stdout.decode()) if r["record"] == "file"}
+        assert files["locked"]["skipped"] == "folder not readable (Permission denied)"
+        assert files["vmkernel.log"]["skipped"] == "not readable (permission denied)"
+        assert files["vobd.log"]["events"] == 1
+    finally:
+        shutil.rmtree(base)

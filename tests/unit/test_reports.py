@@ -403,7 +403,9 @@ def test_write_artifacts_for_a_run_that_never_got_to_inject(tmp_path: Path) -> N
 # -- command line --------------------------------------------------------------------------------------------
 
 
-def test_report_command_writes_the_artifacts_and_prints_the_timeline(run: tuple[RunRecord, Path]) -> None:
+def test_report_command_writes_the_artifacts_and_prints_the_timeline(
+    run: tuple[RunRecord, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import typer
     from typer.testing import CliRunner
 
@@ -412,6 +414,7 @@ def test_report_command_writes_the_artifacts_and_prints_the_timeline(run: tuple[
     app = typer.Typer()
     app.command()(report)
     _record, run_dir = run
+    monkeypatch.setenv("COLUMNS", "400")  # long paths stay on one line whatever width the runner's terminal has
     res = CliRunner().invoke(app, [str(run_dir)])
     assert res.exit_code == 0, res.output
     assert "nfs-apd-bsod: PASSED" in res.output and str(run_dir / "report.html") in res.output

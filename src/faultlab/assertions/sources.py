@@ -6,15 +6,16 @@ import gzip
 import io
 import os
 import re
+import stat
 import sys
 import tarfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
-from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import LogKind
 
 try:  # ISA-L decompresses gzip 2-3x faster than zlib, in a thread of its own; optional.
@@ -29,34 +30,96 @@ class SourceError(Exception):
     """A path that cannot be read as logs: the message is one line naming the path and why."""
 
 
-# Logs of kind OTHER that are worth reading; any other unknown file in a folder or bundle is skipped.
-_OTHER_LOGS = re.compile(r"^(fdm|vpxa|syslog|auth|shell|messages|hostd-probe|other)([.-].*)?$")
+# Names that say for certain which log a file is (ESX 3.5 to ESXi 8 and vm-support bundles): the live file,
+# its rotated parts (.0.gz, .1, -1.log, .log.1) and a .txt copy. Any other name is decided from the content.
+_ROTATED = r"(\.log)?([.-]\d+)?(\.log)?(\.\d+)?(\.gz)?(\.txt)?"
+_CERTAIN_NAMES: tuple[tuple[re.Pattern[str], LogKind], ...] = (
+    (re.compile(rf"^(vmkernel|vmkwarning|vmkalert){_ROTATED}$"), LogKind.VMKERNEL),
+    (re.compile(rf"^vobd{_ROTATED}$"), LogKind.VOBD),
+    (re.compile(rf"^hostd{_ROTATED}$"), LogKind.HOSTD),
+    (re.compile(r"^vmware(-\d+)?\.log(\.gz)?(\.txt)?$"), LogKind.VMWARE),
+    (re.compile(rf"^vmksummary{_ROTATED}$"), LogKind.VMKSUMMARY),
+    (
+        re.compile(
+            rf"^(fdm|vpxa|vpxd|syslog|auth|shell|messages|hostd-probe|usb|vmauthd|sdrsinjector|storagerm"
+            rf"|lacp|clomd|osfsd|vsanvpd|loadesx|boot){_ROTATED}$"
+        ),
+        LogKind.OTHER,
+    ),
+)
 _BUNDLE_HOST = re.compile(r"^esx-(?P<host>.+?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}(-\d+)?$")
 _TAR_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".tar.xz", ".tar.bz2")
+SNIFF_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+# A line that starts like a log line: an ISO or syslog time stamp (digits or a KB's mask), or an ESX 3/4
+# vmkernel header without date. A file whose first lines are not mostly these is not a log.
+_LOG_LINE_START = re.compile(
+    r"^\[?([0-9Y]{4}-[0-9M]{2}-[0-9D]{2}[T ][0-9Hh]{2}:|<date|<YYYY|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"
+    r"|\d{1,3}-\d\d-\d\dT\d\d:)|^\s*\d+:\d+:\d+:\d+\.\d+ cpu\d+:",
+)
+LOG_LINE_SHARE = 0.2  # at least this share of the first lines start like a log line
 
 
 def classify(name: str) -> LogKind | None:
-    """The log kind for a file name (basename), or None when it is not a log faultlab reads."""
-    base = name.rsplit("/", 1)[-1]
-    kind = kind_from_filename(base)
-    if kind is LogKind.OTHER and not _OTHER_LOGS.match(base):
-        return None
-    return kind
+    """The log kind a file name says for certain (basename), or None when only the content can tell."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for pattern, kind in _CERTAIN_NAMES:
+        if pattern.match(base):
+            return kind
+    return None
 
 
 def sniff_kind(head: bytes) -> LogKind:
-    """Guess the log kind from the first bytes of an unnamed stream (stdin)."""
+    """Guess the log kind from the first bytes of a stream (stdin, a file whose name is not certain)."""
     text = head.decode("utf-8", "replace")
     checks = (
         (LogKind.VOBD, r"Correlator\]|\[(vob|esx)\.[a-z]|vobd"),
-        (LogKind.HOSTD, r"Originator@\d+|\b[Hh]ostd\["),
+        # [Originator@6876 is every vmacore daemon's (fdm, vpxa, hostd): only hostd's own name counts
+        (
+            LogKind.HOSTD,
+            r"\b[Hh]ostd\[|^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [0-9A-F]{8} (info|verbose|warning|error) '",
+        ),
         (LogKind.VMWARE, r"\| (vcpu-\d+|vmx|mks|svga|worker-\d+)\| |\) (vcpu-\d+|vmx|mks|svga) |WinBSOD"),
         (LogKind.VMKSUMMARY, r"bootstop|heartbeat(\[\d+\])?: up |hb: vmk loaded|vmkhalt"),
-        (LogKind.VMKERNEL, r"cpu\d+:\d+"),
+        (LogKind.VMKERNEL, r"cpu\d+:\d+(\s+opID=\S+)?\)"),
     )
-    scores = {kind: len(re.findall(pattern, text)) for kind, pattern in checks}
+    scores = {kind: len(re.findall(pattern, text, re.MULTILINE)) for kind, pattern in checks}
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] else LogKind.OTHER
+
+
+def judge_content(head: bytes) -> tuple[LogKind | None, str]:
+    """(kind, "") for the first bytes of a log whose name is not certain, or (None, why it is not a log)."""
+    if not head:
+        return None, "empty"
+    if b"\x00" in head[:SNIFF_BYTES]:
+        return None, "binary content (NUL bytes), not a text log"
+    text = head.decode("utf-8", "replace")
+    if text.count("\ufffd") > len(text) // 20:
+        return None, "binary content (not UTF-8 text), not a text log"
+    lines = [ln for ln in text.splitlines()[:200] if ln.strip() and not ln.startswith("#")]
+    if not lines:
+        return None, "no text line"
+    starts = sum(1 for ln in lines if _LOG_LINE_START.match(ln))
+    if starts < max(1, LOG_LINE_SHARE * len(lines)):
+        return None, f"not a log: {starts} of its first {len(lines)} text line(s) start with a time stamp"
+    return sniff_kind(head), ""
+
+
+def _known_other(name: str) -> str:
+    """The reason for a file that is not a log but is read for something else."""
+    if name.startswith("meminfo"):
+        return "not a log: a /proc/meminfo copy, read for the KB 308590 swap figures"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file found in a folder or bundle and not read as a log, with the reason (shown and in the JSON)."""
+
+    name: str
+    host: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +132,8 @@ class LogSource:
     open: Callable[[], BinaryIO]
     order: tuple[int, int] = (0, 0)  # (rotation age: higher = older, tie-breaker) within its rotation group
     group: str = ""  # the rotation group: all parts of one log share it
+    size: int | None = None  # bytes stored (compressed for a .gz), for progress
+    once: bool = False  # an open stream (stdin, a FIFO named on the command line): read once, in this process
 
     @property
     def compressed(self) -> bool:
@@ -92,13 +157,103 @@ def _group_name(base: str) -> str:
 
 def _open_path(path: Path) -> Callable[[], BinaryIO]:
     def opener() -> BinaryIO:
-        if path.name.endswith(".gz"):
-            if HAVE_ISAL:
-                return cast(BinaryIO, _igzip_threaded.open(path, "rb", threads=1))  # type: ignore[no-untyped-call]
-            return cast(BinaryIO, gzip.open(path, "rb"))
-        return open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        try:
+            compressed = fh.read(2) == GZIP_MAGIC
+            fh.seek(0)
+        except OSError:
+            fh.close()
+            raise
+        if not compressed:
+            return fh
+        fh.close()
+        return cast(BinaryIO, _GzipStream(path))
 
     return opener
+
+
+def _inflate(path: Path) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip file (all members), with zlib, exactly up to any damage; then raises
+    EOFError (cut short) or zlib.error (corrupt)."""
+    with open(path, "rb") as fh:
+        member = zlib.decompressobj(wbits=31)
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                if not member.eof:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                return
+            while chunk:
+                if member.eof:  # the next member of a concatenated .gz
+                    member = zlib.decompressobj(wbits=31)
+                out = member.decompress(chunk)
+                if out:
+                    yield out
+                chunk = member.unused_data if member.eof else b""
+
+
+class _GzipStream(io.RawIOBase):
+    """A .gz read by ISA-L in a thread of its own (2-3x zlib); on damage it reads again with zlib from where it
+    stopped, so every byte before the damage is returned before the error is raised (ISA-L's read-ahead and
+    a buffered gzip.GzipFile both drop the last part they had)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._inner: IO[bytes] | None = (
+            _igzip_threaded.open(path, "rb", threads=1) if HAVE_ISAL else None  # type: ignore[no-untyped-call]
+        )
+        self._chunks: Iterator[bytes] | None = None if HAVE_ISAL else _inflate(path)
+        self._pending = b""
+        self._done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._inner is not None:
+            try:
+                data = self._inner.read(size)
+            except (EOFError, OSError, zlib.error):
+                self._inner.close()
+                self._inner = None
+                self._chunks = _inflate(self._path)
+                self._skip(self._done)
+            else:
+                self._done += len(data)
+                return data
+        return self._read_inflated(size)
+
+    def _skip(self, n: int) -> None:
+        while n > 0:
+            chunk = self._pending or next(self._chunks or iter(()), b"")
+            if not chunk:
+                return
+            self._pending = chunk[n:]
+            n -= min(n, len(chunk))
+
+    def _read_inflated(self, size: int) -> bytes:
+        if size < 0:  # everything up to the end (or the damage, which raises)
+            rest = [self._pending, *(self._chunks or ())]
+            self._pending = b""
+            out = b"".join(rest)
+            self._done += len(out)
+            return out
+        if not self._pending:
+            self._pending = next(self._chunks or iter(()), b"")
+        take = size
+        out, self._pending = self._pending[:take], self._pending[take:]
+        self._done += len(out)
+        return out
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+        super().close()
 
 
 def _host_for(path: Path, root: Path) -> str:
@@ -132,37 +287,139 @@ def _display_name(path: Path, root: Path) -> str:
     return "/".join(parts) if parts else path.name
 
 
-def discover(path: str | os.PathLike[str]) -> list[LogSource]:
-    """Every log under `path` (a file, folder or vm-support archive), in a stable order; '-' is stdin.
+@dataclass(slots=True)
+class Found:
+    """What a path holds: the logs to read and every other file with the reason it is not read."""
 
-    Raises SourceError with one clear line when the path is missing, unreadable or holds no log.
+    sources: list[LogSource]
+    skipped: list[Skipped]
+
+
+def discover(path: str | os.PathLike[str]) -> list[LogSource]:
+    """Every log under `path` (see `discover_all`); the skipped files are dropped."""
+    return discover_all(path).sources
+
+
+def discover_all(path: str | os.PathLike[str]) -> Found:
+    """Every log under `path` (a file, folder or vm-support archive; '-' is stdin) in a stable order, and
+    every other file found with the reason it is skipped.
+
+    A file's log kind comes from its name when the name is certain (`classify`), else from its first 64 KiB
+    (`judge_content`). In a folder, what is not a regular file (FIFO, socket, device, broken link) is skipped
+    without being opened, so it cannot hang the scan. Raises SourceError with one clear line when the path is
+    missing, unreadable or holds no log.
     """
     if str(path) == "-":
-        return [_stdin_source()]
+        return Found([_stdin_source()], [])
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or folder")
-    if p.is_file() and (p.name.endswith(_TAR_SUFFIXES) or _is_tar(p)):
+    if p.is_dir():
+        return _folder(p)
+    if not os.access(p, os.R_OK):
+        raise SourceError(f"{p}: not readable (permission denied)")
+    if not p.is_file():  # a FIFO or device named on the command line (`<(zcat x)`): read once, like stdin
+        return Found([_stream_source(p)], [])
+    if p.name.endswith(_TAR_SUFFIXES) or _is_tar(p):
         return _tar_sources(p)
-    if p.is_file():
-        if not os.access(p, os.R_OK):
-            raise SourceError(f"{p}: not readable (permission denied)")
-        kind = classify(p.name) or _sniff_file(p)
-        return [_path_source(p, p.parent, kind, host=_host_for(p, p.parent))]
+    kind = classify(p.name)
+    if kind is None:
+        head = _head(p)
+        found, _why = judge_content(head)
+        kind = found or sniff_kind(head)  # named explicitly: read it anyway; its odd lines are reported
+    return Found([_path_source(p, p.parent, kind, host=_host_for(p, p.parent))], [])
+
+
+def _folder(root: Path) -> Found:
     sources: list[LogSource] = []
-    for dirpath, dirnames, filenames in os.walk(p):
+    skipped: list[Skipped] = []
+
+    def unlistable(exc: OSError) -> None:  # a sub-folder that cannot be listed is named, not passed over
+        where = Path(exc.filename or root)
+        skipped.append(
+            Skipped(_display_name(where, root), _host_for(where, root), f"folder not readable ({exc.strerror})")
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         dirnames.sort()
         for fname in sorted(filenames):
             fp = Path(dirpath) / fname
-            if fname.endswith(_TAR_SUFFIXES):
-                sources.extend(_tar_sources(fp))
+            host = _host_for(fp, root)
+            why = _not_regular(fp) or _link_inside(fp, root)
+            if why:
+                skipped.append(Skipped(_display_name(fp, root), host, why))
                 continue
-            found = classify(fname)
-            if found is not None:
-                sources.append(_path_source(fp, p, found, host=_host_for(fp, p)))
+            if fname.endswith(_TAR_SUFFIXES):
+                try:
+                    inner = _tar_sources(fp)
+                except SourceError as exc:
+                    skipped.append(Skipped(_display_name(fp, root), host, str(exc).split(": ", 1)[-1]))
+                    continue
+                sources.extend(inner.sources)
+                skipped.extend(inner.skipped)
+                continue
+            kind = classify(fname)
+            if kind is None:
+                try:
+                    kind, why = judge_content(_head(fp))
+                    why = _known_other(fname) or why
+                except SourceError as exc:
+                    kind, why = None, str(exc).split(": ", 1)[-1]
+            if kind is None:
+                skipped.append(Skipped(_display_name(fp, root), host, why))
+                continue
+            sources.append(_path_source(fp, root, kind, host=host))
     if not sources:
-        raise SourceError(f"{p}: no ESXi log found (looked for vmkernel*, vobd*, hostd*, vmware*.log, vmksummary*)")
-    return _order(sources)
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
+        more = f" (skipped {len(skipped)} file(s): {reasons}{' ...' if len(skipped) > 3 else ''})" if skipped else ""
+        raise SourceError(f"{root}: no ESXi log found{more}")
+    return Found(_order(sources), skipped)
+
+
+def _link_inside(fp: Path, root: Path) -> str:
+    """A symbolic link to a file in the same folder tree (a bundle's var/log/vmkernel.log ->
+    ../run/log/vmkernel.log) is read where it points, once: else each event would show twice."""
+    if not fp.is_symlink():
+        return ""
+    target = fp.resolve()
+    try:
+        rel = target.relative_to(root.resolve())
+    except ValueError:
+        return ""  # points outside the folder: read it here
+    return f"symbolic link to {rel.as_posix()} (read there)"
+
+
+def _not_regular(fp: Path) -> str:
+    """Why a folder entry is not read as a file ('' for a readable regular file); never opens it."""
+    try:
+        st = fp.stat()
+    except FileNotFoundError:
+        return "broken symbolic link" if fp.is_symlink() else "vanished while listing"
+    except OSError as exc:
+        return f"cannot stat ({exc.strerror or exc})"
+    mode = st.st_mode
+    for test, what in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return f"not a regular file: {what}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if not os.access(fp, os.R_OK):
+        return "not readable (permission denied)"
+    return ""
+
+
+def _head(p: Path) -> bytes:
+    """The first SNIFF_BYTES of a regular file, decompressed when it is gzip."""
+    try:
+        with _open_path(p)() as fh:
+            return fh.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{p}: cannot read ({exc})") from exc
 
 
 def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
@@ -174,20 +431,13 @@ def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
         open=_open_path(fp),
         order=(_rotation_age(base), 0),
         group=f"{host}:{fp.parent}/{_group_name(base)}",
+        size=fp.stat().st_size,
     )
 
 
 def _order(sources: list[LogSource]) -> list[LogSource]:
     """Group rotated parts together, oldest part first, so each log reads in time order."""
     return sorted(sources, key=lambda s: (s.group, -s.order[0], s.order[1], s.name))
-
-
-def _sniff_file(p: Path) -> LogKind:
-    try:
-        with _open_path(p)() as fh:
-            return sniff_kind(fh.read(64 * 1024))
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise SourceError(f"{p}: cannot read ({exc})") from exc
 
 
 def _is_tar(p: Path) -> bool:
@@ -197,41 +447,65 @@ def _is_tar(p: Path) -> bool:
         return False
 
 
-def _tar_sources(archive: Path) -> list[LogSource]:
-    """Logs inside a vm-support bundle; each member is read straight from the archive when scanned."""
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = [m for m in tar.getmembers() if m.isfile()]
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
-        raise SourceError(f"{archive}: not a readable archive ({reason})") from exc
+def _tar_sources(archive: Path) -> Found:
+    """Logs inside a vm-support bundle, read straight from the archive when scanned, and the members skipped."""
     bundle_host = _BUNDLE_HOST.match(re.sub(r"(\.tgz|\.tar(\.\w+)?)$", "", archive.name))
     sources: list[LogSource] = []
-    for m in members:
-        mpath = PurePosixPath(m.name)
-        kind = classify(mpath.name)
-        if kind is None:
-            continue
-        parts = mpath.parts
-        host = bundle_host.group("host") if bundle_host else ""
-        if parts and _BUNDLE_HOST.match(parts[0]):
-            host = _BUNDLE_HOST.match(parts[0]).group("host")  # type: ignore[union-attr]
-            parts = parts[1:]
-        if not host:
-            host = re.sub(r"(\.tgz|\.tar(\.\w+)?)$", "", archive.name)
-        sources.append(
-            LogSource(
-                kind=kind,
-                host=host,
-                name="/".join(parts),
-                open=_tar_member_opener(archive, m.name),
-                order=(_rotation_age(mpath.name), 0),
-                group=f"{host}:{mpath.parent}/{_group_name(mpath.name)}",
-            )
-        )
+    skipped: list[Skipped] = []
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for m in tar:
+                if m.isdir():
+                    continue
+                mpath = PurePosixPath(m.name)
+                parts = mpath.parts
+                host = bundle_host.group("host") if bundle_host else ""
+                top = _BUNDLE_HOST.match(parts[0]) if parts else None
+                if top:
+                    host, parts = top.group("host"), parts[1:]
+                host = host or re.sub(r"(\.tgz|\.tar(\.\w+)?)$", "", archive.name)
+                name = "/".join(parts)
+                if not m.isfile():
+                    what = "a symbolic link" if m.issym() or m.islnk() else "a FIFO or device"
+                    skipped.append(Skipped(name, host, f"not a regular file: {what}"))
+                    continue
+                kind = classify(mpath.name)
+                if kind is None:
+                    kind, why = judge_content(_member_head(tar, m))
+                    why = _known_other(mpath.name) or why
+                    if kind is None:
+                        skipped.append(Skipped(name, host, why))
+                        continue
+                sources.append(
+                    LogSource(
+                        kind=kind,
+                        host=host,
+                        name=name,
+                        open=_tar_member_opener(archive, m.name),
+                        order=(_rotation_age(mpath.name), 0),
+                        group=f"{host}:{mpath.parent}/{_group_name(mpath.name)}",
+                        size=m.size,
+                    )
+                )
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
+        raise SourceError(f"{archive}: not a readable archive ({reason})") from exc
     if not sources:
-        raise SourceError(f"{archive}: archive holds no ESXi log (looked for var/run/log/* and vmware*.log)")
-    return _order(sources)
+        raise SourceError(f"{archive}: archive holds no ESXi log ({len(skipped)} file(s), none a log)")
+    return Found(_order(sources), skipped)
+
+
+def _member_head(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    fh = tar.extractfile(member)
+    if fh is None:
+        return b""
+    head = fh.read(SNIFF_BYTES)
+    if head[:2] == GZIP_MAGIC:
+        try:
+            return zlib.decompressobj(wbits=31).decompress(head, SNIFF_BYTES)
+        except zlib.error:
+            return head
+    return head
 
 
 def _tar_member_opener(archive: Path, member: str) -> Callable[[], BinaryIO]:
@@ -278,13 +552,27 @@ class _ClosingStream(io.RawIOBase):
 
 def _stdin_source() -> LogSource:
     raw = sys.stdin.buffer
-    head = raw.peek(64 * 1024)[: 64 * 1024] if hasattr(raw, "peek") else b""
+    head = raw.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(raw, "peek") else b""
     kind = sniff_kind(head)
 
     def opener() -> BinaryIO:
         return raw
 
-    return LogSource(kind=kind, host="stdin", name="<stdin>", open=opener)
+    return LogSource(kind=kind, host="stdin", name="<stdin>", open=opener, once=True)
+
+
+def _stream_source(p: Path) -> LogSource:
+    """A FIFO or device given by name: opened once, its kind sniffed from what is buffered, read once."""
+    try:
+        fh = open(p, "rb", buffering=SNIFF_BYTES)  # noqa: SIM115 - handed to the scan, which closes it
+    except OSError as exc:
+        raise SourceError(f"{p}: cannot open ({exc.strerror or exc})") from exc
+    kind = classify(p.name) or sniff_kind(fh.peek(SNIFF_BYTES)[:SNIFF_BYTES])  # type: ignore[attr-defined]
+
+    def opener() -> BinaryIO:
+        return fh
+
+    return LogSource(kind=kind, host=p.parent.name, name=str(p), open=opener, once=True)
 
 
 @contextmanager

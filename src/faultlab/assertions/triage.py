@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing as mp
 import os
 import tarfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,8 +17,8 @@ from typing import Any
 from faultlab.assertions import catalog
 from faultlab.assertions.diagnose import DiagContext, Diagnosis, diagnose_all, parse_meminfo
 from faultlab.assertions.model import Event
-from faultlab.assertions.scan import ScanStats, scan_stream
-from faultlab.assertions.sources import LogSource, SourceError, discover, opened
+from faultlab.assertions.scan import ScanStats, default_prefilter, scan_stream
+from faultlab.assertions.sources import LogSource, Skipped, SourceError, discover_all, opened
 
 
 @dataclass(slots=True)
@@ -55,6 +58,18 @@ class TriageReport:
     stats: list[ScanStats]
     diagnoses: list[Diagnosis] = field(default_factory=list)
     hidden_untimed: int = 0  # events without a time that --since/--until could not place
+    skipped: list[Skipped] = field(default_factory=list)  # files found and not read, with the reason
+
+    @property
+    def damaged(self) -> list[ScanStats]:
+        """Files that could not be read to their end (truncated archive, read error)."""
+        return [s for s in self.stats if s.error]
+
+    def skipped_lines(self) -> list[str]:
+        """One line per file not read (skipped or damaged), for the console."""
+        out = [f"skipped {s.name}: {s.reason}" for s in self.skipped]
+        out += [f"damaged {s.name}: {s.error} ({s.lines} lines read)" for s in self.damaged]
+        return out
 
     @property
     def odd_lines(self) -> int:
@@ -79,8 +94,24 @@ class TriageReport:
                     "masked_time_lines": s.masked,
                     "odd_examples": [{"line": o.line_no, "text": o.text, "problem": o.problem} for o in s.odd_examples],
                     "error": s.error,
+                    "skipped": None,
                 }
                 for s in self.stats
+            ]
+            + [
+                {
+                    "file": k.name,
+                    "host": k.host,
+                    "log": None,
+                    "lines": 0,
+                    "events": 0,
+                    "odd_lines": 0,
+                    "masked_time_lines": 0,
+                    "odd_examples": [],
+                    "error": None,
+                    "skipped": k.reason,
+                }
+                for k in self.skipped
             ],
         }
 
@@ -92,24 +123,104 @@ def _sort_key(e: Event) -> tuple[int, datetime, str, str, int]:
     return (0 if e.time else 1, t, e.host, e.file, e.line_no)
 
 
+Progress = Callable[[str, int, int | None], None]  # (file, bytes read, its size when known)
+Scanned = tuple[list[Event], ScanStats]
+
+
+# Scanning in parallel pays when there is enough to read: forked workers, one file each, on every core.
+PARALLEL_MIN_BYTES = 64 << 20
+_WORK: list[LogSource] = []  # the sources the forked workers read (inherited, never pickled)
+_DONE_BYTES: Any = None  # a shared counter of bytes read by all workers, for progress
+
+
+def scan_one(src: LogSource, *, every_line: bool = False, on_bytes: Callable[[int], None] | None = None) -> Scanned:
+    """Scan one source into events; a source that cannot be read (or only in part) says so in its stats."""
+    try:
+        with opened(src) as fh:
+            evs, st = scan_stream(
+                fh, kind=src.kind, name=src.name, host=src.host, every_line=every_line, progress=on_bytes
+            )
+    except (SourceError, OSError, EOFError, tarfile.TarError) as exc:
+        st = ScanStats(name=src.name, host=src.host, kind=src.kind, error=str(exc))
+        evs = []
+    st.progress = None
+    return evs, st
+
+
+def _worker_scan(index: int, every_line: bool) -> Scanned:
+    last = 0
+
+    def on_bytes(done: int) -> None:
+        nonlocal last
+        with _DONE_BYTES.get_lock():
+            _DONE_BYTES.value += done - last
+        last = done
+
+    return scan_one(_WORK[index], every_line=every_line, on_bytes=on_bytes if _DONE_BYTES is not None else None)
+
+
+def _workers(sources: Sequence[LogSource]) -> int:
+    """How many processes to scan with: 1 unless there are several files, enough bytes and several cores."""
+    if len(sources) < 2 or any(s.once for s in sources) or "fork" not in mp.get_all_start_methods():
+        return 1
+    if sum(s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
+        return 1
+    return min(len(sources), len(os.sched_getaffinity(0)))
+
+
 def scan_sources(
-    sources: Iterable[LogSource], *, every_line: bool = False, hosts: Sequence[str] = ()
+    sources: Iterable[LogSource],
+    *,
+    every_line: bool = False,
+    hosts: Sequence[str] = (),
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> tuple[list[Event], list[ScanStats]]:
-    """Scan each source into events; a source that cannot be read is reported in its stats, not fatal."""
-    events: list[Event] = []
-    stats: list[ScanStats] = []
-    for src in sources:
-        if hosts and src.host not in hosts:
-            continue
+    """Scan each source into events (in parallel when it pays, see `_workers`), in the order given."""
+    chosen = [s for s in sources if not hosts or s.host in hosts]
+    n = workers if workers is not None else _workers(chosen)
+    results: list[Scanned] | None = None
+    if n > 1:
         try:
-            with opened(src) as fh:
-                evs, st = scan_stream(fh, kind=src.kind, name=src.name, host=src.host, every_line=every_line)
-        except (SourceError, OSError, EOFError, tarfile.TarError) as exc:
-            st = ScanStats(name=src.name, host=src.host, kind=src.kind, error=str(exc))
-            evs = []
-        events.extend(evs)
-        stats.append(st)
-    return events, stats
+            results = _scan_parallel(chosen, n, every_line, progress)
+        except BrokenProcessPool:  # a worker was killed (out of memory?): scan again in this process
+            results = None
+    if results is None:
+        results = []
+        for src in chosen:
+            on_bytes = None
+            if progress is not None:
+                size = None if src.compressed else src.size
+
+                def on_bytes(done: int, name: str = src.name, size: int | None = size) -> None:
+                    progress(name, done, size)
+
+            results.append(scan_one(src, every_line=every_line, on_bytes=on_bytes))
+    events = [e for evs, _ in results for e in evs]
+    return events, [st for _, st in results]
+
+
+def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress: Progress | None) -> list[Scanned]:
+    """Biggest files first over `n` forked workers (one decompresses and scans while the other does too);
+    results come back in the sources' order. The workers share one byte counter for progress."""
+    global _WORK, _DONE_BYTES  # handed to the forked workers by inheritance
+    ctx = mp.get_context("fork")
+    default_prefilter()  # compiled once here, inherited by every worker
+    _WORK, _DONE_BYTES = list(sources), ctx.Value("q", 0)
+    label = f"{len(sources)} files"
+    total = None if any(s.compressed or s.size is None for s in sources) else sum(s.size or 0 for s in sources)
+    order = sorted(range(len(sources)), key=lambda i: -(sources[i].size or 0))
+    try:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            futures = {i: pool.submit(_worker_scan, i, every_line) for i in order}
+            pending = set(futures.values())
+            while pending:
+                _done, pending = wait(pending, timeout=0.25)
+                if progress is not None:
+                    progress(label, int(_DONE_BYTES.value), total)  # no total with .gz: their size is compressed
+            return [futures[i].result() for i in range(len(sources))]
+    finally:
+        _WORK, _DONE_BYTES = [], None
 
 
 def find_meminfo(path: str | os.PathLike[str]) -> str | None:
@@ -135,13 +246,18 @@ def triage(
     flt: TriageFilter | None = None,
     every_line: bool = False,
     offsets: dict[str, timedelta] | None = None,
+    progress: Progress | None = None,
 ) -> TriageReport:
-    """Scan `paths` (files, folders, bundles, '-' for stdin) and diagnose. Raises SourceError on a bad path."""
+    """Scan `paths` (files, folders, bundles, '-' for stdin) and diagnose. Raises SourceError on a bad path.
+    `progress` is told the bytes read of each file as the scan goes (the command line shows it on stderr)."""
     flt = flt or TriageFilter()
     sources: list[LogSource] = []
+    skipped: list[Skipped] = []
     for path in paths:
-        sources.extend(discover(path))
-    events, stats = scan_sources(sources, every_line=every_line, hosts=flt.hosts)
+        found = discover_all(path)
+        sources.extend(found.sources)
+        skipped.extend(found.skipped)
+    events, stats = scan_sources(sources, every_line=every_line, hosts=flt.hosts, progress=progress)
     catalog.link_twins(events)
     if offsets:
         for e in events:
@@ -156,4 +272,6 @@ def triage(
     hidden = 0
     if flt.since is not None or flt.until is not None:
         hidden = sum(1 for e in events if e.time is None)
-    return TriageReport(events=shown, all_events=events, stats=stats, diagnoses=diagnoses, hidden_untimed=hidden)
+    return TriageReport(
+        events=shown, all_events=events, stats=stats, diagnoses=diagnoses, hidden_untimed=hidden, skipped=skipped
+    )

@@ -2,26 +2,114 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import sys
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Any
 
 import typer
-from rich.console import Console
+from typer import _click as click  # typer's own click: its groups and commands are these types
+from typer.core import TyperCommand, TyperGroup
 
-from faultlab.assertions.sources import SourceError
-from faultlab.assertions.triage import TriageFilter, triage
-from faultlab.harness.console import report_console
-from faultlab.harness.triage_view import render, write_json_lines
-from faultlab.harness.utc import parse_iso
+from faultlab.harness.cli_triage import triage_cmd
+
+
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A sub-command whose module (SSH, pyVmomi, the harness, the simulator) is imported only when it runs."""
+
+    module: str
+    attribute: str  # a command function, or a Typer app for a group
+    short_help: str  # shown by `faultlab --help` without importing the module (a unit test keeps it in step)
+    help: str | None = None
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "run": LazyCommand(
+        "faultlab.harness.cli_run", "run", "Run scenarios: inject, hold, heal, recover, collect the logs and judge..."
+    ),
+    "judge": LazyCommand(
+        "faultlab.harness.cli_run", "judge", "Judge a finished run again, offline, from its record and the log..."
+    ),
+    "report": LazyCommand(
+        "faultlab.harness.cli_report", "report", "Write report.html, junit.xml and vcenter-events.json next to the..."
+    ),
+    "compare": LazyCommand(
+        "faultlab.harness.cli_compare", "compare_cmd", "Compare runs of one scenario (before/after a firmware or..."
+    ),
+    "history": LazyCommand(
+        "faultlab.harness.cli_history",
+        "history",
+        "List recorded runs with outcome, lab, settings, versions and recovery measures; flag drifts and...",
+    ),
+    "heal": LazyCommand(
+        "faultlab.harness.cli_heal",
+        "heal",
+        "Heal every fault a ledger lists (after a crashed or killed run).",
+        help="Heal every fault a ledger lists (after a crashed or killed run).",
+    ),
+}
+if importlib.util.find_spec("faultlab.sim") is not None:  # the embedded lab's commands
+    LAZY_COMMANDS["lab"] = LazyCommand(
+        "faultlab.harness.cli_lab", "lab_app", "Start, stop and inspect the embedded lab (needs root)."
+    )
+
+
+def load_command(name: str, lazy: LazyCommand) -> click.Command:
+    """The real click command behind a lazy entry (imports its module)."""
+    target = getattr(importlib.import_module(lazy.module), lazy.attribute)
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    if isinstance(target, typer.Typer):  # a sub-group, as `app.add_typer` would add it (no completion options)
+        holder.add_typer(target, name=name)
+        group = typer.main.get_command(holder)
+        assert isinstance(group, TyperGroup)
+        return group.commands[name]
+    holder.command(name, help=lazy.help)(target)
+    command = typer.main.get_command(holder)
+    command.name = name
+    return command
+
+
+class _Placeholder(TyperCommand):
+    """Stands in for a lazy command in the help listing; parsing its arguments loads the real one."""
+
+    def __init__(self, name: str, lazy: LazyCommand) -> None:
+        super().__init__(name, short_help=lazy.short_help, help=lazy.short_help)
+        self.lazy = lazy
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        real = load_command(self.name or "", self.lazy)
+        return real.make_context(info_name, args, parent=parent, **extra)
+
+
+class _LazyGroup(TyperGroup):
+    def get_params(self, ctx: click.Context) -> list[Any]:
+        # typer coerces an unset flag (--help, --install-completion: None) through pydantic, 0.1 s of
+        # `faultlab triage --help` spent importing it; an unset flag is False.
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in LAZY_COMMANDS:
+            return _Placeholder(cmd_name, LAZY_COMMANDS[cmd_name])
+        return found
+
 
 app = typer.Typer(
     name="faultlab",
     help="Reproduce vSphere storage faults on purpose and judge, from ESXi logs, what happened.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
 
 
@@ -30,78 +118,7 @@ def _root() -> None:
     """faultlab: storage faults on purpose, judged from ESXi logs and the vSphere API."""
 
 
-_lab = None
-if importlib.util.find_spec("faultlab.harness.cli_lab") is not None:  # the embedded lab's commands
-    _lab = importlib.import_module("faultlab.harness.cli_lab")
-    app.add_typer(_lab.lab_app, name="lab", help="Start, stop and inspect the embedded lab (needs root).")
-
-
-def _parse_time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_iso(value)  # no offset given: UTC
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO 8601 time (e.g. 2024-05-07T16:29:50Z)", param_hint=option
-        ) from None
-
-
-@app.command("triage")
-def triage_cmd(
-    paths: Annotated[list[str], typer.Argument(help="Log files, folders, vm-support bundles (.tgz), or - for stdin.")],
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write JSON Lines to this file ('-' for standard output).")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Only events at or after this UTC time (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only events at or before this UTC time (ISO 8601).")] = None,
-    host: Annotated[list[str] | None, typer.Option("--host", help="Only this host (repeatable).")] = None,
-    signature: Annotated[
-        list[str] | None, typer.Option("--signature", "-s", help="Only these event names or globs, e.g. 'apd.*'.")
-    ] = None,
-    all_lines: Annotated[
-        bool, typer.Option("--all-lines", help="Parse every line (slower): reports every malformed line.")
-    ] = False,
-    twins: Annotated[bool, typer.Option("--twins", help="Also show vob.*/esx.* twin events.")] = False,
-) -> None:
-    """Show the storage-fault timeline and the KB 392634 / KB 308590 diagnoses found in ESXi logs."""
-    flt = TriageFilter(
-        since=_parse_time(since, "--since"),
-        until=_parse_time(until, "--until"),
-        hosts=tuple(host or ()),
-        signatures=tuple(signature or ()),
-    )
-    err = Console(stderr=True)
-    try:
-        report = triage(paths, flt=flt, every_line=all_lines)
-    except SourceError as exc:
-        err.print(f"faultlab triage: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    if json_out is not None:
-        if json_out == "-":
-            write_json_lines(report, sys.stdout)
-            return
-        with Path(json_out).open("w", encoding="utf-8") as fh:
-            write_json_lines(report, fh)
-        err.print(f"wrote {len(report.events)} events to {json_out}", highlight=False)
-        return
-    render(report, report_console(), show_twins=twins)
-
-
-def _register_harness_commands() -> None:
-    from faultlab.harness import cli_compare, cli_heal, cli_history, cli_lease, cli_report, cli_run
-
-    app.command("run")(cli_run.run)
-    app.command("judge")(cli_run.judge)
-    app.command("report")(cli_report.report)
-    app.command("compare")(cli_compare.compare_cmd)
-    app.command("heal", help="Heal every fault a ledger lists (after a crashed or killed run).")(cli_heal.heal)
-    app.command("history")(cli_history.history)
-    if _lab is not None:
-        _lab.lab_app.add_typer(cli_lease.lease_app, name="lease")
-
-
-_register_harness_commands()
+app.command("triage")(triage_cmd)
 
 
 def main() -> None:

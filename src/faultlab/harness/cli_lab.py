@@ -6,6 +6,7 @@ from typing import Annotated, Literal, NoReturn
 
 import typer
 
+from faultlab.harness.cli_lease import lease_app
 from faultlab.sim import preflight
 from faultlab.sim.errors import LabError, MissingPackagesError, NeedsRootError
 from faultlab.sim.lab import EmbeddedLab, down_all, down_lab, find_lab, lab_status
@@ -16,6 +17,8 @@ lab_app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+lab_app.add_typer(lease_app, name="lease")  # works on any inventory, embedded or real
 
 EXIT_ENVIRONMENT = 2  # not root / missing packages: nothing was attempted
 

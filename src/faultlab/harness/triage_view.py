@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -18,6 +20,53 @@ from faultlab.assertions.model import Event
 from faultlab.assertions.triage import TriageReport
 
 SCHEMA_VERSION = 1
+MAX_SKIPPED_SHOWN = 40  # the console lists this many skipped files; the JSON lists all
+
+
+class ProgressLine:
+    """Bytes read so far, on stderr, for scans that take a while: a line rewritten in place on a terminal, a
+    plain line every `plain_every_s` elsewhere; nothing for a scan shorter than `show_after_s`. Never on
+    stdout, so never in the JSON."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        show_after_s: float = 1.0,
+        plain_every_s: float = 10.0,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._out = stream
+        self._tty = stream.isatty() if tty is None else tty
+        self._clock = clock
+        self._start = clock()
+        self._show_after = show_after_s
+        self._every = 0.25 if self._tty else plain_every_s
+        self._last = -1e9
+        self._width = 0
+
+    def update(self, name: str, done: int, size: int | None) -> None:
+        now = self._clock()
+        if now - self._start < self._show_after or now - self._last < self._every:
+            return
+        self._last = now
+        total = f" of {size / 1e6:,.0f} MB ({100 * done / size:.0f}%)" if size else ""
+        text = f"triage: {name}: {done / 1e6:,.0f} MB read{total}, {now - self._start:.0f} s"
+        if self._tty:
+            self._out.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self._out.write(text + "\n")
+        self._out.flush()
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None) -> None:
+        if self._tty and self._width:
+            self._out.write("\r" + " " * self._width + "\r")
+            self._out.flush()
 
 
 def _style(name: str) -> str:
@@ -97,11 +146,21 @@ def render(report: TriageReport, console: Console, *, show_twins: bool = False) 
     odd = [s for s in report.stats if s.odd or s.error]
     console.print(
         f"{len(report.stats)} log file(s), {report.total_lines} lines, "
-        f"{sum(1 for e in report.all_events if e.twin is None)} events, {report.odd_lines} odd line(s)."
+        f"{sum(1 for e in report.all_events if e.twin is None)} events, {report.odd_lines} odd line(s)"
+        + (f", {len(report.skipped)} file(s) skipped" if report.skipped else "")
+        + (f", {len(report.damaged)} file(s) damaged" if report.damaged else "")
+        + "."
     )
+    skipped_shown = report.skipped[:MAX_SKIPPED_SHOWN]
+    for k in skipped_shown:
+        console.print(Text(f"skipped {k.name}: {k.reason}", style="dim"))
+    if len(report.skipped) > len(skipped_shown):
+        console.print(
+            Text(f"... and {len(report.skipped) - len(skipped_shown)} more skipped file(s), all in --json", style="dim")
+        )
     for s in odd:
         if s.error:
-            console.print(f"[red]{escape(s.name)}: could not be read: {escape(s.error)}[/red]")
+            console.print(Text(f"{s.name}: not read to its end ({s.lines} lines read): {s.error}", style="red"))
         for o in s.odd_examples[:5]:
             text = escape(f"{s.name}:{o.line_no}: {o.problem}: {o.text[:120]!r}")
             console.print(f"[yellow]odd line[/yellow] {text}")
@@ -124,6 +183,8 @@ def json_records(report: TriageReport) -> Iterator[dict[str, Any]]:
         "lines": report.total_lines,
         "events": len(report.events),
         "odd_lines": report.odd_lines,
+        "skipped_files": len(report.skipped),
+        "damaged_files": len(report.damaged),
     }
 
 
