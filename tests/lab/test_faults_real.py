@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from faultlab.harness.cli_heal import heal_app
+from faultlab.harness.cli.heal import heal_app
 from faultlab.harness.cursors import LogCursors, esxi_log_paths, measure_skew, watch
 from faultlab.harness.faults import Fault, Injector, heal_ledger, plan_fault, timer_running, wait_for
 from faultlab.harness.ledger import Ledger

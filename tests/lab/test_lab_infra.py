@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from faultlab.harness.cli_lab import lab_app
+from faultlab.harness.cli.lab import lab_app
 from faultlab.sim import esxinode, firewall, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
 from faultlab.sim.manifest import all_manifests
