@@ -27,11 +27,14 @@ pytestmark = [
 ]
 
 
+LAB_SHAPE = {"hosts": 1, "vms": 2, "start_hosts": False}
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[EmbeddedLab]:
+def lab(embedded_lab: EmbeddedLab) -> Iterator[EmbeddedLab]:
     # The host processes are another module's work; this file checks the infrastructure around them.
-    with EmbeddedLab.up(hosts=1, vms=2, start_hosts=False) as the_lab:
-        yield the_lab
+    the_lab = embedded_lab
+    yield the_lab
 
 
 def ssh(lab: EmbeddedLab, node: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

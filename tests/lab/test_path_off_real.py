@@ -7,7 +7,6 @@ path list`, the host's TCP connections to the iSCSI portal, and vobd through log
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,20 +19,19 @@ from faultlab.harness.ledger import Ledger
 from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshPool
+from faultlab.sim.lab import EmbeddedLab
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
 ISCSI_SESSIONS = "ss -Htn state established '( dport = :3260 )' | wc -l"  # the host's logins to the portal
 
 
-@pytest.fixture(scope="module")
-def embedded() -> Iterator[Inventory]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (sudo .venv/bin/pytest -m lab ...)")
-    from faultlab.sim.lab import EmbeddedLab  # only the tests start the simulator
+LAB_SHAPE = {"hosts": 1, "vms": 1, "vcenter": False}
 
-    with EmbeddedLab.up(hosts=1, vms=1, vcenter=False) as lab:
-        yield load_inventory(lab.inventory_path)
+
+@pytest.fixture(scope="module")
+def embedded(embedded_lab: EmbeddedLab) -> Inventory:
+    return load_inventory(embedded_lab.inventory_path)
 
 
 @pytest.fixture
