@@ -175,7 +175,7 @@ def pool(lab: Lab) -> Iterator[SshPool]:
 
 
 def _blackhole(lab: Lab, run_id: str, hold_s: float = 60, grace_s: float = 0, kind: str = "network-blackhole") -> Fault:
-    return plan_fault(lab.inventory, kind=kind, on="tgt01", run_id=run_id, scenario_vms=["win01"], hold_s=hold_s,
+    return plan_fault(lab.inventory, {"kind": kind, "on": "tgt01"}, run_id=run_id, scenario_vms=["win01"], hold_s=hold_s,
                       grace_s=grace_s)  # fmt: skip
 
 
@@ -247,7 +247,7 @@ def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool
         from faultlab.lab.ssh import SshPool
         inv = load_inventory({str(lab.inventory_path)!r})
         ledger = Ledger.create("killed", Path({str(state)!r}), inventory={str(lab.inventory_path)!r})
-        fault = plan_fault(inv, kind="network-blackhole", on="tgt01", run_id="killed", scenario_vms=["win01"],
+        fault = plan_fault(inv, {"kind": "network-blackhole", "on": "tgt01"}, run_id="killed", scenario_vms=["win01"],
                            hold_s=600)
         Injector(SshPool(inv), ledger).inject(fault)
         print("injected", flush=True)
@@ -347,7 +347,7 @@ def test_blackhole_on_the_embedded_nfs_target_is_seen_live_and_healed(
     assert abs(skew.offset_s) <= skew.uncertainty_s + 0.05  # same kernel clock
     ledger = Ledger.create("emb1", tmp_path)
     injector = Injector(epool, ledger)
-    fault = plan_fault(embedded, kind="network-blackhole", on="nfs01", run_id="emb1",
+    fault = plan_fault(embedded, {"kind": "network-blackhole", "on": "nfs01"}, run_id="emb1",
                        scenario_vms=[v.name for v in embedded.vms], hold_s=120)  # fmt: skip
     injector.inject(fault)
     try:
@@ -373,7 +373,7 @@ def test_service_stop_and_freeze_on_the_embedded_nfs_target(
     names = [v.name for v in embedded.vms]
     target = StorageTargetRole.of(embedded, "nfs01", epool.get("nfs01"))
     for i, kind in enumerate(("service-stop", "process-freeze")):
-        fault = plan_fault(embedded, kind=kind, on="nfs01", run_id="emb2", fault_id=f"f{i}", scenario_vms=names,
+        fault = plan_fault(embedded, {"kind": kind, "on": "nfs01"}, run_id="emb2", fault_id=f"f{i}", scenario_vms=names,
                            hold_s=60)  # fmt: skip
         injector.inject(fault)
         state = target.run_service("status", check=False).stdout
@@ -392,7 +392,7 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
     cursors.mark()
     ledger = Ledger.create("emb3", tmp_path)
     injector = Injector(epool, ledger)
-    fault = plan_fault(embedded, kind="lun-remove", on="iscsi01", run_id="emb3",
+    fault = plan_fault(embedded, {"kind": "lun-remove", "on": "iscsi01"}, run_id="emb3",
                        scenario_vms=[v.name for v in embedded.vms], hold_s=60)  # fmt: skip
     luns = "tgtadm --lld iscsi --op show --mode target | grep -c 'LUN: 1$' || true"
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"

@@ -23,10 +23,12 @@ from faultlab.harness.faults import (
     wait_for,
 )
 from faultlab.harness.faults.deadman import _match_script, marker_path, timer_script
+from faultlab.harness.faults.kinds.network import NetworkParams
 from faultlab.harness.ledger import Ledger
 from faultlab.lab.errors import FaultNotAllowedError
 from faultlab.lab.inventory import Inventory, parse_inventory
 from faultlab.lab.ssh import CommandResult
+from faultlab.lab.target import Rule
 
 INVENTORY = """
 version: 1
@@ -215,8 +217,12 @@ def pool() -> FakePool:
 
 
 def blackhole(inv: Inventory, fault_id: str = "f1", kind: str = "network-blackhole") -> Fault:
-    return plan_fault(inv, kind=kind, on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=10,
+    return plan_fault(inv, {"kind": kind, "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=10,
                       grace_s=5, fault_id=fault_id)  # fmt: skip
+
+
+def rules_of(f: Fault) -> list[Rule]:
+    return NetworkParams.model_validate(f.params).rule_list()
 
 
 # -- planning and refusals ---------------------------------------------------------------------------------
@@ -225,7 +231,7 @@ def blackhole(inv: Inventory, fault_id: str = "f1", kind: str = "network-blackho
 def test_blackhole_rules_are_tagged_per_host_address_and_port(inv: Inventory) -> None:
     f = blackhole(inv)
     assert f.tag == "faultlab:r1:f1" and f.deadline_s == 15
-    specs = [" ".join(r.spec) for r in f.rules()]
+    specs = [" ".join(r.spec) for r in rules_of(f)]
     assert specs == [
         "-s 198.18.1.11 -p tcp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
         "-s 198.18.1.11 -p udp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
@@ -233,47 +239,55 @@ def test_blackhole_rules_are_tagged_per_host_address_and_port(inv: Inventory) ->
 
 
 def test_reject_uses_tcp_reset_and_iscsi_has_no_udp(inv: Inventory) -> None:
-    f = plan_fault(inv, kind="network-reject", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
-    assert [" ".join(r.spec) for r in f.rules()] == [
+    f = plan_fault(inv, {"kind": "network-reject", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert [" ".join(r.spec) for r in rules_of(f)] == [
         f"-s {ip} -p tcp -m multiport --dports 3260 -m comment --comment faultlab:r1:f1 "
         "-j REJECT --reject-with tcp-reset"
         for ip in ("198.18.1.11", "198.18.1.12")
     ]
-    assert f.iptables == ["sudo", "-n", "iptables", "-w", "5"]  # the target's SSH user is not root
+    assert NetworkParams.model_validate(f.params).argv == [
+        "sudo",
+        "-n",
+        "iptables",
+        "-w",
+        "5",
+    ]  # the target's SSH user is not root
     assert f.heal_shell().count("sudo -n iptables -w 5 -D INPUT -s 198.18.1.1") == 2
-    f2 = plan_fault(inv, kind="network-reject", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1,
-                    ports=["nfs"])  # fmt: skip
-    assert f2.rules()[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
-    assert f2.iptables == ["iptables", "-w", "5"] and "sudo" not in f2.heal_shell()
-    assert "2049" in f2.rules()[0].spec and "111" not in " ".join(f2.rules()[0].spec)
+    f2 = plan_fault(inv, {"kind": "network-reject", "on": "nfs01", "ports": ["nfs"]}, run_id="r1",
+                    scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    assert rules_of(f2)[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
+    assert NetworkParams.model_validate(f2.params).argv == ["iptables", "-w", "5"] and "sudo" not in f2.heal_shell()
+    assert "2049" in rules_of(f2)[0].spec and "111" not in " ".join(rules_of(f2)[0].spec)
 
 
 def test_target_without_allow_faults_is_refused(inv: Inventory) -> None:
     with pytest.raises(FaultNotAllowedError, match=r"storage_targets\[2\]\.allow_faults.*'nfs02'.*allow_faults: true"):
-        plan_fault(inv, kind="service-stop", on="nfs02", run_id="r1", scenario_vms=[], hold_s=1)
+        plan_fault(inv, {"kind": "service-stop", "on": "nfs02"}, run_id="r1", scenario_vms=[], hold_s=1)
 
 
 def test_datastore_with_unnamed_vms_is_refused_listing_them(inv: Inventory) -> None:
     with pytest.raises(FaultRefusedError, match=r"ds-nfs01: win02") as info:
-        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=["win01"], hold_s=1)
+        plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="r1", scenario_vms=["win01"], hold_s=1)
     assert info.value.vms == ("win02",)
     with pytest.raises(FaultRefusedError, match="db01"):
-        plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=[], hold_s=1, paths=["p"])
+        plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01", "path": "p"}, run_id="r1", scenario_vms=[], hold_s=1)
 
 
 def test_unknown_port_name_and_missing_commands_are_refused(inv: Inventory) -> None:
-    with pytest.raises(FaultRefusedError, match="no port named 'iscsi'"):
-        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1,
-                   ports=["iscsi"])  # fmt: skip
-    with pytest.raises(FaultRefusedError, match="lun_remove"):
-        plan_fault(inv, kind="lun-remove", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"target nfs01 has no port 'iscsi' \(nfs, rpcbind, mountd\)"):
+        plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01", "ports": ["iscsi"]}, run_id="r",
+                   scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match="lun-remove needs an iscsi target; nfs01 is nfs"):
+        plan_fault(inv, {"kind": "lun-remove", "on": "nfs01"}, run_id="r", scenario_vms=["win01", "win02"], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"process-freeze on iscsi01: the inventory gives no service.freeze"):
+        plan_fault(inv, {"kind": "process-freeze", "on": "iscsi01"}, run_id="r", scenario_vms=["db01"], hold_s=1)
 
 
 def test_refusal_happens_before_anything_changes(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
     with pytest.raises(FaultRefusedError):
         Injector(pool, ledger).inject(
-            plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=[], hold_s=1)
+            plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="r1", scenario_vms=[], hold_s=1)
         )
     assert pool.nodes == {} and ledger.entries == []
 
@@ -295,7 +309,7 @@ def test_inject_twice_is_one_set_of_rules_and_heal_twice_is_a_noop(inv: Inventor
 
 
 def test_non_root_target_goes_through_sudo(inv: Inventory, pool: FakePool) -> None:
-    f = plan_fault(inv, kind="network-blackhole", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     f.inject(pool)
     node = pool.get("iscsi01")
     assert node.sudo_used and len(node.chain) == 2
@@ -379,11 +393,13 @@ def test_service_stop_and_freeze(inv: Inventory, pool: FakePool, tmp_path: Path)
     ledger = Ledger.create("r1", tmp_path)
     injector = Injector(pool, ledger, verify_timeout_s=1)
     node = pool.get("nfs01")
-    stop = plan_fault(inv, kind="service-stop", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1)
+    stop = plan_fault(
+        inv, {"kind": "service-stop", "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=1
+    )
     injector.inject(stop)
     assert node.service == "stopped" and stop.verify_active(pool) is True
     assert injector.heal(stop).status == "healed" and node.service == "running"
-    freeze = plan_fault(inv, kind="process-freeze", on="nfs01", run_id="r1", fault_id="f2",
+    freeze = plan_fault(inv, {"kind": "process-freeze", "on": "nfs01"}, run_id="r1", fault_id="f2",
                         scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
     assert freeze.params["frozen_check"] == "svc status | grep -qi frozen"
     assert freeze.heal_shell() == "svc thaw"
@@ -392,7 +408,7 @@ def test_service_stop_and_freeze(inv: Inventory, pool: FakePool, tmp_path: Path)
 def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
     injector = Injector(pool, ledger, verify_timeout_s=1)
-    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     injector.inject(f)
     injector.inject(f)
     node = pool.get("iscsi01")
@@ -401,7 +417,9 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
     assert injector.heal(f).status == "already healed"
     assert node.lun is True and sum(c == "lun add" for c in node.commands) == 1
     # again, and this time the dead-man timer heals first: heal must not add the LUN a second time
-    g = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", fault_id="f2", scenario_vms=["db01"], hold_s=1)
+    g = plan_fault(
+        inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", fault_id="f2", scenario_vms=["db01"], hold_s=1
+    )
     injector.inject(g)
     (pid,) = node.timers
     node.fire(pid, g.heal_shell())
@@ -415,8 +433,8 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
 
 def test_esxi_path_off(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
-    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
-                   paths=["vmhba64:C0:T0:L1"])  # fmt: skip
+    f = plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01", "path": "vmhba64:C0:T0:L1"}, run_id="r1",
+                   scenario_vms=["db01"], hold_s=1)  # fmt: skip
     injector = Injector(pool, ledger, verify_timeout_s=1)
     injector.inject(f)
     assert pool.get("esx01").path_state == "off" and f.verify_active(pool) is True
@@ -428,7 +446,7 @@ def test_esxi_path_off_by_datastore_resolves_paths_before_applying(
     inv: Inventory, pool: FakePool, tmp_path: Path
 ) -> None:
     ledger = Ledger.create("r1", tmp_path)
-    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
+    f = plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01"}, run_id="r1", scenario_vms=["db01"], hold_s=1,
                    datastore="ds-iscsi01")  # fmt: skip
     assert f.params == {"devices": ["naa.6001405abcdef01"]}
     node = pool.get("esx01")
@@ -447,11 +465,13 @@ def test_heal_leftovers_of_a_dead_run_skips_live_runs(inv: Inventory, pool: Fake
     crashed = Ledger.create("crashed", tmp_path)
     crashed.owner_pid = dead.pid
     crashed.save()
-    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="crashed", scenario_vms=["win01", "win02"],
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="crashed", scenario_vms=["win01", "win02"],
                    hold_s=1)  # fmt: skip
     Injector(pool, crashed).inject(f)
     live = Ledger.create("live", tmp_path)  # owned by this (alive) process
-    g = plan_fault(inv, kind="service-stop", on="nfs01", run_id="live", scenario_vms=["win01", "win02"], hold_s=1)
+    g = plan_fault(
+        inv, {"kind": "service-stop", "on": "nfs01"}, run_id="live", scenario_vms=["win01", "win02"], hold_s=1
+    )
     Injector(pool, live).inject(g)
     outcomes = heal_leftovers(pool, tmp_path, verify_timeout_s=1)
     assert [(o.run_id, o.status) for o in outcomes] == [("crashed", "healed")]
@@ -502,11 +522,11 @@ def _children(pid: int) -> list[int]:
 
 
 def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
-    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id=f"u{os.getpid()}", scenario_vms=["win01", "win02"],
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id=f"u{os.getpid()}", scenario_vms=["win01", "win02"],
                    hold_s=1)  # fmt: skip
     bin_dir = _fake_iptables(tmp_path)
     rules = tmp_path / "rules.txt"
-    ours = [" ".join(r.spec) for r in f.rules()]
+    ours = [" ".join(r.spec) for r in rules_of(f)]
     rules.write_text("\n".join([*ours, ours[0], "-s 10.0.0.1 -j ACCEPT"]) + "\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     res = subprocess.run(["sh", "-c", timer_script(f.tag, 0.2, f.heal_shell())], env=env, capture_output=True,
@@ -538,7 +558,7 @@ def test_lun_remove_with_a_lun_status_command_is_verified_both_ways(pool: FakePo
     assert text != INVENTORY
     inv = parse_inventory(text, check_files=False)
     injector = Injector(pool, Ledger.create("r1", tmp_path), verify_timeout_s=1)
-    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     assert f.verify_active(pool) is False  # the LUN is there: the fault is not in place yet
     injector.inject(f)
     node = pool.get("iscsi01")

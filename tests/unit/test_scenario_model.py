@@ -12,7 +12,8 @@ import pytest
 from faultlab.assertions.checks import Verdict, check_count, check_in_order, check_never
 from faultlab.assertions.model import Event
 from faultlab.assertions.timeline import Timeline
-from faultlab.harness.scenario import NetworkFault, Scenario, parse_scenario, scenario_json_schema
+from faultlab.harness.faults.kinds.network import NetworkFault
+from faultlab.harness.scenario import Scenario, parse_scenario, scenario_json_schema
 from faultlab.lab.errors import ConfigError
 from faultlab.lab.inventory import load_inventory
 

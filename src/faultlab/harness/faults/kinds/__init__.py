@@ -1,0 +1,1 @@
+"""One module per fault kind; the registry (faults/registry.py) lists them."""
