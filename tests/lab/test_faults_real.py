@@ -175,8 +175,8 @@ def pool(lab: Lab) -> Iterator[SshPool]:
 
 
 def _blackhole(lab: Lab, run_id: str, hold_s: float = 60, grace_s: float = 0, kind: str = "network-blackhole") -> Fault:
-    return plan_fault(lab.inventory, {"kind": kind, "on": "tgt01"}, run_id=run_id, scenario_vms=["win01"], hold_s=hold_s,
-                      grace_s=grace_s)  # fmt: skip
+    return plan_fault(lab.inventory, {"kind": kind, "on": "tgt01"}, run_id=run_id, scenario_vms=["win01"],
+                      hold_s=hold_s, grace_s=grace_s)  # fmt: skip
 
 
 def test_blackhole_drops_traffic_and_heal_removes_only_ours(

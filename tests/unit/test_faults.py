@@ -10,23 +10,32 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar, Literal, get_args
 
 import pytest
 
 from faultlab.harness.faults import (
+    FAULT_KINDS,
+    KINDS,
     Fault,
     FaultError,
     FaultRefusedError,
+    FaultSection,
     Injector,
+    heal_ledger,
     heal_leftovers,
+    parse_section,
     plan_fault,
     wait_for,
 )
 from faultlab.harness.faults.deadman import _match_script, marker_path, timer_script
+from faultlab.harness.faults.kinds.base import FaultKind, FaultRef, Params, PlanContext, exits_zero, run_line
 from faultlab.harness.faults.kinds.network import NetworkParams
 from faultlab.harness.ledger import Ledger
-from faultlab.lab.errors import FaultNotAllowedError
-from faultlab.lab.inventory import Inventory, parse_inventory
+from faultlab.harness.scenario import parse_scenario
+from faultlab.lab.errors import ConfigError, FaultNotAllowedError
+from faultlab.lab.esxi import Runner
+from faultlab.lab.inventory import Datastore, Inventory, parse_inventory
 from faultlab.lab.ssh import CommandResult
 from faultlab.lab.target import Rule
 
@@ -97,7 +106,7 @@ class FakeNode:
         self.chain: list[tuple[str, ...]] = []
         self.commands: list[str] = []
         self.service = "running"  # running | stopped | frozen
-        self.lun = True
+        self.luns = {1}  # the LUNs the target presents
         self.path_state = "active"
         self.timers: dict[int, str] = {}  # pid -> tag
         self.next_pid = 4000
@@ -105,6 +114,7 @@ class FakeNode:
         self.break_iptables_insert = False
         self.sudo_used = False
         self.markers: set[str] = set()
+        self.extra: dict[str, Callable[[list[str]], CommandResult]] = {}  # first word -> a test's own command
 
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
         line = argv if isinstance(argv, str) else shlex.join(argv)
@@ -141,6 +151,10 @@ class FakeNode:
             return ok()
         return self._service(words)
 
+    @property
+    def lun(self) -> bool:
+        return 1 in self.luns
+
     def fire(self, pid: int, heal_line: str) -> None:
         """The timer's sleep ran out: it runs the heal and leaves its marker when the heal succeeded."""
         tag = self.timers.pop(pid)
@@ -169,6 +183,8 @@ class FakeNode:
 
     def _service(self, words: list[str]) -> CommandResult:
         cmd = " ".join(words)
+        if words[0] in self.extra:
+            return self.extra[words[0]](words)
         if cmd in ("svc stop", "tgt stop"):
             self.service = "stopped"
         elif cmd in ("svc start", "tgt start"):
@@ -179,16 +195,18 @@ class FakeNode:
             self.service = "frozen"
         elif cmd == "svc thaw":
             self.service = "running"
-        elif cmd == "lun remove":
-            if not self.lun:
-                return ok(status=22, err="can't find the logical unit")
-            self.lun = False
-        elif cmd == "lun status":
-            return ok("LUN 1 presented\n" if self.lun else "", 0 if self.lun else 3)
-        elif cmd == "lun add":
-            if self.lun:
+        elif words[0] == "lun":  # lun remove|add|status [N]: tgtadm's answers for LUN N (default 1)
+            n = int(words[2]) if len(words) > 2 else 1
+            if words[1] == "status":
+                return ok(f"LUN {n} presented\n" if n in self.luns else "", 0 if n in self.luns else 3)
+            if words[1] == "remove":
+                if n not in self.luns:
+                    return ok(status=22, err="can't find the logical unit")
+                self.luns.discard(n)
+            elif n in self.luns:
                 return ok(status=22, err="this logical unit number already exists")
-            self.lun = True
+            else:
+                self.luns.add(n)
         elif words[:4] == ["esxcli", "storage", "core", "path"]:
             if words[4] == "list":
                 return ok(PATH_LIST.format(state=self.path_state))
@@ -522,8 +540,8 @@ def _children(pid: int) -> list[int]:
 
 
 def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
-    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id=f"u{os.getpid()}", scenario_vms=["win01", "win02"],
-                   hold_s=1)  # fmt: skip
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id=f"u{os.getpid()}",
+                   scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
     bin_dir = _fake_iptables(tmp_path)
     rules = tmp_path / "rules.txt"
     ours = [" ".join(r.spec) for r in rules_of(f)]
@@ -564,3 +582,185 @@ def test_lun_remove_with_a_lun_status_command_is_verified_both_ways(pool: FakePo
     node = pool.get("iscsi01")
     assert node.lun is False and f.verify_active(pool) is True
     assert injector.heal(f).status == "healed" and node.lun is True and f.verify_healed(pool) is True
+
+
+# -- the kinds, one by one, through the registry ---------------------------------------------------------------
+
+LUN_INVENTORY = INVENTORY.replace(
+    "lun_remove: lun remove, lun_add: lun add}",
+    "lun_remove: 'lun remove {lun}', lun_add: 'lun add {lun}', lun_status: 'lun status {lun}'}",
+).replace("naa_id: naa.6001405abcdef01}", "naa_id: naa.6001405abcdef01, lun: 1}")
+
+
+@pytest.fixture
+def lun_inv() -> Inventory:
+    assert LUN_INVENTORY.count("{lun}") == 3 and "lun: 1}" in LUN_INVENTORY
+    return parse_inventory(LUN_INVENTORY, check_files=False)
+
+
+def test_every_kind_is_one_registry_line_with_its_own_section() -> None:
+    assert FAULT_KINDS == (
+        "network-blackhole", "network-reject", "service-stop", "process-freeze", "lun-remove", "esxi-path-off"
+    )  # fmt: skip
+    for name, kind in KINDS.items():
+        assert kind.name == name and get_args(kind.section.model_fields["kind"].annotation) == (name,)
+        assert parse_section({"kind": name, "on": "x"}).kind == name
+    with pytest.raises(ValueError, match="unknown fault kind 'network-drop'"):
+        Fault("network-drop", "nfs01", "r1", "f1", 1.0)
+
+
+def test_service_stop_plan_and_heal_line(inv: Inventory, pool: FakePool) -> None:
+    f = plan_fault(inv, {"kind": "service-stop", "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=3,
+                   grace_s=2)  # fmt: skip
+    assert (f.node, f.deadline_s, f.params) == ("nfs01", 5, {"stop": "svc stop", "start": "svc start",
+                                                             "status": "svc status"})  # fmt: skip
+    assert f.heal_shell() == "svc start"
+    g = plan_fault(inv, {"kind": "service-stop", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert g.params == {"stop": "tgt stop", "start": "tgt start"}  # argv lists quoted into shell lines
+    assert g.verify_active(pool) is None and g.verify_healed(pool) is None  # no status command: unverifiable
+
+
+def test_lun_remove_fills_in_the_datastores_lun_or_the_scenarios(lun_inv: Inventory) -> None:
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1,
+                   datastore="ds-iscsi01")  # fmt: skip
+    assert f.params == {"lun_remove": "lun remove 1", "lun_add": "lun add 1", "lun_check": "lun status 1", "lun": 1}
+    assert f.heal_shell() == "lun add 1"
+    g = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=[], hold_s=1)
+    assert (g.params["lun_remove"], g.params["lun"], g.heal_shell()) == ("lun remove 2", 2, "lun add 2")
+    # LUN 2 holds no datastore of the inventory: db01 (on LUN 1) is no bystander; LUN 1's removal would cut it off
+    with pytest.raises(FaultRefusedError, match="ds-iscsi01: db01"):
+        plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 1}, run_id="r1", scenario_vms=[], hold_s=1)
+
+
+def test_lun_named_with_fixed_commands_or_without_status_is_refused(inv: Inventory) -> None:
+    with pytest.raises(FaultRefusedError, match=r"names LUN 2, but service.lun_remove/lun_add of iscsi01 act on one"):
+        plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    no_status = parse_inventory(
+        INVENTORY.replace("lun_remove: lun remove, lun_add: lun add}", "lun_remove: 'lun remove {lun}', "
+                          "lun_add: 'lun add {lun}'}"), check_files=False)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match=r"naming LUN 2 needs service.lun_status \(with \{lun\}\) on iscsi01"):
+        plan_fault(no_status, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=["db01"],
+                   hold_s=1)  # fmt: skip
+    mixed = parse_inventory(INVENTORY.replace("lun_remove: lun remove,", "lun_remove: 'lun remove {lun}',"),
+                            check_files=False)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match=r"must all take \{lun\}"):
+        plan_fault(mixed, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+
+
+def test_a_lun_the_target_does_not_present_is_refused_before_anything_changes(
+    lun_inv: Inventory, pool: FakePool, tmp_path: Path
+) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 7}, run_id="r1", scenario_vms=[], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"does not present LUN 7 \('lun status 7' exited 3\); nothing was"):
+        Injector(pool, ledger, verify_timeout_s=1).inject(f)
+    node = pool.get("iscsi01")
+    assert node.commands == ["lun status 7"] and node.luns == {1} and node.timers == {}
+    assert ledger.entries == [] and Ledger.load(ledger.path).entries == []
+
+
+def test_the_named_lun_is_the_one_removed_and_added_back(lun_inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    node = pool.get("iscsi01")
+    node.luns = {1, 2}
+    injector = Injector(pool, Ledger.create("r1", tmp_path), verify_timeout_s=1)
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=[], hold_s=1)
+    injector.inject(f)
+    assert node.luns == {1} and f.verify_active(pool) is True
+    assert injector.heal(f).status == "healed" and node.luns == {1, 2}
+    assert [c for c in node.commands if c.startswith("lun ") and "status" not in c] == ["lun remove 2", "lun add 2"]
+
+
+def test_scenario_lun_key_reaches_the_plan(lun_inv: Inventory) -> None:
+    sc = parse_scenario(
+        "name: pdl\nstory: s\ntarget: {host: esx02, datastore: ds-iscsi01, vm: db01}\n"
+        "fault: {kind: lun-remove, on: iscsi01, lun: 2}\nhold: 5s\nexpect: {in_order: [pdl]}\n",
+        "pdl.yaml",
+    )
+    sc.check_against(lun_inv)
+    f = plan_fault(lun_inv, sc.fault, run_id="r1", scenario_vms=["db01"], hold_s=5, datastore="ds-iscsi01")
+    assert f.params["lun"] == 2 and f.params["lun_remove"] == "lun remove 2"
+    fixed = parse_inventory(INVENTORY, check_files=False)
+    with pytest.raises(ConfigError, match=r"pdl.yaml, line 4, key fault.lun: the scenario names LUN 2"):
+        sc.check_against(fixed)
+
+
+def test_an_old_ledger_entry_still_heals(pool: FakePool, tmp_path: Path) -> None:
+    """A ledger written before the kinds were plug-ins (same params keys, no `lun`) loads and heals."""
+    ledger = Ledger.create("old", tmp_path)
+    params = {"lun_remove": "lun remove", "lun_add": "lun add", "lun_check": "lun status"}
+    ledger.record({"kind": "lun-remove", "node": "iscsi01", "run_id": "old", "fault_id": "f1", "deadline_s": 9.0,
+                   "params": params})  # fmt: skip
+    pool.get("iscsi01").luns = set()
+    (outcome,) = heal_ledger(pool, ledger, verify_timeout_s=1)
+    assert outcome.status == "healed" and pool.get("iscsi01").luns == {1}
+
+
+# -- a host-side kind (the shape of issue 14's memory-leak) is one module and one registry line -----------------
+
+
+class HogFault(FaultSection):
+    """A process started on the host that holds memory until healed (test stand-in)."""
+
+    kind: Literal["test-hog"]
+    process: str = "VMap"
+
+
+class HogParams(Params):
+    process: str
+
+
+class HogKind(FaultKind[HogFault, HogParams]):
+    name = "test-hog"
+    section = HogFault
+    params = HogParams
+    acts_on: ClassVar[Literal["target", "host"]] = "host"
+
+    def affected_datastores(self, ctx: PlanContext, section: HogFault) -> list[Datastore]:
+        return []  # the host itself, no datastore
+
+    def plan(self, ctx: PlanContext, section: HogFault) -> HogParams:
+        return HogParams(process=section.process)
+
+    def inject(self, ref: FaultRef, params: HogParams, client: Runner) -> None:
+        run_line(ref, client, f"hog start {params.process}")
+
+    def heal(self, ref: FaultRef, params: HogParams, client: Runner) -> None:
+        run_line(ref, client, self.heal_line(ref, params))
+
+    def verify_active(self, ref: FaultRef, params: HogParams, client: Runner) -> bool | None:
+        return exits_zero(client, f"hog running {params.process}")
+
+    def verify_healed(self, ref: FaultRef, params: HogParams, client: Runner) -> bool | None:
+        return not exits_zero(client, f"hog running {params.process}")
+
+    def heal_line(self, ref: FaultRef, params: HogParams) -> str:
+        return f"hog kill {params.process}"
+
+
+def test_a_host_side_kind_plugs_in_through_the_registry(
+    inv: Inventory, pool: FakePool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(KINDS, "test-hog", HogKind())
+    hogs: set[str] = set()
+    node = pool.get("esx01")
+
+    def hog(words: list[str]) -> CommandResult:
+        verb, name = words[1], words[2]
+        if verb == "running":
+            return ok(status=0 if name in hogs else 1)
+        (hogs.add if verb == "start" else hogs.discard)(name)
+        return ok()
+
+    node.extra["hog"] = hog
+    with pytest.raises(FaultRefusedError, match="test-hog acts on a host; no host 'nfs01'"):
+        plan_fault(inv, HogFault(kind="test-hog", on="nfs01"), run_id="r1", scenario_vms=[], hold_s=1)
+    with pytest.raises(FaultNotAllowedError, match="esx02"):
+        plan_fault(inv, HogFault(kind="test-hog", on="esx02"), run_id="r1", scenario_vms=[], hold_s=1)
+    f = plan_fault(inv, HogFault(kind="test-hog", on="esx01"), run_id="r1", scenario_vms=[], hold_s=1)
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    injector.inject(f)
+    assert hogs == {"VMap"} and Ledger.load(ledger.path).entries[0].fault["params"] == {"process": "VMap"}
+    (pid,) = node.timers
+    node.fire(pid, f.heal_shell())  # the dead-man timer runs the kind's heal line
+    assert hogs == set() and injector.heal(f).status == "healed by timer"
