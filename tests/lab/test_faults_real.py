@@ -247,8 +247,8 @@ def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool
         from faultlab.lab.ssh import SshPool
         inv = load_inventory({str(lab.inventory_path)!r})
         ledger = Ledger.create("killed", Path({str(state)!r}), inventory={str(lab.inventory_path)!r})
-        fault = plan_fault(inv, {"kind": "network-blackhole", "on": "tgt01"}, run_id="killed", scenario_vms=["win01"],
-                           hold_s=600)
+        fault = plan_fault(inv, {{"kind": "network-blackhole", "on": "tgt01"}}, run_id="killed",
+                           scenario_vms=["win01"], hold_s=600)
         Injector(SshPool(inv), ledger).inject(fault)
         print("injected", flush=True)
         threading.Event().wait()
