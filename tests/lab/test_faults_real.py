@@ -433,6 +433,7 @@ def test_lun_remove_with_an_explicit_lun_removes_that_lun_and_refuses_one_not_pr
     with pytest.raises(FaultRefusedError, match=r"does not present LUN 7 .*LUN 7 not presented.*nothing was changed"):
         injector.inject(not_there)
     assert luns() == ["0", "1"] and ledger.entries == [] and Ledger.load(ledger.path).entries == []
+    assert injector.heal(not_there).status == "not injected" and luns() == ["0", "1"]  # heal adds no LUN 7 either
     assert target.run(f"pgrep -f '[f]aultlab-deadman {not_there.tag};'").exit_status == 1  # no timer was started
 
     disk = tmp_path / "lun2.img"

@@ -651,12 +651,15 @@ def test_a_lun_the_target_does_not_present_is_refused_before_anything_changes(
     lun_inv: Inventory, pool: FakePool, tmp_path: Path
 ) -> None:
     ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
     f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 7}, run_id="r1", scenario_vms=[], hold_s=1)
     with pytest.raises(FaultRefusedError, match=r"does not present LUN 7 \('lun status 7' exited 3\); nothing was"):
-        Injector(pool, ledger, verify_timeout_s=1).inject(f)
+        injector.inject(f)
     node = pool.get("iscsi01")
     assert node.commands == ["lun status 7"] and node.luns == {1} and node.timers == {}
     assert ledger.entries == [] and Ledger.load(ledger.path).entries == []
+    # the runner heals in `finally`: a fault never written down was never applied, so heal adds no LUN 7
+    assert injector.heal(f).status == "not injected" and node.commands == ["lun status 7"] and node.luns == {1}
 
 
 def test_the_named_lun_is_the_one_removed_and_added_back(lun_inv: Inventory, pool: FakePool, tmp_path: Path) -> None:

@@ -317,7 +317,7 @@ class _Run:
             scenario_vms=[self.sc.target.vm] if self.sc.target.vm else [],
             hold_s=hold_s,
             grace_s=grace,
-            datastore=self.sc.target.datastore,  # the default for a kind's device or LUN (esxi-path-off, lun-remove)
+            datastore=self.sc.target.datastore,  # a kind's default device or LUN when its section names none
         )
 
     def inject_hold_heal(self) -> None:

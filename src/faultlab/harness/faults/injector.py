@@ -37,7 +37,7 @@ class HealOutcome:
     run_id: str
     fault_id: str
     description: str
-    status: str  # healed | already healed | healed by timer | unverified | failed
+    status: str  # healed | already healed | healed by timer | unverified | not injected | failed
     detail: str = ""
 
     @property
@@ -85,7 +85,12 @@ class Injector:
             raise
 
     def heal(self, fault: Fault) -> HealOutcome:
-        entry = self.ledger.record(fault.to_dict())
+        """Heal a fault of this run. One the ledger never held was never applied (the ledger is written before
+        anything changes; a preflight refusal comes before it): nothing is done, not even a "heal" of a LUN that
+        was never presented."""
+        entry = self.ledger.entry(fault.fault_id)
+        if entry is None:
+            return HealOutcome(self.ledger.run_id, fault.fault_id, fault.describe(), "not injected")
         return heal_entry(self.pool, self.ledger, entry, self.verify_timeout_s)
 
     def heal_all(self) -> list[HealOutcome]:
