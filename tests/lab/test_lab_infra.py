@@ -180,7 +180,7 @@ def test_inventory_describes_the_lab(lab: EmbeddedLab) -> None:
     assert Path(inv["ssh"]["private_key"]).is_file() and Path(inv["ssh"]["known_hosts"]).is_file()
     assert [vm["name"] for vm in inv["vms"]] == ["win01", "win02"]
     iscsi = next(t for t in inv["storage_targets"] if t["kind"] == "iscsi")
-    assert iscsi["service"]["lun_remove"] == "faultlab-target lun-remove"
+    assert iscsi["service"]["lun_remove"] == "faultlab-target lun-remove {lun}"  # the harness fills in the LUN
 
 
 def _leftovers(lab_id: str) -> list[str]:

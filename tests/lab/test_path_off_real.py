@@ -65,11 +65,11 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
 
     # The NFS datastore holds a VM the scenario does not name: switching "its" paths off is refused.
     with pytest.raises(FaultRefusedError) as refused:
-        plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po0", scenario_vms=[], hold_s=30,
+        plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po0", scenario_vms=[], hold_s=30,
                    datastore="ds-nfs01")  # fmt: skip
     assert refused.value.vms == (vm.name,)
     # The VMFS datastore holds no VM: nobody to name, the fault is planned for its device only.
-    fault = plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po1", scenario_vms=[], hold_s=30,
+    fault = plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po1", scenario_vms=[], hold_s=30,
                        datastore=vmfs.name)  # fmt: skip
     assert fault.params == {"devices": [vmfs.naa_id]}
 
@@ -140,7 +140,7 @@ def test_a_path_left_off_by_a_dead_harness_is_switched_back_by_the_dead_man_time
     vmfs = next(d for d in embedded.datastores if d.type == "vmfs")
     host = EsxiHost.of(embedded, "esx01", pool.get("esx01"))
     assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 60, 0.5), "the LUN's path is not up"
-    fault = plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po2", scenario_vms=[], hold_s=1,
+    fault = plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po2", scenario_vms=[], hold_s=1,
                        grace_s=2, datastore=vmfs.name)  # fmt: skip
     ledger = Ledger.create("po2", tmp_path)
     Injector(pool, ledger).inject(fault)
