@@ -225,16 +225,25 @@ class SshClient:
     def _load_key(self) -> paramiko.PKey | None:
         if self.key_file is None:
             return None
-        passphrase = self._passphrase.reveal() if self._passphrase else None
+        # PKey.from_path takes the passphrase as bytes (a str raises TypeError deep in `cryptography`).
+        passphrase = self._passphrase.reveal().encode("utf-8") if self._passphrase else None
         try:
             return paramiko.PKey.from_path(self.key_file, passphrase)
-        except paramiko.PasswordRequiredException:
+        except (paramiko.PasswordRequiredException, TypeError) as exc:
+            # paramiko 3.x raises PasswordRequiredException, `cryptography` (paramiko 4+) a TypeError.
+            if passphrase is not None:
+                raise AuthenticationError(
+                    f"cannot load private key {self.key_file}: {exc}", host=self._where, user=self.user
+                ) from None
             raise AuthenticationError(
-                f"private key {self.key_file} needs a passphrase", host=self._where, user=self.user
+                f"private key {self.key_file} is encrypted: set ssh.private_key_passphrase (${{VAR}})",
+                host=self._where,
+                user=self.user,
             ) from None
         except (OSError, paramiko.SSHException, ValueError) as exc:
+            hint = " (wrong passphrase?)" if passphrase is not None else ""
             raise AuthenticationError(
-                f"cannot load private key {self.key_file}: {exc}", host=self._where, user=self.user
+                f"cannot load private key {self.key_file}{hint}: {exc}", host=self._where, user=self.user
             ) from None
 
     def _connect_once(self, pkey: paramiko.PKey | None) -> paramiko.SSHClient:
