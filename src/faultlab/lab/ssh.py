@@ -228,7 +228,7 @@ class SshClient:
         # PKey.from_path takes the passphrase as bytes (a str raises TypeError deep in `cryptography`).
         passphrase = self._passphrase.reveal().encode("utf-8") if self._passphrase else None
         try:
-            return paramiko.PKey.from_path(self.key_file, passphrase)
+            return paramiko.PKey.from_path(self.key_file, passphrase)  # type: ignore[arg-type]  # stubs say str
         except (paramiko.PasswordRequiredException, TypeError) as exc:
             # paramiko 3.x raises PasswordRequiredException, `cryptography` (paramiko 4+) a TypeError.
             if passphrase is not None:
