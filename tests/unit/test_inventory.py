@@ -341,8 +341,9 @@ def test_every_boolean_key_takes_only_true_or_false() -> None:
     fields = _bool_fields(Inventory)
     assert {"Tls.verify", "Host.allow_faults", "Host.running", "StorageTarget.allow_faults"} <= {n for n, _ in fields}
     assert [n for n, strict in fields if not strict] == []
+    template = 'version: 1\nvcenter: {address: vc, user: u, password: "${X}", tls: {verify: WORD}}\n'
     for word in ("no", "off", "0", "false"):
-        text = 'version: 1\nvcenter: {address: vc, user: u, password: "${X}", tls: {verify: WORD}}\n'.replace("WORD", word)
+        text = template.replace("WORD", word)
         if word == "false":
             inv = parse(text)
             assert inv.vcenter is not None and inv.vcenter.tls.verify is False
