@@ -28,6 +28,7 @@ from faultlab.harness.faults import Fault, HealOutcome, Injector, heal_ledger, p
 from faultlab.harness.judge import judge
 from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
 from faultlab.harness.observe import Targets, VsphereObserver, read_events
+from faultlab.harness.precheck import check_before_contact
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import (
     ERROR,
@@ -655,7 +656,7 @@ def run_scenario(
     """Run one scenario against a lab. Returns the record (outcome passed / failed / error); re-raises
     KeyboardInterrupt (Ctrl-C, SIGTERM) after healing. Config mistakes (ConfigError) are raised before any change."""
     opts = options or RunOptions()
-    sc.check_against(inventory)
+    check_before_contact(sc, inventory)  # nothing is contacted before the scenario fits the inventory
     run_id = opts.run_id or new_run_id(sc.name)
     record = RunRecord(
         run_id=run_id,

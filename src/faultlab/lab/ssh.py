@@ -31,6 +31,10 @@ from faultlab.lab.errors import (
 from faultlab.lab.inventory import Inventory, SshAccess
 
 log = logging.getLogger("faultlab.lab.ssh")
+# paramiko logs a failed handshake (e.g. a port that does not speak SSH) with its traceback; without a handler of
+# its own that reaches the user's terminal through logging's last resort. The failure itself is raised as a
+# LabError naming host and user, so paramiko's own lines go only where the application sends its logs.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 _CHUNK = 65536
 _POLL = 0.05  # seconds between checks of a running command when no output arrives
