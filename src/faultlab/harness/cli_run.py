@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +41,28 @@ def embedded_vcenter_password(lab_id: str) -> None:
         os.environ[VC_PASSWORD_VAR] = path.read_text(encoding="utf-8").strip()
 
 
+def artifacts_problem(folder: Path) -> str | None:
+    """Why run records cannot be written into `folder` (None: they can). Tried for real, with a file created and
+    removed (permission bits say nothing for root; a read-only or immutable folder refuses root too). Folders
+    created only for the try are removed again, so a refused run leaves nothing behind."""
+    created: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".faultlab-write-test-"):
+            pass
+    except OSError as exc:
+        return f"cannot write run records there: {exc.strerror or exc}"
+    finally:
+        for made in created:  # deepest first; a folder someone else filled meanwhile stays
+            with contextlib.suppress(OSError):
+                made.rmdir()
+    return None
+
+
 def summary(record: RunRecord) -> list[str]:
     """The terminal report: outcome, the checks, the figures, where the record is."""
     out = [f"{record.scenario_name}: {record.outcome.upper()}  (run {record.run_id})"]
@@ -66,6 +90,10 @@ def run(
         err.print("faultlab run: give exactly one of --inventory FILE or --lab ID (start one with `faultlab lab up`)")
         raise typer.Exit(EXIT_USAGE)
     inv_path = inventory if inventory is not None else inventory_of_lab(str(lab))
+    problem = artifacts_problem(artifacts)
+    if problem is not None:
+        err.print(f"faultlab run: --artifacts {artifacts}: {problem}. Nothing was run; give a writable folder.")
+        raise typer.Exit(EXIT_USAGE)
     if lab is not None:
         embedded_vcenter_password(lab)
     try:
@@ -78,6 +106,13 @@ def run(
         raise typer.Exit(EXIT_USAGE) from None
     except FaultlabError as exc:
         err.print(f"faultlab run: lab problem: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:  # this machine failed the run (a full or read-only disk, a vanished folder)
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(
+            f"faultlab run: cannot go on: {where}{exc.strerror or exc}. The run stopped; "
+            "`faultlab heal` heals whatever fault its ledger still lists."
+        )
         raise typer.Exit(EXIT_ERROR) from None
     run_dir = artifacts / record.run_id
     print_report(record, run_dir, report_console())

@@ -1,0 +1,96 @@
+"""Issue 11 item 8: `faultlab run` answers bad input with exit 2 and lab or machine trouble with exit 3, each as one
+paragraph; never exit 1 (a failed scenario) with a traceback. Each case runs the real command in a process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_precheck import Listener, inventory_text, scenario_text
+
+FAULTLAB = Path(sys.executable).parent / "faultlab"
+
+
+@pytest.fixture
+def lab_files(tmp_path: Path) -> Iterator[tuple[Path, Listener]]:
+    """An inventory whose nodes are a TCP listener on 127.0.0.1 that counts connections (none may arrive)."""
+    listener = Listener()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
+    (tmp_path / "kh").write_text("")
+    (tmp_path / "inv.yaml").write_text(inventory_text(listener.port))
+    yield tmp_path, listener
+    listener.close()
+
+
+def run(folder: Path, scenario: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    (folder / "sc.yaml").write_text(scenario)
+    argv = [str(FAULTLAB), "run", str(folder / "sc.yaml"), "--inventory", str(folder / "inv.yaml")]
+    if "--artifacts" not in extra:
+        argv += ["--artifacts", str(folder / "artifacts")]
+    return subprocess.run(
+        [*argv, "--state-dir", str(folder / "ledger"), *extra], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def one_paragraph(res: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in res.stderr and "Error:" not in res.stderr.split(":", 1)[0], res.stderr
+    text = res.stderr.strip()
+    assert text.startswith("faultlab run: ") and "\n\n" not in text, text
+    return text
+
+
+@pytest.mark.parametrize(
+    ("hold", "says"),
+    [
+        ('"100000000000000000000s"', "longer than a year"),
+        ("100000000000000000000", "longer than a year"),
+        ('"2s - {Misc.APDTimeout}s"', "negative for every value the host may have (Misc.APDTimeout 20..999999)"),
+    ],
+)
+def test_impossible_holds_are_bad_input_before_contact(lab_files: tuple[Path, Listener], hold: str, says: str) -> None:
+    folder, listener = lab_files
+    res = run(folder, scenario_text().replace('hold: "{Misc.APDTimeout}s - 5s"', f"hold: {hold}"))
+    assert res.returncode == 2
+    text = one_paragraph(res)
+    assert "sc.yaml, line 5, key hold: " in text and says in text
+    assert listener.accepted == 0
+
+
+def test_artifacts_that_cannot_exist_are_bad_input(lab_files: tuple[Path, Listener]) -> None:
+    folder, listener = lab_files
+    res = run(folder, scenario_text(), "--artifacts", "/proc/nope")
+    assert res.returncode == 2
+    assert "--artifacts /proc/nope: cannot write run records there: No such file or directory" in one_paragraph(res)
+    assert listener.accepted == 0
+
+
+def test_an_unwritable_artifacts_folder_is_bad_input(lab_files: tuple[Path, Listener]) -> None:
+    """Immutable (chattr +i): refuses root too, unlike permission bits."""
+    folder, listener = lab_files
+    ro = folder / "ro"
+    ro.mkdir()
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(ro)], check=False, capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible here (needs root on ext4/xfs/btrfs)")
+    try:
+        for target in (ro, ro / "runs"):
+            res = run(folder, scenario_text(), "--artifacts", str(target))
+            assert res.returncode == 2
+            assert f"--artifacts {target}: cannot write run records there: Operation not permitted" in one_paragraph(
+                res
+            )
+    finally:
+        subprocess.run([chattr, "-i", str(ro)], check=True)
+    assert list(ro.iterdir()) == [] and listener.accepted == 0
+
+
+def test_a_missing_artifacts_folder_is_made_and_a_refused_run_leaves_none(lab_files: tuple[Path, Listener]) -> None:
+    folder, _ = lab_files
+    res = run(folder, scenario_text().replace("hold:", "hodl:"), "--artifacts", str(folder / "a" / "b"))
+    assert res.returncode == 2 and "key hodl" in one_paragraph(res)
+    assert not (folder / "a").exists()
