@@ -14,7 +14,6 @@ from faultlab.lab.errors import FaultlabError
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshPool
 
-
 EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # an embedded lab's inventory: <root>/<lab id>/inventory.yaml
 
 
