@@ -94,3 +94,28 @@ def test_a_missing_artifacts_folder_is_made_and_a_refused_run_leaves_none(lab_fi
     res = run(folder, scenario_text().replace("hold:", "hodl:"), "--artifacts", str(folder / "a" / "b"))
     assert res.returncode == 2 and "key hodl" in one_paragraph(res)
     assert not (folder / "a").exists()
+
+
+def test_big_scenarios_stay_small_downstream(lab_files: tuple[Path, Listener]) -> None:
+    """Issue 11 item 11: the largest scenario accepted (just under the read limit) reaches record.json and
+    report.html once, bounded; one byte more and nothing is written at all. The run itself fails at the listener
+    (no sshd): exit 3 with its record."""
+    from faultlab.lab.yamlsource import MAX_FILE_BYTES
+
+    folder, _ = lab_files
+    base = scenario_text()
+    pad_line = "# " + "x" * 97 + "\n"
+    padding = pad_line * ((MAX_FILE_BYTES - len(base) - 200) // len(pad_line))
+    big = base + padding
+    res = run(folder, big)
+    assert res.returncode == 3, res.stderr
+    run_dir = next((folder / "artifacts").iterdir())
+    record = run_dir / "record.json"
+    assert record.stat().st_size < MAX_FILE_BYTES + 64 * 1024
+    html = run_dir / "report.html"
+    if html.exists():
+        assert html.stat().st_size < 3 * MAX_FILE_BYTES
+    over = big + "#" * (MAX_FILE_BYTES - len(big.encode()) + 1) + "\n"
+    res = run(folder, over, "--artifacts", str(folder / "over"))
+    assert res.returncode == 2 and f"at most {MAX_FILE_BYTES} are read" in one_paragraph(res)
+    assert not (folder / "over").exists()
