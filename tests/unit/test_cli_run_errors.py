@@ -65,8 +65,11 @@ def test_artifacts_that_cannot_exist_are_bad_input(lab_files: tuple[Path, Listen
     folder, listener = lab_files
     res = run(folder, scenario_text(), "--artifacts", "/proc/nope")
     assert res.returncode == 2
-    assert "--artifacts /proc/nope: cannot write run records there: No such file or directory" in one_paragraph(res)
+    assert "--artifacts /proc/nope: cannot write files there: No such file or directory" in one_paragraph(res)
     assert listener.accepted == 0
+    res = run(folder, scenario_text(), "--state-dir", "/proc/nope")  # the later --state-dir wins
+    assert res.returncode == 2
+    assert "--state-dir /proc/nope: cannot write files there" in one_paragraph(res) and listener.accepted == 0
 
 
 def test_an_unwritable_artifacts_folder_is_bad_input(lab_files: tuple[Path, Listener]) -> None:
@@ -81,9 +84,7 @@ def test_an_unwritable_artifacts_folder_is_bad_input(lab_files: tuple[Path, List
         for target in (ro, ro / "runs"):
             res = run(folder, scenario_text(), "--artifacts", str(target))
             assert res.returncode == 2
-            assert f"--artifacts {target}: cannot write run records there: Operation not permitted" in one_paragraph(
-                res
-            )
+            assert f"--artifacts {target}: cannot write files there: Operation not permitted" in one_paragraph(res)
     finally:
         subprocess.run([chattr, "-i", str(ro)], check=True)
     assert list(ro.iterdir()) == [] and listener.accepted == 0

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from faultlab.harness.console import report_console
 from faultlab.harness.judge import judge as judge_record
+from faultlab.harness.ledger import default_state_dir
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
 from faultlab.harness.report_html import REPORT_FILE
@@ -41,8 +42,8 @@ def embedded_vcenter_password(lab_id: str) -> None:
         os.environ[VC_PASSWORD_VAR] = path.read_text(encoding="utf-8").strip()
 
 
-def artifacts_problem(folder: Path) -> str | None:
-    """Why run records cannot be written into `folder` (None: they can). Tried for real, with a file created and
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (None: they can). Tried for real, with a file created and
     removed (permission bits say nothing for root; a read-only or immutable folder refuses root too). Folders
     created only for the try are removed again, so a refused run leaves nothing behind."""
     created: list[Path] = []
@@ -55,7 +56,7 @@ def artifacts_problem(folder: Path) -> str | None:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".faultlab-write-test-"):
             pass
     except OSError as exc:
-        return f"cannot write run records there: {exc.strerror or exc}"
+        return f"cannot write files there: {exc.strerror or exc}"
     finally:
         for made in created:  # deepest first; a folder someone else filled meanwhile stays
             with contextlib.suppress(OSError):
@@ -90,10 +91,12 @@ def run(
         err.print("faultlab run: give exactly one of --inventory FILE or --lab ID (start one with `faultlab lab up`)")
         raise typer.Exit(EXIT_USAGE)
     inv_path = inventory if inventory is not None else inventory_of_lab(str(lab))
-    problem = artifacts_problem(artifacts)
-    if problem is not None:
-        err.print(f"faultlab run: --artifacts {artifacts}: {problem}. Nothing was run; give a writable folder.")
-        raise typer.Exit(EXIT_USAGE)
+    ledgers = state_dir or default_state_dir()
+    for option, folder, what in (("--artifacts", artifacts, "run records"), ("--state-dir", ledgers, "fault ledger")):
+        problem = folder_problem(folder)
+        if problem is not None:
+            err.print(f"faultlab run: {option} {folder}: {problem} (the {what} goes there). Nothing was run.")
+            raise typer.Exit(EXIT_USAGE)
     if lab is not None:
         embedded_vcenter_password(lab)
     try:
