@@ -95,7 +95,7 @@ def run(
     for option, folder, what in (("--artifacts", artifacts, "run records"), ("--state-dir", ledgers, "fault ledger")):
         problem = folder_problem(folder)
         if problem is not None:
-            err.print(f"faultlab run: {option} {folder}: {problem} (the {what} goes there). Nothing was run.")
+            err.print(f"faultlab run: {option} {folder}: {problem} (faultlab keeps the {what} there). Nothing was run.")
             raise typer.Exit(EXIT_USAGE)
     if lab is not None:
         embedded_vcenter_password(lab)
