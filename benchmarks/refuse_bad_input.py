@@ -3,7 +3,8 @@
 Each hostile file of tests/unit/hostile_yaml.py (alias and merge-key bombs, 50 MB of unknown keys, recursive
 aliases, 20,000-deep nesting, NUL bytes) is given to a fresh `faultlab run FILE --inventory INV` process; its wall
 time and peak RSS (wait4) are set against the baseline measured in the same run: the same command refusing a
-three-line scenario with one unknown key. So `x_baseline` says what the hostile file adds whatever the machine.
+three-line scenario with one unknown key. So `x_baseline` says what the hostile file adds whatever the machine;
+`refusal_only_*` time load_scenario alone (tracemalloc peak), without the interpreter's start and imports.
 Every run must exit 2 with a file:line message and no traceback. No lab is touched (the inventory's addresses are
 never contacted: the scenario is refused first).
 
@@ -62,6 +63,31 @@ def _refuse_once(scenario: Path, inv: Path) -> tuple[float, float, int, str]:
     return wall, usage.ru_maxrss / 1024, proc.returncode, err.read_text(errors="replace")
 
 
+_PARSE = """
+import json, sys, time, tracemalloc
+from faultlab.harness.scenario import load_scenario
+from faultlab.lab.errors import ConfigError
+def refuse():
+    try:
+        load_scenario(sys.argv[1])
+    except ConfigError:
+        pass
+t0 = time.perf_counter()
+refuse()  # timed without tracemalloc, which slows allocation-heavy code several times
+seconds = time.perf_counter() - t0
+tracemalloc.start()
+refuse()
+print(json.dumps([seconds, tracemalloc.get_traced_memory()[1] / 2**20]))
+"""
+
+
+def parse_cost(scenario: Path) -> tuple[float, float]:
+    """Seconds and peak traced MB of the refusal alone (load_scenario in a fresh interpreter, imports excluded)."""
+    out = subprocess.run([sys.executable, "-c", _PARSE, str(scenario)], check=True, capture_output=True, text=True)
+    seconds, peak = json.loads(out.stdout)
+    return float(seconds), float(peak)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=3, help="runs per file (median wall time)")
@@ -80,6 +106,7 @@ def main() -> int:
         for name in HOSTILE:
             path = folder / f"{name}.yaml"
             wall, rss, rc, text = refuse(path, inv, args.n)
+            parse_s, parse_mb = parse_cost(path)
             good = rc == 2 and "Traceback" not in text and f"{path}, line " in text
             ok &= good
             out[name] = {
@@ -91,6 +118,8 @@ def main() -> int:
                 "rss_x_baseline": round(rss / base_rss, 2),
                 "added_s": round(wall - base_wall, 3),
                 "added_mb": round(rss - base_rss, 1),
+                "refusal_only_s": round(parse_s, 4),
+                "refusal_only_peak_mb": round(parse_mb, 2),
                 "message": text.strip().splitlines()[0][:160] if text.strip() else "",
                 "ok": good,
             }
