@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,14 +324,15 @@ class Removed:
     orphans: list[str]
 
 
-def down_all(force: bool = False, include_detached: bool = True) -> Removed:
+def down_all(force: bool = False, include_detached: bool = True, keep_labs: Collection[str] = ()) -> Removed:
     """Remove crashed labs (their owner process is gone), detached CLI labs unless `include_detached` is
-    False, every lab when `force`, and kernel objects or state dirs of labs without a manifest."""
+    False, every lab when `force`, and kernel objects or state dirs of labs without a manifest. Labs in `keep_labs`
+    (a live run is faulting them) stay, like labs held by a live process."""
     removed: list[str] = []
     live: set[str] = set()
     for manifest in all_manifests():
         detached = manifest.owner_pid is None
-        keep = manifest.owner_alive() or (detached and not include_detached)
+        keep = manifest.owner_alive() or (detached and not include_detached) or manifest.lab_id in keep_labs
         if keep and not force:
             live.add(manifest.lab_id)
             continue
