@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faultlab.sim import esxinode, firewall, labvcenter, netns, preflight, sshd, targets
+from faultlab.sim import esxinode, esxishell, firewall, labvcenter, netns, preflight, sshd, targets
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
 from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
@@ -247,7 +247,9 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
     targets.write_script(isc.node_dir / "bin" / targets.TARGET_COMMAND, targets.iscsi_target_script(layout))
 
     for node in layout.esxi_nodes:
-        prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
+        # root's login shell (busybox sh, ESXi's commands, no /proc): the node's own /etc/passwd names it
+        passwd = esxishell.write_shell(node, esxinode.control_socket(node), version)
+        prepare_node_dir(node, esxinode.esxi_mounts(layout, node) + passwd)
         esxinode.write_wrappers(node)
     if layout.vcenter:
         prepare_node_dir(layout.vc_node, [])

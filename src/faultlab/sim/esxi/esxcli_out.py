@@ -6,7 +6,8 @@ What each shape is copied from (reference/esxcli/ and public transcripts found w
   (reference/esxcli/nfs-list.*.txt, filesystem-list.*.txt).
 * blocks: an unindented id line, then `   Key: Value` lines, a blank line between records
   (reference/esxcli/device-list.1.txt).
-* csv: the field names without their spaces, in ASCII order, each line ending with a comma; a list value is
+* csv: the field names without their spaces, in ASCII order (the sample cannot tell it from a case-blind
+  order [I]), each line ending with a comma; a list value is
   quoted with a comma after each item (a real `esxcli --formatter=csv storage core device list` kept verbatim
   in a public test mock, GitHub index id 5659234109: `AttachedFilters,DevfsPath,Device,DeviceType,...,Vendor,`
   then `,/vmfs/devices/disks/t10...,...,"vml.0100...,",...,ATA     ,`).
