@@ -126,7 +126,9 @@ def test_esxcli_formatters_and_errors_over_ssh(esx: tuple[EmbeddedLab, EsxiHost,
     _lab, _host, client = esx
     csv = sh(client, "esxcli --formatter=csv storage nfs list").splitlines()
     assert csv[0].startswith("Accessible,") and all(line.endswith(",") for line in csv)
-    assert sh(client, "esxcli --formatter=keyvalue storage core device list").count("ScsiDevice.Size.integer=") == 2
+    assert (
+        sh(client, "esxcli --formatter=keyvalue storage core device list").count("ScsiDevice.Size.integer=") == 3
+    )  # CD-ROM, boot disk, LUN
     assert "<output xmlns=" in sh(client, "esxcli --formatter=xml storage filesystem list")
     res = client.run("esxcli storage bogus list")
     assert res.exit_status == 1 and res.stderr == "Error: Unknown command or namespace storage bogus list\n"

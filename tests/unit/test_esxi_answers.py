@@ -169,3 +169,11 @@ def test_shell_files(tmp_path: Path) -> None:
     assert "unshare --mount" in script and "mount -t tmpfs" in script and "export PATH=/bin:/sbin" in script
     assert script.index("/usr/sbin") < script.rindex("/usr/bin")  # /usr/bin (mount's home) is covered last
     assert "bash" not in ESXI_APPLETS and "sh" in ESXI_APPLETS and "reboot" not in ESXI_APPLETS
+
+
+@needs_ref
+def test_vimcmd_fault_block_is_byte_for_byte_a_real_hosts() -> None:
+    from faultlab.sim.esxi.vimcmd import invalid_power_state
+
+    real = (REF / "vimcmd-fault.1.txt").read_text().split("Reset failed: ", 1)[1]
+    assert invalid_power_state("Powered off", "poweredOff") == real
