@@ -88,7 +88,12 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
     assert names[0] == "ds-nfs01" and names[-2:] == ["BOOTBANK1", "BOOTBANK2"]
     assert [m.volume_name for m in host.nfs_mounts()] == ["ds-nfs01"]
     assert [d.id for d in host.devices()][:2] == ["mpx.vmhba4:C0:T0:L0", "mpx.vmhba0:C0:T0:L0"]
-    assert len(host.paths()) >= 2
+    # harness/faults/model.py (esxi-path-off): path list, then path set off / active by runtime name
+    (iscsi,) = [p for p in host.paths() if p.fields.get("Transport") == "iscsi"]
+    host.set_path_state(iscsi.fields["Runtime Name"], "off")
+    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["off"]
+    host.set_path_state(iscsi.fields["Runtime Name"], "active")
+    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["active"]
     (vm,) = host.vms()
     assert vm.name == "win01" and host.power_state(vm.vmid) == "poweredOn"
     # harness/recovery.py and the runner

@@ -177,3 +177,15 @@ def test_vimcmd_fault_block_is_byte_for_byte_a_real_hosts() -> None:
 
     real = (REF / "vimcmd-fault.1.txt").read_text().split("Reset failed: ", 1)[1]
     assert invalid_power_state("Powered off", "poweredOff") == real
+
+
+def test_run_record_takes_the_labs_timing_from_its_inventory_for_the_report(tmp_path: Path) -> None:
+    from faultlab.harness.record import RunRecord
+    from faultlab.harness.report_html import _timing
+
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("version: 1\nkind: embedded\ntiming: fast\n")
+    record = RunRecord("r1", "nfs-apd-bsod", None, "", str(inv), "2026-12-06T00:00:00Z")
+    assert record.lab_timing == "fast" and "lab-scaled" in _timing(record.lab_timing)
+    inv.write_text("version: 1\nkind: real\n")
+    assert RunRecord("r2", "x", None, "", str(inv), "t").lab_timing is None and _timing(None) == ""

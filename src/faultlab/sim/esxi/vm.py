@@ -194,6 +194,7 @@ class Vmx:
                 "name": self.name,
                 "datastore": self.cfg["datastore"],
                 "vmx": self.datastore_path,
+                "annotation": dict(self.cfg).get("annotation") or "",  # optional in the host config (getallvms)
                 "powerState": s.power,
                 "guestState": s.guest,
                 "guestHeartbeatStatus": s.heartbeat,
