@@ -15,7 +15,9 @@ from faultlab.harness.runner import RunOptions, run_file
 from faultlab.lab.inventory import load_inventory
 from faultlab.sim.lab import EmbeddedLab
 
-pytestmark = [pytest.mark.lab, pytest.mark.destructive, pytest.mark.slow]
+# About 5 minutes of scenario (APD after 2-3 missed 12 s heartbeats, 140 s to the APD timeout, a guest that
+# dumps and boots in tens of seconds, then a clean reboot) plus the lab: past the suite's 300 s default.
+pytestmark = [pytest.mark.lab, pytest.mark.destructive, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
