@@ -76,9 +76,10 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
     assert client.run(f"{quote_command(['test', '-e', log])} || exit 66; {tail}").stdout_bytes == (
         client.read_file(log, 0, 40)
     )
-    # harness/cursors.py: the clock (busybox date has no %N: whole seconds, resolution 1 s)
+    # harness/cursors.py: the clock to the nanosecond (`date -u +%s.%N`); plain busybox date for other formats
     skew = measure_skew(client, "esx01", samples=2)
-    assert abs(skew.offset_s) < 2.0 and skew.uncertainty_s >= 0.5
+    assert abs(skew.offset_s) < 0.5 and skew.uncertainty_s < 0.5
+    assert re.fullmatch(r"\d{10}\n", sh(client, "date -u +%s"))
     # lab/esxi.py
     assert host.advanced_setting("Misc.APDTimeout") == 6
     host.set_advanced_setting("Misc.APDTimeout", 7)

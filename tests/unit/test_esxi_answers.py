@@ -189,3 +189,13 @@ def test_run_record_takes_the_labs_timing_from_its_inventory_for_the_report(tmp_
     assert record.lab_timing == "fast" and "lab-scaled" in _timing(record.lab_timing)
     inv.write_text("version: 1\nkind: real\n")
     assert RunRecord("r2", "x", None, "", str(inv), "t").lab_timing is None and _timing(None) == ""
+
+
+def test_date_with_nanoseconds() -> None:
+    import re as _re
+    import time as _time
+
+    code, out = hostcmds.date(["-u", "+%s.%N"])
+    secs, nanos = out.strip().split(".")
+    assert code == 0 and len(nanos) == 9 and abs(int(secs) - _time.time()) < 5
+    assert _re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\n", hostcmds.date(["-u", "+%Y-%m-%dT%H:%M:%S.%N"])[1])

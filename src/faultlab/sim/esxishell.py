@@ -49,6 +49,14 @@ ESXI_COMMANDS = {
     "ps": "faultlab.sim.esxi.hostcmds",
     "vm-support": "faultlab.sim.esxi.hostcmds",
 }
+# Debian's busybox is built without %N in `date` (it prints "%N"); the harness reads a host's clock with
+# `date -u +%s.%N` and needs sub-second precision to order a guest reset after its reboot request. Whether
+# ESXi's busybox has %N was not found [U]; the shell's `date` hands a %N format to the simulator.
+DATE = """#!/bin/sh
+# date: busybox date, except that a +FORMAT with %N (nanoseconds) is answered by the simulator.
+case "$*" in *%N*) {python} date "$@" ;; esac
+exec /bin/busybox date "$@"
+"""
 NOHUP = (
     "#!/bin/sh\n# nohup: Debian's busybox lacks the applet; ignore SIGHUP, then run the command.\n"
     'trap "" HUP\nexec "$@"\n'
@@ -125,6 +133,8 @@ def write_shell(node: NodeSpec, control: Path, version: str) -> list[BindMount]:
     for applet in ESXI_APPLETS:
         (bindir / applet).symlink_to("busybox")
     (bindir / "nohup").write_text(NOHUP, encoding="utf-8")
+    (bindir / "date").unlink(missing_ok=True)
+    (bindir / "date").write_text(DATE.format(python=python_command(node, "faultlab.sim.esxi.hostcmds")), "utf-8")
     for command, module in ESXI_COMMANDS.items():
         name = f" {command}" if module.endswith("hostcmds") else ""  # hostcmds serves several commands
         (bindir / command).write_text(

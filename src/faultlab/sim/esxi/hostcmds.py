@@ -150,7 +150,16 @@ def vm_support(args: list[str]) -> tuple[int, str]:
     return 0, f"{target}\n"
 
 
-COMMANDS = {"vmware": vmware, "uname": uname, "ps": ps, "vm-support": vm_support}
+def date(args: list[str]) -> tuple[int, str]:
+    """busybox `date [-u] +FORMAT` for a FORMAT with %N (the shell's `date` sends only those here)."""
+    fmt = next((a[1:] for a in args if a.startswith("+")), "%a %b %e %H:%M:%S %Z %Y")
+    now = time.time_ns()
+    secs, nanos = divmod(now, 1_000_000_000)
+    stamp = time.gmtime(secs) if "-u" in args else time.localtime(secs)
+    return 0, time.strftime(fmt.replace("%N", f"{nanos:09d}").replace("%s", str(secs)), stamp) + "\n"
+
+
+COMMANDS = {"vmware": vmware, "uname": uname, "ps": ps, "vm-support": vm_support, "date": date}
 
 
 def main(argv: list[str] | None = None) -> int:
