@@ -230,6 +230,7 @@ class Inventory(_Model):
     kind: Literal["real", "embedded"] = "real"
     name: str | None = None
     lab_id: str | None = None
+    timing: Literal["fast", "real"] | None = None  # embedded lab: fast = lab-scaled timings, real = ESXi's
     network: Network | None = None
     ssh: SshSettings | None = None
     vcenter: ApiEndpoint | None = None

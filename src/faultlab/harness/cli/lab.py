@@ -42,6 +42,12 @@ def _settings(pairs: list[str]) -> dict[str, int | str]:
     return out
 
 
+def _timing_text(timing: str) -> str:
+    if timing == "real":
+        return "real (ESXi's defaults and limits)"
+    return "fast (lab-scaled: NOT a real host's timings)"
+
+
 @lab_app.command()
 def up(
     hosts: Annotated[int, typer.Option(help="Simulated ESXi hosts (1-9).")] = 1,
@@ -59,8 +65,18 @@ def up(
     vcenter: Annotated[
         bool, typer.Option("--vcenter/--no-vcenter", help="Start the simulated vCenter (node vc) and its feed.")
     ] = True,
+    timing: Annotated[
+        str,
+        typer.Option(
+            help="Host timing profile: fast (lab-scaled, e.g. APD timeout 6 s: not a real host's numbers) or "
+            "real (ESXi's defaults and limits: APD timeout 140 s, minimum 20)."
+        ),
+    ] = "fast",
 ) -> None:
     """Build a lab that stays up until `faultlab lab down`; prints its id and inventory path."""
+    if timing not in ("fast", "real"):
+        raise typer.BadParameter("must be fast or real", param_hint="--timing")
+    profile_timing: Literal["fast", "real"] = "real" if timing == "real" else "fast"
     if version not in ("7.0", "8.0"):
         raise typer.BadParameter("must be 7.0 or 8.0", param_hint="--version")
     profile: Literal["7.0", "8.0"] = "7.0" if version == "7.0" else "8.0"
@@ -74,10 +90,12 @@ def up(
             detached=True,
             vcenter=vcenter,
             vmfs_vms=vmfs_vms,
+            timing=profile_timing,
         )
     except LabError as err:
         _fail(err)
     typer.echo(f"lab {lab.lab_id} up ({lab.layout.cidr}); ESXi host processes running: {lab.hosts_running}")
+    typer.echo(f"timing: {_timing_text(profile_timing)}")
     typer.echo(f"inventory: {lab.inventory_path}")
     if lab.vcenter is not None:  # the password itself is never printed
         typer.echo(f'vCenter: {lab.vcenter.url} (export FAULTLAB_VC_PASSWORD="$(cat {lab.vcenter.password_file})")')
@@ -174,6 +192,7 @@ def status() -> None:
         return
     for lab in labs:
         typer.echo(f"lab {lab.lab_id} {lab.state} {lab.cidr} owner {lab.owner} inventory {lab.inventory}")
+        typer.echo(f"  timing {_timing_text(lab.timing)}")
         for n in lab.nodes:
             ssh = "ssh ok" if n.ssh_open else "ssh closed"
             ns = f"{n.processes} processes" if n.netns_present else "no namespace"
