@@ -15,7 +15,7 @@ from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
 from faultlab.harness.report_html import REPORT_FILE
 from faultlab.harness.report_text import print_report
-from faultlab.harness.runner import RunOptions, run_file
+from faultlab.harness.runner import RunInterrupted, RunOptions, run_file
 from faultlab.lab.errors import ConfigError, FaultlabError
 
 EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # `faultlab lab up` writes <root>/<lab id>/inventory.yaml
@@ -76,6 +76,10 @@ def run(
     except ConfigError as exc:
         err.print(f"faultlab run: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
+    except RunInterrupted as exc:  # healed already; say what was interrupted and what became of the fault
+        err.print(f"faultlab run: {exc}")
+        err.print(f"record: {artifacts / exc.record.run_id / 'record.json'}")
+        raise typer.Exit(143 if exc.signal_name == "SIGTERM" else 130) from None
     except FaultlabError as exc:
         err.print(f"faultlab run: lab problem: {exc}")
         raise typer.Exit(EXIT_ERROR) from None

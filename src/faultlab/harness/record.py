@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,9 @@ class RunRecord:
     measures: dict[str, float] = field(default_factory=dict)  # recovery measures (fault_to_apd_start_s, ...)
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # the process writing a running record ({pid, start, host}): a record left `running` by a process that is
+    # gone is marked dead when read (mark_if_dead)
+    owner: dict[str, Any] = field(default_factory=dict)
 
     # -- phases ------------------------------------------------------------------------------------------
     def begin(self, name: str) -> Phase:
@@ -172,9 +176,42 @@ def load_record(path: str | Path) -> tuple[RunRecord, Path]:
     if not isinstance(data, dict):
         raise ValueError(f"{p}: not a JSON run record (an object is expected)")
     try:
-        return RunRecord.from_json(data), p.parent
+        record = RunRecord.from_json(data)
     except TypeError as exc:
         raise ValueError(f"{p}: not a faultlab run record: {exc}") from None
+    if mark_if_dead(record):
+        with contextlib.suppress(OSError):  # a read-only folder: marked in memory, the next reader marks again
+            save_record(record, p.parent)
+    return record, p.parent
+
+
+def owner_of_this_process() -> dict[str, Any]:
+    from faultlab.harness.ledger import process_start
+
+    return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
+
+
+def mark_if_dead(record: RunRecord) -> bool:
+    """A record still `running` whose process is gone (killed: SIGKILL, OOM, power) becomes outcome error with a
+    message saying so, and its unfinished phase `dead`; True when it was marked."""
+    from faultlab.harness.ledger import process_start
+
+    owner = record.owner
+    if record.outcome != RUNNING or not owner.get("pid") or owner.get("host") != socket.gethostname():
+        return False
+    started = process_start(int(owner["pid"]))
+    if started is not None and (owner.get("start") is None or started == owner.get("start")):
+        return False  # still running
+    unfinished = [ph for ph in record.phases if ph.ended is None]
+    for ph in unfinished:
+        ph.status, ph.detail = "dead", "the run's process ended without finishing this phase"
+    where = f" during phase {unfinished[-1].name}" if unfinished else ""
+    fault = ""
+    if record.fault is not None and record.heal is None:
+        fault = "; its fault was not healed by the run: the dead-man timer or `faultlab heal` removes it"
+    record.outcome = ERROR
+    record.message = f"dead run: its process (pid {owner['pid']}) is gone{where}, killed before it finished{fault}"
+    return True
 
 
 def log_artifact_path(host: str, remote_path: str) -> str:
