@@ -235,11 +235,12 @@ def test_the_runs_own_heal_is_the_faults_end() -> None:
 def test_a_fault_removed_by_someone_else_during_the_hold_is_an_early_end() -> None:
     watch = FaultWatch.__new__(FaultWatch)  # what the watch saw, without its thread
     watch.gone_at, watch.by, watch.last_active = T0 + timedelta(seconds=5), SOMEONE_ELSE, T0 + timedelta(seconds=4)
-    heal = T0 + timedelta(seconds=12)
-    end = fault_end(fault(), outcome("already healed"), watch, T0, heal, heal)
+    heal = T0 + timedelta(seconds=5.5)  # the run healed at once, cutting its 12 s hold short
+    end = fault_end(fault(), outcome("already healed"), watch, T0, heal, heal, T0 + timedelta(seconds=12))
     problem = end.problem()
     assert end.by == SOMEONE_ELSE and end.held_s == 5.0 and problem is not None
     assert problem.startswith("the fault ended 7.0s early (someone else removed it at 2026-05-07T16:00:05Z")
+    assert "it held 5.0s where the run meant 12.0s" in problem
 
 
 def test_a_fault_the_timer_removed_after_the_heal_began_is_a_late_end() -> None:
@@ -269,7 +270,7 @@ def test_a_failing_record_write_lets_the_heal_run_and_stops_the_run_after_it(tmp
     assert healed and run.stop.is_set()  # the hold (had it been running) ends at once
     with pytest.raises(RecordWriteError) as err, run.phase("recover+judge"):
         pytest.fail("a phase after a failed write must not start")
-    assert str(err.value).startswith(f"cannot write the run record in {tmp_path / 'file' / 'run'}")
+    assert str(err.value).startswith(f"cannot write the run record in {tmp_path / 'file' / 'run'}: Not a directory")
     assert "the fault was healed first (healed) and its ledger closed" in str(err.value)
 
 

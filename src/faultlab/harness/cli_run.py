@@ -92,6 +92,8 @@ def run(
     if report.is_file():
         out.print(f"report: {report}")
     out.print(f"record: {run_dir / 'record.json'}")
+    if record.outcome == ERROR:
+        err.print(f"faultlab run: {record.message}")
     raise typer.Exit({PASSED: EXIT_PASSED, ERROR: EXIT_ERROR}.get(record.outcome, EXIT_FAILED))
 
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -76,6 +77,7 @@ class RunContext:
         self.observer: VsphereObserver | None = None
         self.write_error: OSError | None = None
         self.leftovers_healed = 0
+        self.hold_end: datetime | None = None  # the planned end of the hold (harness clock)
 
     # -- the record --------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -92,8 +94,8 @@ class RunContext:
     def write_failure(self) -> RecordWriteError:
         """One paragraph: what could not be written, and what became of the fault."""
         exc = self.write_error
-        where = exc.filename if exc is not None and exc.filename else self.run_dir
         why = (exc.strerror or str(exc)) if exc is not None else "unknown"
+        where = self.run_dir
         heal = self.record.heal
         if heal is None:
             fault = "no fault had been injected"

@@ -152,10 +152,13 @@ class FaultEnd:
 
     at: datetime
     by: str
-    heal_started: datetime
+    planned_end: datetime  # when the run healed, or meant to (the hold's planned end, when cut short by the end)
     injected: datetime
-    planned_s: float
     seen: str  # how the end was established
+
+    @property
+    def planned_s(self) -> float:
+        return (self.planned_end - self.injected).total_seconds()
 
     @property
     def held_s(self) -> float:
@@ -163,8 +166,8 @@ class FaultEnd:
 
     @property
     def off_s(self) -> float:
-        """Seconds after (+) or before (-) the run's heal began."""
-        return (self.at - self.heal_started).total_seconds()
+        """Seconds after (+) or before (-) the run's heal (or the planned end of a hold the fault's end cut short)."""
+        return (self.at - self.planned_end).total_seconds()
 
     def problem(self) -> str | None:
         """None when the fault ended with the run's heal; else what the verdict must say."""
@@ -173,27 +176,34 @@ class FaultEnd:
         how = "early" if self.off_s < 0 else "late"
         return (
             f"the fault ended {abs(self.off_s):.1f}s {how} ({self.by} removed it at {iso(self.at)}, {self.seen}): "
-            f"it held {self.held_s:.1f}s where the run held {self.planned_s:.1f}s, so the scenario's timing did "
+            f"it held {self.held_s:.1f}s where the run meant {self.planned_s:.1f}s, so the scenario's timing did "
             "not happen as written; recovery is timed from the real end"
         )
 
 
 def fault_end(
-    fault: Fault, outcome: HealOutcome, watch: FaultWatch | None, injected: datetime, started: datetime, ended: datetime
+    fault: Fault,
+    outcome: HealOutcome,
+    watch: FaultWatch | None,
+    injected: datetime,
+    started: datetime,
+    ended: datetime,
+    hold_end: datetime | None = None,
 ) -> FaultEnd:
-    """The fault's real end from what the watch saw during the hold and what the heal found."""
-    planned = (started - injected).total_seconds()
+    """The fault's real end from what the watch saw during the hold and what the heal found. `started`: the run's
+    heal began; `hold_end`: the planned end of the hold, the yardstick when the fault's end cut the hold short."""
     if watch is not None and watch.gone_at is not None and watch.by is not None:
         since = f"last seen in place at {iso(watch.last_active)}" if watch.last_active else "never seen in place"
-        return FaultEnd(watch.gone_at, watch.by, started, injected, planned, f"seen gone during the hold, {since}")
+        planned = max(hold_end or started, started)
+        return FaultEnd(watch.gone_at, watch.by, planned, injected, f"seen gone during the hold, {since}")
     if outcome.status == "healed by timer":
         due = injected + timedelta(seconds=fault.deadline_s)
         at = min(max(due, injected), ended)
-        return FaultEnd(at, TIMER, started, injected, planned, "found by the heal; the timer's due time")
+        return FaultEnd(at, TIMER, started, injected, "found by the heal; the timer's due time")
     if outcome.status == "already healed":
         last = watch.last_active if watch is not None and watch.last_active is not None else started
-        return FaultEnd(last, SOMEONE_ELSE, started, injected, planned, "found gone by the heal")
-    return FaultEnd(started, RUN, started, injected, planned, "the run's heal")
+        return FaultEnd(last, SOMEONE_ELSE, started, injected, "found gone by the heal")
+    return FaultEnd(started, RUN, started, injected, "the run's heal")
 
 
 def plan(run: RunContext) -> Fault:
@@ -219,6 +229,7 @@ def hold(run: RunContext, fault: Fault, watch: FaultWatch) -> None:
     """Until the hold time, an early stop condition seen in the live logs, the fault's end, or a stop."""
     hold_s = run.record.hold_s or 0.0
     with run.phase("hold", hold_s):
+        run.hold_end = now_utc() + timedelta(seconds=hold_s)
         watcher = HoldWatcher(run.inv, run.opts.pool_factory, [run.sc.target.host])
         watcher.start()
         until = set(run.sc.hold_until)
@@ -277,7 +288,7 @@ def inject_hold_heal(run: RunContext) -> None:
                 watch.finish()
                 if watch.problem:
                     run.record.notes.append(watch.problem)
-            end = fault_end(fault, outcome, watch, injected, started, now_utc())
+            end = fault_end(fault, outcome, watch, injected, started, now_utc(), run.hold_end)
             run.record.anchors["fault.healed"] = iso(end.at)
             run.heal_mono = heal_mono + (end.at - started).total_seconds()
             run.record.heal = {

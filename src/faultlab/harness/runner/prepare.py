@@ -107,7 +107,7 @@ def steady(run: RunContext) -> None:
     and the VM is on with its heartbeat green, all of them without a break for `steady_s`."""
     if not run.leftovers_healed:
         return
-    budget = baseline_budget(run)
+    budget = max(baseline_budget(run), DEFAULT_BASELINE_S)  # an earlier outage's effects, not this scenario's
     settle = run.opts.steady_s if run.opts.steady_s is not None else STEADY_S
     with run.phase("steady", budget) as ph:
         conds = run.steady_conditions()

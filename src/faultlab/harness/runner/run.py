@@ -19,7 +19,7 @@ from faultlab.harness.record import (
 )
 from faultlab.harness.report_data import run_measures
 from faultlab.harness.runner import hold, prepare, recover
-from faultlab.harness.runner.context import RunContext, RunOptions
+from faultlab.harness.runner.context import RecordWriteError, RunContext, RunOptions
 from faultlab.harness.runner.judged import verdict_message, verdict_true
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.signals import Terminated, sigterm_as_interrupt
@@ -106,6 +106,8 @@ def run_scenario(
         sig, record.message = interrupted_message(record, exc)
         record.outcome = ERROR
         raise RunInterrupted(record.message, record, sig) from exc
+    except RecordWriteError as exc:
+        record.outcome, record.message = ERROR, str(exc)
     except FaultlabError as exc:
         failed = next((p.name for p in reversed(record.phases) if p.status == "error"), "?")
         record.outcome, record.message = ERROR, f"lab problem in phase {failed}: {exc}"
