@@ -42,7 +42,7 @@ def test_wait_until_asks_last_on_the_deadline_when_the_budget_runs_out() -> None
     t0 = time.monotonic()
     got = wait_until(lambda: asked.append(time.monotonic() - t0) is not None, 0.3, 0.1)
     assert not got.done and not got.woken
-    assert 0.3 <= asked[-1] < 0.45 and 3 <= len(asked) <= 5, asked  # at 0, 0.1, 0.2 and the deadline
+    assert 0.3 <= asked[-1] < 1.5 and 2 <= len(asked) <= 5, asked  # at 0, 0.1, 0.2 and the deadline
 
 
 def test_wait_until_ends_when_woken_and_says_so() -> None:
@@ -115,7 +115,7 @@ def test_recovery_happy_path_times_each_condition_from_the_heal() -> None:
     final = rl.run()
     assert [(r.condition, r.met) for r in final] == [(ds.name, True), (vm.name, True)]
     assert final[0].seconds is not None and final[0].seconds >= 0.4  # third probe: two POLL_S pauses
-    assert final[1].seconds is not None and final[1].seconds < 0.1
+    assert final[1].seconds is not None and final[1].seconds < 0.4
     assert len(judge.seen) == 1 and judge.seen[0][0].met is True  # judged once, with the conditions met
 
 
@@ -148,11 +148,18 @@ def test_a_heartbeat_green_before_the_tools_loss_is_not_the_recovery() -> None:
     rl = loop([hb], judge, heartbeat_lost=lambda: [loss], vm="win01")
     final = rl.run()
     assert final[0].met is True and final[0].seconds is not None and final[0].seconds >= 0.3
-    # The first judgement saw green; that green was reset (then waited for green after the loss).
-    assert judge.seen[0][0].met is True and len(judge.seen) >= 2
-    assert any(r[0].met is False and "before the heartbeat loss" in r[0].detail for r in judge.seen[1:]) or (
-        hb.asked >= 3
-    )
+    # The first judgement was TRUE with green seen before the loss: the loop went on instead of stopping there,
+    # and the green that counts was seen after the loss.
+    assert judge.seen[0][0].met is True and len(judge.seen) >= 2 and hb.asked >= 3
+
+
+def test_a_heartbeat_green_after_the_tools_loss_is_the_recovery_at_once() -> None:
+    loss = now_utc() - timedelta(seconds=1)  # the guest bugchecked and came back before the heal was over
+    judge = FakeJudge(true_from=1)
+    final = loop(
+        [FakeCondition("vm win01 heartbeat_green", [True])], judge, heartbeat_lost=lambda: [loss], vm="win01"
+    ).run()
+    assert final[0].met is True and len(judge.seen) == 1
 
 
 def test_a_budget_that_runs_out_reports_the_condition_missed_and_judges_on_it() -> None:
