@@ -24,7 +24,7 @@ from faultlab.sim.esxi.control import ControlError, ControlServer
 from faultlab.sim.esxi.dsio import VmVolume
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.logs import kinds as K
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option
 from faultlab.sim.esxi.storage_iscsi import IscsiVolume
 from faultlab.sim.esxi.storage_nfs import NfsVolume
@@ -103,7 +103,7 @@ class EsxiHost:
         self._spawn(self.control.run, "control")  # answer esxcli at once, even while storage is unreachable
         logs.vmksummary.bootstop("has booted")
         version, build = ("8.0.2", 22380479) if self.profile == "8.0" else ("7.0.3", 21930508)
-        logs.hostd.log(K.HOSTD_SECTION, pid=logs.hostd.tids[0] - 31, version=version, build=build)
+        logs.hostd.log(kinds.HOSTD_SECTION, pid=logs.hostd.tids[0] - 31, version=version, build=build)
         for vol in self.nfs.values():
             vol.log_mount()
             vol.start()

@@ -6,15 +6,15 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from faultlab.sim.config import IscsiDatastoreConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.logs import kinds as K
 from faultlab.sim.esxi.iscsiclient import SCSI_STATUS_CHECK_CONDITION, IscsiSession, ScsiResult
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
 from faultlab.sim.esxi.vmfs_files import VmfsClient
@@ -242,7 +242,7 @@ class IscsiVolume(DatastoreWorlds):
             getattr(self, "_on_" + name.replace(".", "_"))()
 
     def log_mount(self) -> None:
-        self.logs.vmkernel.log("apd", K.APD_HANDLE, handle=self._handle + 0x60)
+        self.logs.vmkernel.log("apd", kinds.APD_HANDLE, handle=self._handle + 0x60)
 
     def _cmd(self) -> int:
         """A SCSI command's kernel address (0x45…, 64-byte aligned, as in the 7/8 ScsiDeviceIO lines)."""
@@ -261,7 +261,7 @@ class IscsiVolume(DatastoreWorlds):
         if self._failed_cmds == 1:
             vk.log(
                 "scsi",
-                K.SCSI_CMD_FAILED,
+                kinds.SCSI_CMD_FAILED,
                 cmd=self._cmd(),
                 op=0x2A,
                 sn=self._next_sn(),
@@ -271,12 +271,12 @@ class IscsiVolume(DatastoreWorlds):
                 sense="Invalid sense data: 0x0 0x0 0x0.",
             )
         elif self._failed_cmds % 10 == 0:
-            vk.log("nmp", K.NMP_REPEATED, naa=self.naa, count=10)
+            vk.log("nmp", kinds.NMP_REPEATED, naa=self.naa, count=10)
 
-    def _conn_lines(self, fn: str, local_port: int) -> list[tuple[K.LineKind, dict[str, object]]]:
+    def _conn_lines(self, fn: str, local_port: int) -> list[tuple[kinds.LineKind, dict[str, object]]]:
         return [
-            (K.ISCSI_SESS, {"fn": fn, "iqn": self.cfg["iqn"]}),
-            (K.ISCSI_CONN, {"fn": fn, "local": f"{self.local_ip}:{local_port}", "remote": self.cfg["portal"]}),
+            (kinds.ISCSI_SESS, {"fn": fn, "iqn": self.cfg["iqn"]}),
+            (kinds.ISCSI_CONN, {"fn": fn, "local": f"{self.local_ip}:{local_port}", "remote": self.cfg["portal"]}),
         ]
 
     def _on_iscsi_connection_offline(self) -> None:
@@ -288,28 +288,28 @@ class IscsiVolume(DatastoreWorlds):
         rx = vk.world("iscsi-rx")
         vk.log(
             rx,
-            K.ISCSI_RX_FAILED,
+            kinds.ISCSI_RX_FAILED,
             *self._conn_lines("iscsivmk_ConnReceiveAtomic", 58200),
             head=head,
             cause="Connection closed by peer",
         )
-        vk.log(rx, K.ISCSI_RX_NOTIFY, head=head)
-        vk.log("iscsi", K.ISCSI_OFFLINE, head=head)
+        vk.log(rx, kinds.ISCSI_RX_NOTIFY, head=head)
+        vk.log("iscsi", kinds.ISCSI_OFFLINE, head=head)
         world = vk.world("nmp")
-        vk.log(world, K.NMP_THROTTLE, cmd=self._cmd(), world=vk.world("hb"), naa=self.naa, path=self.vmhba_path)
-        vk.log(world, K.NMP_FAST_PROBE, naa=self.naa)
+        vk.log(world, kinds.NMP_THROTTLE, cmd=self._cmd(), world=vk.world("hb"), naa=self.naa, path=self.vmhba_path)
+        vk.log(world, kinds.NMP_FAST_PROBE, naa=self.naa)
 
     def _on_iscsi_connection_online(self) -> None:
         head = f"{self.adapter}:CH:0 T:0 CN:0"
         port = self._rng.randrange(10000, 60000)
         self.logs.vmkernel.log(
-            "iscsi-start", K.ISCSI_ONLINE, *self._conn_lines("iscsivmk_StartConnection", port), head=head
+            "iscsi-start", kinds.ISCSI_ONLINE, *self._conn_lines("iscsivmk_StartConnection", port), head=head
         )
 
     def _on_path_dead(self) -> None:
         path: dict[str, object] = {"path": self.vmhba_path}
         lost: dict[str, object] = {"naa": self.naa, "path": self.vmhba_path, "label": self.name}
-        self.logs.vobd.emit([(K.VOB_PATH_DEAD, path), (K.ESX_CONN_LOST, lost)])
+        self.logs.vobd.emit([(kinds.VOB_PATH_DEAD, path), (kinds.ESX_CONN_LOST, lost)])
         text = (
             f"Lost connectivity to storage device {self.naa}. Path {self.vmhba_path} is down. "
             f'Affected datastores: "{self.name}".'
@@ -319,7 +319,7 @@ class IscsiVolume(DatastoreWorlds):
     def _on_path_on(self) -> None:
         path: dict[str, object] = {"path": self.vmhba_path}
         back: dict[str, object] = {"naa": self.naa, "path": self.vmhba_path, "label": self.name}
-        self.logs.vobd.emit([(K.VOB_PATH_ON, path), (K.ESX_CONN_RESTORED, back)])
+        self.logs.vobd.emit([(kinds.VOB_PATH_ON, path), (kinds.ESX_CONN_RESTORED, back)])
         text = (
             f'Connectivity to storage device {self.naa} (Datastores: "{self.name}") restored. '
             f"Path {self.vmhba_path} is active again."
@@ -329,10 +329,10 @@ class IscsiVolume(DatastoreWorlds):
     def _on_apd_start(self) -> None:
         vk = self.logs.vmkernel
         world = vk.world("apd")  # one world logs the triple, on one CPU (HAUC: cpu0:65641 x3)
-        vk.log(world, K.HBX_APD_START, label=self.name)
-        vk.log(world, K.SCSI_APD_START, naa=self.naa)
-        vk.log(world, K.APD_START, handle=self._handle, ident=self.naa)
-        self.logs.vobd.emit([(K.VOB_APD_START, {"ident": self.naa}), (K.ESX_APD_START, {"ident": self.naa})])
+        vk.log(world, kinds.HBX_APD_START, label=self.name)
+        vk.log(world, kinds.SCSI_APD_START, naa=self.naa)
+        vk.log(world, kinds.APD_START, handle=self._handle, ident=self.naa)
+        self.logs.vobd.emit([(kinds.VOB_APD_START, {"ident": self.naa}), (kinds.ESX_APD_START, {"ident": self.naa})])
         self.logs.host_event(
             "esx.problem.storage.apd.start",
             f"Device or filesystem with identifier {self.naa} has entered the All Paths Down state.",
@@ -341,9 +341,9 @@ class IscsiVolume(DatastoreWorlds):
 
     def _on_apd_timeout(self) -> None:
         seconds = self.path.apd.timeout_s
-        self.logs.vmkernel.log("apd", K.APD_TIMEOUT, handle=self._handle, ident=self.naa)
+        self.logs.vmkernel.log("apd", kinds.APD_TIMEOUT, handle=self._handle, ident=self.naa)
         fields: dict[str, object] = {"ident": self.naa, "seconds": seconds}
-        self.logs.vobd.emit([(K.VOB_APD_TIMEOUT, fields), (K.ESX_APD_TIMEOUT, fields)])
+        self.logs.vobd.emit([(kinds.VOB_APD_TIMEOUT, fields), (kinds.ESX_APD_TIMEOUT, fields)])
         tail = (
             f"has entered the All Paths Down Timeout state after being in the All Paths Down state for "
             f"{seconds} seconds. I/Os will now be fast failed."
@@ -355,10 +355,10 @@ class IscsiVolume(DatastoreWorlds):
     def _on_apd_exit(self) -> None:
         vk = self.logs.vmkernel
         world = vk.world("apd-exit")
-        vk.log(world, K.SCSI_STATE_BACK, naa=self.naa)
-        vk.log(world, K.SCSI_OUT_OF_APD, naa=self.naa)
-        vk.log("hbx", K.HBX_APD_EXIT, label=self.name)
-        self.logs.vobd.emit([(K.VOB_APD_EXIT, {"ident": self.naa}), (K.ESX_APD_EXIT, {"ident": self.naa})])
+        vk.log(world, kinds.SCSI_STATE_BACK, naa=self.naa)
+        vk.log(world, kinds.SCSI_OUT_OF_APD, naa=self.naa)
+        vk.log("hbx", kinds.HBX_APD_EXIT, label=self.name)
+        self.logs.vobd.emit([(kinds.VOB_APD_EXIT, {"ident": self.naa}), (kinds.ESX_APD_EXIT, {"ident": self.naa})])
         self.logs.host_event(
             "esx.clear.storage.apd.exit",
             f"Device or filesystem with identifier {self.naa} has exited the All Paths Down state.",
@@ -369,10 +369,12 @@ class IscsiVolume(DatastoreWorlds):
         """7/8 form of the failed command (KB 326859: `from world N`, a 0x45… command address), then the device
         marked permanently lost and NMP blocking it (KB 2004684)."""
         vk = self.logs.vmkernel
-        vk.log("scsi", K.PDL_CMD_FAILED, cmd=self._cmd(), sn=self._next_sn(), world=vk.world("hb"), naa=self.naa)
-        vk.log("scsi", K.PDL_REMOVED, naa=self.naa)
-        vk.log("nmp", K.NMP_BLOCKED, naa=self.naa)
-        self.logs.vobd.emit([(K.VOB_PDL, {"naa": self.naa}), (K.ESX_PDL, {"naa": self.naa, "label": self.name})])
+        vk.log("scsi", kinds.PDL_CMD_FAILED, cmd=self._cmd(), sn=self._next_sn(), world=vk.world("hb"), naa=self.naa)
+        vk.log("scsi", kinds.PDL_REMOVED, naa=self.naa)
+        vk.log("nmp", kinds.NMP_BLOCKED, naa=self.naa)
+        self.logs.vobd.emit(
+            [(kinds.VOB_PDL, {"naa": self.naa}), (kinds.ESX_PDL, {"naa": self.naa, "label": self.name})]
+        )
         self.logs.host_event(
             "esx.problem.scsi.device.state.permanentloss",
             f"Device {self.naa} has been removed or is permanently inaccessible. Affected datastores "
@@ -382,17 +384,17 @@ class IscsiVolume(DatastoreWorlds):
 
     def _on_pdl_cleared(self) -> None:
         # the catalog's text of this id (vSphere 8.0u2 event mapping); the "plugged back in" text is another event's
-        self.logs.vobd.emit([(K.ESX_PDL_ONLINE, {})])
+        self.logs.vobd.emit([(kinds.ESX_PDL_ONLINE, {})])
         self.logs.host_event(
             "esx.clear.scsi.device.state.permanentloss.deviceonline",
             "Device that was permanently inaccessible is now online.",
             self.name,
         )
 
-    def _hb_state(self) -> tuple[K.LineKind, dict[str, object]]:
+    def _hb_state(self) -> tuple[kinds.LineKind, dict[str, object]]:
         """The two-line HB state: this host's uuid, lock implementation 4 and its vmknic address (KB 392634)."""
         return (
-            K.HB_STATE,
+            kinds.HB_STATE,
             {
                 "offset": HB_OFFSET,
                 "gen": self.vmfs.gen,
@@ -407,9 +409,9 @@ class IscsiVolume(DatastoreWorlds):
 
     def _on_vmfs_heartbeat_timeout(self) -> None:
         uuid = self.cfg["volume_uuid"]
-        self.logs.vmkernel.log("hbx", K.HBX_WAITING, self._hb_state(), label=self.name, offset=HB_OFFSET)
+        self.logs.vmkernel.log("hbx", kinds.HBX_WAITING, self._hb_state(), label=self.name, offset=HB_OFFSET)
         args: dict[str, object] = {"uuid": uuid, "label": self.name}
-        self.logs.vobd.emit([(K.VOB_HB_TIMEDOUT, args), (K.ESX_HB_TIMEDOUT, args)])
+        self.logs.vobd.emit([(kinds.VOB_HB_TIMEDOUT, args), (kinds.ESX_HB_TIMEDOUT, args)])
         self.logs.host_event(
             "esx.problem.vmfs.heartbeat.timedout",
             f"Lost access to volume {uuid} ({self.name}) due to connectivity issues. Recovery "
@@ -420,12 +422,12 @@ class IscsiVolume(DatastoreWorlds):
     def _on_vmfs_heartbeat_reclaimed(self) -> None:
         uuid = self.cfg["volume_uuid"]
         state_kind, state = self._hb_state()
-        self.logs.vmkernel.log("hbx", K.HBX_RECLAIMED, (state_kind, state), label=self.name, offset=HB_OFFSET)
+        self.logs.vmkernel.log("hbx", kinds.HBX_RECLAIMED, (state_kind, state), label=self.name, offset=HB_OFFSET)
         text = state_kind.render(**state).strip()
         self.logs.vobd.emit(
             [
-                (K.VOB_HB_RECOVERED, {"uuid": uuid, "label": self.name, "state": text}),
-                (K.ESX_HB_RECOVERED, {"uuid": uuid, "label": self.name}),
+                (kinds.VOB_HB_RECOVERED, {"uuid": uuid, "label": self.name, "state": text}),
+                (kinds.ESX_HB_RECOVERED, {"uuid": uuid, "label": self.name}),
             ]
         )
         self.logs.host_event(

@@ -12,7 +12,7 @@ from typing import TypeVar
 from faultlab.sim.config import NfsDatastoreConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.logs import kinds as K
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.machines import ApdState, NfsHeartbeat
 from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
 from faultlab.sim.esxi.settings import Settings
@@ -150,7 +150,7 @@ class NfsVolume(DatastoreWorlds):
         (one by one, a few ms to half a second apart in the real sample) once it answers."""
         while self._restart_due and self._restart_due[0][0] <= now:
             _due, name = self._restart_due.pop(0)
-            self.logs.vmkernel.log("nfslock", K.NFSLOCK_START, fd=self._fds[name], file=name)
+            self.logs.vmkernel.log("nfslock", kinds.NFSLOCK_START, fd=self._fds[name], file=name)
         if self._outage_since is None or not self.open_files:
             return
         down = now - self._outage_since
@@ -160,7 +160,7 @@ class NfsVolume(DatastoreWorlds):
             due = first if index == 0 else batch
             if down >= due and name not in self._stopped:
                 self._stopped.append(name)
-                self.logs.vmkernel.log("nfslock", K.NFSLOCK_STOP, fd=self._fds[name], file=name)
+                self.logs.vmkernel.log("nfslock", kinds.NFSLOCK_STOP, fd=self._fds[name], file=name)
 
     def _outage(self, now: float) -> None:
         if self._outage_since is None:
@@ -185,10 +185,12 @@ class NfsVolume(DatastoreWorlds):
             self._reported_avg_us = 0.0
             return
         if before < LATENCY_THRESHOLD_US:
-            self.logs.vmkernel.log("nfslock", K.NFS_LATENCY, label=self.name, before=int(before), after=int(after))
+            self.logs.vmkernel.log("nfslock", kinds.NFS_LATENCY, label=self.name, before=int(before), after=int(after))
             self._reported_avg_us = after
         elif after >= 2 * self._reported_avg_us:
-            self.logs.vmkernel.log("nfslock", K.NFS_LATENCY_AVG, label=self.name, before=int(before), after=int(after))
+            self.logs.vmkernel.log(
+                "nfslock", kinds.NFS_LATENCY_AVG, label=self.name, before=int(before), after=int(after)
+            )
             self._reported_avg_us = after
 
     def _probe_loop(self) -> None:
@@ -263,7 +265,7 @@ class NfsVolume(DatastoreWorlds):
             if kind != "vm" or now - self._last_retry_line < LOCK_BATCH_GAP_S * self._scale():
                 return
             self._last_retry_line = now
-        self.logs.vmkernel.log("nfs-io", K.NFS_RETRY, attempt=1)
+        self.logs.vmkernel.log("nfs-io", kinds.NFS_RETRY, attempt=1)
 
     # -- log lines ----------------------------------------------------------------------------------
     def _report(self, transitions: list[str]) -> None:
@@ -276,12 +278,14 @@ class NfsVolume(DatastoreWorlds):
     def log_mount(self) -> None:
         """Boot: the APD handle of the volume, then the mount (8.0 wording, SmartX sample)."""
         c = self.cfg
-        self.logs.vmkernel.log("apd", K.APD_HANDLE, handle=self._handle + 0x60)
-        self.logs.vmkernel.log("nfs", K.NFS_MOUNTED, server=c["server_ip"], export=c["export"], label=self.name)
+        self.logs.vmkernel.log("apd", kinds.APD_HANDLE, handle=self._handle + 0x60)
+        self.logs.vmkernel.log("nfs", kinds.NFS_MOUNTED, server=c["server_ip"], export=c["export"], label=self.name)
 
     def _on_apd_start(self) -> None:
-        self.logs.vmkernel.log("apd", K.APD_START, handle=self._handle, ident=self.ident)
-        self.logs.vobd.emit([(K.VOB_APD_START, {"ident": self.ident}), (K.ESX_APD_START, {"ident": self.ident})])
+        self.logs.vmkernel.log("apd", kinds.APD_START, handle=self._handle, ident=self.ident)
+        self.logs.vobd.emit(
+            [(kinds.VOB_APD_START, {"ident": self.ident}), (kinds.ESX_APD_START, {"ident": self.ident})]
+        )
         self.logs.host_event(
             "esx.problem.storage.apd.start",
             f"Device or filesystem with identifier {self.ident} has entered the All Paths Down state.",
@@ -290,9 +294,9 @@ class NfsVolume(DatastoreWorlds):
 
     def _on_apd_timeout(self) -> None:
         seconds = self.machine.apd.timeout_s
-        self.logs.vmkernel.log("apd", K.APD_TIMEOUT, handle=self._handle, ident=self.ident)
+        self.logs.vmkernel.log("apd", kinds.APD_TIMEOUT, handle=self._handle, ident=self.ident)
         fields: dict[str, object] = {"ident": self.ident, "seconds": seconds}
-        self.logs.vobd.emit([(K.VOB_APD_TIMEOUT, fields), (K.ESX_APD_TIMEOUT, fields)])
+        self.logs.vobd.emit([(kinds.VOB_APD_TIMEOUT, fields), (kinds.ESX_APD_TIMEOUT, fields)])
         tail = (
             f"has entered the All Paths Down Timeout state after being in the All Paths Down state for "
             f"{seconds} seconds. I/Os will now be fast failed."
@@ -302,8 +306,8 @@ class NfsVolume(DatastoreWorlds):
         )
 
     def _on_apd_exit(self) -> None:
-        self.logs.vmkernel.log("apd", K.APD_EXIT, handle=self._handle, ident=self.ident)
-        self.logs.vobd.emit([(K.VOB_APD_EXIT, {"ident": self.ident}), (K.ESX_APD_EXIT, {"ident": self.ident})])
+        self.logs.vmkernel.log("apd", kinds.APD_EXIT, handle=self._handle, ident=self.ident)
+        self.logs.vobd.emit([(kinds.VOB_APD_EXIT, {"ident": self.ident}), (kinds.ESX_APD_EXIT, {"ident": self.ident})])
         self.logs.host_event(
             "esx.clear.storage.apd.exit",
             f"Device or filesystem with identifier {self.ident} has exited the All Paths Down state.",
@@ -316,8 +320,8 @@ class NfsVolume(DatastoreWorlds):
 
     def _on_nfs_server_lost(self) -> None:
         c = self.cfg
-        self.logs.vmkernel.log("nfs", K.NFS_LOST, **self._where())
-        self.logs.vobd.emit([(K.VOB_NFS_DISCONNECT, {}), (K.ESX_NFS_DISCONNECT, self._where())])
+        self.logs.vmkernel.log("nfs", kinds.NFS_LOST, **self._where())
+        self.logs.vobd.emit([(kinds.VOB_NFS_DISCONNECT, {}), (kinds.ESX_NFS_DISCONNECT, self._where())])
         self.logs.host_event(
             "esx.problem.vmfs.nfs.server.disconnect",
             f"Lost connection to server {c['server_ip']} mount point {c['export']} mounted as "
@@ -327,8 +331,8 @@ class NfsVolume(DatastoreWorlds):
 
     def _on_nfs_server_restored(self) -> None:
         c = self.cfg
-        self.logs.vmkernel.log("nfs", K.NFS_RESTORED, **self._where())
-        self.logs.vobd.emit([(K.VOB_NFS_RESTORED, self._where()), (K.ESX_NFS_RESTORED, self._where())])
+        self.logs.vmkernel.log("nfs", kinds.NFS_RESTORED, **self._where())
+        self.logs.vobd.emit([(kinds.VOB_NFS_RESTORED, self._where()), (kinds.ESX_NFS_RESTORED, self._where())])
         self.logs.host_event(
             "esx.clear.vmfs.nfs.server.restored",
             f"Restored connection to server {c['server_ip']} mount point {c['export']} mounted as "

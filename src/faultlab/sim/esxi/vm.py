@@ -19,7 +19,7 @@ from typing import Any
 from faultlab.sim.config import VmConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.logs import kinds as K
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
 from faultlab.sim.esxi.tickstats import TickStats
@@ -180,12 +180,12 @@ class Vmx:
     def start(self) -> None:
         hostd, vmx = self.logs.hostd, self.datastore_path
         tid = hostd.tid()
-        hostd.log(K.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_OFF", new="VM_STATE_POWERING_ON")
+        hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_OFF", new="VM_STATE_POWERING_ON")
         # "on  <host>" with two spaces, as hostd writes event 3674 (HAUC notes, log-samples/hostd.log.txt)
         self.logs.host_event(
             "VmPoweredOnEvent", f"{self.name} on  {self.logs.host_name} in ha-datacenter is powered on", self.name
         )
-        hostd.log(K.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_POWERING_ON", new="VM_STATE_ON")
+        hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_POWERING_ON", new="VM_STATE_ON")
         self._powered_on = time.monotonic()
         with self._lock:
             s = self.state
@@ -195,8 +195,8 @@ class Vmx:
         version, build = BUILDS[self.profile]
         self.log.write(
             [
-                self.vmx_line(K.VMX_HEADER, pid=self.world_id, version=version, build=build),
-                self.vmx_line(K.VMX_DICT, vmx=self.datastore_path),
+                self.vmx_line(kinds.VMX_HEADER, pid=self.world_id, version=version, build=build),
+                self.vmx_line(kinds.VMX_DICT, vmx=self.datastore_path),
                 *self._tools_up_lines(),
             ]
         )
@@ -293,7 +293,7 @@ class Vmx:
             self.state.guest = "crashed"
             self.state.crashes += 1
         self.log.write(winbsod_lines(self.profile, self._vcpu(), g.bugcheck_code, g.params_for_run(self._rng)))
-        self.logs.hostd.log(K.HOSTD_GUEST_CRASH, vmx=self.datastore_path)
+        self.logs.hostd.log(kinds.HOSTD_GUEST_CRASH, vmx=self.datastore_path)
         self.logs.host_event(
             "VmGuestOSCrashedEvent",
             f"{self.name} on {self.logs.host_name} in ha-datacenter: Guest operating system has crashed.",
@@ -308,11 +308,11 @@ class Vmx:
         ago = max(1, round(time.monotonic() - crashed_at))
         self.log.write(
             [
-                self.vmx_line(K.VMX_GUESTRPC_TIMEOUT),
-                self.vmx_line(K.VMX_TOOLS_APP_STATUS, old=1, new=2),
-                self.vmx_line(K.VMX_TOOLS_HB_TIMEOUT),
-                self.vmx_line(K.VMX_TOOLS_RPC, old=1, new=0),
-                self.vmx_line(K.VMX_TOOLS_LAST_HB, value=self._heartbeat_value() - ago, ago=ago),
+                self.vmx_line(kinds.VMX_GUESTRPC_TIMEOUT),
+                self.vmx_line(kinds.VMX_TOOLS_APP_STATUS, old=1, new=2),
+                self.vmx_line(kinds.VMX_TOOLS_HB_TIMEOUT),
+                self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0),
+                self.vmx_line(kinds.VMX_TOOLS_LAST_HB, value=self._heartbeat_value() - ago, ago=ago),
             ]
         )
         if stop.wait(max(0.0, reset_at - tools_at)):
@@ -324,20 +324,20 @@ class Vmx:
 
     def _tools_up_lines(self) -> list[str]:
         """Tools running again (the VMX 2026 case notes: rpc handler 0 => 1, then running status 0 => 1)."""
-        return [self.vmx_line(K.VMX_TOOLS_RPC, old=0, new=1), self.vmx_line(K.VMX_TOOLS_STATUS, old=0, new=1)]
+        return [self.vmx_line(kinds.VMX_TOOLS_RPC, old=0, new=1), self.vmx_line(kinds.VMX_TOOLS_STATUS, old=0, new=1)]
 
     def _log_reset(self, tools_running: bool = False) -> None:
         """The guest asks for a reset (Windows restarting itself): the chipset line and the toolbox channel reset
         that VMware's GOS validation suite greps for a Windows reboot, and the vCPU reset."""
-        lines = [self.vmx_line(K.VMX_CHIPSET_RESET, self._vcpu())]
+        lines = [self.vmx_line(kinds.VMX_CHIPSET_RESET, self._vcpu())]
         if tools_running:  # a Tools-driven reboot: Tools stop first
-            lines.append(self.vmx_line(K.VMX_TOOLS_RPC, old=1, new=0))
-        lines += [self.vmx_line(K.VMX_CPU_RESET, "vcpu-0", how="soft"), self.vmx_line(K.VMX_GUESTRPC_REINIT)]
+            lines.append(self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0))
+        lines += [self.vmx_line(kinds.VMX_CPU_RESET, "vcpu-0", how="soft"), self.vmx_line(kinds.VMX_GUESTRPC_REINIT)]
         self.log.write(lines)
 
     def _boot(self) -> dict[str, Any] | None:
         """Windows boots (boot_s), the acknowledged writes are verified, Tools run again; None if the host stops."""
-        if self.volume.stop.wait(self._jitter(self.guest.boot_s)):
+        if self.volume.stop.wait(self._jitter(self.guest.boot_s, 1.0, 1.4)):
             return None
         verify = self.verify()
         with self._lock:
@@ -361,7 +361,7 @@ class Vmx:
                 return {"rebooted": False, "powerState": s.power, "guestState": s.guest, "toolsRunningStatus": s.tools}
             s.guest, s.heartbeat, s.tools = "booting", "gray", "guestToolsNotRunning"
         self.log.write(
-            [self.vmx_line(K.VMX_TOOLS_OS_REBOOT), self.vmx_line(K.VMX_TOOLS_STATE_CHANGE, state=2, status=1)]
+            [self.vmx_line(kinds.VMX_TOOLS_OS_REBOOT), self.vmx_line(kinds.VMX_TOOLS_STATE_CHANGE, state=2, status=1)]
         )
         self._log_reset(tools_running=True)
         if not wait:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 import threading
+from collections.abc import Mapping
 
 from faultlab.sim.esxi.logs.clock import esx_timestamp
 from faultlab.sim.esxi.logs.kinds import LineKind
