@@ -180,6 +180,10 @@ class Vmx:
     def start(self) -> None:
         hostd, vmx = self.logs.hostd, self.datastore_path
         tid = hostd.tid()
+        # event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
+        self.logs.host_event(
+            "VmStartingEvent", f"{self.name} on host {self.logs.host_name} in ha-datacenter is starting", self.name
+        )
         hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_OFF", new="VM_STATE_POWERING_ON")
         # "on  <host>" with two spaces, as hostd writes event 3674 (HAUC notes, log-samples/hostd.log.txt)
         self.logs.host_event(
@@ -310,7 +314,7 @@ class Vmx:
             [
                 self.vmx_line(kinds.VMX_GUESTRPC_TIMEOUT),
                 self.vmx_line(kinds.VMX_TOOLS_APP_STATUS, old=1, new=2),
-                self.vmx_line(kinds.VMX_TOOLS_HB_TIMEOUT),
+                self.vmx_line(kinds.VMX_TOOLS_HB_TIMEOUT, "vcpu-0"),  # on vcpu-0 in a real 6.0 log (boche.net)
                 self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0),
                 self.vmx_line(kinds.VMX_TOOLS_LAST_HB, value=self._heartbeat_value() - ago, ago=ago),
             ]
