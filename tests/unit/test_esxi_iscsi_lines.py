@@ -16,7 +16,7 @@ from faultlab.sim.esxi.storage_iscsi import IscsiVolume
 CFG: IscsiDatastoreConfig = {
     "name": "ds-iscsi01", "portal": "198.18.1.22:3260", "iqn": "iqn.2026-01.lab.faultlab:lun1", "lun": 1,
     "naa_id": "naa.6001405f00dfaa01", "vmhba_path": "vmhba64:C0:T0:L1",
-    "volume_uuid": "5f3b1c2d-9e8a7b6c-1a2b-005056a1b2c3", "mount_point": "/vmfs/volumes/5f3b1c2d-9e8a7b6c-1a2b-005056a1b2c3",
+    "volume_uuid": "5f3b1c2d-9e8a7b6c-1a2b-005056a1b2c3", "mount_point": "/vmfs/volumes/ds-iscsi01",
 }  # fmt: skip
 
 
