@@ -129,3 +129,11 @@ def test_rotation_by_size_keeps_n_gz_newest_first(tmp_path: Path) -> None:
     assert gzip.decompress(log.rotated(0).read_bytes()).decode().startswith("batch5 ")
     assert gzip.decompress(log.rotated(2).read_bytes()).decode().startswith("batch3 ")
     assert (tmp_path / "vobd.log").stat().st_size == 0
+
+
+def test_vobd_time_never_goes_back_across_observations(tmp_path: Path) -> None:
+    vobd = VobdLog("7.0", RotatingLog(tmp_path / "vobd.log"), Uptime(), 1)
+    for _ in range(20):  # twins are written a millisecond or two after their vob: the next vob must not precede
+        vobd.emit([(kinds.VOB_APD_EXIT, {"ident": "a-b"}), (kinds.ESX_APD_EXIT, {"ident": "a-b"})])
+    stamps = [line.split(": ", 1)[0] for line in (tmp_path / "vobd.log").read_text().splitlines()]
+    assert stamps == sorted(stamps) and len(stamps) == 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -36,10 +37,16 @@ class VobdLog:
         self._rng = random.Random()
         sign = self._rng.choice((-1, 1))
         self._esx_offset_us = sign * self._rng.randrange(250_000, 3_000_000)
+        self._last = datetime.min.replace(tzinfo=UTC)  # a twin written ahead of the clock: never go back
+        self._lock = threading.Lock()
 
     def emit(self, entries: Sequence[tuple[LineKind, Mapping[str, object]]]) -> None:
         """Write (kind, fields) entries in order; `us` is filled in per line."""
-        now = datetime.now(UTC)
+        with self._lock:
+            self._emit(entries)
+
+    def _emit(self, entries: Sequence[tuple[LineKind, Mapping[str, object]]]) -> None:
+        now = max(datetime.now(UTC), self._last)
         lines: list[str] = []
         for kind, fields in entries:
             event = kind.extra.get("event", "")
@@ -52,4 +59,5 @@ class VobdLog:
             if event.startswith("esx.") and self.profile == "8.0":
                 message = kind.render(us=0, **fields).split(f"[{event}] ", 1)[1]
                 lines.append(vobd_line(self.profile, ts, self._pid, VOBD_FORWARDED, event=event, message=message))
+        self._last = now
         self._sink.write_lines(lines)
