@@ -276,14 +276,14 @@ PDL_CMD_FAILED = declare(
     name="vmkernel.scsi.pdl_cmd_failed",
     log="vmkernel",
     text='ScsiDeviceIO: 4325: Cmd(0x{cmd:x}) 0x2a, CmdSN 0x{sn:x} from world {world} to dev "{naa}" failed '
-    "H:0x0 D:0x2 P:0x0 Valid sense data: 0x5 0x25 0x0",
+    "H:0x0 D:0x2 P:0x0 Valid sense data: 0x5 0x25 0x0.",
     template=r'ScsiDeviceIO: \d+: Cmd\(0x[0-9a-f]+\) 0x[0-9a-f]{2}, CmdSN 0x[0-9a-f]+ from world \d+ to dev "\S+" '
-    r"failed H:0x0 D:0x2 P:0x0 Valid sense data: 0x[0-9a-f] 0x[0-9a-f]+ 0x0",
+    r"failed H:0x0 D:0x2 P:0x0 Valid sense data: 0x[0-9a-f] 0x[0-9a-f]+ 0x0\.?",
     real='ScsiDeviceIO: 4325: Cmd(0x45be74dae040) 0x28, CmdSN 0xd65263a8 from world 0 to dev "naa.#####" failed '
     "H:0x0 D:0x2 P:0x0 Valid sense data: 0x3 0x11 0x0",
     real_is_body=True,
     source="Broadcom KB 326859 (ESXi 7.0; quoted in the audit's B7 row); sense 0x5 0x25 0x0 = LUN not supported "
-    "(KB 2004684)",
+    "(KB 2004684); the closing '.' as in the 7.0 OneNote and 5.0 KB 2004684 lines (the KB quote drops it)",
     sample={"cmd": 0x45BE74DAE040, "sn": 0xD65263A8, "world": 2099321, "naa": "naa.6001405abcdef"},
 )
 PDL_REMOVED = declare(
