@@ -53,7 +53,7 @@ class VobdLog:
             us = self._uptime.us()
             if event.startswith("esx."):
                 us += self._esx_offset_us + self._rng.randrange(-4000, 4000)
-                now += timedelta(microseconds=self._rng.randrange(400, 2500))
+                now += timedelta(microseconds=self._rng.randrange(1000, 2600))  # the next ms or two
             ts = esx_timestamp(now)
             lines.append(vobd_line(self.profile, ts, self._pid, kind, us=us, **fields))
             if event.startswith("esx.") and self.profile == "8.0":
