@@ -15,7 +15,7 @@ import pytest
 
 from faultlab.harness.artifacts import write_artifacts
 from faultlab.harness.record import RunRecord, load_record
-from tests.unit.test_reports import FIXTURE, STEPS, add_vsphere, failed_copy
+from tests.unit.harness.test_reports import FIXTURE, STEPS, add_vsphere, failed_copy
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

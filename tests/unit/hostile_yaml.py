@@ -1,4 +1,4 @@
-"""Hostile scenario/inventory files of issue 11 item 7 (shared by tests/unit/test_bounded_yaml.py and
+"""Hostile scenario/inventory files of issue 11 item 7 (shared by tests/unit/lab/test_bounded_yaml.py and
 benchmarks/refuse_bad_input.py): each must be refused quickly, in little memory, naming file and line."""
 
 from __future__ import annotations

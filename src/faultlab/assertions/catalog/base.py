@@ -54,7 +54,7 @@ class Signature:
 
     `prefilter` is a cheap POSIX-ERE / Hyperscan pattern every line the rule reads matches (no \\d, no
     lookaround, no named or non-capturing groups): the scanner looks at nothing else. `samples` are real
-    lines; tests/unit/test_catalog_samples.py holds every rule to them.
+    lines; tests/unit/assertions/test_catalog_samples.py holds every rule to them.
     """
 
     name: str

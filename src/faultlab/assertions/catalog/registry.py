@@ -46,7 +46,7 @@ def signatures_for(line: LogLine) -> tuple[Signature, ...]:
 
 # Prefilter: each signature's cheap pattern, once, plus the WinBSOD MSR lines that EventBuilder aggregates
 # (Hyperscan- and POSIX-ERE-compatible: no \d, no lookaround, no named or non-capturing groups).
-# False positives are fine, misses are bugs (tests/unit/test_catalog_samples.py).
+# False positives are fine, misses are bugs (tests/unit/assertions/test_catalog_samples.py).
 PREFILTER: tuple[str, ...] = tuple(
     dict.fromkeys([*(s.prefilter for sigs in SIGNATURES.values() for s in sigs), vmware.MSR_PREFILTER])
 )

@@ -1,6 +1,6 @@
 """Every kind of log line the simulated host writes, each with the real line it imitates (one namespace)."""
 
-# Writers import their kinds from here; tests/unit/test_log_fidelity.py checks every registered kind.
+# Writers import their kinds from here; tests/unit/sim/test_log_fidelity.py checks every registered kind.
 
 from faultlab.sim.esxi.logs.kinds_guest import *  # noqa: F403
 from faultlab.sim.esxi.logs.kinds_vmkernel import *  # noqa: F403

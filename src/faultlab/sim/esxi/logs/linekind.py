@@ -2,7 +2,7 @@
 
 # A writer (vmkernel, vobd, hostd, vmware.log, vmksummary) only accepts a LineKind, so every line the simulator
 # writes has an entry here: the format the simulator renders, a regex template of the message body, and a real
-# line (verbatim, with its source) that the template must match. tests/unit/test_log_fidelity.py renders every
+# line (verbatim, with its source) that the template must match. tests/unit/sim/test_log_fidelity.py renders every
 # kind in both version profiles and checks it against its template and the template against the real line.
 # Where no real sample of a line exists, `derive` names the textual substitutions that turn the real sibling line
 # into the simulated one (e.g. "Restored" -> "Lost"): the kind is then reported as extrapolated, never passed off

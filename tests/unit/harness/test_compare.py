@@ -27,7 +27,7 @@ from faultlab.harness.compare import (
 from faultlab.harness.judgement import Judgement
 from faultlab.harness.record import FAILED, RunRecord, iso, load_record, parse_iso, save_record
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from faultlab.assertions.catalog import (
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import CATALOG_NAMES, Event, LogKind, LogLine
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
-LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "labels"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "log-samples"  # verbatim copy of reference/
+LABELS = Path(__file__).resolve().parents[2] / "fixtures" / "labels"
 SEEDS = LABELS  # seed-kb*.txt: verbatim copies of the two seed KB documents
 LABEL_FILES = sorted(LABELS.glob("*.yaml"))
 

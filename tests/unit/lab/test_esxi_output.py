@@ -23,7 +23,7 @@ from faultlab.lab.esxi import (
 )
 from faultlab.lab.ssh import CommandResult
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esxcli"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "esxcli"
 FS = "esxcli storage filesystem list"
 NFS = "esxcli storage nfs list"
 NFS41 = "esxcli storage nfs41 list"

@@ -26,7 +26,7 @@ from faultlab.assertions.triage import scan_sources, triage
 from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
 from faultlab.harness.report.triage_view import ProgressLine
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"
 
 spec = importlib.util.spec_from_file_location("example_bundle", ROOT / "scripts" / "example_bundle.py")

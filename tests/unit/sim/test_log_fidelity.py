@@ -25,7 +25,7 @@ from faultlab.sim.esxi.logs.vobd import vobd_line
 
 PROFILES = ("7.0", "8.0")
 TS = "2026-12-06T05:07:24.239Z"
-SIM = Path(__file__).resolve().parents[2] / "src" / "faultlab" / "sim" / "esxi"
+SIM = Path(__file__).resolve().parents[3] / "src" / "faultlab" / "sim" / "esxi"
 
 # Real sources quote lines with masked or bracketed timestamps and sometimes no level column: a loose prefix.
 _LOOSE_TS = r"(?:\[[^\]]*\]|[0-9YMDTHSXhms:.#-]+Z?:?)"

@@ -186,7 +186,7 @@ def test_datastore_file() -> None:
         datastore_file("win01/win01.vmx")
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esxcli"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "esxcli"
 CSV = "esxcli --formatter=csv"
 
 

@@ -13,7 +13,7 @@ from faultlab.assertions.catalog import GREP_UNION, EventBuilder, link_twins
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import CATALOG_NAMES, Event, LogKind, LogLine
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "log-samples"  # verbatim copy of reference/
 SAMPLE_LINES = [
     raw
     for p in sorted(SAMPLES.glob("*.txt"))

@@ -17,7 +17,7 @@ from faultlab.lab.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, MAX_ISSUES, load_
 from tests.unit.hostile_yaml import HOSTILE, write_hostile
 
 FAULTLAB = Path(sys.executable).parent / "faultlab"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

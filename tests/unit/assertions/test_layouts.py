@@ -13,7 +13,7 @@ from faultlab.assertions.catalog import events_from_lines
 from faultlab.assertions.layouts import kind_from_filename, parse_line
 from faultlab.assertions.model import LogKind, LogLine
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"  # verbatim copy of reference/
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "log-samples"  # verbatim copy of reference/
 
 
 def sample_raws() -> list[tuple[str, int, str]]:

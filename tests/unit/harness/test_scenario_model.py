@@ -18,7 +18,7 @@ from faultlab.harness.scenario import Scenario, parse_scenario, scenario_json_sc
 from faultlab.lab.errors import ConfigError
 from faultlab.lab.inventory import load_inventory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 DESIGN_EXAMPLE = """\
 name: nfs-apd-bsod

@@ -456,7 +456,7 @@ def test_kb308590_esx4_two_boot_lines_are_one_start() -> None:
 
 # ------------------------------------------------------------------ end to end through the real parser
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "log-samples"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "log-samples"
 
 # Verbatim from the seed KBs (/work/shared/seeds): KB 308590's vmksummary and PSOD lines, KB 392634's
 # hostd / vobd / vmware.log excerpts (with the KB's masked timestamps).

@@ -24,7 +24,7 @@ from faultlab.harness.record import PASSED, Outcome, Recovery, RunRecord, load_r
 from faultlab.harness.report.data import build_view
 from faultlab.harness.utc import iso, parse_iso
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real run, recorded before
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "runs" / "nfs-apd-bsod"  # a real run, recorded before
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from faultlab.harness.report.junit import junit_xml
 from faultlab.harness.report.svg import timeline_svg
 from faultlab.harness.report.text import MAX_ROWS, plain_text, print_report
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_precheck import Listener, inventory_text, scenario_text
+from tests.unit.harness.test_precheck import Listener, inventory_text, scenario_text
 
 FAULTLAB = Path(sys.executable).parent / "faultlab"
 

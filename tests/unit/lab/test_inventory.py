@@ -19,7 +19,7 @@ from faultlab.lab.errors import ConfigError, FaultNotAllowedError
 from faultlab.lab.inventory import Inventory, inventory_json_schema, load_inventory, parse_inventory
 from faultlab.lab.yamlsource import format_key, parse_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "inventory.example.yaml"
 
 MINIMAL = """\

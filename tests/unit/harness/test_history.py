@@ -20,7 +20,7 @@ from faultlab.harness.history.trends import summarise, trend, trends
 from faultlab.harness.record import load_record
 from tests.pg import throwaway_postgres
 
-FIXTURE_RUN = Path(__file__).parents[1] / "fixtures" / "runs" / "nfs-apd-bsod"
+FIXTURE_RUN = Path(__file__).parents[2] / "fixtures" / "runs" / "nfs-apd-bsod"
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
