@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.sim import netns
 from faultlab.sim.errors import LabError
-from faultlab.sim.esxi.control import ControlError, call
-from faultlab.sim.esxinode import control_socket
+from faultlab.sim.esxi.commands.control import ControlError, call
+from faultlab.sim.kernel import netns
 from faultlab.sim.lab import EmbeddedLab
+from faultlab.sim.nodes.esxinode import control_socket
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Judged against --max-late of their period; guest.disk_io's "lateness" is the I/O time, its period the guest's

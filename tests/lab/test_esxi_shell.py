@@ -20,8 +20,8 @@ from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshClient, SshPool, quote_command
 from faultlab.sim.esxi.release import RELEASES
-from faultlab.sim.esxishell import ESXI_APPLETS
 from faultlab.sim.lab import EmbeddedLab
+from faultlab.sim.nodes.esxishell import ESXI_APPLETS
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 

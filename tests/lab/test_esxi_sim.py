@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from faultlab.sim.config import EsxiHostConfig, write_host_config
-from faultlab.sim.esxi.control import ControlError, call
+from faultlab.sim.esxi.commands.control import ControlError, call
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 

@@ -16,9 +16,10 @@ import yaml
 from typer.testing import CliRunner
 
 from faultlab.harness.cli.lab import lab_app
-from faultlab.sim import esxinode, firewall, netns
+from faultlab.sim.kernel import firewall, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
 from faultlab.sim.manifest import all_manifests
+from faultlab.sim.nodes import esxinode
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
 
 pytestmark = [

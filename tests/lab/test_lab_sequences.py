@@ -28,9 +28,9 @@ from faultlab.assertions.steps import Step
 from faultlab.assertions.timeline import Timeline
 from faultlab.lab.inventory import Datastore, Inventory, load_inventory
 from faultlab.lab.ssh import CommandResult, SshClient, SshPool
-from faultlab.sim.esxi.control import call
-from faultlab.sim.esxinode import control_socket
+from faultlab.sim.esxi.commands.control import call
 from faultlab.sim.lab import EmbeddedLab
+from faultlab.sim.nodes.esxinode import control_socket
 
 pytestmark = [
     pytest.mark.lab,

@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from faultlab.harness.cli.lab import lab_app
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.vsphere import PropertyChange, PropertyWatch, VsphereEvent, VsphereSession
-from faultlab.sim import labvcenter, netns
+from faultlab.sim.kernel import netns
 from faultlab.sim.lab import EmbeddedLab, vcenter_env
 from faultlab.sim.manifest import Manifest, process_start_time
+from faultlab.sim.nodes import labvcenter
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
 from faultlab.sim.vcenter import PASSWORD_ENV
 

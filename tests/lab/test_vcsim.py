@@ -25,7 +25,7 @@ from faultlab.lab.errors import AuthenticationError, HostKeyError, LabError, Unr
 from faultlab.lab.inventory import ApiEndpoint, Inventory, Tls
 from faultlab.lab.vsphere import PropertyChange, VsphereSession
 from faultlab.sim.errors import LabError as SimLabError
-from faultlab.sim.esxi.control import ControlServer
+from faultlab.sim.esxi.commands.control import ControlServer
 from faultlab.sim.vcenter import (
     DatastoreState,
     HostEvent,

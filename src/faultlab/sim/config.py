@@ -10,7 +10,7 @@ namespace:
   mount): the simulated host must do its writes through real NFS to ``server_ip:export`` so that faults on
   the NFS node really stop them. For an iSCSI datastore it is a per-host directory standing in for the VMFS
   file system on the LUN; the host's I/O to the LUN itself goes over real iSCSI to ``portal``/``iqn``/``lun``.
-- ``esxcli`` and ``vim-cmd`` on the SSH PATH run ``python -m faultlab.sim.esxi.esxcli|vimcmd`` with
+- ``esxcli`` and ``vim-cmd`` on the SSH PATH run ``python -m faultlab.sim.esxi.commands.esxcli|vimcmd`` with
   ``FAULTLAB_ESXI_CONTROL=<control_socket>`` in their environment: the host process listens there.
 
 Example (one host, the default lab)::

@@ -57,8 +57,8 @@ from typing import Any
 
 import yaml
 
-from faultlab.sim.sshd import SSH_PORT
-from faultlab.sim.targets import ISCSI_PORT, NFS_PORTS, TARGET_COMMAND
+from faultlab.sim.nodes.sshd import SSH_PORT
+from faultlab.sim.nodes.targets import ISCSI_PORT, NFS_PORTS, TARGET_COMMAND
 from faultlab.sim.topology import ISCSI_DATASTORE, NFS_DATASTORE, Layout
 
 INVENTORY_VERSION = 1

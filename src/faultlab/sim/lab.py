@@ -18,14 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faultlab.sim import esxinode, esxishell, firewall, labvcenter, netns, preflight, sshd, targets
+from faultlab.sim import preflight
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
 from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
 from faultlab.sim.inventory import inventory, write_inventory
+from faultlab.sim.kernel import firewall, netns
+from faultlab.sim.kernel.node import BindMount, prepare_node_dir, run_in_node, start_daemon
+from faultlab.sim.kernel.shell import CommandResult
+from faultlab.sim.kernel.waits import tcp_open, wait_until
 from faultlab.sim.manifest import Manifest, all_manifests, allocation_lock, process_start_time
-from faultlab.sim.node import BindMount, prepare_node_dir, run_in_node, start_daemon
-from faultlab.sim.shell import CommandResult
+from faultlab.sim.nodes import esxinode, esxishell, labvcenter, sshd, targets
+from faultlab.sim.nodes.vmfiles import create_vm_files
 from faultlab.sim.topology import (
     DEFAULT_VMS,
     LAB_OBJECT_RE,
@@ -39,8 +43,6 @@ from faultlab.sim.topology import (
     new_lab_id,
 )
 from faultlab.sim.vcenter import BridgeHandle, VcenterHandle
-from faultlab.sim.vmfiles import create_vm_files
-from faultlab.sim.waits import tcp_open, wait_until
 
 VMFS_MARKER = STATE_ROOT / ".vmfs-created"  # /vmfs was made by a lab: the last lab down removes it
 LUN_BYTES = 4 << 30

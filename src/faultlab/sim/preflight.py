@@ -7,7 +7,7 @@ import os
 import shutil
 
 from faultlab.sim.errors import MissingPackagesError, NeedsRootError
-from faultlab.sim.shell import SBIN_PATH
+from faultlab.sim.kernel.shell import SBIN_PATH
 
 # Debian package -> a file it installs that the lab runs.
 REQUIRED: dict[str, str] = {
@@ -23,7 +23,7 @@ REQUIRED: dict[str, str] = {
     "libiscsi-bin": "iscsi-inq",
     "util-linux": "unshare",
     "dpkg": "start-stop-daemon",
-    "busybox": "/usr/bin/busybox",  # the ESXi hosts' shell and applets (faultlab.sim.esxishell)
+    "busybox": "/usr/bin/busybox",  # the ESXi hosts' shell and applets (faultlab.sim.nodes.esxishell)
 }
 
 

@@ -387,8 +387,8 @@ def test_filesystem_list_gives_each_volumes_ids() -> None:
 
 
 def test_the_simulated_hosts_filesystem_list_reads_back() -> None:
-    from faultlab.sim.esxi.esxcli_out import render
-    from faultlab.sim.esxi.formats import filesystem_list
+    from faultlab.sim.esxi.commands.esxcli_out import render
+    from faultlab.sim.esxi.commands.formats import filesystem_list
 
     snapshot = {
         "datastores": [

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from faultlab.sim.esxi import formats, hostcmds
-from faultlab.sim.esxi.esxcli_out import Listing, render, s
+from faultlab.sim.esxi.commands import formats, hostcmds
+from faultlab.sim.esxi.commands.esxcli_out import Listing, render, s
+from faultlab.sim.esxi.guest.vm import GuestSettings
 from faultlab.sim.esxi.settings import SettingError, Settings
 from faultlab.sim.esxi.timing import GUEST_TIMING, SimKnobs
-from faultlab.sim.esxi.vm import GuestSettings
-from faultlab.sim.esxishell import ESXI_APPLETS, passwd_text, session_script
+from faultlab.sim.nodes.esxishell import ESXI_APPLETS, passwd_text, session_script
 from faultlab.sim.topology import Layout
 
 REF = Path("/work/shared/reference/esxcli")
@@ -173,7 +173,7 @@ def test_shell_files(tmp_path: Path) -> None:
 
 @needs_ref
 def test_vimcmd_fault_block_is_byte_for_byte_a_real_hosts() -> None:
-    from faultlab.sim.esxi.vimcmd import invalid_power_state
+    from faultlab.sim.esxi.commands.vimcmd import invalid_power_state
 
     real = (REF / "vimcmd-fault.1.txt").read_text().split("Reset failed: ", 1)[1]
     assert invalid_power_state("Powered off", "poweredOff") == real

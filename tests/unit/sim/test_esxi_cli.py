@@ -12,14 +12,14 @@ import pytest
 
 from faultlab.harness.faults import wait_for
 from faultlab.sim.config import IscsiDatastoreConfig
-from faultlab.sim.esxi import esxcli, formats, vimcmd
-from faultlab.sim.esxi.control import ControlServer
-from faultlab.sim.esxi.esxcli_out import render
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.iscsiclient import ScsiResult
-from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState
+from faultlab.sim.esxi.commands import esxcli, formats, vimcmd
+from faultlab.sim.esxi.commands.control import ControlServer
+from faultlab.sim.esxi.commands.esxcli_out import render
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option
-from faultlab.sim.esxi.storage_iscsi import IscsiVolume
+from faultlab.sim.esxi.storage.iscsiclient import ScsiResult
+from faultlab.sim.esxi.storage.machines import ApdState, IscsiPath, PathState
+from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
 
 SNAPSHOT: dict[str, Any] = {
     "host": "esx01",

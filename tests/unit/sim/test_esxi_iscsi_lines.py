@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from faultlab.sim.config import IscsiDatastoreConfig
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.machines import PathState
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.storage_iscsi import IscsiVolume
+from faultlab.sim.esxi.storage.machines import PathState
+from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
 
 CFG: IscsiDatastoreConfig = {
     "name": "ds-iscsi01", "portal": "198.18.1.22:3260", "iqn": "iqn.2026-01.lab.faultlab:lun1", "lun": 1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faultlab.sim.esxi.machines import Apd, ApdState, IscsiPath, NfsHeartbeat, PathState, VmfsHeartbeat
+from faultlab.sim.esxi.storage.machines import Apd, ApdState, IscsiPath, NfsHeartbeat, PathState, VmfsHeartbeat
 
 
 def nfs() -> NfsHeartbeat:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from faultlab.sim.config import NfsDatastoreConfig
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.guest.vm import SECTOR, GuestSettings, record
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.storage_nfs import NfsVolume, apd_identifier, full_uuid
-from faultlab.sim.esxi.vm import SECTOR, GuestSettings, record
+from faultlab.sim.esxi.storage.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.storage.storage_nfs import NfsVolume, apd_identifier, full_uuid
 
 DS: NfsDatastoreConfig = {
     "name": "ds-nfs01",
@@ -48,7 +48,7 @@ def test_ids() -> None:
 
 
 def test_io_is_retried_until_it_succeeds(volume: NfsVolume, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("faultlab.sim.esxi.storage_nfs.IO_RETRY_S", 0.0)
+    monkeypatch.setattr("faultlab.sim.esxi.storage.storage_nfs.IO_RETRY_S", 0.0)
     op = Flaky(3)
     assert volume.run_io("vm", volume.client(), op) == "ok" and op.calls == 4
     assert volume.machine.last_io_ok > 0  # the success feeds NFS.HeartbeatDelta

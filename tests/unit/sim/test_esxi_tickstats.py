@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.storage.tickstats import TickStats
 
 
 def test_lateness_mean_and_max_and_early_rounds_count_as_on_time() -> None:

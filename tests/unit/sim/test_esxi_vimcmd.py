@@ -14,11 +14,11 @@ from faultlab.assertions.catalog import events_from_lines
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import LogKind
 from faultlab.sim.config import VmConfig
-from faultlab.sim.esxi import esxcli, vimcmd
-from faultlab.sim.esxi.control import ControlServer
-from faultlab.sim.esxi.dsio import FileClient, VmVolume
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.vm import SECTOR, Vmx, record
+from faultlab.sim.esxi.commands import esxcli, vimcmd
+from faultlab.sim.esxi.commands.control import ControlServer
+from faultlab.sim.esxi.guest.vm import SECTOR, Vmx, record
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
+from faultlab.sim.esxi.storage.dsio import FileClient, VmVolume
 
 T = TypeVar("T")
 TOOLS_UNAVAILABLE = (

@@ -1,8 +1,8 @@
-"""Unit tests of the root-namespace FORWARD rule decision and tag parsing (faultlab.sim.firewall)."""
+"""Unit tests of the root-namespace FORWARD rule decision and tag parsing (faultlab.sim.kernel.firewall)."""
 
 from __future__ import annotations
 
-from faultlab.sim.firewall import forward_needs_rule, forward_rule, tagged_rules
+from faultlab.sim.kernel.firewall import forward_needs_rule, forward_rule, tagged_rules
 
 
 def test_rule_needed_only_when_bridged_traffic_meets_a_non_accepting_forward_chain() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.sim import esxinode, sshd, targets
-from faultlab.sim.node import BindMount, enter_script
+from faultlab.sim.kernel.node import BindMount, enter_script
+from faultlab.sim.nodes import esxinode, sshd, targets
 from faultlab.sim.topology import Layout
 
 LAYOUT = Layout("fl0a1b", 5, 1, ("win01", "win02"))

@@ -12,10 +12,10 @@ import yaml
 
 from faultlab.lab.credentials import SecretRef
 from faultlab.lab.inventory import parse_inventory
-from faultlab.sim import labvcenter
 from faultlab.sim.errors import LabError
 from faultlab.sim.inventory import inventory as sim_inventory
 from faultlab.sim.manifest import Manifest, process_start_time
+from faultlab.sim.nodes import labvcenter
 from faultlab.sim.topology import Layout, Role
 from faultlab.sim.vcenter import PASSWORD_ENV, spec_from_inventory
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from faultlab.sim.config import IscsiDatastoreConfig
-from faultlab.sim.esxi.dsio import DatastoreError
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.iscsiclient import ScsiResult
-from faultlab.sim.esxi.machines import ApdState, PathState
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.storage_iscsi import IscsiVolume
-from faultlab.sim.esxi.vmfs_files import DATA_OFFSET, FILE_SLOTS, FILE_SPAN, SECTOR, VmfsClient, lba_of
+from faultlab.sim.esxi.storage.dsio import DatastoreError
+from faultlab.sim.esxi.storage.iscsiclient import ScsiResult
+from faultlab.sim.esxi.storage.machines import ApdState, PathState
+from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
+from faultlab.sim.esxi.storage.vmfs_files import DATA_OFFSET, FILE_SLOTS, FILE_SPAN, SECTOR, VmfsClient, lba_of
 from faultlab.sim.topology import Layout
 
 

@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from faultlab.sim.esxi.iscsiclient import IscsiSession
-from faultlab.sim.esxi.nfsclient import NfsClient
+from faultlab.sim.esxi.storage.iscsiclient import IscsiSession
+from faultlab.sim.esxi.storage.nfsclient import NfsClient
 
 
 def _timed(op: Callable[[], object], count: int) -> dict[str, float]:

@@ -18,18 +18,18 @@ from types import FrameType
 from typing import Any
 
 from faultlab.sim.config import EsxiHostConfig, load_host_config
-from faultlab.sim.esxi import formats
-from faultlab.sim.esxi.control import ControlError, ControlServer
-from faultlab.sim.esxi.dsio import VmVolume
+from faultlab.sim.esxi.commands import formats
+from faultlab.sim.esxi.commands.control import ControlError, ControlServer
+from faultlab.sim.esxi.guest.vm import Vmx
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
-from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option, timing_profile
-from faultlab.sim.esxi.storage_iscsi import IscsiVolume
-from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.storage.dsio import VmVolume
+from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
+from faultlab.sim.esxi.storage.storage_nfs import NfsVolume
 from faultlab.sim.esxi.timing import SimKnobs
-from faultlab.sim.esxi.vm import Vmx
 
 
 class EsxiHost:

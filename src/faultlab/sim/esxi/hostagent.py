@@ -8,10 +8,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from faultlab.sim.esxi.dsio import DatastoreError, FileClient
-from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.guest.vm import Vmx
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.kinds import HOSTD_DICTLOAD, HOSTD_IOTRACKER, HOSTD_VIGOR_RETRY
-from faultlab.sim.esxi.vm import Vmx
+from faultlab.sim.esxi.storage.dsio import DatastoreError, FileClient
 
 
 @dataclass

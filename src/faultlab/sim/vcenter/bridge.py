@@ -128,7 +128,7 @@ class HostBridge:
     """One thread forwarding every host's snapshot to the vCenter control socket every `interval` seconds.
 
     `snapshot(host)` returns that host's snapshot, e.g.
-    ``lambda h: faultlab.sim.esxi.control.call(<state>/<h>/run/esxi.sock, "snapshot")``. A host that cannot
+    ``lambda h: faultlab.sim.esxi.commands.control.call(<state>/<h>/run/esxi.sock, "snapshot")``. A host that cannot
     be read is skipped for that round (its process may be restarting); errors are logged, not raised.
     """
 
@@ -199,7 +199,7 @@ def _datacenter(control_socket: Path) -> str | None:
 
 
 def _esxi_snapshot(sockets: Mapping[str, str]) -> Snapshot:
-    from faultlab.sim.esxi.control import call  # the simulated host's own client of its control socket
+    from faultlab.sim.esxi.commands.control import call  # the simulated host's own client of its control socket
 
     def snapshot(host: str) -> Mapping[str, Any]:
         result = call(sockets[host], "snapshot", timeout_s=5.0)

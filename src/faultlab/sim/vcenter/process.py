@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.sim.errors import LabError
+from faultlab.sim.kernel.waits import wait_until
 from faultlab.sim.vcenter.build import ensure_binary
 from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, HostState, VmState
 from faultlab.sim.vcenter.spec import VcenterSpec
-from faultlab.sim.waits import wait_until
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from faultlab.sim.node import node_dirs
-from faultlab.sim.shell import run
+from faultlab.sim.kernel.node import node_dirs
+from faultlab.sim.kernel.shell import run
 from faultlab.sim.topology import Layout, NodeSpec
 
 SSH_PORT = 22

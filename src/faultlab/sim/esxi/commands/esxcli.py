@@ -1,13 +1,13 @@
-"""`esxcli` of a simulated host: `python -m faultlab.sim.esxi.esxcli storage nfs list` etc. over the control socket."""
+"""`esxcli` of a simulated host, answered over its control socket (`python -m faultlab.sim.esxi.commands.esxcli`)."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from faultlab.sim.esxi import formats
-from faultlab.sim.esxi.control import ControlError, call, command_main
-from faultlab.sim.esxi.esxcli_out import FORMATTERS, Field, Kind, Listing, render
+from faultlab.sim.esxi.commands import formats
+from faultlab.sim.esxi.commands.control import ControlError, call, command_main
+from faultlab.sim.esxi.commands.esxcli_out import FORMATTERS, Field, Kind, Listing, render
 
 
 def _opt(args: list[str], *names: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
+from faultlab.sim.esxi.storage.dsio import DatastoreError, FileClient, VmVolume
 
 
 class VmxLog:

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faultlab.sim import esxinode
 from faultlab.sim.errors import LabError
 from faultlab.sim.manifest import Manifest
+from faultlab.sim.nodes import esxinode
 from faultlab.sim.topology import Layout
 from faultlab.sim.vcenter import (
     PASSWORD_ENV,

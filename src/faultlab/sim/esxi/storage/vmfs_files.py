@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Protocol
 
-from faultlab.sim.esxi.dsio import DatastoreError
+from faultlab.sim.esxi.storage.dsio import DatastoreError
 
 SECTOR = 512
 DATA_OFFSET = 64 << 20  # past the VMFS heartbeat region: file data goes from here on the LUN

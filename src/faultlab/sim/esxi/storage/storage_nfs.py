@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from faultlab.sim.config import NfsDatastoreConfig
-from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
-from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.logs import kinds
-from faultlab.sim.esxi.machines import ApdState, NfsHeartbeat
-from faultlab.sim.esxi.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.worlds import TICK_S, DatastoreWorlds
+from faultlab.sim.esxi.storage.dsio import DatastoreError, FileClient, IoKind
+from faultlab.sim.esxi.storage.machines import ApdState, NfsHeartbeat
+from faultlab.sim.esxi.storage.nfsclient import NfsClient, NfsError
+from faultlab.sim.esxi.storage.worlds import TICK_S, DatastoreWorlds
 
 T = TypeVar("T")
 IO_RETRY_S = 0.2

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from faultlab.sim.node import node_dirs
+from faultlab.sim.kernel.node import node_dirs
 from faultlab.sim.topology import Layout, NodeSpec
 
 NFS_PORTS = {"rpcbind": 111, "nfs": 2049, "mountd": 20048, "nlm": 32803, "rquota": 875}

@@ -8,7 +8,7 @@ import socket
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_uint64, c_void_p
 
-from faultlab.sim.esxi.dsio import DatastoreError
+from faultlab.sim.esxi.storage.dsio import DatastoreError
 
 _LIB: ctypes.CDLL | None = None
 NFS_PORT = 2049

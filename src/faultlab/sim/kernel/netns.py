@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from faultlab.sim.shell import run
+from faultlab.sim.kernel.shell import run
 from faultlab.sim.topology import NodeSpec
 
 LAB_NET_RE = re.compile(r"\b198\.18\.(\d{1,3})\.\d{1,3}/")

@@ -1,7 +1,7 @@
 """ESXi's own small commands on a simulated host: `vmware -v/-l`, `uname`, `ps` (worlds) and `vm-support`.
 
-Run as `python -m faultlab.sim.esxi.hostcmds <command> [args]` by the shims in the session's /bin
-(faultlab.sim.esxishell). Their environment names the host's version profile, log folder, control socket
+Run as `python -m faultlab.sim.esxi.commands.hostcmds <command> [args]` by the shims in the session's /bin
+(faultlab.sim.nodes.esxishell). Their environment names the host's version profile, log folder, control socket
 and the real /proc (hidden from the session).
 """
 
@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from faultlab.sim.esxi import esxcli, vimcmd
-from faultlab.sim.esxi.control import ControlError, call
+from faultlab.sim.esxi.commands import esxcli, vimcmd
+from faultlab.sim.esxi.commands.control import ControlError, call
 from faultlab.sim.esxi.release import RELEASES, Release
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
-from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.storage.tickstats import TickStats
 
 TICK_S = 0.05  # the APD (and VMFS heartbeat) timers' poll period
 

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlab.sim.config import VmConfig
-from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
-from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.guest.vmxlog import VmxLog
 from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
 from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.esxi.settings import TimingProfile
-from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.storage.dsio import DatastoreError, FileClient, VmVolume
+from faultlab.sim.esxi.storage.tickstats import TickStats
 from faultlab.sim.esxi.timing import GUEST_TIMING, draw
-from faultlab.sim.esxi.vmxlog import VmxLog
 
 SECTOR = 512
 SLOTS = 2048  # the guest's write ring on its disk: 1 MiB

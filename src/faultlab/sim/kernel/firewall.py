@@ -13,7 +13,7 @@ import re
 import shlex
 from pathlib import Path
 
-from faultlab.sim.shell import run
+from faultlab.sim.kernel.shell import run
 
 BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 TAG_RE = re.compile(r"--comment \"?faultlab:(fl[0-9a-f]{4})\"?")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from faultlab.sim.esxi.esxcli_out import Field, Kind, Listing, b, i, s, table
+from faultlab.sim.esxi.commands.esxcli_out import Field, Kind, Listing, b, i, s, table
 
 __all__ = ["table"]
 

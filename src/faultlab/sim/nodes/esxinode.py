@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 from faultlab.sim.config import EsxiHostConfig, VersionProfile, write_host_config
-from faultlab.sim.node import BindMount, node_dirs
-from faultlab.sim.targets import ISCSI_PORT
+from faultlab.sim.kernel.node import BindMount, node_dirs
+from faultlab.sim.nodes.targets import ISCSI_PORT
 from faultlab.sim.topology import ISCSI_DATASTORE, NFS_DATASTORE, Layout, NodeSpec
 
 HOST_MODULE = "faultlab.sim.esxi.host"
 VMFS_ROOT = Path("/vmfs")
-WRAPPERS = {"esxcli": "faultlab.sim.esxi.esxcli", "vim-cmd": "faultlab.sim.esxi.vimcmd"}
+WRAPPERS = {"esxcli": "faultlab.sim.esxi.commands.esxcli", "vim-cmd": "faultlab.sim.esxi.commands.vimcmd"}
 
 
 def host_module_available() -> bool:

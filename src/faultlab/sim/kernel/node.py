@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.sim.shell import CommandResult, run
+from faultlab.sim.kernel.shell import CommandResult, run
 from faultlab.sim.topology import STATE_ROOT, NodeSpec
 
 

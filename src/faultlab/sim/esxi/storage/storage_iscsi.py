@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from faultlab.sim.config import IscsiDatastoreConfig
-from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
-from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.iscsiclient import SCSI_STATUS_CHECK_CONDITION, IscsiSession, ScsiResult
 from faultlab.sim.esxi.logs import kinds
-from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
+from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.settings import Settings
-from faultlab.sim.esxi.vmfs_files import VmfsClient
-from faultlab.sim.esxi.worlds import DatastoreWorlds
+from faultlab.sim.esxi.storage.dsio import DatastoreError, FileClient, IoKind
+from faultlab.sim.esxi.storage.iscsiclient import SCSI_STATUS_CHECK_CONDITION, IscsiSession, ScsiResult
+from faultlab.sim.esxi.storage.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
+from faultlab.sim.esxi.storage.vmfs_files import VmfsClient
+from faultlab.sim.esxi.storage.worlds import DatastoreWorlds
 
 T = TypeVar("T")
 

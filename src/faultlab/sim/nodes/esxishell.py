@@ -26,7 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from faultlab.sim.node import BindMount
+from faultlab.sim.kernel.node import BindMount
 from faultlab.sim.topology import NodeSpec
 
 BUSYBOX = Path("/usr/bin/busybox")
@@ -41,13 +41,13 @@ ESXI_APPLETS = (
 )  # fmt: skip
 # ESXi's commands, answered by the simulator (module run with the lab's Python).
 ESXI_COMMANDS = {
-    "esxcli": "faultlab.sim.esxi.esxcli",
-    "localcli": "faultlab.sim.esxi.esxcli",  # localcli is esxcli without hostd: the same answers here
-    "vim-cmd": "faultlab.sim.esxi.vimcmd",
-    "vmware": "faultlab.sim.esxi.hostcmds",
-    "uname": "faultlab.sim.esxi.hostcmds",
-    "ps": "faultlab.sim.esxi.hostcmds",
-    "vm-support": "faultlab.sim.esxi.hostcmds",
+    "esxcli": "faultlab.sim.esxi.commands.esxcli",
+    "localcli": "faultlab.sim.esxi.commands.esxcli",  # localcli is esxcli without hostd: the same answers here
+    "vim-cmd": "faultlab.sim.esxi.commands.vimcmd",
+    "vmware": "faultlab.sim.esxi.commands.hostcmds",
+    "uname": "faultlab.sim.esxi.commands.hostcmds",
+    "ps": "faultlab.sim.esxi.commands.hostcmds",
+    "vm-support": "faultlab.sim.esxi.commands.hostcmds",
 }
 # Debian's busybox is built without %N in `date` (it prints "%N"); the harness reads a host's clock with
 # `date -u +%s.%N` and needs sub-second precision to order a guest reset after its reboot request. Whether
@@ -96,7 +96,7 @@ def session_script(node: NodeSpec, control: Path) -> str:
     bb = esx / "bin" / "busybox"
     lines = [
         f"#!{bb} sh",
-        f"# Login shell of simulated ESXi host {node.name}: see faultlab.sim.esxishell.",
+        f"# Login shell of simulated ESXi host {node.name}: see faultlab.sim.nodes.esxishell.",
         'if [ -z "$FAULTLAB_ESXI_SESSION" ]; then',
         "  export FAULTLAB_ESXI_SESSION=1",
         f'  exec {bb} unshare --mount --propagation private "$0" "$@"',
@@ -134,7 +134,9 @@ def write_shell(node: NodeSpec, control: Path, version: str) -> list[BindMount]:
         (bindir / applet).symlink_to("busybox")
     (bindir / "nohup").write_text(NOHUP, encoding="utf-8")
     (bindir / "date").unlink(missing_ok=True)
-    (bindir / "date").write_text(DATE.format(python=python_command(node, "faultlab.sim.esxi.hostcmds")), "utf-8")
+    (bindir / "date").write_text(
+        DATE.format(python=python_command(node, "faultlab.sim.esxi.commands.hostcmds")), "utf-8"
+    )
     for command, module in ESXI_COMMANDS.items():
         name = f" {command}" if module.endswith("hostcmds") else ""  # hostcmds serves several commands
         (bindir / command).write_text(

@@ -1,12 +1,12 @@
-"""`vim-cmd` of a simulated host: `python -m faultlab.sim.esxi.vimcmd vmsvc/getallvms` etc. over the control socket."""
+"""`vim-cmd` of a simulated host, answered over its control socket (`python -m faultlab.sim.esxi.commands.vimcmd`)."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from faultlab.sim.esxi import formats
-from faultlab.sim.esxi.control import ControlError, call, command_main
+from faultlab.sim.esxi.commands import formats
+from faultlab.sim.esxi.commands.control import ControlError, call, command_main
 
 
 def fault(name: str, msg: str, fields: tuple[tuple[str, str], ...] = ()) -> str:

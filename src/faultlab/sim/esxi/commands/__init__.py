@@ -1,0 +1,1 @@
+"""The simulated host's commands: esxcli, vim-cmd and ESXi's own tools, answered like ESXi."""

@@ -1,0 +1,1 @@
+"""The guest side of the simulated host: the VMX process, the Windows guest model, vmware.log."""

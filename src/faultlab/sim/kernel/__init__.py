@@ -1,0 +1,1 @@
+"""Network and kernel plumbing of the embedded lab: namespaces, bridge, firewall, node mounts, commands."""
