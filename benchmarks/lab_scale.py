@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.esxi.commands.control import ControlError, call
 from faultlab.sim.kernel import netns
 from faultlab.sim.lab import EmbeddedLab
@@ -96,7 +96,7 @@ def host_sockets(lab: EmbeddedLab) -> list[str]:
 
 
 def wait_vms_running(lab: EmbeddedLab, timeout_s: float) -> float:
-    """Seconds until every VM's guest did I/O (from the hosts' stats); LabError past `timeout_s`."""
+    """Seconds until every VM's guest did I/O (from the hosts' stats); EmbeddedLabError past `timeout_s`."""
     start = time.monotonic()
     while True:
         ready = True
@@ -111,7 +111,7 @@ def wait_vms_running(lab: EmbeddedLab, timeout_s: float) -> float:
         if ready:
             return time.monotonic() - start
         if time.monotonic() - start > timeout_s:
-            raise LabError(f"lab {lab.lab_id}: VMs not all running within {timeout_s:g} s")
+            raise EmbeddedLabError(f"lab {lab.lab_id}: VMs not all running within {timeout_s:g} s")
         time.sleep(0.2)
 
 
@@ -200,7 +200,7 @@ def bench_scale(steps: list[tuple[int, int]], window: float, max_late: float) ->
                 collect(lab, reset=True)  # the window starts now: boot-time contention is not steady state
                 cpu = measure_cpu(lab, window)
                 kinds, apd, crashes = collect(lab, reset=False)
-        except (LabError, ControlError) as exc:
+        except (EmbeddedLabError, ControlError) as exc:
             print(f"  {label}: lab failed: {exc}")
             break
         late = {k: v for k, v in kinds.items() if k in JUDGED}

@@ -24,7 +24,7 @@ from faultlab.lab.credentials import SecretRef
 from faultlab.lab.errors import AuthenticationError, HostKeyError, LabError, UnreachableError
 from faultlab.lab.inventory import ApiEndpoint, Inventory, Tls
 from faultlab.lab.vsphere import PropertyChange, VsphereSession
-from faultlab.sim.errors import LabError as SimLabError
+from faultlab.sim.errors import EmbeddedLabError as SimLabError
 from faultlab.sim.esxi.commands.control import ControlServer
 from faultlab.sim.vcenter import (
     DatastoreState,

@@ -89,7 +89,7 @@ class EmbeddedLabHandle:
     """An embedded lab this process started; `close` takes it down (also after errors: callers use finally)."""
 
     def __init__(self, shape: LabShape) -> None:
-        from faultlab.sim.errors import LabError as SimLabError
+        from faultlab.sim.errors import EmbeddedLabError as SimLabError
         from faultlab.sim.lab import EmbeddedLab
 
         try:
@@ -122,7 +122,7 @@ def existing_lab_inventory(lab_id: str) -> Path:
     path = EMBEDDED_STATE_ROOT / lab_id / "inventory.yaml"
     if not path.is_file():
         raise _issue("--lab", "", f"no embedded lab {lab_id!r}: {path} does not exist (see `faultlab lab status`)")
-    from faultlab.sim.errors import LabError as SimLabError
+    from faultlab.sim.errors import EmbeddedLabError as SimLabError
     from faultlab.sim.lab import find_lab
 
     with contextlib.suppress(SimLabError):  # without its manifest the password must come from the environment

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 
-class LabError(Exception):
+class EmbeddedLabError(Exception):
     """Something the embedded lab could not do (create, start, reach or remove)."""
 
 
-class NeedsRootError(LabError):
+class NeedsRootError(EmbeddedLabError):
     """The lab needs root: network namespaces, veth/bridge links, iptables, mount namespaces."""
 
     def __init__(self) -> None:
         super().__init__("faultlab lab needs root (network namespaces, iptables): run `sudo faultlab lab up`")
 
 
-class MissingPackagesError(LabError):
+class MissingPackagesError(EmbeddedLabError):
     """Debian packages the lab runs are not installed; `make setup` (as root) installs them."""
 
     def __init__(self, packages: list[str]) -> None:
@@ -22,7 +22,7 @@ class MissingPackagesError(LabError):
         super().__init__(f"faultlab lab needs Debian packages {' '.join(packages)}: run `sudo make setup`")
 
 
-class CommandError(LabError):
+class CommandError(EmbeddedLabError):
     """A command the lab ran failed; carries the command, its exit code and its stderr."""
 
     def __init__(self, argv: list[str], returncode: int, stderr: str, context: str = "") -> None:

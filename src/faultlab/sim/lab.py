@@ -20,7 +20,7 @@ from pathlib import Path
 
 from faultlab.sim import preflight
 from faultlab.sim.config import VersionProfile
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
 from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.kernel import firewall, netns
@@ -54,7 +54,7 @@ def check_settings(settings: dict[str, int | str], timing: TimingProfile) -> Non
     try:
         Settings(settings, timing)
     except SettingError as exc:
-        raise LabError(f"--setting refused by a host with --timing {timing}: {exc}") from None
+        raise EmbeddedLabError(f"--setting refused by a host with --timing {timing}: {exc}") from None
 
 
 def vm_names(count: int) -> tuple[str, ...]:
@@ -104,7 +104,7 @@ class EmbeddedLab:
         for node in self.layout.nodes:
             if node.name == name:
                 return node
-        raise LabError(f"lab {self.lab_id} has no node {name!r}")
+        raise EmbeddedLabError(f"lab {self.lab_id} has no node {name!r}")
 
     def run_in(self, node_name: str, argv: list[str], *, check: bool = True) -> CommandResult:
         """Run a command inside a node (its namespace and filesystem view), from the root namespace."""
@@ -163,7 +163,7 @@ class EmbeddedLab:
         if vcenter:
             labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
         if vms < 0 or vmfs_vms < 0:
-            raise LabError(f"a lab needs 0 or more VMs, not --vms {vms} --vmfs-vms {vmfs_vms}")
+            raise EmbeddedLabError(f"a lab needs 0 or more VMs, not --vms {vms} --vmfs-vms {vmfs_vms}")
         manifest = _allocate(hosts, vm_names(vms), vcenter, vmfs_vm_names(vmfs_vms), timing)
         try:
             for rule in manifest.root_rules:
@@ -314,7 +314,7 @@ def _start_host(node: NodeSpec, config: Path) -> None:
         if pid and process_start_time(pid) is None:
             out = node.node_dir / "out" / "esxi-host.out"
             tail = out.read_text(errors="replace").strip().splitlines()[-5:] if out.exists() else []
-            raise LabError(f"ESXi host process of {node.name} exited: {' | '.join(tail)}")
+            raise EmbeddedLabError(f"ESXi host process of {node.name} exited: {' | '.join(tail)}")
         return False
 
     wait_until(ready, READY_TIMEOUT, f"ESXi host {node.name} control socket {sock}")
@@ -448,4 +448,4 @@ def find_lab(lab_id: str) -> Manifest:
     for m in all_manifests():
         if m.lab_id == lab_id:
             return m
-    raise LabError(f"no lab {lab_id!r} on this machine (see `faultlab lab status`)")
+    raise EmbeddedLabError(f"no lab {lab_id!r} on this machine (see `faultlab lab status`)")

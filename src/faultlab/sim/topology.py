@@ -65,7 +65,7 @@ def new_lab_id() -> str:
 
 
 def choose_subnet(used: set[int]) -> int:
-    """The lowest k in 1..254 with 198.18.k.0/24 not in `used`; LabError-free: ValueError when all taken."""
+    """The lowest k in 1..254 with 198.18.k.0/24 not in `used`; EmbeddedLabError-free: ValueError when all taken."""
     for k in range(1, 255):
         if k not in used:
             return k

@@ -12,7 +12,7 @@ import yaml
 
 from faultlab.lab.credentials import SecretRef
 from faultlab.lab.inventory import parse_inventory
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.inventory import inventory as sim_inventory
 from faultlab.sim.manifest import Manifest, process_start_time
 from faultlab.sim.nodes import labvcenter
@@ -77,11 +77,11 @@ def test_vcenter_env_reads_the_password_file_and_refuses_a_lab_without_vcenter(
 ) -> None:
     layout = Layout("fl3a9c", 7, 1, (), vcenter=True)
     monkeypatch.setattr(Layout, "vcenter_dir", property(lambda self: tmp_path))
-    with pytest.raises(LabError, match="no simulated vCenter"):
+    with pytest.raises(EmbeddedLabError, match="no simulated vCenter"):
         labvcenter.vcenter_env_of(layout)
     (tmp_path / "password").write_text("s3cret\n")
     assert labvcenter.vcenter_env_of(layout) == {PASSWORD_ENV: "s3cret"}
-    with pytest.raises(LabError, match="--no-vcenter"):
+    with pytest.raises(EmbeddedLabError, match="--no-vcenter"):
         labvcenter.vcenter_env_of(Layout("fl3a9c", 7, 1, ()))
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from faultlab.lab.inventory import ApiEndpoint
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.vcenter import (
     HOST_EVENT_IDS,
     ControlClient,
@@ -86,7 +86,7 @@ def test_valid_spec_and_its_launcher_json(tmp_path: Path) -> None:
     ],
 )
 def test_spec_problems_are_named(change: dict[str, Any], problem: str) -> None:
-    with pytest.raises(LabError, match=problem):
+    with pytest.raises(EmbeddedLabError, match=problem):
         _spec(**change).validate()
 
 
@@ -196,9 +196,9 @@ def test_push_sends_only_what_is_set(fake: Path) -> None:
 
 def test_refused_push_and_missing_socket_are_lab_errors(fake: Path, tmp_path: Path) -> None:
     _Handler.status = 400
-    with pytest.raises(LabError, match='refused POST /v1/push: unknown vm "ghost"'):
+    with pytest.raises(EmbeddedLabError, match='refused POST /v1/push: unknown vm "ghost"'):
         ControlClient(fake).push(vms=[VmState("ghost", power_state="poweredOff")])
-    with pytest.raises(LabError, match=r"control socket .*nothing\.sock"):
+    with pytest.raises(EmbeddedLabError, match=r"control socket .*nothing\.sock"):
         ControlClient(tmp_path / "nothing.sock", timeout=1).state()
 
 

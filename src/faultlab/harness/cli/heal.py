@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 
+from faultlab.harness.embedded import EMBEDDED_STATE_ROOT  # the one embedded-lab state path
 from faultlab.harness.faults import HealOutcome, heal_ledger
 from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
 from faultlab.lab.errors import FaultlabError
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshPool
-
-EMBEDDED_STATE_ROOT = Path("/run/faultlab")  # an embedded lab's inventory: <root>/<lab id>/inventory.yaml
 
 
 def embedded_lab_gone(inventory: str | None) -> str | None:

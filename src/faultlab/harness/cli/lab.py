@@ -11,7 +11,7 @@ from faultlab.harness.cli.heal import heal_ledgers
 from faultlab.harness.cli.lease import lease_app
 from faultlab.harness.ledger import Ledger, default_state_dir, live_runs_on
 from faultlab.sim import preflight
-from faultlab.sim.errors import LabError, MissingPackagesError, NeedsRootError
+from faultlab.sim.errors import EmbeddedLabError, MissingPackagesError, NeedsRootError
 from faultlab.sim.lab import EmbeddedLab, down_all, down_lab, find_lab, lab_status
 from faultlab.sim.manifest import Manifest, all_manifests
 
@@ -26,7 +26,7 @@ lab_app.add_typer(lease_app, name="lease")  # works on any inventory, embedded o
 EXIT_ENVIRONMENT = 2  # not root / missing packages / a live run on the lab: nothing was attempted
 
 
-def _fail(err: LabError) -> NoReturn:
+def _fail(err: EmbeddedLabError) -> NoReturn:
     typer.echo(str(err), err=True)
     code = EXIT_ENVIRONMENT if isinstance(err, NeedsRootError | MissingPackagesError) else 1
     raise typer.Exit(code)
@@ -92,7 +92,7 @@ def up(
             vmfs_vms=vmfs_vms,
             timing=profile_timing,
         )
-    except LabError as err:
+    except EmbeddedLabError as err:
         _fail(err)
     typer.echo(f"lab {lab.lab_id} up ({lab.layout.cidr}); ESXi host processes running: {lab.hosts_running}")
     typer.echo(f"timing: {_timing_text(profile_timing)}")
@@ -160,7 +160,7 @@ def down(
         if lab_id is None:
             ids = [m.lab_id for m in all_manifests()]
             if len(ids) != 1:
-                raise LabError(f"{len(ids)} labs on this machine ({' '.join(ids)}): name one, or use --all")
+                raise EmbeddedLabError(f"{len(ids)} labs on this machine ({' '.join(ids)}): name one, or use --all")
             lab_id = ids[0]
         manifest = find_lab(lab_id)
         busy = _live_runs([manifest], ledgers)
@@ -174,7 +174,7 @@ def down(
             raise typer.Exit(EXIT_ENVIRONMENT)
         _heal_first(busy)
         down_lab(manifest)
-    except LabError as err:
+    except EmbeddedLabError as err:
         _fail(err)
     typer.echo(f"lab {lab_id} down")
 
@@ -185,7 +185,7 @@ def status() -> None:
     try:
         preflight.check()
         labs = lab_status()
-    except LabError as err:
+    except EmbeddedLabError as err:
         _fail(err)
     if not labs:
         typer.echo("no lab")

@@ -32,7 +32,7 @@ from faultlab.sim.esxi.storage.storage_nfs import NfsVolume
 from faultlab.sim.esxi.timing import SimKnobs
 
 
-class EsxiHost:
+class SimulatedEsxiHost:
     """Everything one host runs; threads are daemons stopped through `stop`."""
 
     def __init__(self, cfg: EsxiHostConfig) -> None:
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     pid_file = args.pid_file or Path(cfg["node_dir"]) / "esxi-host.pid"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n")
-    host = EsxiHost(cfg)
+    host = SimulatedEsxiHost(cfg)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

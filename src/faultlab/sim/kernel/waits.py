@@ -6,15 +6,15 @@ import socket
 import time
 from collections.abc import Callable
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll `condition` until it is true; raise LabError naming `what` when `timeout` seconds pass."""
+    """Poll `condition` until it is true; raise EmbeddedLabError naming `what` when `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() >= deadline:
-            raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise EmbeddedLabError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.manifest import Manifest
 from faultlab.sim.nodes import esxinode
 from faultlab.sim.topology import Layout
@@ -83,5 +83,5 @@ def vcenter_env_of(layout: Layout) -> dict[str, str]:
     """{FAULTLAB_VC_PASSWORD: the password}: what the inventory's `${FAULTLAB_VC_PASSWORD}` needs. Never log it."""
     path = password_file(layout)
     if not layout.vcenter or not path.is_file():
-        raise LabError(f"lab {layout.lab_id} has no simulated vCenter (made with --no-vcenter?)")
+        raise EmbeddedLabError(f"lab {layout.lab_id} has no simulated vCenter (made with --no-vcenter?)")
     return {PASSWORD_ENV: path.read_text(encoding="utf-8").strip()}

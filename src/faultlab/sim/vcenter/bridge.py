@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.vcenter import events
 from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, VmState
 
@@ -159,7 +159,7 @@ class HostBridge:
             if datastores or vms or events:
                 try:
                     self.control.push(datastores=datastores, vms=vms, events=events)
-                except LabError as exc:
+                except EmbeddedLabError as exc:
                     log.warning("vCenter bridge: push for host %s refused: %s", host, exc)
                     continue
                 made += 1
@@ -204,7 +204,7 @@ def _esxi_snapshot(sockets: Mapping[str, str]) -> Snapshot:
     def snapshot(host: str) -> Mapping[str, Any]:
         result = call(sockets[host], "snapshot", timeout_s=5.0)
         if not isinstance(result, Mapping):
-            raise LabError(f"host {host}: snapshot is not an object: {result!r}")
+            raise EmbeddedLabError(f"host {host}: snapshot is not an object: {result!r}")
         return result
 
     return snapshot

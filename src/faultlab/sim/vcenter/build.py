@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.sim.errors import CommandError, LabError, MissingPackagesError
+from faultlab.sim.errors import CommandError, EmbeddedLabError, MissingPackagesError
 
 SOURCE = Path(__file__).with_name("main.go")
 GOVMOMI_SRC = Path("/usr/share/gocode/src/github.com/vmware/govmomi")
@@ -115,6 +115,6 @@ def ensure_binary(cache_root: Path | None = None) -> BuildResult:
         if proc.returncode != 0:
             raise CommandError(argv, proc.returncode, proc.stderr or proc.stdout, "building the simulated vCenter")
         if not out.exists():
-            raise LabError(f"go build reported success but wrote no {out}")
+            raise EmbeddedLabError(f"go build reported success but wrote no {out}")
         os.replace(out, target)  # atomic: a concurrent build of the same source just wins or loses the rename
     return BuildResult(target, built=True, seconds=time.monotonic() - started)

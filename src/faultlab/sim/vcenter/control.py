@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 
 InaccessibleReason = Literal["AllPathsDown_Start", "AllPathsDown_Timeout", "PermanentDeviceLoss", ""]
 
@@ -91,7 +91,7 @@ class _UnixConnection(http.client.HTTPConnection):
 
 class ControlClient:
     """Talks to one simulated vCenter's control socket. Every request is validated whole by the launcher:
-    an unknown name or value changes nothing and raises LabError."""
+    an unknown name or value changes nothing and raises EmbeddedLabError."""
 
     def __init__(self, socket_path: Path, timeout: float = 10.0) -> None:
         self.socket_path = socket_path
@@ -105,12 +105,12 @@ class ControlClient:
             resp = conn.getresponse()
             data = json.loads(resp.read() or b"null")
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise LabError(f"simulated vCenter control socket {self.socket_path}: {exc}") from exc
+            raise EmbeddedLabError(f"simulated vCenter control socket {self.socket_path}: {exc}") from exc
         finally:
             conn.close()
         if resp.status != 200:
             error = data.get("error") if isinstance(data, dict) else data
-            raise LabError(f"simulated vCenter refused {method} {path}: {error}")
+            raise EmbeddedLabError(f"simulated vCenter refused {method} {path}: {error}")
         return data
 
     def push(
@@ -137,5 +137,5 @@ class ControlClient:
         """The pushed properties as the simulator holds them: {"datastores": .., "vms": .., "hosts": ..}."""
         data = self._request("GET", "/v1/state")
         if not isinstance(data, dict):
-            raise LabError(f"simulated vCenter control socket {self.socket_path}: unexpected state {data!r}")
+            raise EmbeddedLabError(f"simulated vCenter control socket {self.socket_path}: unexpected state {data!r}")
         return data

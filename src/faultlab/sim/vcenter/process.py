@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.kernel.waits import wait_until
 from faultlab.sim.vcenter.build import ensure_binary
 from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, HostState, VmState
@@ -102,7 +102,7 @@ def stop_pid(pid: int, timeout: float = STOP_TIMEOUT) -> None:
         os.kill(pid, signal.SIGTERM)
     try:
         wait_until(lambda: not _alive(pid), timeout, f"simulated vCenter pid {pid} to exit")
-    except LabError:
+    except EmbeddedLabError:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not _alive(pid), timeout, f"simulated vCenter pid {pid} to die")
@@ -145,7 +145,7 @@ def start(
         )
         if proc.poll() is not None:
             tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
-            raise LabError(f"simulated vCenter exited with {proc.returncode}: {' | '.join(tail)}")
+            raise EmbeddedLabError(f"simulated vCenter exited with {proc.returncode}: {' | '.join(tail)}")
         ready = json.loads(ready_file.read_text())
         handle = VcenterHandle(
             pid=proc.pid,
@@ -210,7 +210,7 @@ def start_bridge(
         wait_until(lambda: ready.exists() or proc.poll() is not None, timeout, "the vCenter bridge's first round")
         if proc.poll() is not None:
             tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
-            raise LabError(f"vCenter bridge exited with {proc.returncode}: {' | '.join(tail)}")
+            raise EmbeddedLabError(f"vCenter bridge exited with {proc.returncode}: {' | '.join(tail)}")
     except BaseException:
         stop_pid(proc.pid)
         raise

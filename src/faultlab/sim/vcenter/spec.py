@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from faultlab.sim.errors import LabError
+from faultlab.sim.errors import EmbeddedLabError
 
 DEFAULT_USER = "administrator@vsphere.local"
 DatastoreType = Literal["nfs", "nfs41", "vmfs"]
@@ -85,7 +85,7 @@ class VcenterSpec:
             elif v.host not in mounted[v.datastore]:
                 problems.append(f"vm {v.name}: datastore {v.datastore} is not mounted on host {v.host}")
         if problems:
-            raise LabError("simulated vCenter spec: " + "; ".join(problems))
+            raise EmbeddedLabError("simulated vCenter spec: " + "; ".join(problems))
 
     def launcher_json(self, state_dir: Path, control_socket: Path, port: int | None = None) -> dict[str, Any]:
         """The launcher's -config document (see main.go `spec`)."""
