@@ -148,11 +148,15 @@ def run_file(scenario_path: str | Path, inventory_path: str | Path, options: Run
     )
 
 
+WAITING_PHASES = ("lease", "steady", "second-reboot")
+
+
 def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     """Wall time against what the scenario inherently needs (hold + recovery), and bytes collected vs grown."""
     recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
     hold_s = phases.get("hold", 0.0)  # as held (hold_until may end it early; a run that ended before held nothing)
+    waiting = sum(phases.get(name, 0.0) for name in WAITING_PHASES)
     anchors = record.anchor_times()
     outage = (
         (anchors["fault.healed"] - anchors["fault.injected"]).total_seconds()
@@ -167,6 +171,10 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
         "recovery_s": round(recovery_s, 3),
         "inherent_s": round(hold_s + recovery_s, 3),
         "overhead_s": round(wall_s - hold_s - recovery_s, 3),
+        # time spent waiting on the lab rather than working: another run's lease, a lab settling after an
+        # earlier run's leftovers, the guest's own second reboot
+        "waiting_s": round(waiting, 3),
+        "harness_s": round(max(0.0, wall_s - hold_s - recovery_s - waiting), 3),  # the harness's own time
         **{f"phase_{k.replace('+', '_').replace('-', '_')}_s": round(v, 3) for k, v in phases.items()},
         "bytes_collected": float(sum(lf.bytes for lf in record.logs)),
         "bytes_grown": float(sum(lf.grown for lf in record.logs if lf.grown is not None)),
