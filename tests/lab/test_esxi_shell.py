@@ -68,7 +68,7 @@ def test_login_is_busybox_sh_with_esxi_commands_and_no_proc(esx: tuple[EmbeddedL
 def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
     _lab, host, client = esx
     # lab/ssh.py: stat -c and the tail/head fallback of read_file
-    log = host.log_path("vmkernel")
+    log = f"{host.host.log_dir.rstrip('/')}/vmkernel.log"  # where the harness reads it (cursors.esxi_log_paths)
     st = client.stat(log)
     assert st is not None and st.size > 0
     assert client.stat("/var/run/log/nosuch.log") is None
@@ -89,12 +89,13 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
     assert names[0] == "ds-nfs01" and names[-2:] == ["BOOTBANK1", "BOOTBANK2"]
     assert [m.volume_name for m in host.nfs_mounts()] == ["ds-nfs01"]
     assert [d.id for d in host.devices()][:2] == ["mpx.vmhba4:C0:T0:L0", "mpx.vmhba0:C0:T0:L0"]
-    # harness/faults/model.py (esxi-path-off): path list, then path set off / active by runtime name
+    # harness/faults/kinds/esxi_path_off.py: path list, then path set off / active by runtime name, as the kind
+    # sends them (and its dead-man heal line)
     (iscsi,) = [p for p in host.paths() if p.fields.get("Transport") == "iscsi"]
-    host.set_path_state(iscsi.fields["Runtime Name"], "off")
-    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["off"]
-    host.set_path_state(iscsi.fields["Runtime Name"], "active")
-    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["active"]
+    for state in ("off", "active"):
+        argv = ["esxcli", "storage", "core", "path", "set", "--state", state, "-p", iscsi.runtime_name]
+        assert client.run(argv).succeeded
+        assert [p.state for p in host.paths() if p.name == iscsi.name] == [state]
     (vm,) = host.vms()
     assert vm.name == "win01" and host.power_state(vm.vmid) == "poweredOn"
     # harness/recovery.py and the runner
