@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from faultlab.lab.esxi import Device, EsxiHost, StoragePath
 from faultlab.sim.lab import EmbeddedLab
 
 DEFAULT_SHAPE: dict[str, Any] = {"hosts": 1, "vms": 1}
@@ -21,3 +22,14 @@ def embedded_lab(request: pytest.FixtureRequest) -> Iterator[EmbeddedLab]:
     shape = {**DEFAULT_SHAPE, **getattr(request.module, "LAB_SHAPE", {})}
     with EmbeddedLab.up(**shape) as lab:
         yield lab
+
+
+def lun_paths(host: EsxiHost) -> list[StoragePath]:
+    """The host's paths to SAN LUNs (naa.*): the iSCSI LUN, without the local boot disk and CD-ROM (mpx.*) that a
+    real host, and so the simulated one, lists too."""
+    return [p for p in host.paths() if p.device.startswith("naa.")]
+
+
+def lun_devices(host: EsxiHost) -> list[Device]:
+    """The host's SAN devices (naa.*), without the local boot disk and CD-ROM."""
+    return [d for d in host.devices() if d.id.startswith("naa.")]

@@ -41,6 +41,7 @@ from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshPool
 from faultlab.lab.target import StorageTargetRole
+from tests.lab.conftest import lun_devices, lun_paths
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
@@ -335,9 +336,9 @@ def test_esxi_role_parses_the_embedded_hosts_output(embedded: Inventory, epool: 
     (mount,) = host.nfs_mounts()
     assert (mount.volume_name, mount.accessible, mount.mounted) == ("ds-nfs01", True, True)
     assert mount.host == embedded.target("nfs01").address
-    (path,) = host.paths()
+    (path,) = lun_paths(host)
     assert path.runtime_name.startswith("vmhba") and path.state == "active"
-    assert [d.id for d in host.devices()] == [path.device] == [embedded.datastore("ds-iscsi01").naa_id]
+    assert [d.id for d in lun_devices(host)] == [path.device] == [embedded.datastore("ds-iscsi01").naa_id]
     vms = host.vms()
     assert [(v.name, v.file) for v in vms] == [(v.name, v.vmx_path) for v in embedded.vms]
     assert host.power_state(vms[0].vmid) == "poweredOn"
@@ -411,7 +412,7 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
         assert fault.verify_active(epool) is True  # the inventory's lun_status (faultlab-target lun-status)
         seen = watch({"esx01": cursors}, lambda h, p, d: b"permanentloss" in d, timeout_s=60, interval_s=0.5)
         assert seen, "the host did not log PDL (permanentloss) within 60 s of the LUN removal"
-        assert wait_for(lambda: host.devices()[0].status == "not connected", 30, 0.5)
+        assert wait_for(lambda: lun_devices(host)[0].status == "not connected", 30, 0.5)
     finally:
         assert injector.heal(fault).status == "healed"  # checked with the inventory's lun_status
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
@@ -461,7 +462,7 @@ def test_lun_remove_with_an_explicit_lun_removes_that_lun_and_refuses_one_not_pr
         try:
             assert luns() == ["0", "1"] and fault.verify_active(epool) is True
             assert target.run("faultlab-target lun-status 1").exit_status == 0
-            assert host.devices()[0].status != "not connected"  # the host's datastore LUN is not the one removed
+            assert lun_devices(host)[0].status != "not connected"  # the host's datastore LUN is not the one removed
         finally:
             assert injector.heal(fault).status == "healed"
         assert luns() == ["0", "1", "2"] and lun2_block() == before  # same backing store, same serial

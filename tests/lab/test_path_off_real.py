@@ -20,10 +20,12 @@ from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshPool
 from faultlab.sim.lab import EmbeddedLab
+from tests.lab.conftest import lun_devices, lun_paths
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
-ISCSI_SESSIONS = "ss -Htn state established '( dport = :3260 )' | wc -l"  # the host's logins to the portal
+# The host's logins to the portal, counted from outside its ESXi shell (which, like ESXi, has no `ss`).
+ISCSI_SESSIONS = ["sh", "-c", "ss -Htn state established '( dport = :3260 )' | wc -l"]
 
 
 LAB_SHAPE = {"hosts": 1, "vms": 1, "vcenter": False}
@@ -49,14 +51,21 @@ def _vobd_time(data: bytes, event_id: bytes, subject: str) -> float | None:
 
 
 def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
-    embedded: Inventory, pool: SshPool, tmp_path: Path, record_property: Callable[[str, object], None]
+    embedded: Inventory,
+    embedded_lab: EmbeddedLab,
+    pool: SshPool,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
 ) -> None:
+    def sessions() -> str:
+        return str(embedded_lab.run_in("esx01", ISCSI_SESSIONS).stdout).strip()
+
     vmfs = next(d for d in embedded.datastores if d.type == "vmfs")
     assert vmfs.naa_id is not None
     host = EsxiHost.of(embedded, "esx01", pool.get("esx01"))
     vobd = f"{host.host.log_dir.rstrip('/')}/vobd.log"
     cursors = LogCursors(pool.get("esx01"), esxi_log_paths(host.host.log_dir), "esx01")
-    assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 60, 0.5), "the LUN's path is not up"
+    assert wait_for(lambda: [p.state for p in lun_paths(host)] == ["active"], 60, 0.5), "the LUN's path is not up"
     assert wait_for(lambda: host.nfs_mounts()[0].accessible, 60, 0.5)
     vm = host.vms()[0]
     apd_timeout_s = host.advanced_setting("Misc.APDTimeout")
@@ -77,20 +86,20 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
     injector = Injector(pool, ledger)
     cursors.mark()
     esx = pool.get("esx01")
-    assert esx.run(ISCSI_SESSIONS).stdout.strip() == "1"
+    assert sessions() == "1"
     injected_at = datetime.now().timestamp()
     injector.inject(fault)
     try:
-        assert fault.params["paths"] == [p.runtime_name for p in host.paths()]
+        assert fault.params["paths"] == [p.runtime_name for p in lun_paths(host)]
         assert fault.verify_active(pool) is True
         listing = esx.run(["esxcli", "storage", "core", "path", "list"])
         assert listing.exit_status == 0 and "   State: off\n" in listing.stdout
         print(f"$ esxcli storage core path list  (path off)\n{listing.stdout}")
         assert watch({"esx01": cursors}, lambda h, p, d: b"vob.storage.apd.start" in d, timeout_s=20, interval_s=0.2)
-        assert wait_for(lambda: esx.run(ISCSI_SESSIONS).stdout.strip() == "0", 5, 0.2), "still logged in while off"
+        assert wait_for(lambda: sessions() == "0", 5, 0.2), "still logged in while off"
         # The NFS datastore and its VM are not touched.
         assert host.nfs_mounts()[0].accessible and host.power_state(vm.vmid) == "poweredOn"
-        assert [d.status for d in host.devices()] == ["dead"]
+        assert [d.status for d in lun_devices(host)] == ["dead"]
         # Held past Misc.APDTimeout (seconds on this lab): the VMFS heartbeat times out, then the APD timeout.
         assert watch({"esx01": cursors}, lambda h, p, d: b"esx.problem.storage.apd.timeout" in d,
                      timeout_s=apd_timeout_s + 10, interval_s=0.2)  # fmt: skip
@@ -98,13 +107,13 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
         healed_at = datetime.now().timestamp()
         outcome = injector.heal(fault)
     assert outcome.status == "healed", outcome.line()
-    active = wait_for(lambda: [p.state for p in host.paths()] == ["active"], 10, 0.1)
-    assert active, f"State after heal: {[p.state for p in host.paths()]}"
+    active = wait_for(lambda: [p.state for p in lun_paths(host)] == ["active"], 10, 0.1)
+    assert active, f"State after heal: {[p.state for p in lun_paths(host)]}"
     print("$ esxcli storage core path list  (healed)\n" + esx.run(["esxcli", "storage", "core", "path", "list"]).stdout)
     # Both can land in one tail round (the first heartbeat write ends APD and reclaims): read all since the mark.
     back = (b"vob.storage.apd.exit", b"vob.vmfs.heartbeat.recovered")
     assert wait_for(lambda: all(e in cursors.collect()[vobd].data for e in back), 20, 0.2), "no APD exit / reclaim"
-    assert wait_for(lambda: esx.run(ISCSI_SESSIONS).stdout.strip() == "1", 10, 0.2), "no login after active"
+    assert wait_for(lambda: sessions() == "1", 10, 0.2), "no login after active"
     assert ledger.close()
 
     logs = cursors.collect()
@@ -139,15 +148,15 @@ def test_a_path_left_off_by_a_dead_harness_is_switched_back_by_the_dead_man_time
 
     vmfs = next(d for d in embedded.datastores if d.type == "vmfs")
     host = EsxiHost.of(embedded, "esx01", pool.get("esx01"))
-    assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 60, 0.5), "the LUN's path is not up"
+    assert wait_for(lambda: [p.state for p in lun_paths(host)] == ["active"], 60, 0.5), "the LUN's path is not up"
     fault = plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po2", scenario_vms=[], hold_s=1,
                        grace_s=2, datastore=vmfs.name)  # fmt: skip
     ledger = Ledger.create("po2", tmp_path)
     Injector(pool, ledger).inject(fault)
-    assert [p.state for p in host.paths()] == ["off"]
+    assert [p.state for p in lun_paths(host)] == ["off"]
     # No heal from here: only the timer on the host can bring the path back (after 1 s hold + 2 s grace).
     assert wait_for(lambda: timer_fired(pool.get("esx01"), fault.tag), 30, 0.5), "the dead-man timer did not heal"
-    assert [p.state for p in host.paths()] in (["active"], ["dead"])  # active, or dead until the first probe
-    assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 30, 0.5)
+    assert [p.state for p in lun_paths(host)] in (["active"], ["dead"])  # active, or dead until the first probe
+    assert wait_for(lambda: [p.state for p in lun_paths(host)] == ["active"], 30, 0.5)
     outcome = Injector(pool, Ledger.load(ledger.path)).heal(fault)
     assert (outcome.status, outcome.ok) == ("healed by timer", True)
