@@ -151,9 +151,21 @@ class LogCursors:
         return out
 
 
-def esxi_log_paths(log_dir: str = "/var/run/log", vmx_paths: Iterable[str] = ()) -> list[str]:
-    """vmkernel, vmkwarning, vobd, hostd, vmksummary and each VM's vmware.log (beside its "[ds] vm/vm.vmx")."""
-    paths = [f"{log_dir.rstrip('/')}/{name}.log" for name in HOST_LOGS]
+# ESX 3.x/4.x classic: the Service Console's syslog files carry no .log suffix (/var/log/vmkernel, vmksummary, KB
+# 308590) and hostd logs to /var/log/vmware/hostd.log; there is no vobd.
+CLASSIC_LOGS = ("vmkernel", "vmkwarning", "vmksummary", "messages", "vmware/hostd.log")
+
+
+def esxi_log_paths(
+    log_dir: str = "/var/run/log", vmx_paths: Iterable[str] = (), version: str | None = None
+) -> list[str]:
+    """vmkernel, vmkwarning, vobd, hostd, vmksummary and each VM's vmware.log (beside its "[ds] vm/vm.vmx");
+    version 3.x/4.x: the classic files (CLASSIC_LOGS)."""
+    folder = log_dir.rstrip("/")
+    if version is not None and version.split(".")[0] in ("3", "4"):
+        paths = [f"{folder}/{name}" for name in CLASSIC_LOGS]
+    else:
+        paths = [f"{folder}/{name}.log" for name in HOST_LOGS]
     return paths + [datastore_file(v, "vmware.log") for v in vmx_paths]
 
 

@@ -266,7 +266,7 @@ class _Run:
             for host in [self.sc.target.host]:
                 h = self.inv.host(host)
                 vmx = [v.vmx_path for v in self.inv.vms if v.host == host and v.vmx_path]
-                cur = LogCursors(self.pool.get(host), esxi_log_paths(h.log_dir, vmx), host)
+                cur = LogCursors(self.pool.get(host), esxi_log_paths(h.log_dir, vmx, h.version), host)
                 self.marks[host] = cur.mark()
                 self.cursors[host] = cur
             self.start_observing()
@@ -557,7 +557,10 @@ class HoldWatcher(threading.Thread):
         try:
             self._pool = self.pool_factory(self.inv)
             cursors = {
-                h: LogCursors(self._pool.get(h), esxi_log_paths(self.inv.host(h).log_dir), h) for h in self.hosts
+                h: LogCursors(
+                    self._pool.get(h), esxi_log_paths(self.inv.host(h).log_dir, version=self.inv.host(h).version), h
+                )
+                for h in self.hosts
             }
             for cur in cursors.values():
                 cur.mark()

@@ -21,6 +21,7 @@ from pathlib import Path
 from faultlab.sim import esxinode, firewall, labvcenter, netns, preflight, sshd, targets
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
+from faultlab.sim.esx4 import node as esx4node
 from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.manifest import Manifest, all_manifests, allocation_lock, process_start_time
 from faultlab.sim.node import BindMount, prepare_node_dir, run_in_node, start_daemon
@@ -223,9 +224,14 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         os.truncate(fh.fileno(), LUN_BYTES)
     targets.write_script(isc.node_dir / "bin" / targets.TARGET_COMMAND, targets.iscsi_target_script(layout))
 
+    classic = version == "4.1"  # ESX 4.x: a Service Console (faultlab.sim.esx4)
     for node in layout.esxi_nodes:
-        prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
-        esxinode.write_wrappers(node)
+        if classic:
+            prepare_node_dir(node, esx4node.esx4_mounts(layout, node))
+            esx4node.write_wrappers(node)
+        else:
+            prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
+            esxinode.write_wrappers(node)
     if layout.vcenter:
         prepare_node_dir(layout.vc_node, [])
 
@@ -254,9 +260,14 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         vcenter = vc_future.result() if vc_future else None
 
     for node in layout.esxi_nodes:
-        config = esxinode.write_config(layout, node, version, settings)
+        if classic:
+            config = esx4node.write_config(layout, node, *esx4node.split_settings(settings))
+            argv = esx4node.host_argv(config)
+        else:
+            config = esxinode.write_config(layout, node, version, settings)
+            argv = esxinode.host_argv(config)
         if hosts_running:
-            _start_host(node, config)
+            _start_host(node, argv)
     bridge = labvcenter.start_host_bridge(manifest, vcenter) if vcenter and hosts_running else None
     for node in layout.nodes:
         _wait_ssh(node)
@@ -272,8 +283,8 @@ def _start_target(node: NodeSpec) -> None:
     run_in_node(node, [str(node.node_dir / "bin" / targets.TARGET_COMMAND), "start"], timeout=READY_TIMEOUT + 10)
 
 
-def _start_host(node: NodeSpec, config: Path) -> None:
-    pidfile = start_daemon(node, "esxi-host", esxinode.host_argv(config))
+def _start_host(node: NodeSpec, argv: list[str]) -> None:
+    pidfile = start_daemon(node, "esxi-host", argv)
     sock = esxinode.control_socket(node)
 
     def ready() -> bool:
