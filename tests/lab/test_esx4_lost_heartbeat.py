@@ -1,0 +1,113 @@
+"""A real ESX 4.1 lab host whose Service Console runs out of memory: the Lost Heartbeat purple screen, the host gone
+and back, log cursors intact across it, and triage's KB 308590 diagnosis from the collected bytes."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faultlab.assertions.diagnose.common import DiagVerdict
+from faultlab.assertions.triage import triage
+from faultlab.harness.cursors import LogCursors, esxi_log_paths
+from faultlab.lab.errors import LabError
+from faultlab.lab.inventory import load_inventory
+from faultlab.lab.ssh import SshPool
+from faultlab.sim.lab import EmbeddedLab
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.destructive,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
+]
+
+# A process named VMap (HA's agent, KB 308590's culprit) that grows by 1 MB every 0.1 s for real, touched so it is
+# resident. Started over SSH in the Service Console; the purple screen's reboot kills it.
+LEAK = (
+    "import time\n"
+    "open('/proc/self/comm','w').write('VMap')\n"
+    "held=[]\n"
+    "while True:\n"
+    "    b=bytearray(1<<20); b[::4096]=b'x'*len(b[::4096]); held.append(b); time.sleep(0.1)\n"
+)
+
+
+def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[EmbeddedLab]:
+    with EmbeddedLab.up(hosts=1, vms=1, version="4.1", vcenter=False) as the_lab:
+        yield the_lab
+
+
+def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path: Path) -> None:
+    inv = load_inventory(lab.inventory_path)
+    host = inv.hosts[0]
+    assert host.version == "4.1" and host.log_dir == "/var/log"
+    varlog = lab.node(host.name).node_dir / "cos" / "varlog"
+    with SshPool(inv, command_timeout=20, attempts=2) as pool:
+        client = pool.get(host.name)
+        assert client.run("vmware -v").stdout == "VMware ESX 4.1.0 build-260247\n"
+        meminfo = client.run("cat /proc/meminfo").stdout
+        assert re.search(r"^MemTotal:\s+799732 kB$", meminfo, re.M) and re.search(
+            r"^SwapTotal:\s+554168 kB$", meminfo, re.M
+        )
+        assert "win01" in client.run("vim-cmd vmsvc/getallvms").stdout
+        wait_for("a first vmksummary sample", lambda: "hb: vmk loaded" in (varlog / "vmksummary").read_text(), 10)
+        cursors = LogCursors(client, esxi_log_paths(host.log_dir, version=host.version), host.name)
+        marks = cursors.mark()
+        client.run(f'nohup {sys.executable} -c "{LEAK}" >/dev/null 2>&1 &')
+
+        def reachable() -> bool:
+            try:
+                return client.run("true").succeeded
+            except LabError:
+                return False
+
+        wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5)
+        wait_for("the host to come back", reachable, 60, 0.5)
+        wait_for("the boot lines", lambda: (varlog / "vmksummary").read_text().count("Starting system...") == 2, 10)
+        chunks = cursors.collect()
+        meminfo_after = client.run("cat /proc/meminfo").stdout
+        assert client.run("vim-cmd vmsvc/power.getstate 16").stdout.endswith("Powered on\n")
+        old_cores = client.run("ls /root/old_cores").stdout.split()
+
+    # Cursors across the reboot: exactly the bytes written since the mark, none lost or repeated.
+    for path, mark in marks.items():
+        local = varlog / path.removeprefix("/var/log/")
+        assert chunks[path].data == local.read_bytes()[mark.size :], path
+    summary = chunks["/var/log/vmksummary"].data.decode()
+    vmkernel = chunks["/var/log/vmkernel"].data.decode()
+    vmap = [int(m) for m in re.findall(r"VMap-(\d+)", summary)]
+    assert len(vmap) >= 2 and vmap == sorted(vmap) and vmap[-1] > vmap[0], summary
+    assert "(comm=vmnixhbd pid=20 t=29 to=30 clt=1)." in vmkernel
+    assert re.search(r"Lost heartbeat \(comm=VMap pid=\d+ t=30 to=30 clt=1\)\.", vmkernel)
+    assert vmkernel.index("Host: 4781: COS Error: Lost heartbeat") < vmkernel.index("@BlueScreen: Lost heartbeat")
+    assert "Starting system..." in summary and "loaded VMkernel" in summary
+    assert any(n.startswith("vmkernel-zdump-") for n in old_cores) and any(
+        n.startswith(f"cos-core-{host.name}.") for n in old_cores
+    )
+
+    # Triage over the run's own bytes (plus /proc/meminfo as the COS shows it after the reboot): KB 308590 true.
+    for path, chunk in chunks.items():
+        (tmp_path / path.rsplit("/", 1)[-1]).write_bytes(chunk.data)
+    (tmp_path / "meminfo").write_text(meminfo_after)
+    [d] = [d for d in triage([tmp_path]).diagnoses if d.kb == "KB 308590"]
+    assert d.verdict is DiagVerdict.TRUE, d.summary
+    assert d.figures["culprit"] == "VMap"
+    print("\nvmksummary:\n" + summary + "\nvmkernel:\n" + vmkernel + "\n" + str(d.figures))
