@@ -27,14 +27,14 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
 ]
 
-# A process named VMap (HA's agent, KB 308590's culprit) that grows by 1 MB every 0.1 s for real, touched so it is
+# A process named VMap (HA's agent, KB 308590's culprit) that grows by 1 MB every 0.5 s for real, touched so it is
 # resident. Started over SSH in the Service Console; the purple screen's reboot kills it.
 LEAK = (
     "import time\n"
     "open('/proc/self/comm','w').write('VMap')\n"
     "held=[]\n"
     "while True:\n"
-    "    b=bytearray(1<<20); b[::4096]=b'x'*len(b[::4096]); held.append(b); time.sleep(0.1)\n"
+    "    b=bytearray(1<<20); b[::4096]=b'x'*len(b[::4096]); held.append(b); time.sleep(0.5)\n"
 )
 
 
