@@ -4,8 +4,10 @@ the heartbeat timeout, and the whole story read back by the real parsers and the
 from __future__ import annotations
 
 import calendar
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +161,56 @@ def test_whole_story_reads_as_kb308590(tmp_path: Path) -> None:
     assert d.verdict is DiagVerdict.TRUE, d.summary
     assert d.figures["culprit"] == "VMap"
     assert d.figures["swap_used_pct"] == 100.0
+
+
+def test_host_process_crashes_writes_dumps_and_boots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's state machine with the node's boundaries faked (no iptables, no kill): a VMap that grows fills the
+    COS, the heartbeat is lost, the purple screen is logged, the dumps are written and moved, the host boots."""
+    from faultlab.sim.esx4 import host as esx4host
+
+    vmfs = tmp_path / "vmfs"
+    vmfs.mkdir()
+    cfg = {
+        "host_name": "esx01",
+        "node_dir": str(tmp_path),
+        "log_dir": str(tmp_path / "varlog"),
+        "control_socket": str(tmp_path / "ctl.sock"),
+        "version_profile": "4.1",
+        "vms": [{"name": "win01", "datastore": "ds-nfs01", "vmx_file": "win01/win01.vmx"}],
+        "iscsi_datastores": [{"volume_uuid": "4533e089-1dfcdd21-f1d3-001a140ebdca", "mount_point": str(vmfs)}],
+        "nfs_datastores": [],
+        "cos": {"minute_s": 0.01, "vmksummary_s": 0.05, "reboot_s": 0.1, "poll_s": 0.01, "growth_scale": 1},
+    }
+    walls: list[bool] = []
+    monkeypatch.setattr(esx4host.Esx4Host, "_ssh", lambda self, allow: walls.append(allow))
+    monkeypatch.setattr(esx4host.Esx4Host, "_kill_cos", lambda self: size.update(kb=10_000))
+    size = {"kb": 10_000}
+
+    def scan() -> list[Proc]:
+        size["kb"] += 40_000
+        return [Proc(9173, "VMap", size["kb"], size["kb"])]
+
+    h = esx4host.Esx4Host(cfg)
+    h.memory.scan = scan
+    h.boot(first=True)
+    deadline = time.monotonic() + 10
+    while not h.crashes and time.monotonic() < deadline:  # the host's own loop, at its poll period
+        h.tick()
+        h.summary()
+        h.stop.wait(h.knobs.poll_s)
+    assert h.crashes == 1 and h.up and walls == [True, False, True]
+    summary = (tmp_path / "varlog" / "vmksummary").read_text()
+    vmk = (tmp_path / "varlog" / "vmkernel").read_text()
+    assert summary.count("Starting system...") == 2 and "loaded VMkernel" in summary
+    assert "(comm=vmnixhbd pid=20 t=29 to=30 clt=1)." in vmk and "(comm=VMap pid=9173 t=30 to=30 clt=1)." in vmk
+    assert "cpu7:1047)Dump: 354: Dumping core to '/volumes/4533e089-1dfcdd21-f1d3-001a140ebdca/cos-core-esx01'" in vmk
+    assert (vmfs / "cos-core-esx01").exists()
+    old = sorted(p.name for p in (tmp_path / "cos" / "root" / "old_cores").iterdir())
+    assert old[0] == "cos-core-esx01.9173.core.gz" and old[1].startswith("vmkernel-zdump-")
+    assert "@BlueScreen: Lost heartbeat" in (tmp_path / "cos" / "root" / "old_cores" / old[1]).read_text()
+    meminfo = (tmp_path / "cos" / "meminfo").read_text()
+    assert "SwapTotal:        554168 kB" in meminfo
+    vmap = [int(x) for x in re.findall(r"VMap-(\d+)", summary)]
+    assert vmap == sorted(vmap) and len(vmap) >= 2
+    snap = h.snapshot()
+    assert snap["vms"][0]["powerState"] == "poweredOn" and snap["crashes"] == 1
