@@ -86,6 +86,11 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path
         meminfo_after = client.run("cat /proc/meminfo").stdout
         assert client.run("vim-cmd vmsvc/power.getstate 16").stdout.endswith("Powered on\n")
         old_cores = client.run("ls /root/old_cores").stdout.split()
+        made = client.run("cd /tmp && vm-support").stdout.strip()
+        assert made.startswith("File: /tmp/esx-"), made
+        bundle = tmp_path / "bundle" / made.rsplit("/", 1)[-1]
+        bundle.parent.mkdir()
+        bundle.write_bytes(client.read_file(made.removeprefix("File: ")))
 
     # Cursors across the reboot: exactly the bytes written since the mark, none lost or repeated.
     for path, mark in marks.items():
@@ -110,4 +115,7 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path
     [d] = [d for d in triage([tmp_path]).diagnoses if d.kb == "KB 308590"]
     assert d.verdict is DiagVerdict.TRUE, d.summary
     assert d.figures["culprit"] == "VMap"
+    # `faultlab triage` on the host's vm-support bundle taken after the reboot: the same diagnosis.
+    [b] = [d for d in triage([bundle]).diagnoses if d.kb == "KB 308590"]
+    assert b.verdict is DiagVerdict.TRUE and b.figures["culprit"] == "VMap", b.summary
     print("\nvmksummary:\n" + summary + "\nvmkernel:\n" + vmkernel + "\n" + str(d.figures))

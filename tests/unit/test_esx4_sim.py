@@ -214,3 +214,20 @@ def test_host_process_crashes_writes_dumps_and_boots(tmp_path: Path, monkeypatch
     assert vmap == sorted(vmap) and len(vmap) >= 2
     snap = h.snapshot()
     assert snap["vms"][0]["powerState"] == "poweredOn" and snap["crashes"] == 1
+
+
+def test_vm_support_bundle_is_read_by_triage(tmp_path: Path) -> None:
+    from faultlab.sim.esx4.commands import vm_support
+
+    logs = tmp_path / "varlog"
+    (logs / "vmware").mkdir(parents=True)
+    (logs / "vmksummary").write_text(lines.vmkhalt(1268148374, "esx01", "Starting") + "\n")
+    (logs / "vmware" / "hostd.log").write_text("")
+    mi = tmp_path / "meminfo"
+    mi.write_text(lines.meminfo(799732, 500000, 554168, 554168))
+    out = tmp_path / "out"
+    out.mkdir()
+    bundle = vm_support("esx01", out, logs, mi)
+    assert re.fullmatch(r"esx-esx01-\d{4}-\d\d-\d\d--\d\d\.\d\d-\d+\.tgz", bundle.name)
+    report = triage([bundle])
+    assert [e.name for e in report.all_events] == ["host.boot"] and report.all_events[0].host == "esx01"

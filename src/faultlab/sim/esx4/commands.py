@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+import tarfile
+import time
+from pathlib import Path
 from typing import Any
 
 from faultlab.sim.esx4 import lines
@@ -32,8 +36,31 @@ def _vm(snap: dict[str, Any], vmid: str) -> dict[str, Any] | None:
     return next((vm for vm in snap["vms"] if str(vm["vmid"]) == vmid), None)
 
 
+def vm_support(
+    host: str, out_dir: Path, log_dir: Path = Path("/var/log"), meminfo: Path = Path("/proc/meminfo")
+) -> Path:
+    """`vm-support`: a .tgz named esx-<host>-<YYYY-MM-DD>--<HH.MM>-<pid> (the name form triage knows from ESX
+    bundles) holding var/log/{vmkernel*,vmkwarning*,vmksummary*,messages*,vmware/hostd*} and proc/meminfo (KB
+    308590: meminfo "is included in the vm-support log bundle"). Its console text and exact member layout have no
+    real ESX 4 sample here: the real script prints progress lines first; this one prints only the file name."""
+    stamp = time.strftime("%Y-%m-%d--%H.%M", time.gmtime())
+    base = f"esx-{host}-{stamp}-{os.getpid()}"  # the form of ESXi bundles (sources.py); ESX 4 unsampled
+    path = out_dir / f"{base}.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for pattern in ("vmkernel*", "vmkwarning*", "vmksummary*", "messages*", "vmware/hostd*"):
+            for f in sorted(log_dir.glob(pattern)):
+                tar.add(f, arcname=f"{base}/var/log/{f.relative_to(log_dir)}")
+        data = meminfo.read_bytes()
+        info = tarfile.TarInfo(f"{base}/proc/meminfo")
+        info.size, info.mtime = len(data), int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 def run(name: str, args: list[str], control: str) -> tuple[int, str]:
     snap: dict[str, Any] = call(control, "snapshot")
+    if name == "vm-support":
+        return 0, f"File: {vm_support(str(snap['host']), Path.cwd())}\n"
     if name == "vmware":
         if args[:1] in (["-v"], ["--version"]):
             return 0, lines.vmware_v(str(snap["version"]))

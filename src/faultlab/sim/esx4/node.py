@@ -15,7 +15,7 @@ from faultlab.sim.topology import Layout, NodeSpec
 
 HOST_MODULE = "faultlab.sim.esx4.host"
 LOG_DIR = "/var/log"  # the COS's syslog directory (KB 308590: /var/log/vmksummary; vmkernel, messages beside it)
-COMMANDS = ("vmware", "esxcfg-nas", "vim-cmd", "vmware-cmd")
+COMMANDS = ("vmware", "esxcfg-nas", "vim-cmd", "vmware-cmd", "vm-support")
 # The fast profile: the 30-minute heartbeat timeout in 30 x 0.2 s, vmksummary every 2 s, reboot after 4 s, a real
 # process's growth counted 64 times (a 10 MB leak stands for 640 MB of COS memory). Labelled wherever shown.
 FAST_COS: dict[str, float] = {"minute_s": 0.2, "vmksummary_s": 2.0, "reboot_s": 4.0, "growth_scale": 64.0}
