@@ -85,7 +85,7 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path
         chunks = cursors.collect()
         meminfo_after = client.run("cat /proc/meminfo").stdout
         assert client.run("vim-cmd vmsvc/power.getstate 16").stdout.endswith("Powered on\n")
-        old_cores = client.run("ls /root/old_cores").stdout.split()
+        old_cores = client.run("ls /var/core").stdout.split()
         made = client.run("cd /tmp && vm-support").stdout.strip()
         assert made.startswith("File: /tmp/esx-"), made
         bundle = tmp_path / "bundle" / made.rsplit("/", 1)[-1]

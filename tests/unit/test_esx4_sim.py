@@ -205,9 +205,9 @@ def test_host_process_crashes_writes_dumps_and_boots(tmp_path: Path, monkeypatch
     assert "(comm=vmnixhbd pid=20 t=29 to=30 clt=1)." in vmk and "(comm=VMap pid=9173 t=30 to=30 clt=1)." in vmk
     assert "cpu7:1047)Dump: 354: Dumping core to '/volumes/4533e089-1dfcdd21-f1d3-001a140ebdca/cos-core-esx01'" in vmk
     assert (vmfs / "cos-core-esx01").exists()
-    old = sorted(p.name for p in (tmp_path / "cos" / "root" / "old_cores").iterdir())
+    old = sorted(p.name for p in (tmp_path / "cos" / "core").iterdir())
     assert old[0] == "cos-core-esx01.9173.core.gz" and old[1].startswith("vmkernel-zdump-")
-    assert "@BlueScreen: Lost heartbeat" in (tmp_path / "cos" / "root" / "old_cores" / old[1]).read_text()
+    assert "@BlueScreen: Lost heartbeat" in (tmp_path / "cos" / "core" / old[1]).read_text()
     meminfo = (tmp_path / "cos" / "meminfo").read_text()
     assert "SwapTotal:        554168 kB" in meminfo
     vmap = [int(x) for x in re.findall(r"VMap-(\d+)", summary)]

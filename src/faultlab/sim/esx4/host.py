@@ -78,7 +78,7 @@ class Esx4Host:
         )
         self.heartbeat = Heartbeat(self.knobs.minute_s)
         self.meminfo_path = Path(cfg.get("meminfo_file") or self.node_dir / "cos" / "meminfo")
-        self.root_dir = Path(cfg.get("root_dir") or self.node_dir / "cos" / "root")
+        self.core_dir = Path(cfg.get("core_dir") or self.node_dir / "cos" / "core")
         self.vms = [
             {"vmid": i * 16, "name": v["name"], "datastore": v["datastore"], "vmx_file": v["vmx_file"], "power": "off"}
             for i, v in enumerate(cfg["vms"], start=1)
@@ -116,14 +116,12 @@ class Esx4Host:
                 vm["power"] = "on"
 
     def _move_coredumps(self, now: int) -> None:
-        """KB 308590: the zdump is "named after the date and time of the next successful startup", placed in /root/ and
-        rotated to /root/old_cores/; the cos-core .core.gz lands in /root/old_cores/ or /var/core/."""
-        old = self.root_dir / "old_cores"
-        old.mkdir(parents=True, exist_ok=True)
-        zdump = self.root_dir / lines.zdump_name(now)
-        zdump.write_text(self._dump_log, encoding="utf-8")  # the zdump carries the VMkernel log of the crash
-        zdump.rename(old / zdump.name)
-        (old / lines.cos_core_name(self.name, self._dump_pid)).write_bytes(b"")  # no real COS image: an empty file
+        """KB 308590: the zdump is "named after the date and time of the next successful startup" and "placed in /root/
+        or /var/core/"; the cos-core .core.gz "in /root/old_cores/ or /var/core/". Here: /var/core (the lab's /root
+        is the machine's own). The zdump carries the VMkernel log of the crash; the COS image is an empty file."""
+        self.core_dir.mkdir(parents=True, exist_ok=True)
+        (self.core_dir / lines.zdump_name(now)).write_text(self._dump_log, encoding="utf-8")
+        (self.core_dir / lines.cos_core_name(self.name, self._dump_pid)).write_bytes(b"")
 
     _dump_log = ""
     _dump_pid = 0

@@ -1,4 +1,4 @@
-"""An ESX 4.x node of the embedded lab: its filesystem view (/var/log, /root, the COS's /proc/meminfo), commands,
+"""An ESX 4.x node of the embedded lab: its filesystem view (/var/log, /var/core, the COS's /proc/meminfo), commands,
 host config and process. The harness reaches it as a real ESX 4 host: SSH into the Service Console."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from faultlab.sim.node import BindMount, node_dirs
 from faultlab.sim.topology import Layout, NodeSpec
 
 HOST_MODULE = "faultlab.sim.esx4.host"
+VAR_CORE = Path("/var/core")
 LOG_DIR = "/var/log"  # the COS's syslog directory (KB 308590: /var/log/vmksummary; vmkernel, messages beside it)
 COMMANDS = ("vmware", "esxcfg-nas", "vim-cmd", "vmware-cmd", "vm-support")
 # The fast profile: the 30-minute heartbeat timeout in 30 x 0.2 s, vmksummary every 2 s, reboot after 4 s, a real
@@ -26,17 +27,20 @@ def cos_dir(node: NodeSpec) -> Path:
 
 
 def esx4_mounts(layout: Layout, node: NodeSpec) -> list[BindMount]:
-    """The ESXi mounts (/vmfs) plus the COS's own /var/log, /root and /proc/meminfo (the model's file)."""
+    """The ESXi mounts (/vmfs) plus the COS's own /var/log, /var/core and /proc/meminfo (the model's file)."""
     cos = cos_dir(node)
-    for sub in ("varlog", "root"):
+    for sub in ("varlog", "core"):
         (cos / sub).mkdir(parents=True, exist_ok=True)
+    # /root cannot be the node's own (the lab's python may live under it): the dumps go to /var/core, KB 308590's
+    # other place. The mount point is made in the root filesystem once, empty, like /vmfs.
+    VAR_CORE.mkdir(mode=0o755, exist_ok=True)
     mi = cos / "meminfo"
     if not mi.exists():
         mi.write_text(meminfo(799732, 799732, 554168, 554168), encoding="ascii")
     return [
         *esxinode.esxi_mounts(layout, node),
         BindMount(cos / "varlog", Path(LOG_DIR)),
-        BindMount(cos / "root", Path("/root")),
+        BindMount(cos / "core", VAR_CORE),
         BindMount(mi, Path("/proc/meminfo")),
     ]
 
@@ -58,7 +62,7 @@ def write_config(layout: Layout, node: NodeSpec, settings: dict[str, int | str],
     cfg: dict[str, Any] = dict(esxinode.host_config(layout, node, "4.1", settings))
     cfg["log_dir"] = str(cos_dir(node) / "varlog")
     cfg["meminfo_file"] = str(cos_dir(node) / "meminfo")
-    cfg["root_dir"] = str(cos_dir(node) / "root")
+    cfg["core_dir"] = str(cos_dir(node) / "core")
     cfg["cos"] = cos
     path = node.node_dir / "host.json"
     path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
