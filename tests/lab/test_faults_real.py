@@ -25,9 +25,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from faultlab.harness.cli_heal import heal_app
+from faultlab.harness.cli.heal import heal_app
 from faultlab.harness.cursors import LogCursors, esxi_log_paths, measure_skew, watch
-from faultlab.harness.faults import Fault, Injector, heal_ledger, plan_fault, timer_running, wait_for
+from faultlab.harness.faults import (
+    Fault,
+    FaultRefusedError,
+    Injector,
+    heal_ledger,
+    plan_fault,
+    timer_running,
+    wait_for,
+)
 from faultlab.harness.ledger import Ledger
 from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
@@ -175,8 +183,8 @@ def pool(lab: Lab) -> Iterator[SshPool]:
 
 
 def _blackhole(lab: Lab, run_id: str, hold_s: float = 60, grace_s: float = 0, kind: str = "network-blackhole") -> Fault:
-    return plan_fault(lab.inventory, kind=kind, on="tgt01", run_id=run_id, scenario_vms=["win01"], hold_s=hold_s,
-                      grace_s=grace_s)  # fmt: skip
+    return plan_fault(lab.inventory, {"kind": kind, "on": "tgt01"}, run_id=run_id, scenario_vms=["win01"],
+                      hold_s=hold_s, grace_s=grace_s)  # fmt: skip
 
 
 def test_blackhole_drops_traffic_and_heal_removes_only_ours(
@@ -247,8 +255,8 @@ def test_faultlab_heal_clears_the_ledger_of_a_killed_run(lab: Lab, pool: SshPool
         from faultlab.lab.ssh import SshPool
         inv = load_inventory({str(lab.inventory_path)!r})
         ledger = Ledger.create("killed", Path({str(state)!r}), inventory={str(lab.inventory_path)!r})
-        fault = plan_fault(inv, kind="network-blackhole", on="tgt01", run_id="killed", scenario_vms=["win01"],
-                           hold_s=600)
+        fault = plan_fault(inv, {{"kind": "network-blackhole", "on": "tgt01"}}, run_id="killed",
+                           scenario_vms=["win01"], hold_s=600)
         Injector(SshPool(inv), ledger).inject(fault)
         print("injected", flush=True)
         threading.Event().wait()
@@ -347,7 +355,7 @@ def test_blackhole_on_the_embedded_nfs_target_is_seen_live_and_healed(
     assert abs(skew.offset_s) <= skew.uncertainty_s + 0.05  # same kernel clock
     ledger = Ledger.create("emb1", tmp_path)
     injector = Injector(epool, ledger)
-    fault = plan_fault(embedded, kind="network-blackhole", on="nfs01", run_id="emb1",
+    fault = plan_fault(embedded, {"kind": "network-blackhole", "on": "nfs01"}, run_id="emb1",
                        scenario_vms=[v.name for v in embedded.vms], hold_s=120)  # fmt: skip
     injector.inject(fault)
     try:
@@ -373,7 +381,7 @@ def test_service_stop_and_freeze_on_the_embedded_nfs_target(
     names = [v.name for v in embedded.vms]
     target = StorageTargetRole.of(embedded, "nfs01", epool.get("nfs01"))
     for i, kind in enumerate(("service-stop", "process-freeze")):
-        fault = plan_fault(embedded, kind=kind, on="nfs01", run_id="emb2", fault_id=f"f{i}", scenario_vms=names,
+        fault = plan_fault(embedded, {"kind": kind, "on": "nfs01"}, run_id="emb2", fault_id=f"f{i}", scenario_vms=names,
                            hold_s=60)  # fmt: skip
         injector.inject(fault)
         state = target.run_service("status", check=False).stdout
@@ -392,7 +400,7 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
     cursors.mark()
     ledger = Ledger.create("emb3", tmp_path)
     injector = Injector(epool, ledger)
-    fault = plan_fault(embedded, kind="lun-remove", on="iscsi01", run_id="emb3",
+    fault = plan_fault(embedded, {"kind": "lun-remove", "on": "iscsi01"}, run_id="emb3",
                        scenario_vms=[v.name for v in embedded.vms], hold_s=60)  # fmt: skip
     luns = "tgtadm --lld iscsi --op show --mode target | grep -c 'LUN: 1$' || true"
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
@@ -408,3 +416,56 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
         assert injector.heal(fault).status == "healed"  # checked with the inventory's lun_status
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
     assert injector.heal(fault).status == "already healed" and ledger.close()
+
+
+def test_lun_remove_with_an_explicit_lun_removes_that_lun_and_refuses_one_not_presented(
+    embedded: Inventory, epool: SshPool, tmp_path: Path
+) -> None:
+    """`lun: 2` on a target presenting LUNs 1 and 2 removes LUN 2 only (the datastore's LUN 1 and its host are not
+    touched) and heal presents the same disk again; `lun: 7`, not presented, is refused before anything changes."""
+    target = epool.get("iscsi01")
+    host = EsxiHost.of(embedded, "esx01", epool.get("esx01"))
+    show = "tgtadm --lld iscsi --op show --mode target"
+
+    def luns() -> list[str]:
+        return [ln.split()[1] for ln in target.run(show).stdout.splitlines() if ln.strip().startswith("LUN: ")]
+
+    def lun2_block() -> str:
+        return target.run(f"{show} | awk '$1 == \"LUN:\" {{ on = ($2 == 2) }} on'").stdout
+
+    ledger = Ledger.create("emb4", tmp_path / "state")
+    injector = Injector(epool, ledger)
+    assert luns() == ["0", "1"]  # LUN 0: tgt's controller; LUN 1: the VMFS datastore's disk
+    not_there = plan_fault(embedded, {"kind": "lun-remove", "on": "iscsi01", "lun": 7}, run_id="emb4", fault_id="f7",
+                           scenario_vms=[], hold_s=60)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match=r"does not present LUN 7 .*LUN 7 not presented.*nothing was changed"):
+        injector.inject(not_there)
+    assert luns() == ["0", "1"] and ledger.entries == [] and Ledger.load(ledger.path).entries == []
+    assert injector.heal(not_there).status == "not injected" and luns() == ["0", "1"]  # heal adds no LUN 7 either
+    assert target.run(f"pgrep -f '[f]aultlab-deadman {not_there.tag};'").exit_status == 1  # no timer was started
+
+    disk = tmp_path / "lun2.img"
+    with disk.open("wb") as fh:
+        fh.truncate(16 << 20)
+    add = f"tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 2 --backing-store {disk}"
+    assert target.run(add).exit_status == 0
+    try:
+        before = lun2_block()
+        assert f"Backing store path: {disk}" in before and luns() == ["0", "1", "2"]
+        # no datastore of the inventory is on LUN 2: no VM to name
+        fault = plan_fault(
+            embedded, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="emb4", scenario_vms=[], hold_s=60
+        )
+        assert fault.params["lun_remove"] == "faultlab-target lun-remove 2" and fault.heal_shell().endswith("add 2")
+        injector.inject(fault)
+        try:
+            assert luns() == ["0", "1"] and fault.verify_active(epool) is True
+            assert target.run("faultlab-target lun-status 1").exit_status == 0
+            assert host.devices()[0].status != "not connected"  # the host's datastore LUN is not the one removed
+        finally:
+            assert injector.heal(fault).status == "healed"
+        assert luns() == ["0", "1", "2"] and lun2_block() == before  # same backing store, same serial
+        assert ledger.close()
+    finally:
+        target.run("tgtadm --lld iscsi --op delete --mode logicalunit --tid 1 --lun 2")
+    assert luns() == ["0", "1"]

@@ -44,17 +44,20 @@ def wait_for(what: str, cond: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(POLL_S)
 
 
+LAB_SHAPE = {"hosts": 1, "vms": 1, "vcenter": False}
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Reboot]:
-    with EmbeddedLab.up(hosts=1, vms=1, vcenter=False) as embedded:
-        assert embedded.hosts_running, "the simulated ESXi host process is not installed"
-        inv = load_inventory(embedded.inventory_path)
-        with SshPool(inv, command_timeout=30) as pool:
-            esx = pool.get(HOST)
-            (entry,) = parse_getallvms(esx.run(["vim-cmd", "vmsvc/getallvms"], check=True).stdout)
-            ds, rel = re.fullmatch(r"\[(.+)\] (.+)", entry.file).groups()  # type: ignore[union-attr]
-            vm_log = f"/vmfs/volumes/{ds}/{os.path.dirname(rel)}/vmware.log"
-            yield Reboot(esx, entry.vmid, vm_log)
+def lab(embedded_lab: EmbeddedLab) -> Iterator[Reboot]:
+    embedded = embedded_lab
+    assert embedded.hosts_running, "the simulated ESXi host process is not installed"
+    inv = load_inventory(embedded.inventory_path)
+    with SshPool(inv, command_timeout=30) as pool:
+        esx = pool.get(HOST)
+        (entry,) = parse_getallvms(esx.run(["vim-cmd", "vmsvc/getallvms"], check=True).stdout)
+        ds, rel = re.fullmatch(r"\[(.+)\] (.+)", entry.file).groups()  # type: ignore[union-attr]
+        vm_log = f"/vmfs/volumes/{ds}/{os.path.dirname(rel)}/vmware.log"
+        yield Reboot(esx, entry.vmid, vm_log)
 
 
 def heartbeat(lab: Reboot) -> str:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from faultlab.harness.cli_lab import lab_app
+from faultlab.harness.cli.lab import lab_app
 from faultlab.sim import esxinode, firewall, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
 from faultlab.sim.manifest import all_manifests
@@ -27,11 +27,14 @@ pytestmark = [
 ]
 
 
+LAB_SHAPE = {"hosts": 1, "vms": 2, "start_hosts": False}
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[EmbeddedLab]:
+def lab(embedded_lab: EmbeddedLab) -> Iterator[EmbeddedLab]:
     # The host processes are another module's work; this file checks the infrastructure around them.
-    with EmbeddedLab.up(hosts=1, vms=2, start_hosts=False) as the_lab:
-        yield the_lab
+    the_lab = embedded_lab
+    yield the_lab
 
 
 def ssh(lab: EmbeddedLab, node: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -177,7 +180,7 @@ def test_inventory_describes_the_lab(lab: EmbeddedLab) -> None:
     assert Path(inv["ssh"]["private_key"]).is_file() and Path(inv["ssh"]["known_hosts"]).is_file()
     assert [vm["name"] for vm in inv["vms"]] == ["win01", "win02"]
     iscsi = next(t for t in inv["storage_targets"] if t["kind"] == "iscsi")
-    assert iscsi["service"]["lun_remove"] == "faultlab-target lun-remove"
+    assert iscsi["service"]["lun_remove"] == "faultlab-target lun-remove {lun}"  # the harness fills in the LUN
 
 
 def _leftovers(lab_id: str) -> list[str]:

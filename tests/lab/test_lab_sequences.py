@@ -155,19 +155,22 @@ def assert_check(result: CheckResult) -> None:
     assert result.passed, "\n".join(result.lines())
 
 
+LAB_SHAPE = {"hosts": 1, "vms": len(VMS)}
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
-    with EmbeddedLab.up(hosts=1, vms=len(VMS)) as embedded:
-        assert embedded.hosts_running, "the simulated ESXi host process is not installed"
-        inv = load_inventory(embedded.inventory_path)
-        with SshPool(inv, command_timeout=30) as pool:
-            the_lab = Lab(embedded, inv, pool)
-            deadline = time.monotonic() + 30
-            for vm in VMS:  # the guests are up once their VMX has written vmware.log through NFS
-                while (st := the_lab.esx.stat(the_lab.vm_log(vm))) is None or st.size == 0:
-                    assert time.monotonic() < deadline, f"{vm}: vmware.log not written within 30 s of lab up"
-                    time.sleep(POLL_S)
-            yield the_lab
+def lab(embedded_lab: EmbeddedLab) -> Iterator[Lab]:
+    embedded = embedded_lab
+    assert embedded.hosts_running, "the simulated ESXi host process is not installed"
+    inv = load_inventory(embedded.inventory_path)
+    with SshPool(inv, command_timeout=30) as pool:
+        the_lab = Lab(embedded, inv, pool)
+        deadline = time.monotonic() + 30
+        for vm in VMS:  # the guests are up once their VMX has written vmware.log through NFS
+            while (st := the_lab.esx.stat(the_lab.vm_log(vm))) is None or st.size == 0:
+                assert time.monotonic() < deadline, f"{vm}: vmware.log not written within 30 s of lab up"
+                time.sleep(POLL_S)
+        yield the_lab
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from faultlab.harness.cli_lab import lab_app
+from faultlab.harness.cli.lab import lab_app
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.vsphere import PropertyChange, PropertyWatch, VsphereEvent, VsphereSession
 from faultlab.sim import labvcenter, netns

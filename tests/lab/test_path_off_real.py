@@ -7,7 +7,6 @@ path list`, the host's TCP connections to the iSCSI portal, and vobd through log
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,20 +19,19 @@ from faultlab.harness.ledger import Ledger
 from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import Inventory, load_inventory
 from faultlab.lab.ssh import SshPool
+from faultlab.sim.lab import EmbeddedLab
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
 ISCSI_SESSIONS = "ss -Htn state established '( dport = :3260 )' | wc -l"  # the host's logins to the portal
 
 
-@pytest.fixture(scope="module")
-def embedded() -> Iterator[Inventory]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (sudo .venv/bin/pytest -m lab ...)")
-    from faultlab.sim.lab import EmbeddedLab  # only the tests start the simulator
+LAB_SHAPE = {"hosts": 1, "vms": 1, "vcenter": False}
 
-    with EmbeddedLab.up(hosts=1, vms=1, vcenter=False) as lab:
-        yield load_inventory(lab.inventory_path)
+
+@pytest.fixture(scope="module")
+def embedded(embedded_lab: EmbeddedLab) -> Inventory:
+    return load_inventory(embedded_lab.inventory_path)
 
 
 @pytest.fixture
@@ -67,11 +65,11 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
 
     # The NFS datastore holds a VM the scenario does not name: switching "its" paths off is refused.
     with pytest.raises(FaultRefusedError) as refused:
-        plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po0", scenario_vms=[], hold_s=30,
+        plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po0", scenario_vms=[], hold_s=30,
                    datastore="ds-nfs01")  # fmt: skip
     assert refused.value.vms == (vm.name,)
     # The VMFS datastore holds no VM: nobody to name, the fault is planned for its device only.
-    fault = plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po1", scenario_vms=[], hold_s=30,
+    fault = plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po1", scenario_vms=[], hold_s=30,
                        datastore=vmfs.name)  # fmt: skip
     assert fault.params == {"devices": [vmfs.naa_id]}
 
@@ -142,7 +140,7 @@ def test_a_path_left_off_by_a_dead_harness_is_switched_back_by_the_dead_man_time
     vmfs = next(d for d in embedded.datastores if d.type == "vmfs")
     host = EsxiHost.of(embedded, "esx01", pool.get("esx01"))
     assert wait_for(lambda: [p.state for p in host.paths()] == ["active"], 60, 0.5), "the LUN's path is not up"
-    fault = plan_fault(embedded, kind="esxi-path-off", on="esx01", run_id="po2", scenario_vms=[], hold_s=1,
+    fault = plan_fault(embedded, {"kind": "esxi-path-off", "on": "esx01"}, run_id="po2", scenario_vms=[], hold_s=1,
                        grace_s=2, datastore=vmfs.name)  # fmt: skip
     ledger = Ledger.create("po2", tmp_path)
     Injector(pool, ledger).inject(fault)

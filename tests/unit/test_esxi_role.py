@@ -342,7 +342,7 @@ class PathHost:
 def test_path_off_never_turns_on_a_path_that_was_off_before(spelling: str) -> None:
     node = PathHost(spelling)
     fault = Fault("esxi-path-off", "esx01", "r1", "f1", 60.0, {"paths": ["vmhba64:C0:T0:L1", "vmhba64:C1:T0:L1"]})
-    assert fault.resolve(node) is True and fault.params["prior_off"] == {"vmhba64:C1:T0:L1": spelling}
+    assert fault.preflight(node) is True and fault.params["prior_off"] == {"vmhba64:C1:T0:L1": spelling}
     fault.inject(node)
     assert fault.verify_active(node) is True and fault.params["off_state"] == [spelling]
     assert "vmhba64:C1:T0:L1" not in fault.heal_shell()

@@ -10,23 +10,34 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar, Literal, get_args
 
 import pytest
 
 from faultlab.harness.faults import (
+    FAULT_KINDS,
+    KINDS,
     Fault,
     FaultError,
     FaultRefusedError,
+    FaultSection,
     Injector,
+    heal_ledger,
     heal_leftovers,
+    parse_section,
     plan_fault,
     wait_for,
 )
 from faultlab.harness.faults.deadman import _match_script, marker_path, timer_script
+from faultlab.harness.faults.kinds.base import FaultKind, FaultRef, Params, PlanContext, exits_zero, run_line
+from faultlab.harness.faults.kinds.network import NetworkParams
 from faultlab.harness.ledger import Ledger
-from faultlab.lab.errors import FaultNotAllowedError
-from faultlab.lab.inventory import Inventory, parse_inventory
+from faultlab.harness.scenario import parse_scenario
+from faultlab.lab.errors import ConfigError, FaultNotAllowedError
+from faultlab.lab.esxi import Runner
+from faultlab.lab.inventory import Datastore, Inventory, parse_inventory
 from faultlab.lab.ssh import CommandResult
+from faultlab.lab.target import Rule
 
 INVENTORY = """
 version: 1
@@ -95,7 +106,7 @@ class FakeNode:
         self.chain: list[tuple[str, ...]] = []
         self.commands: list[str] = []
         self.service = "running"  # running | stopped | frozen
-        self.lun = True
+        self.luns = {1}  # the LUNs the target presents
         self.path_state = "active"
         self.timers: dict[int, str] = {}  # pid -> tag
         self.next_pid = 4000
@@ -103,6 +114,7 @@ class FakeNode:
         self.break_iptables_insert = False
         self.sudo_used = False
         self.markers: set[str] = set()
+        self.extra: dict[str, Callable[[list[str]], CommandResult]] = {}  # first word -> a test's own command
 
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
         line = argv if isinstance(argv, str) else shlex.join(argv)
@@ -139,6 +151,10 @@ class FakeNode:
             return ok()
         return self._service(words)
 
+    @property
+    def lun(self) -> bool:
+        return 1 in self.luns
+
     def fire(self, pid: int, heal_line: str) -> None:
         """The timer's sleep ran out: it runs the heal and leaves its marker when the heal succeeded."""
         tag = self.timers.pop(pid)
@@ -167,6 +183,8 @@ class FakeNode:
 
     def _service(self, words: list[str]) -> CommandResult:
         cmd = " ".join(words)
+        if words[0] in self.extra:
+            return self.extra[words[0]](words)
         if cmd in ("svc stop", "tgt stop"):
             self.service = "stopped"
         elif cmd in ("svc start", "tgt start"):
@@ -177,16 +195,18 @@ class FakeNode:
             self.service = "frozen"
         elif cmd == "svc thaw":
             self.service = "running"
-        elif cmd == "lun remove":
-            if not self.lun:
-                return ok(status=22, err="can't find the logical unit")
-            self.lun = False
-        elif cmd == "lun status":
-            return ok("LUN 1 presented\n" if self.lun else "", 0 if self.lun else 3)
-        elif cmd == "lun add":
-            if self.lun:
+        elif words[0] == "lun":  # lun remove|add|status [N]: tgtadm's answers for LUN N (default 1)
+            n = int(words[2]) if len(words) > 2 else 1
+            if words[1] == "status":
+                return ok(f"LUN {n} presented\n" if n in self.luns else "", 0 if n in self.luns else 3)
+            if words[1] == "remove":
+                if n not in self.luns:
+                    return ok(status=22, err="can't find the logical unit")
+                self.luns.discard(n)
+            elif n in self.luns:
                 return ok(status=22, err="this logical unit number already exists")
-            self.lun = True
+            else:
+                self.luns.add(n)
         elif words[:4] == ["esxcli", "storage", "core", "path"]:
             if words[4] == "list":
                 return ok(PATH_LIST.format(state=self.path_state))
@@ -215,8 +235,12 @@ def pool() -> FakePool:
 
 
 def blackhole(inv: Inventory, fault_id: str = "f1", kind: str = "network-blackhole") -> Fault:
-    return plan_fault(inv, kind=kind, on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=10,
+    return plan_fault(inv, {"kind": kind, "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=10,
                       grace_s=5, fault_id=fault_id)  # fmt: skip
+
+
+def rules_of(f: Fault) -> list[Rule]:
+    return NetworkParams.model_validate(f.params).rule_list()
 
 
 # -- planning and refusals ---------------------------------------------------------------------------------
@@ -225,7 +249,7 @@ def blackhole(inv: Inventory, fault_id: str = "f1", kind: str = "network-blackho
 def test_blackhole_rules_are_tagged_per_host_address_and_port(inv: Inventory) -> None:
     f = blackhole(inv)
     assert f.tag == "faultlab:r1:f1" and f.deadline_s == 15
-    specs = [" ".join(r.spec) for r in f.rules()]
+    specs = [" ".join(r.spec) for r in rules_of(f)]
     assert specs == [
         "-s 198.18.1.11 -p tcp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
         "-s 198.18.1.11 -p udp -m multiport --dports 111,2049,20048 -m comment --comment faultlab:r1:f1 -j DROP",
@@ -233,47 +257,55 @@ def test_blackhole_rules_are_tagged_per_host_address_and_port(inv: Inventory) ->
 
 
 def test_reject_uses_tcp_reset_and_iscsi_has_no_udp(inv: Inventory) -> None:
-    f = plan_fault(inv, kind="network-reject", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
-    assert [" ".join(r.spec) for r in f.rules()] == [
+    f = plan_fault(inv, {"kind": "network-reject", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert [" ".join(r.spec) for r in rules_of(f)] == [
         f"-s {ip} -p tcp -m multiport --dports 3260 -m comment --comment faultlab:r1:f1 "
         "-j REJECT --reject-with tcp-reset"
         for ip in ("198.18.1.11", "198.18.1.12")
     ]
-    assert f.iptables == ["sudo", "-n", "iptables", "-w", "5"]  # the target's SSH user is not root
+    assert NetworkParams.model_validate(f.params).argv == [
+        "sudo",
+        "-n",
+        "iptables",
+        "-w",
+        "5",
+    ]  # the target's SSH user is not root
     assert f.heal_shell().count("sudo -n iptables -w 5 -D INPUT -s 198.18.1.1") == 2
-    f2 = plan_fault(inv, kind="network-reject", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1,
-                    ports=["nfs"])  # fmt: skip
-    assert f2.rules()[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
-    assert f2.iptables == ["iptables", "-w", "5"] and "sudo" not in f2.heal_shell()
-    assert "2049" in f2.rules()[0].spec and "111" not in " ".join(f2.rules()[0].spec)
+    f2 = plan_fault(inv, {"kind": "network-reject", "on": "nfs01", "ports": ["nfs"]}, run_id="r1",
+                    scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    assert rules_of(f2)[1].spec[-3:] == ("REJECT", "--reject-with", "icmp-port-unreachable")
+    assert NetworkParams.model_validate(f2.params).argv == ["iptables", "-w", "5"] and "sudo" not in f2.heal_shell()
+    assert "2049" in rules_of(f2)[0].spec and "111" not in " ".join(rules_of(f2)[0].spec)
 
 
 def test_target_without_allow_faults_is_refused(inv: Inventory) -> None:
     with pytest.raises(FaultNotAllowedError, match=r"storage_targets\[2\]\.allow_faults.*'nfs02'.*allow_faults: true"):
-        plan_fault(inv, kind="service-stop", on="nfs02", run_id="r1", scenario_vms=[], hold_s=1)
+        plan_fault(inv, {"kind": "service-stop", "on": "nfs02"}, run_id="r1", scenario_vms=[], hold_s=1)
 
 
 def test_datastore_with_unnamed_vms_is_refused_listing_them(inv: Inventory) -> None:
     with pytest.raises(FaultRefusedError, match=r"ds-nfs01: win02") as info:
-        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=["win01"], hold_s=1)
+        plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="r1", scenario_vms=["win01"], hold_s=1)
     assert info.value.vms == ("win02",)
     with pytest.raises(FaultRefusedError, match="db01"):
-        plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=[], hold_s=1, paths=["p"])
+        plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01", "path": "p"}, run_id="r1", scenario_vms=[], hold_s=1)
 
 
 def test_unknown_port_name_and_missing_commands_are_refused(inv: Inventory) -> None:
-    with pytest.raises(FaultRefusedError, match="no port named 'iscsi'"):
-        plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1,
-                   ports=["iscsi"])  # fmt: skip
-    with pytest.raises(FaultRefusedError, match="lun_remove"):
-        plan_fault(inv, kind="lun-remove", on="nfs01", run_id="r", scenario_vms=["win01", "win02"], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"target nfs01 has no port 'iscsi' \(nfs, rpcbind, mountd\)"):
+        plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01", "ports": ["iscsi"]}, run_id="r",
+                   scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match="lun-remove needs an iscsi target; nfs01 is nfs"):
+        plan_fault(inv, {"kind": "lun-remove", "on": "nfs01"}, run_id="r", scenario_vms=["win01", "win02"], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"process-freeze on iscsi01: the inventory gives no service.freeze"):
+        plan_fault(inv, {"kind": "process-freeze", "on": "iscsi01"}, run_id="r", scenario_vms=["db01"], hold_s=1)
 
 
 def test_refusal_happens_before_anything_changes(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
     with pytest.raises(FaultRefusedError):
         Injector(pool, ledger).inject(
-            plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="r1", scenario_vms=[], hold_s=1)
+            plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="r1", scenario_vms=[], hold_s=1)
         )
     assert pool.nodes == {} and ledger.entries == []
 
@@ -295,7 +327,7 @@ def test_inject_twice_is_one_set_of_rules_and_heal_twice_is_a_noop(inv: Inventor
 
 
 def test_non_root_target_goes_through_sudo(inv: Inventory, pool: FakePool) -> None:
-    f = plan_fault(inv, kind="network-blackhole", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     f.inject(pool)
     node = pool.get("iscsi01")
     assert node.sudo_used and len(node.chain) == 2
@@ -379,11 +411,13 @@ def test_service_stop_and_freeze(inv: Inventory, pool: FakePool, tmp_path: Path)
     ledger = Ledger.create("r1", tmp_path)
     injector = Injector(pool, ledger, verify_timeout_s=1)
     node = pool.get("nfs01")
-    stop = plan_fault(inv, kind="service-stop", on="nfs01", run_id="r1", scenario_vms=["win01", "win02"], hold_s=1)
+    stop = plan_fault(
+        inv, {"kind": "service-stop", "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=1
+    )
     injector.inject(stop)
     assert node.service == "stopped" and stop.verify_active(pool) is True
     assert injector.heal(stop).status == "healed" and node.service == "running"
-    freeze = plan_fault(inv, kind="process-freeze", on="nfs01", run_id="r1", fault_id="f2",
+    freeze = plan_fault(inv, {"kind": "process-freeze", "on": "nfs01"}, run_id="r1", fault_id="f2",
                         scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
     assert freeze.params["frozen_check"] == "svc status | grep -qi frozen"
     assert freeze.heal_shell() == "svc thaw"
@@ -392,7 +426,7 @@ def test_service_stop_and_freeze(inv: Inventory, pool: FakePool, tmp_path: Path)
 def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
     injector = Injector(pool, ledger, verify_timeout_s=1)
-    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     injector.inject(f)
     injector.inject(f)
     node = pool.get("iscsi01")
@@ -401,7 +435,9 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
     assert injector.heal(f).status == "already healed"
     assert node.lun is True and sum(c == "lun add" for c in node.commands) == 1
     # again, and this time the dead-man timer heals first: heal must not add the LUN a second time
-    g = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", fault_id="f2", scenario_vms=["db01"], hold_s=1)
+    g = plan_fault(
+        inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", fault_id="f2", scenario_vms=["db01"], hold_s=1
+    )
     injector.inject(g)
     (pid,) = node.timers
     node.fire(pid, g.heal_shell())
@@ -415,8 +451,8 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
 
 def test_esxi_path_off(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
     ledger = Ledger.create("r1", tmp_path)
-    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
-                   paths=["vmhba64:C0:T0:L1"])  # fmt: skip
+    f = plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01", "path": "vmhba64:C0:T0:L1"}, run_id="r1",
+                   scenario_vms=["db01"], hold_s=1)  # fmt: skip
     injector = Injector(pool, ledger, verify_timeout_s=1)
     injector.inject(f)
     assert pool.get("esx01").path_state == "off" and f.verify_active(pool) is True
@@ -428,7 +464,7 @@ def test_esxi_path_off_by_datastore_resolves_paths_before_applying(
     inv: Inventory, pool: FakePool, tmp_path: Path
 ) -> None:
     ledger = Ledger.create("r1", tmp_path)
-    f = plan_fault(inv, kind="esxi-path-off", on="esx01", run_id="r1", scenario_vms=["db01"], hold_s=1,
+    f = plan_fault(inv, {"kind": "esxi-path-off", "on": "esx01"}, run_id="r1", scenario_vms=["db01"], hold_s=1,
                    datastore="ds-iscsi01")  # fmt: skip
     assert f.params == {"devices": ["naa.6001405abcdef01"]}
     node = pool.get("esx01")
@@ -447,11 +483,13 @@ def test_heal_leftovers_of_a_dead_run_skips_live_runs(inv: Inventory, pool: Fake
     crashed = Ledger.create("crashed", tmp_path)
     crashed.owner_pid = dead.pid
     crashed.save()
-    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id="crashed", scenario_vms=["win01", "win02"],
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id="crashed", scenario_vms=["win01", "win02"],
                    hold_s=1)  # fmt: skip
     Injector(pool, crashed).inject(f)
     live = Ledger.create("live", tmp_path)  # owned by this (alive) process
-    g = plan_fault(inv, kind="service-stop", on="nfs01", run_id="live", scenario_vms=["win01", "win02"], hold_s=1)
+    g = plan_fault(
+        inv, {"kind": "service-stop", "on": "nfs01"}, run_id="live", scenario_vms=["win01", "win02"], hold_s=1
+    )
     Injector(pool, live).inject(g)
     outcomes = heal_leftovers(pool, tmp_path, verify_timeout_s=1)
     assert [(o.run_id, o.status) for o in outcomes] == [("crashed", "healed")]
@@ -502,11 +540,11 @@ def _children(pid: int) -> list[int]:
 
 
 def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp_path: Path) -> None:
-    f = plan_fault(inv, kind="network-blackhole", on="nfs01", run_id=f"u{os.getpid()}", scenario_vms=["win01", "win02"],
-                   hold_s=1)  # fmt: skip
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id=f"u{os.getpid()}",
+                   scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
     bin_dir = _fake_iptables(tmp_path)
     rules = tmp_path / "rules.txt"
-    ours = [" ".join(r.spec) for r in f.rules()]
+    ours = [" ".join(r.spec) for r in rules_of(f)]
     rules.write_text("\n".join([*ours, ours[0], "-s 10.0.0.1 -j ACCEPT"]) + "\n")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     res = subprocess.run(["sh", "-c", timer_script(f.tag, 0.2, f.heal_shell())], env=env, capture_output=True,
@@ -538,9 +576,194 @@ def test_lun_remove_with_a_lun_status_command_is_verified_both_ways(pool: FakePo
     assert text != INVENTORY
     inv = parse_inventory(text, check_files=False)
     injector = Injector(pool, Ledger.create("r1", tmp_path), verify_timeout_s=1)
-    f = plan_fault(inv, kind="lun-remove", on="iscsi01", run_id="r1", scenario_vms=["db01"], hold_s=1)
+    f = plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
     assert f.verify_active(pool) is False  # the LUN is there: the fault is not in place yet
     injector.inject(f)
     node = pool.get("iscsi01")
     assert node.lun is False and f.verify_active(pool) is True
     assert injector.heal(f).status == "healed" and node.lun is True and f.verify_healed(pool) is True
+
+
+# -- the kinds, one by one, through the registry ---------------------------------------------------------------
+
+LUN_INVENTORY = INVENTORY.replace(
+    "lun_remove: lun remove, lun_add: lun add}",
+    "lun_remove: 'lun remove {lun}', lun_add: 'lun add {lun}', lun_status: 'lun status {lun}'}",
+).replace("naa_id: naa.6001405abcdef01}", "naa_id: naa.6001405abcdef01, lun: 1}")
+
+
+@pytest.fixture
+def lun_inv() -> Inventory:
+    assert LUN_INVENTORY.count("{lun}") == 3 and "lun: 1}" in LUN_INVENTORY
+    return parse_inventory(LUN_INVENTORY, check_files=False)
+
+
+def test_every_kind_is_one_registry_line_with_its_own_section() -> None:
+    assert FAULT_KINDS == (
+        "network-blackhole", "network-reject", "service-stop", "process-freeze", "lun-remove", "esxi-path-off"
+    )  # fmt: skip
+    for name, kind in KINDS.items():
+        assert kind.name == name and get_args(kind.section.model_fields["kind"].annotation) == (name,)
+        assert parse_section({"kind": name, "on": "x"}).kind == name
+    with pytest.raises(ValueError, match="unknown fault kind 'network-drop'"):
+        Fault("network-drop", "nfs01", "r1", "f1", 1.0)
+
+
+def test_service_stop_plan_and_heal_line(inv: Inventory, pool: FakePool) -> None:
+    f = plan_fault(inv, {"kind": "service-stop", "on": "nfs01"}, run_id="r1", scenario_vms=["win01", "win02"], hold_s=3,
+                   grace_s=2)  # fmt: skip
+    assert (f.node, f.deadline_s, f.params) == ("nfs01", 5, {"stop": "svc stop", "start": "svc start",
+                                                             "status": "svc status"})  # fmt: skip
+    assert f.heal_shell() == "svc start"
+    g = plan_fault(inv, {"kind": "service-stop", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    assert g.params == {"stop": "tgt stop", "start": "tgt start"}  # argv lists quoted into shell lines
+    assert g.verify_active(pool) is None and g.verify_healed(pool) is None  # no status command: unverifiable
+
+
+def test_lun_remove_fills_in_the_datastores_lun_or_the_scenarios(lun_inv: Inventory) -> None:
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1,
+                   datastore="ds-iscsi01")  # fmt: skip
+    assert f.params == {"lun_remove": "lun remove 1", "lun_add": "lun add 1", "lun_check": "lun status 1", "lun": 1}
+    assert f.heal_shell() == "lun add 1"
+    g = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=[], hold_s=1)
+    assert (g.params["lun_remove"], g.params["lun"], g.heal_shell()) == ("lun remove 2", 2, "lun add 2")
+    # LUN 2 holds no datastore of the inventory: db01 (on LUN 1) is no bystander; LUN 1's removal would cut it off
+    with pytest.raises(FaultRefusedError, match="ds-iscsi01: db01"):
+        plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 1}, run_id="r1", scenario_vms=[], hold_s=1)
+
+
+def test_lun_named_with_fixed_commands_or_without_status_is_refused(inv: Inventory) -> None:
+    with pytest.raises(FaultRefusedError, match=r"names LUN 2, but service.lun_remove/lun_add of iscsi01 act on one"):
+        plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    no_status = parse_inventory(
+        INVENTORY.replace("lun_remove: lun remove, lun_add: lun add}", "lun_remove: 'lun remove {lun}', "
+                          "lun_add: 'lun add {lun}'}"), check_files=False)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match=r"naming LUN 2 needs service.lun_status \(with \{lun\}\) on iscsi01"):
+        plan_fault(no_status, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=["db01"],
+                   hold_s=1)  # fmt: skip
+    mixed = parse_inventory(INVENTORY.replace("lun_remove: lun remove,", "lun_remove: 'lun remove {lun}',"),
+                            check_files=False)  # fmt: skip
+    with pytest.raises(FaultRefusedError, match=r"must all take \{lun\}"):
+        plan_fault(mixed, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+
+
+def test_a_lun_the_target_does_not_present_is_refused_before_anything_changes(
+    lun_inv: Inventory, pool: FakePool, tmp_path: Path
+) -> None:
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 7}, run_id="r1", scenario_vms=[], hold_s=1)
+    with pytest.raises(FaultRefusedError, match=r"does not present LUN 7 \('lun status 7' exited 3\); nothing was"):
+        injector.inject(f)
+    node = pool.get("iscsi01")
+    assert node.commands == ["lun status 7"] and node.luns == {1} and node.timers == {}
+    assert ledger.entries == [] and Ledger.load(ledger.path).entries == []
+    # the runner heals in `finally`: a fault never written down was never applied, so heal adds no LUN 7
+    assert injector.heal(f).status == "not injected" and node.commands == ["lun status 7"] and node.luns == {1}
+
+
+def test_the_named_lun_is_the_one_removed_and_added_back(lun_inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    node = pool.get("iscsi01")
+    node.luns = {1, 2}
+    injector = Injector(pool, Ledger.create("r1", tmp_path), verify_timeout_s=1)
+    f = plan_fault(lun_inv, {"kind": "lun-remove", "on": "iscsi01", "lun": 2}, run_id="r1", scenario_vms=[], hold_s=1)
+    injector.inject(f)
+    assert node.luns == {1} and f.verify_active(pool) is True
+    assert injector.heal(f).status == "healed" and node.luns == {1, 2}
+    assert [c for c in node.commands if c.startswith("lun ") and "status" not in c] == ["lun remove 2", "lun add 2"]
+
+
+def test_scenario_lun_key_reaches_the_plan(lun_inv: Inventory) -> None:
+    sc = parse_scenario(
+        "name: pdl\nstory: s\ntarget: {host: esx02, datastore: ds-iscsi01, vm: db01}\n"
+        "fault: {kind: lun-remove, on: iscsi01, lun: 2}\nhold: 5s\nexpect: {in_order: [pdl]}\n",
+        "pdl.yaml",
+    )
+    sc.check_against(lun_inv)
+    f = plan_fault(lun_inv, sc.fault, run_id="r1", scenario_vms=["db01"], hold_s=5, datastore="ds-iscsi01")
+    assert f.params["lun"] == 2 and f.params["lun_remove"] == "lun remove 2"
+    fixed = parse_inventory(INVENTORY, check_files=False)
+    with pytest.raises(ConfigError, match=r"pdl.yaml, line 4, key fault.lun: the scenario names LUN 2"):
+        sc.check_against(fixed)
+
+
+def test_an_old_ledger_entry_still_heals(pool: FakePool, tmp_path: Path) -> None:
+    """A ledger written before the kinds were plug-ins (same params keys, no `lun`) loads and heals."""
+    ledger = Ledger.create("old", tmp_path)
+    params = {"lun_remove": "lun remove", "lun_add": "lun add", "lun_check": "lun status"}
+    ledger.record({"kind": "lun-remove", "node": "iscsi01", "run_id": "old", "fault_id": "f1", "deadline_s": 9.0,
+                   "params": params})  # fmt: skip
+    pool.get("iscsi01").luns = set()
+    (outcome,) = heal_ledger(pool, ledger, verify_timeout_s=1)
+    assert outcome.status == "healed" and pool.get("iscsi01").luns == {1}
+
+
+# -- a host-side kind (the shape of issue 14's memory-leak) is one module and one registry line -----------------
+
+
+class HogFault(FaultSection):
+    """A process started on the host that holds memory until healed (test stand-in)."""
+
+    kind: Literal["test-hog"]
+    process: str = "VMap"
+
+
+class HogParams(Params):
+    process: str
+
+
+class HogKind(FaultKind[HogFault, HogParams]):
+    name = "test-hog"
+    section = HogFault
+    params = HogParams
+    acts_on: ClassVar[Literal["target", "host"]] = "host"
+
+    def affected_datastores(self, ctx: PlanContext, section: HogFault) -> list[Datastore]:
+        return []  # the host itself, no datastore
+
+    def plan(self, ctx: PlanContext, section: HogFault) -> HogParams:
+        return HogParams(process=section.process)
+
+    def inject(self, ref: FaultRef, params: HogParams, client: Runner) -> None:
+        run_line(ref, client, f"hog start {params.process}")
+
+    def heal(self, ref: FaultRef, params: HogParams, client: Runner) -> None:
+        run_line(ref, client, self.heal_line(ref, params))
+
+    def verify_active(self, ref: FaultRef, params: HogParams, client: Runner) -> bool | None:
+        return exits_zero(client, f"hog running {params.process}")
+
+    def verify_healed(self, ref: FaultRef, params: HogParams, client: Runner) -> bool | None:
+        return not exits_zero(client, f"hog running {params.process}")
+
+    def heal_line(self, ref: FaultRef, params: HogParams) -> str:
+        return f"hog kill {params.process}"
+
+
+def test_a_host_side_kind_plugs_in_through_the_registry(
+    inv: Inventory, pool: FakePool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(KINDS, "test-hog", HogKind())
+    hogs: set[str] = set()
+    node = pool.get("esx01")
+
+    def hog(words: list[str]) -> CommandResult:
+        verb, name = words[1], words[2]
+        if verb == "running":
+            return ok(status=0 if name in hogs else 1)
+        (hogs.add if verb == "start" else hogs.discard)(name)
+        return ok()
+
+    node.extra["hog"] = hog
+    with pytest.raises(FaultRefusedError, match="test-hog acts on a host; no host 'nfs01'"):
+        plan_fault(inv, HogFault(kind="test-hog", on="nfs01"), run_id="r1", scenario_vms=[], hold_s=1)
+    with pytest.raises(FaultNotAllowedError, match="esx02"):
+        plan_fault(inv, HogFault(kind="test-hog", on="esx02"), run_id="r1", scenario_vms=[], hold_s=1)
+    f = plan_fault(inv, HogFault(kind="test-hog", on="esx01"), run_id="r1", scenario_vms=[], hold_s=1)
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=1)
+    injector.inject(f)
+    assert hogs == {"VMap"} and Ledger.load(ledger.path).entries[0].fault["params"] == {"process": "VMap"}
+    (pid,) = node.timers
+    node.fire(pid, f.heal_shell())  # the dead-man timer runs the kind's heal line
+    assert hogs == set() and injector.heal(f).status == "healed by timer"

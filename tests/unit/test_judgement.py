@@ -21,7 +21,7 @@ from faultlab.harness.judge import judge
 from faultlab.harness.judgement import Failure, Judgement, StepStatus, Verdict
 from faultlab.harness.measures import measures, observations, run_measures, shown_by_conditions
 from faultlab.harness.record import PASSED, Outcome, Recovery, RunRecord, load_record, save_record
-from faultlab.harness.report_data import build_view
+from faultlab.harness.report.data import build_view
 from faultlab.harness.utc import iso, parse_iso
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real run, recorded before

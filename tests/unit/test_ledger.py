@@ -112,7 +112,7 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 def test_faultlab_heal_without_ledgers_and_with_a_broken_one(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from faultlab.harness.cli_heal import heal_app
+    from faultlab.harness.cli.heal import heal_app
 
     empty = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
     assert empty.exit_code == 0 and empty.output.startswith(f"nothing to heal: no ledger in {tmp_path}")

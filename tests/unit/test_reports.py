@@ -18,11 +18,11 @@ from faultlab.harness import artifacts as artifacts_mod
 from faultlab.harness.artifacts import VCENTER_FILE, write_artifacts
 from faultlab.harness.judgement import JudgedEvent, Judgement, StepStatus, Verdict
 from faultlab.harness.record import ERROR, FAILED, Phase, RunRecord, iso, load_record, parse_iso
-from faultlab.harness.report_data import build_view, lane_of_log
-from faultlab.harness.report_html import render_html
-from faultlab.harness.report_junit import junit_xml
-from faultlab.harness.report_svg import timeline_svg
-from faultlab.harness.report_text import MAX_ROWS, plain_text, print_report
+from faultlab.harness.report.data import build_view, lane_of_log
+from faultlab.harness.report.html import render_html
+from faultlab.harness.report.junit import junit_xml
+from faultlab.harness.report.svg import timeline_svg
+from faultlab.harness.report.text import MAX_ROWS, plain_text, print_report
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "nfs-apd-bsod"  # a real embedded-lab run
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -409,7 +409,7 @@ def test_report_command_writes_the_artifacts_and_prints_the_timeline(
     import typer
     from typer.testing import CliRunner
 
-    from faultlab.harness.cli_report import report
+    from faultlab.harness.cli.report import report
 
     app = typer.Typer()
     app.command()(report)
@@ -427,7 +427,7 @@ def test_report_command_writes_the_artifacts_and_prints_the_timeline(
 
 
 def test_untimed_events_are_listed_not_placed_and_long_axes_count_minutes(run: tuple[RunRecord, Path]) -> None:
-    from faultlab.harness.report_svg import Scale, tick_text
+    from faultlab.harness.report.svg import Scale, tick_text
 
     record, run_dir = run
     assert record.judgement is not None
@@ -443,7 +443,7 @@ def test_untimed_events_are_listed_not_placed_and_long_axes_count_minutes(run: t
 
 
 def test_unknown_step_is_orange_and_explained(run: tuple[RunRecord, Path]) -> None:
-    from faultlab.harness.report_svg import UNKNOWN
+    from faultlab.harness.report.svg import UNKNOWN
 
     record, run_dir = run
 
@@ -464,7 +464,7 @@ def test_unknown_step_is_orange_and_explained(run: tuple[RunRecord, Path]) -> No
 
 
 def test_html_events_table_is_capped_but_keeps_the_steps(run: tuple[RunRecord, Path]) -> None:
-    from faultlab.harness.report_html import MAX_EVENT_ROWS
+    from faultlab.harness.report.html import MAX_EVENT_ROWS
 
     record, run_dir = run
     assert record.judgement is not None

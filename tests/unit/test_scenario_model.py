@@ -12,7 +12,9 @@ import pytest
 from faultlab.assertions.checks import Verdict, check_count, check_in_order, check_never
 from faultlab.assertions.model import Event
 from faultlab.assertions.timeline import Timeline
-from faultlab.harness.scenario import NetworkFault, Scenario, parse_scenario, scenario_json_schema
+from faultlab.harness.faults import FAULT_KINDS
+from faultlab.harness.faults.kinds.network import NetworkFault
+from faultlab.harness.scenario import Scenario, parse_scenario, scenario_json_schema
 from faultlab.lab.errors import ConfigError
 from faultlab.lab.inventory import load_inventory
 
@@ -261,3 +263,13 @@ def test_schema_file_is_current_and_accepts_the_example() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
     assert yaml.safe_load("on: x") == {True: "x"}  # why the loader must not be PyYAML's default
+
+
+def test_the_schemas_fault_kinds_are_the_registrys() -> None:
+    """The published schema's `fault` is one variant per registry kind, each with that kind's own keys."""
+    schema = scenario_json_schema()
+    variants = [schema["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in schema["properties"]["fault"]["oneOf"]]
+    assert [v["properties"]["kind"]["const"] for v in variants] == list(FAULT_KINDS)
+    keys = {v["properties"]["kind"]["const"]: set(v["properties"]) - {"kind", "on"} for v in variants}
+    assert keys["lun-remove"] == {"lun"} and keys["esxi-path-off"] == {"path"} and keys["network-reject"] == {"ports"}
+    assert all(v["additionalProperties"] is False for v in variants)

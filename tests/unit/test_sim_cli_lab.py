@@ -1,4 +1,4 @@
-"""Unit tests of `faultlab lab` without root: one line, exit code 2 (faultlab.harness.cli_lab)."""
+"""Unit tests of `faultlab lab` without root: one line, exit code 2 (faultlab.harness.cli.lab)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from faultlab.harness import cli_lab
+from faultlab.harness.cli import lab as cli_lab
 
 
 @pytest.mark.parametrize("args", [["up"], ["down", "--all"], ["status"]])

@@ -30,8 +30,10 @@ def test_target_scripts_are_valid_sh_with_all_verbs(script: str, tmp_path: Path)
 
 
 def test_iscsi_script_removes_and_adds_lun_1() -> None:
+    """The LUN verbs take a LUN number, LUN 1 (the lab's disk) by default; start presents LUN 1."""
     script = targets.iscsi_target_script(LAYOUT)
-    assert "--op delete --mode logicalunit --tid 1 --lun 1" in script
+    assert '--op delete --mode logicalunit --tid 1 --lun "$n"' in script
+    assert 'echo "${1:-1}"' in script and "\n  lun_add 1\n" in script
     assert f"LUNFILE={LAYOUT.lun_file}" in script and f"IQN={LAYOUT.iqn}" in script
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from faultlab.assertions.diagnose import Diagnosis, DiagVerdict
 from faultlab.assertions.triage import triage
-from faultlab.harness.triage_view import render
+from faultlab.harness.report.triage_view import render
 
 # reference/log-samples/vobd.log.txt:27-28 (VMware Support Insider blog, ESXi 5.0)
 DEAD = (

@@ -14,9 +14,9 @@ from typing import Any
 from faultlab.harness.anchors import HEALED, INJECTED
 from faultlab.harness.atomic import write_atomic
 from faultlab.harness.record import LOGS_DIR, RECORD_FILE, RunRecord, save_record
-from faultlab.harness.report_data import RunView, build_view
-from faultlab.harness.report_html import REPORT_FILE, render_html
-from faultlab.harness.report_junit import JUNIT_FILE, junit_xml
+from faultlab.harness.report.data import RunView, build_view
+from faultlab.harness.report.html import REPORT_FILE, render_html
+from faultlab.harness.report.junit import JUNIT_FILE, junit_xml
 from faultlab.harness.utc import iso, parse_iso
 
 VCENTER_FILE = "vcenter-events.json"

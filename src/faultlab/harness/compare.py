@@ -10,7 +10,7 @@ from typing import Any
 from faultlab.harness.judgement import StepStatus
 from faultlab.harness.measures import JUDGED_MEASURES, shown_by_conditions
 from faultlab.harness.record import ERROR, FAILED, PASSED, RUNNING, RunRecord
-from faultlab.harness.report_data import RunView, build_view
+from faultlab.harness.report.data import RunView, build_view
 
 # How a row changed. Recovery times (from heal) are judged: slower beyond the tolerance is a regression.
 # Sequence times (from the fault) are reported as later/earlier only: a different APD timeout moves them on

@@ -309,21 +309,16 @@ class _Run:
                 self.record.notes.append(ph.detail)
 
     def plan(self) -> Fault:
-        f = self.sc.fault
         hold_s = self.record.hold_s or 0.0
         grace = self.opts.grace_s if self.opts.grace_s is not None else max(5.0, hold_s / 2)
-        path = getattr(f, "path", None)
         return plan_fault(
             self.inv,
-            kind=f.kind,
-            on=f.on,
+            self.sc.fault,  # the kind's own section: every key it declares reaches its plan
             run_id=self.record.run_id,
             scenario_vms=[self.sc.target.vm] if self.sc.target.vm else [],
             hold_s=hold_s,
             grace_s=grace,
-            ports=getattr(f, "ports", None),
-            paths=[path] if path else None,
-            datastore=self.sc.target.datastore,  # esxi-path-off: the paths of this datastore's device
+            datastore=self.sc.target.datastore,  # a kind's default device or LUN when its section names none
         )
 
     def inject_hold_heal(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,21 +22,14 @@ from faultlab.assertions.checks import Step, steps_from_spec
 from faultlab.assertions.durations import Settings, parse_duration, settings_in, split_reference
 from faultlab.assertions.model import CATALOG_NAMES
 from faultlab.assertions.timeline import name_matches
+from faultlab.harness.faults.kinds.base import FaultSection
+from faultlab.harness.faults.registry import kind_of, section_type
 from faultlab.lab.errors import Issue
 from faultlab.lab.inventory import NAME_RE, Inventory
 from faultlab.lab.yamlsource import Loc, Source, load_yaml, parse_yaml, raise_if
 
 # Instants the harness records on the timeline; steps may count from them ("5m of fault.healed").
 ANCHORS: tuple[str, ...] = ("fault.injected", "fault.healed")
-FAULT_KINDS: tuple[str, ...] = (
-    "network-blackhole",
-    "network-reject",
-    "service-stop",
-    "process-freeze",
-    "lun-remove",
-    "esxi-path-off",
-)
-HOST_FAULTS = frozenset({"esxi-path-off"})  # these act on an ESXi host, the others on a storage target
 VARIABLES = ("host", "datastore", "vm")  # "$vm" etc. in expectations, from `target`
 _STEP_KEYS = ("subject", "vm", "host", "after", "at_least", "within", "label")
 
@@ -104,49 +97,10 @@ class ScenarioTarget(_Model):
     vm: Name | None = None
 
 
-class _FaultBase(_Model):
-    on: Name = Field(description="the storage target (or, for esxi-path-off, the host) the fault acts on")
-
-
-class NetworkFault(_FaultBase):
-    """iptables DROP (blackhole) or REJECT on the target, tagged so heal removes only faultlab's rules."""
-
-    kind: Literal["network-blackhole", "network-reject"]
-    ports: list[Annotated[int, Field(ge=1, le=65535)] | str] | None = Field(
-        default=None, description="port numbers or names from the target's `ports`; default: all of them"
-    )
-
-
-class ServiceStopFault(_FaultBase):
-    """The target's service stopped (its `service.stop`), started again on heal."""
-
-    kind: Literal["service-stop"]
-
-
-class ProcessFreezeFault(_FaultBase):
-    """The target's service process SIGSTOPped (`service.freeze`), SIGCONT on heal."""
-
-    kind: Literal["process-freeze"]
-
-
-class LunRemoveFault(_FaultBase):
-    """An iSCSI LUN removed from the target (the host sees PDL), added back on heal."""
-
-    kind: Literal["lun-remove"]
-    lun: int | None = Field(default=None, ge=0, description="default: the datastore's LUN")
-
-
-class EsxiPathOffFault(_FaultBase):
-    """A storage path switched off on the ESXi host (esxcli storage core path set --state off)."""
-
-    kind: Literal["esxi-path-off"]
-    path: str | None = Field(default=None, description="runtime name, e.g. vmhba64:C0:T0:L1; default: all paths")
-
-
-Fault = Annotated[
-    NetworkFault | ServiceStopFault | ProcessFreezeFault | LunRemoveFault | EsxiPathOffFault,
-    Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    FaultSpec = FaultSection  # one of the registry's section models, told apart by `kind`
+else:
+    FaultSpec = section_type()
 
 
 class StepSpec(BaseModel):
@@ -256,7 +210,7 @@ class Scenario(_Model):
     story: str = Field(min_length=1)
     references: list[str] = []
     target: ScenarioTarget
-    fault: Fault
+    fault: FaultSpec
     hold: DurationExpr
     hold_until: list[EventName] = Field(
         default=[],
@@ -307,7 +261,6 @@ class Scenario(_Model):
         src = self._source or Source("<scenario>", {}, {}, Path.cwd())
         issues: list[Issue] = []
         hosts = {h.name for h in inventory.hosts}
-        targets = {t.name: t for t in inventory.storage_targets}
         t = self.target
         if t.host not in hosts:
             issues.append(src.issue(("target", "host"), f"no host {t.host!r} in the inventory"))
@@ -315,25 +268,8 @@ class Scenario(_Model):
             issues.append(src.issue(("target", "datastore"), f"no datastore {t.datastore!r} in the inventory"))
         if t.vm is not None and t.vm not in {v.name for v in inventory.vms}:
             issues.append(src.issue(("target", "vm"), f"no VM {t.vm!r} in the inventory"))
-        f = self.fault
-        if f.kind in HOST_FAULTS:
-            if f.on not in hosts:
-                issues.append(src.issue(("fault", "on"), f"{f.kind} acts on a host; no host {f.on!r} in the inventory"))
-        elif f.on not in targets:
-            issues.append(
-                src.issue(("fault", "on"), f"{f.kind} acts on a storage target; no target {f.on!r} in the inventory")
-            )
-        else:
-            target = targets[f.on]
-            if isinstance(f, LunRemoveFault) and target.kind != "iscsi":
-                issues.append(
-                    src.issue(("fault", "kind"), f"lun-remove needs an iscsi target; {f.on} is {target.kind}")
-                )
-            if isinstance(f, NetworkFault):
-                for i, p in enumerate(f.ports or []):
-                    if isinstance(p, str) and p not in target.ports:
-                        known = ", ".join(target.ports)
-                        issues.append(src.issue(("fault", "ports", i), f"target {f.on} has no port {p!r} ({known})"))
+        problems = kind_of(self.fault.kind).check(self.fault, inventory)
+        issues.extend(src.issue(("fault", *p.loc), p.message) for p in problems)
         raise_if(issues)
 
 

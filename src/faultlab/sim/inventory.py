@@ -36,7 +36,8 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
           status: faultlab-target status        # exit 0 process present (running/frozen), 3 dead
           freeze: faultlab-target freeze        # SIGSTOP
           thaw: faultlab-target thaw            # SIGCONT
-          # iscsi targets also: lun_remove (-> PDL sense 0x5/0x25/0x0), lun_add
+          # iscsi targets also: lun_remove (-> PDL sense 0x5/0x25/0x0), lun_add, lun_status, each with
+          # "{lun}" for the LUN number (faultlab-target lun-remove {lun})
         export_dir: /run/faultlab/fl3a9c/nfs01/export/ds-nfs01   # nfs only
     vcenter:                          # the simulated vCenter (null with `lab up --no-vcenter`)
       address: 198.18.1.5
@@ -62,8 +63,9 @@ INVENTORY_VERSION = 1
 
 
 def _service(*extra: str) -> dict[str, str]:
+    """The target's service commands; the LUN verbs name their LUN as {lun} (the harness fills it in)."""
     verbs = ["start", "stop", "status", "restart", "freeze", "thaw", *extra]
-    return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" for v in verbs}
+    return {v.replace("-", "_"): f"{TARGET_COMMAND} {v}" + (" {lun}" if v.startswith("lun-") else "") for v in verbs}
 
 
 def inventory(

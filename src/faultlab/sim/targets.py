@@ -1,8 +1,9 @@
 """Storage target nodes: ganesha/rpcbind and tgtd configuration and the `faultlab-target` service command.
 
-`faultlab-target {start|stop|restart|status|freeze|thaw}` (plus `lun-remove|lun-add|lun-status` on the iSCSI
-node) is on the node's SSH PATH and acts on the node's daemon through its pid file, like `systemctl start nfs-ganesha`
-on a real storage server: faults are injected over SSH with the same commands a real lab uses.
+`faultlab-target {start|stop|restart|status|freeze|thaw}` (plus `lun-remove|lun-add|lun-status [LUN]` on the
+iSCSI node, LUN 1 by default) is on the node's SSH PATH and acts on the node's daemon through its pid file, like
+`systemctl start nfs-ganesha` on a real storage server: faults are injected over SSH with the same commands a real
+lab uses.
 `status` prints one line, ``active (running) pid N``, ``active (frozen) pid N`` or ``inactive (dead)``,
 and exits 0 when the process exists, 3 when it does not (systemctl's convention).
 """
@@ -83,16 +84,34 @@ esac
 
 _ISCSI = r"""
 TGTADM="tgtadm --lld iscsi"
+# The LUN verbs take a LUN number (default 1, the datastore's LUN), as `tgtadm --mode logicalunit --lun N` does.
+lun_no() {
+  case ${1:-1} in ''|*[!0-9]*) echo "$NAME: bad LUN number '${1:-}'" >&2; exit 2 ;; esac
+  echo "${1:-1}"
+}
+# One LUN's block of `tgtadm --op show --mode target`: tgt's target show prints "LUN: N" (two tabs in), then that
+# LUN's "SCSI SN:" ... "Backing store path:" lines (three tabs in) up to the next "LUN:" (fujita/tgt usr/target.c).
+lun_block() { $TGTADM --op show --mode target | awk -v n="$1" '$1 == "LUN:" { on = ($2 == n) } on'; }
+lun_field() { lun_block "$1" | sed -n "s/^[[:space:]]*$2: //p"; }
+# A removed LUN's backing store and serial are kept in run/lun<N>.removed, so lun-add <N> presents the same disk
+# again (a real array keeps the volume; only its mapping goes). LUN 1 is the lab's own disk.
 lun_add() {
-  $TGTADM --op new --mode logicalunit --tid 1 --lun 1 --backing-store "$LUNFILE"
-  $TGTADM --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_sn=$SCSI_SN"
+  n=$1; saved="$N/run/lun$n.removed"; backing=; sn=
+  if [ -s "$saved" ]; then { read -r backing; read -r sn; } < "$saved"
+  elif [ "$n" = 1 ]; then backing=$LUNFILE; sn=$SCSI_SN
+  else echo "$NAME: LUN $n was not removed by faultlab-target: its backing store is unknown" >&2; return 1; fi
+  $TGTADM --op new --mode logicalunit --tid 1 --lun "$n" --backing-store "$backing"
+  [ -z "$sn" ] || $TGTADM --op update --mode logicalunit --tid 1 --lun "$n" --params "scsi_sn=$sn"
+  rm -f "$saved"
 }
 # tgtd refuses to delete a LUN with commands in flight ("this logical unit is still active"): the initiator
 # keeps I/O going, so retry for up to 5 s; a real array removes the LUN under I/O, which is the point here.
 lun_remove() {
-  local out i
+  local out i n=$1
+  lun_present "$n" || { echo "$NAME: LUN $n not presented" >&2; return 1; }
+  printf '%s\n%s\n' "$(lun_field "$n" 'Backing store path')" "$(lun_field "$n" 'SCSI SN')" > "$N/run/lun$n.removed"
   for i in $(seq 50); do
-    out=$($TGTADM --op delete --mode logicalunit --tid 1 --lun 1 2>&1) && return 0
+    out=$($TGTADM --op delete --mode logicalunit --tid 1 --lun "$n" 2>&1) && return 0
     case "$out" in *"still active"*) sleep 0.1 ;; *) echo "$out" >&2; return 1 ;; esac
   done
   echo "$out" >&2; return 1
@@ -107,26 +126,32 @@ tgt_answers() { tgtadm --op show --mode system >/dev/null 2>&1; }
 start() {
   if running; then echo "$NAME: already active (running) pid $(pid)"; return 0; fi
   rm -f /run/tgtd/socket.0 /run/tgtd/socket.0.lock  # a killed tgtd leaves them behind
+  rm -f "$N"/run/lun*.removed  # a fresh tgtd presents LUN 1 only
   daemon "$PIDFILE" "$LOG/tgtd.log" /usr/sbin/tgtd -f
   wait_for 10 "tgtd control socket" tgt_answers
   $TGTADM --op new --mode target --tid 1 --targetname "$IQN"
-  lun_add
+  lun_add 1
   $TGTADM --op bind --mode target --tid 1 --initiator-address ALL
   wait_for 10 "iscsi port 3260" listening 3260
   echo "$NAME: started pid $(pid)"
 }
-lun_present() { $TGTADM --op show --mode target | grep -q "LUN: 1$"; }
+lun_present() { $TGTADM --op show --mode target | grep -q "LUN: $1$"; }
 lun_status() {
-  if running && lun_present; then echo "$NAME: LUN 1 presented"; return 0; fi
-  echo "$NAME: LUN 1 not presented"; return 3
+  if running && lun_present "$1"; then echo "$NAME: LUN $1 presented"; return 0; fi
+  echo "$NAME: LUN $1 not presented"; return 3
 }
 case ${1:-} in
   start|stop|status|freeze|thaw) "$1" ;;
-  lun-status) lun_status ;;
+  lun-status) n=$(lun_no "${2:-}"); lun_status "$n" ;;
   restart) stop; start ;;
-  lun-remove) running || { echo "$NAME: not running" >&2; exit 1; }; lun_remove; echo "$NAME: LUN 1 removed" ;;
-  lun-add) running || { echo "$NAME: not running" >&2; exit 1; }; lun_add; echo "$NAME: LUN 1 added" ;;
-  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw|lun-remove|lun-add|lun-status}" >&2; exit 2 ;;
+  lun-remove)
+    n=$(lun_no "${2:-}"); running || { echo "$NAME: not running" >&2; exit 1; }
+    lun_remove "$n"; echo "$NAME: LUN $n removed" ;;
+  lun-add)
+    n=$(lun_no "${2:-}"); running || { echo "$NAME: not running" >&2; exit 1; }
+    lun_add "$n"; echo "$NAME: LUN $n added" ;;
+  *) echo "usage: faultlab-target {start|stop|restart|status|freeze|thaw|lun-remove|lun-add|lun-status} [LUN]" >&2
+     exit 2 ;;
 esac
 """
 

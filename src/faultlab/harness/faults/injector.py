@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faultlab.harness.faults.deadman import cancel_timer, clear_marker, start_timer, timer_fired
-from faultlab.harness.faults.model import Fault, FaultError, NodePool
+from faultlab.harness.faults.kinds.base import FaultError, NodePool
+from faultlab.harness.faults.model import Fault
 from faultlab.harness.ledger import Entry, Ledger, ledger_files
 from faultlab.lab.errors import FaultlabError
 
@@ -36,7 +37,7 @@ class HealOutcome:
     run_id: str
     fault_id: str
     description: str
-    status: str  # healed | already healed | healed by timer | unverified | failed
+    status: str  # healed | already healed | healed by timer | unverified | not injected | failed
     detail: str = ""
 
     @property
@@ -54,16 +55,21 @@ class Injector:
         self.pool, self.ledger, self.verify_timeout_s = pool, ledger, verify_timeout_s
 
     def inject(self, fault: Fault) -> None:
-        """Idempotent: a fault the ledger already holds as active is not applied again. On any failure the
-        fault is healed again before the error propagates."""
-        entry = self.ledger.record(fault.to_dict())
-        if entry.state == "active":
+        """Idempotent: a fault the ledger already holds as active is not applied again. The kind's preflight reads
+        the node first (a refusal there leaves even the ledger untouched); on any later failure the fault is
+        healed again before the error propagates."""
+        entry = self.ledger.entry(fault.fault_id)
+        if entry is not None and entry.state == "active":
             return
-        if entry.state == "healed":  # the same fault again after a heal: a new life, with a new timer
-            entry = self.ledger.update(fault.fault_id, state="pending", timer_pid=None, healed_at=None)
+        if entry is None or not entry.open:
+            fault.preflight(self.pool)
+        if entry is None:
+            entry = self.ledger.record(fault.to_dict())
+        elif not entry.open:  # the same fault again after a heal: a new life, with a new timer
+            entry = self.ledger.update(
+                fault.fault_id, fault=fault.to_dict(), state="pending", timer_pid=None, healed_at=None
+            )
         try:
-            if fault.resolve(self.pool):
-                self.ledger.update(fault.fault_id, fault=fault.to_dict())
             if entry.timer_pid is None:
                 pid = start_timer(
                     self.pool.get(fault.node), fault.tag, fault.deadline_s, fault.heal_shell(), node=fault.node
@@ -79,7 +85,12 @@ class Injector:
             raise
 
     def heal(self, fault: Fault) -> HealOutcome:
-        entry = self.ledger.record(fault.to_dict())
+        """Heal a fault of this run. One the ledger never held was never applied (the ledger is written before
+        anything changes; a preflight refusal comes before it): nothing is done, not even a "heal" of a LUN that
+        was never presented."""
+        entry = self.ledger.entry(fault.fault_id)
+        if entry is None:
+            return HealOutcome(self.ledger.run_id, fault.fault_id, fault.describe(), "not injected")
         return heal_entry(self.pool, self.ledger, entry, self.verify_timeout_s)
 
 

@@ -9,8 +9,8 @@ from urllib.parse import quote
 from faultlab.harness.history.store import RunSummary
 from faultlab.harness.history.trends import Point, ScenarioTrend
 from faultlab.harness.record import ERROR, FAILED, PASSED, write_atomic
-from faultlab.harness.report_html import CSS
-from faultlab.harness.report_svg import MET, MISSED, UNKNOWN
+from faultlab.harness.report.html import CSS
+from faultlab.harness.report.svg import MET, MISSED, UNKNOWN
 
 OUTCOME_COLOURS: dict[str, str] = {PASSED: MET, FAILED: MISSED, ERROR: UNKNOWN}
 EXTRA_CSS = """

@@ -10,8 +10,8 @@ import yaml
 
 from faultlab.assertions import events as event_table
 from faultlab.harness.record import ERROR, FAILED, PASSED, RunRecord
-from faultlab.harness.report_data import RunView
-from faultlab.harness.report_svg import MET, MISSED, UNKNOWN, seconds_text, timeline_svg, utc
+from faultlab.harness.report.data import RunView
+from faultlab.harness.report.svg import MET, MISSED, UNKNOWN, seconds_text, timeline_svg, utc
 
 REPORT_FILE = "report.html"
 MAX_EVENT_ROWS = 2000

@@ -10,7 +10,7 @@ from html import escape
 from faultlab.assertions import events as event_table
 from faultlab.harness.anchors import HEALED, INJECTED
 from faultlab.harness.judgement import StepStatus
-from faultlab.harness.report_data import Mark, RunView, StepView
+from faultlab.harness.report.data import Mark, RunView, StepView
 from faultlab.harness.utc import iso
 
 WIDTH = 1200

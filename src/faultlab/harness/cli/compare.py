@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from faultlab.harness.cli_history import HISTORY_HELP
+from faultlab.harness.cli.history import HISTORY_HELP
 from faultlab.harness.compare import SLOWER, WORSE, CompareError, Comparison, Row, Tolerance, compare
 from faultlab.harness.console import report_console
 from faultlab.harness.record import load_record

@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from faultlab.harness.cli_history import HISTORY_HELP
+from faultlab.harness.cli.history import HISTORY_HELP
 from faultlab.harness.console import report_console
 from faultlab.harness.embedded import LabShape, shape_for
 from faultlab.harness.judge import judge as judge_record
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
-from faultlab.harness.report_html import REPORT_FILE
-from faultlab.harness.report_text import print_report
+from faultlab.harness.report.html import REPORT_FILE
+from faultlab.harness.report.text import print_report
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.session import DEFAULT_LEASE_WAIT_S, LabSource, SessionOptions, run_batch
 from faultlab.lab.errors import ConfigError

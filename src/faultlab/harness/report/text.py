@@ -15,9 +15,9 @@ from rich.text import Text
 from faultlab.harness.anchors import HEALED, INJECTED
 from faultlab.harness.judgement import StepStatus, Verdict
 from faultlab.harness.record import ERROR, PASSED, RunRecord
-from faultlab.harness.report_data import Mark, RunView, build_view
-from faultlab.harness.report_html import HEADLINE
-from faultlab.harness.report_svg import seconds_text
+from faultlab.harness.report.data import Mark, RunView, build_view
+from faultlab.harness.report.html import HEADLINE
+from faultlab.harness.report.svg import seconds_text
 
 MAX_ROWS = 60  # beyond this, only expected steps, offending events and the first of each (lane, name) are listed
 OUTCOME_STYLES = {PASSED: "bold green", ERROR: "bold yellow"}

@@ -11,7 +11,7 @@ from rich.console import Console
 from faultlab.harness.artifacts import write_artifacts
 from faultlab.harness.console import report_console
 from faultlab.harness.record import load_record
-from faultlab.harness.report_text import print_report
+from faultlab.harness.report.text import print_report
 
 EXIT_OK, EXIT_USAGE, EXIT_PROBLEMS = 0, 2, 3
 

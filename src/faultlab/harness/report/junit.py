@@ -6,8 +6,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from faultlab.harness.record import ERROR, FAILED, PASSED
-from faultlab.harness.report_data import RunView
-from faultlab.harness.report_text import plain_text
+from faultlab.harness.report.data import RunView
+from faultlab.harness.report.text import plain_text
 
 JUNIT_FILE = "junit.xml"
 SUITE = "faultlab"

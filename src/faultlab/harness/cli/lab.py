@@ -1,4 +1,4 @@
-"""`faultlab lab up | down | status`: the embedded lab's commands (also `python -m faultlab.harness.cli_lab`)."""
+"""`faultlab lab up | down | status`: the embedded lab's commands (also `python -m faultlab.harness.cli.lab`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Literal, NoReturn
 
 import typer
 
-from faultlab.harness.cli_lease import lease_app
+from faultlab.harness.cli.lease import lease_app
 from faultlab.sim import preflight
 from faultlab.sim.errors import LabError, MissingPackagesError, NeedsRootError
 from faultlab.sim.lab import EmbeddedLab, down_all, down_lab, find_lab, lab_status

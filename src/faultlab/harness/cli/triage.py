@@ -48,7 +48,7 @@ def triage_cmd(
     from faultlab.assertions.sources import SourceError
     from faultlab.assertions.triage import TriageFilter, triage
     from faultlab.harness.console import report_console
-    from faultlab.harness.triage_view import ProgressLine, render, write_json_lines
+    from faultlab.harness.report.triage_view import ProgressLine, render, write_json_lines
 
     flt = TriageFilter(
         since=_parse_time(since, "--since"),

@@ -11,7 +11,7 @@ import typer
 from typer import _click as click  # typer's own click: its groups and commands are these types
 from typer.core import TyperCommand, TyperGroup
 
-from faultlab.harness.cli_triage import triage_cmd
+from faultlab.harness.cli.triage import triage_cmd
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,24 +26,24 @@ class LazyCommand:
 
 LAZY_COMMANDS: dict[str, LazyCommand] = {
     "run": LazyCommand(
-        "faultlab.harness.cli_run", "run", "Run scenarios: inject, hold, heal, recover, collect the logs and judge..."
+        "faultlab.harness.cli.run", "run", "Run scenarios: inject, hold, heal, recover, collect the logs and judge..."
     ),
     "judge": LazyCommand(
-        "faultlab.harness.cli_run", "judge", "Judge a finished run again, offline, from its record and the log..."
+        "faultlab.harness.cli.run", "judge", "Judge a finished run again, offline, from its record and the log..."
     ),
     "report": LazyCommand(
-        "faultlab.harness.cli_report", "report", "Write report.html, junit.xml and vcenter-events.json next to the..."
+        "faultlab.harness.cli.report", "report", "Write report.html, junit.xml and vcenter-events.json next to the..."
     ),
     "compare": LazyCommand(
-        "faultlab.harness.cli_compare", "compare_cmd", "Compare runs of one scenario (before/after a firmware or..."
+        "faultlab.harness.cli.compare", "compare_cmd", "Compare runs of one scenario (before/after a firmware or..."
     ),
     "history": LazyCommand(
-        "faultlab.harness.cli_history",
+        "faultlab.harness.cli.history",
         "history",
         "List recorded runs with outcome, lab, settings, versions and recovery measures; flag drifts and...",
     ),
     "heal": LazyCommand(
-        "faultlab.harness.cli_heal",
+        "faultlab.harness.cli.heal",
         "heal",
         "Heal every fault a ledger lists (after a crashed or killed run).",
         help="Heal every fault a ledger lists (after a crashed or killed run).",
@@ -51,7 +51,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
 }
 if importlib.util.find_spec("faultlab.sim") is not None:  # the embedded lab's commands
     LAZY_COMMANDS["lab"] = LazyCommand(
-        "faultlab.harness.cli_lab", "lab_app", "Start, stop and inspect the embedded lab (needs root)."
+        "faultlab.harness.cli.lab", "lab_app", "Start, stop and inspect the embedded lab (needs root)."
     )
 
 
