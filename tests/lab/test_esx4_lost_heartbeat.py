@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import pytest
 from faultlab.assertions.diagnose.common import DiagVerdict
 from faultlab.assertions.triage import triage
 from faultlab.harness.cursors import LogCursors, esxi_log_paths
+from faultlab.harness.faults.kinds import memory_leak
+from faultlab.harness.faults.kinds.base import FaultRef, PlanContext
 from faultlab.lab.errors import LabError
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshPool
@@ -26,16 +27,6 @@ pytestmark = [
     pytest.mark.destructive,
     pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
 ]
-
-# A process named VMap (HA's agent, KB 308590's culprit) that grows by 1 MB every 0.5 s for real, touched so it is
-# resident. Started over SSH in the Service Console; the purple screen's reboot kills it.
-LEAK = (
-    "import time\n"
-    "open('/proc/self/comm','w').write('VMap')\n"
-    "held=[]\n"
-    "while True:\n"
-    "    b=bytearray(1<<20); b[::4096]=b'x'*len(b[::4096]); held.append(b); time.sleep(0.5)\n"
-)
 
 
 def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3) -> Any:
@@ -49,13 +40,11 @@ def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: f
         time.sleep(interval_s)
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[EmbeddedLab]:
-    with EmbeddedLab.up(hosts=1, vms=1, version="4.1", vcenter=False) as the_lab:
-        yield the_lab
+LAB_SHAPE = {"hosts": 1, "vms": 1, "version": "4.1", "vcenter": False}
 
 
-def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path: Path) -> None:
+def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
+    lab = embedded_lab
     inv = load_inventory(lab.inventory_path)
     host = inv.hosts[0]
     assert host.version == "4.1" and host.log_dir == "/var/log"
@@ -71,7 +60,6 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path
         wait_for("a first vmksummary sample", lambda: "hb: vmk loaded" in (varlog / "vmksummary").read_text(), 10)
         cursors = LogCursors(client, esxi_log_paths(host.log_dir, version=host.version), host.name)
         marks = cursors.mark()
-        client.run(f'nohup {sys.executable} -c "{LEAK}" >/dev/null 2>&1 &')
 
         def reachable() -> bool:
             try:
@@ -79,8 +67,20 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(lab: EmbeddedLab, tmp_path
             except LabError:
                 return False
 
-        wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5)
-        wait_for("the host to come back", reachable, 60, 0.5)
+        ref = FaultRef("memory-leak", host.name, "faultlab:esx4test:f1")
+        params = memory_leak.KIND.plan(
+            PlanContext(inv, "esx4test", "f1", ()),
+            memory_leak.MemoryLeakFault(kind="memory-leak", on=host.name, rate_kb_per_s=2048),
+        )
+        memory_leak.KIND.inject(ref, params, client)
+        try:
+            assert memory_leak.KIND.verify_active(ref, params, client) is True
+            assert "VMap" in client.run("ps -e -o comm").stdout.split()
+            wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5)
+            wait_for("the host to come back", reachable, 60, 0.5)
+            assert memory_leak.KIND.verify_healed(ref, params, client) is True  # the reboot killed it
+        finally:
+            memory_leak.KIND.heal(ref, params, client)
         wait_for("the boot lines", lambda: (varlog / "vmksummary").read_text().count("Starting system...") == 2, 10)
         chunks = cursors.collect()
         meminfo_after = client.run("cat /proc/meminfo").stdout
