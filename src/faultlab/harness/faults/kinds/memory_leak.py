@@ -31,6 +31,10 @@ from faultlab.lab.inventory import Datastore, Inventory
 LEAK_DIR = "/tmp/faultlab-leak"
 # python 2.4 (ESX 4's COS) to 3.x: no bytearray, no f-strings. ' ' * n allocates and writes n bytes (resident).
 _LOOP = "import sys,time\nheld=[]\nwhile 1:\n    held.append(' '*int(sys.argv[1])*1024)\n    time.sleep(1)\n"
+# The interpreter's real binary (a `python3` on PATH may be a wrapper script, e.g. pyenv's shim): its copy runs
+# under the copy's name. Works with the COS's python 2 and with python 3.
+_WHERE = "'import sys; sys.stdout.write(sys.executable)'"
+_PYTHON = f"{{ python3 -c {_WHERE} || python -c {_WHERE}; }} 2>/dev/null"
 _CLASSIC = re.compile(r"^[34]\.")
 
 
@@ -99,7 +103,7 @@ class MemoryLeakKind(FaultKind[MemoryLeakFault, MemoryLeakParams]):
             return  # already running
         exe, pid = shlex.quote(params.exe), shlex.quote(_pid_file(ref))
         line = (
-            f'mkdir -p {LEAK_DIR} && cp "$(command -v python3 || command -v python)" {exe} && '
+            f'mkdir -p {LEAK_DIR} && cp "$({_PYTHON})" {exe} && '
             f"(nohup {exe} -c {shlex.quote(_LOOP)} {params.rate_kb_per_s} {shlex.quote(ref.tag)} "
             f">/dev/null 2>&1 </dev/null & echo $! > {pid})"
         )
