@@ -119,3 +119,19 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
     [b] = [d for d in triage([bundle]).diagnoses if d.kb == "KB 308590"]
     assert b.verdict is DiagVerdict.TRUE and b.figures["culprit"] == "VMap", b.summary
     print("\nvmksummary:\n" + summary + "\nvmkernel:\n" + vmkernel + "\n" + str(d.figures))
+
+
+def test_scenario_esx4_lost_heartbeat_passes(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
+    """scenarios/classic/esx4-lost-heartbeat.yaml through the runner on the 4.1 lab: judged on the run's own logs."""
+    from faultlab.harness.runner import PASSED, RunOptions, run_file
+
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "classic" / "esx4-lost-heartbeat.yaml"
+    record = run_file(scenario, embedded_lab.inventory_path, RunOptions(artifacts=tmp_path, state_dir=tmp_path / "l"))
+    print(f"\n{record.outcome}: {record.message}")
+    for phase in record.phases:
+        print(f"  phase {phase}")
+    if record.judgement is not None:
+        for e in record.judgement.events:
+            print(f"  {e}")
+    assert record.outcome == PASSED, record.message
+    assert record.heal is not None and record.heal["status"] == "healed", record.heal
