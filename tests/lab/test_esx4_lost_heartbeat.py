@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,18 +30,28 @@ pytestmark = [
 ]
 
 
-def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3) -> Any:
+def wait_for(
+    what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3, diag: Callable[[], str] = str
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}\n{diag()}")
         time.sleep(interval_s)
 
 
-LAB_SHAPE = {"hosts": 1, "vms": 1, "version": "4.1", "vcenter": False}
+# The host stays down 15 s (cos.reboot_s): long enough to see it gone between two polls.
+def _answers(client: Any) -> bool:
+    try:
+        return bool(client.run("true").succeeded)
+    except LabError:
+        return False
+
+
+LAB_SHAPE = {"hosts": 1, "vms": 1, "version": "4.1", "vcenter": False, "settings": {"cos.reboot_s": 15}}
 
 
 def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
@@ -48,7 +59,22 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
     inv = load_inventory(lab.inventory_path)
     host = inv.hosts[0]
     assert host.version == "4.1" and host.log_dir == "/var/log"
-    varlog = lab.node(host.name).node_dir / "cos" / "varlog"
+    node_dir = lab.node(host.name).node_dir
+    varlog = node_dir / "cos" / "varlog"
+
+    def diag() -> str:
+        """What the host process and its logs say, for a failure message."""
+        parts = []
+        for f in (
+            node_dir / "out" / "esxi-host.out",
+            varlog / "vmksummary",
+            varlog / "vmkernel",
+            node_dir / "cos" / "meminfo",
+        ):
+            text = f.read_text(errors="replace") if f.exists() else "(missing)"
+            parts.append(f"--- {f.name}:\n" + "\n".join(text.splitlines()[-15:]))
+        return "\n".join(parts)
+
     with SshPool(inv, command_timeout=20, attempts=2) as pool:
         client = pool.get(host.name)
         assert client.run("vmware -v").stdout == "VMware ESX 4.1.0 build-260247\n"
@@ -62,10 +88,12 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
         marks = cursors.mark()
 
         def reachable() -> bool:
+            """A new TCP connection to its SSH port within a second (a host in a purple screen answers nothing)."""
             try:
-                return client.run("true").succeeded
-            except LabError:
+                socket.create_connection((host.address, 22), timeout=1.0).close()
+            except OSError:
                 return False
+            return True
 
         ref = FaultRef("memory-leak", host.name, "faultlab:esx4test:f1")
         params = memory_leak.KIND.plan(
@@ -76,8 +104,9 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
         try:
             assert memory_leak.KIND.verify_active(ref, params, client) is True
             assert "VMap" in client.run("ps -e -o comm").stdout.split()
-            wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5)
-            wait_for("the host to come back", reachable, 60, 0.5)
+            wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5, diag)
+            wait_for("the host to come back", reachable, 60, 0.5, diag)
+            wait_for("SSH commands again", lambda: _answers(client), 30, 0.5, diag)
             assert memory_leak.KIND.verify_healed(ref, params, client) is True  # the reboot killed it
         finally:
             memory_leak.KIND.heal(ref, params, client)
