@@ -18,8 +18,7 @@ VAR_CORE = Path("/var/core")
 LOG_DIR = "/var/log"  # the COS's syslog directory (KB 308590: /var/log/vmksummary; vmkernel, messages beside it)
 COMMANDS = ("vmware", "esxcfg-nas", "vim-cmd", "vmware-cmd", "vm-support")
 # The fast profile: the 30-minute heartbeat timeout in 30 x 0.2 s (polled as often), vmksummary every 2 s, reboot
-# after 4 s, a real
-# process's growth counted 64 times (a 10 MB leak stands for 640 MB of COS memory). Labelled wherever shown.
+# after 4 s, a real process's growth counted 64 times (a 10 MB leak stands for 640 MB of COS memory).
 FAST_COS: dict[str, float] = {
     "minute_s": 0.2,
     "poll_s": 0.2,  # one tick per heartbeat minute: the t=29 and t=30 alerts land on different ticks
