@@ -109,6 +109,7 @@ class Esx4Host:
         self.logs.write("vmksummary", lines.vmkhalt(now, self.name, "Starting"))
         self.logs.write("vmksummary", lines.loaded_vmkernel(now, self.name))
         self.heartbeat = Heartbeat(self.knobs.minute_s)
+        self.last = None  # the COS that died is gone: the next sample is the new one's
         self._ssh(allow=True)
         with self._lock:
             self.up = True
@@ -200,7 +201,8 @@ class Esx4Host:
         sample = lines.HbSample(
             epoch=int(time.time()),
             uptime_s=up,
-            vmk_uptime_s=max(0.0, up - 12.28),  # KB 308590: the second figure runs ~12.3 s behind the first
+            # KB 308590: the second figure (the VMkernel's uptime) runs ~12.3 s behind the first
+            vmk_uptime_s=up - min(12.28, up / 10),
             vms=running,
             unknown_a=153875,  # KB 308590's value; meaning undocumented
             swap_bytes=s.swap_used_kb * 1024,
