@@ -128,7 +128,7 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
         assert local.read_bytes()[mark.size : mark.size + len(data)] == data and not chunks[path].gap, path
     summary = chunks["/var/log/vmksummary"].data.decode()
     vmkernel = chunks["/var/log/vmkernel"].data.decode()
-    vmap = [int(m) for m in re.findall(r"VMap-(\d+)", summary)]
+    vmap = [int(m) for m in re.findall(r"VMap-(\d+)", summary[: summary.rindex("Starting system...")])]
     assert len(vmap) >= 2 and vmap == sorted(vmap) and vmap[-1] > vmap[0], summary
     assert "(comm=vmnixhbd pid=20 t=29 to=30 clt=1)." in vmkernel
     assert re.search(r"Lost heartbeat \(comm=VMap pid=\d+ t=30 to=30 clt=1\)\.", vmkernel)
@@ -165,4 +165,5 @@ def test_scenario_esx4_lost_heartbeat_passes(embedded_lab: EmbeddedLab, tmp_path
         for e in record.judgement.events:
             print(f"  {e}")
     assert record.outcome == PASSED, record.message
-    assert record.heal is not None and record.heal["status"] == "healed", record.heal
+    # the purple screen's reboot killed the leak before the harness healed it: nothing was left to undo
+    assert record.heal is not None and record.heal["status"] in ("healed", "already healed"), record.heal

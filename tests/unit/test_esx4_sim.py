@@ -105,7 +105,15 @@ def test_growth_scale_and_exhaustion() -> None:
         swap_total_kb=200_000,
         growth_scale=64,
         scan=lambda: [Proc(9173, "VMap", size["kb"], size["kb"])],
+        clock=lambda: clock["t"],
     )
+    clock = {"t": 0.0}
+    size["kb"] = 9_000
+    model.sample()
+    size["kb"] = 10_000  # growing while it starts (1 s): counted as is, the baseline follows
+    clock["t"] = 1.0
+    assert [p.vsz_kb for p in model.sample().procs if p.comm == "VMap"] == [10_000]
+    clock["t"] = 3.0
     first = model.sample()
     assert [p.comm for p in first.procs].count("VMap") == 1  # the real VMap replaces the standing agent
     size["kb"] = 16_000  # grew 6 MB for real: counts 384 MB in the COS

@@ -14,6 +14,7 @@ MB on the lab machine stands for hundreds of MB in the COS (labelled as such whe
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,10 +129,18 @@ class CosMemory:
     exclude: tuple[int, ...] = ()  # the simulator's own pid(s): the VMkernel's stand-in, not a COS process
     scan: Callable[[], list[Proc]] | None = None
     agents: tuple[Proc, ...] = STANDING_AGENTS
-    _first: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    settle_s: float = 2.0  # a process's growth counts scaled only from its size this long after first seen
+    clock: Callable[[], float] = time.monotonic
+    _first: dict[tuple[int, str], tuple[int, int, float]] = field(default_factory=dict)
 
     def _scaled(self, p: Proc) -> Proc:
-        rss0, vsz0 = self._first.setdefault((p.pid, p.comm), (p.rss_kb, p.vsz_kb))
+        """A starting process (sshd session, a command's python loading its modules) grows for a moment: its baseline
+        follows its real size until it has run `settle_s`; only growth after that is scaled."""
+        now = self.clock()
+        rss0, vsz0, seen = self._first.setdefault((p.pid, p.comm), (p.rss_kb, p.vsz_kb, now))
+        if now - seen < self.settle_s:
+            self._first[(p.pid, p.comm)] = (p.rss_kb, p.vsz_kb, seen)
+            return p
         k = self.growth_scale
         rss = rss0 + int(max(0, p.rss_kb - rss0) * k)
         vsz = vsz0 + int(max(0, p.vsz_kb - vsz0) * k)
