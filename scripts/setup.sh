@@ -8,6 +8,8 @@ DEBIAN_PACKAGES=(
   # the embedded lab: namespaces, firewall, SSH, storage targets and their clients
   iproute2 iptables openssh-server openssh-client procps psmisc
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils tgt libiscsi-bin
+  # the simulated ESXi hosts' shell: busybox sh and its applets, as on ESXi
+  busybox
   # the simulated vCenter is built from Debian's govmomi sources
   golang-go golang-github-vmware-govmomi-dev
   # report rendering check

@@ -246,3 +246,44 @@ def test_insecure_mode_connects_but_warns(server: Server, caplog: pytest.LogCapt
     with SshClient("127.0.0.1", server.port, "root", server.user_key, insecure_accept_any_host_key=True) as c:
         assert c.run("echo unchecked").stdout == "unchecked\n"
     assert f"INSECURE: accepting SSH host key {server.fingerprint}" in caplog.text
+
+
+def _encrypted_key(server: Server, name: str, passphrase: str, fmt: list[str]) -> Path:
+    """A user key encrypted with `passphrase`, authorized on the server (sshd rereads authorized_keys per login)."""
+    key = server.tmp / name
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", *fmt, "-N", passphrase, "-f", str(key)], check=True)
+        with (server.tmp / "authorized_keys").open("a") as fh:
+            fh.write(key.with_suffix(".pub").read_text())
+    return key
+
+
+@pytest.mark.parametrize(
+    "fmt", [["-t", "ed25519"], ["-t", "rsa", "-b", "2048", "-m", "PEM"]], ids=["openssh-ed25519", "pem-rsa"]
+)
+def test_passphrase_protected_key_through_the_inventory(
+    server: Server, fmt: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 10: `private_key_passphrase: ${VAR}` opens an encrypted key and logs in to a real sshd; a wrong
+    or missing passphrase is an AuthenticationError naming the key (never a TypeError, never the passphrase)."""
+    from faultlab.lab.errors import AuthenticationError
+    from faultlab.lab.inventory import parse_inventory
+
+    secret = "correct horse $battery"
+    key = _encrypted_key(server, f"enc_{fmt[1]}", secret, fmt)
+    text = f"""version: 1
+ssh: {{user: root, port: {server.port}, private_key: {key}, known_hosts: {server.known_hosts},
+      private_key_passphrase: "${{FL_TEST_KEY_PASS}}"}}
+hosts: [{{name: h1, address: 127.0.0.1}}]
+"""
+    inv = parse_inventory(text, "inventory.yaml")
+    monkeypatch.setenv("FL_TEST_KEY_PASS", secret)
+    with SshClient.from_access(inv.ssh_for("h1")) as c:
+        assert c.run("echo unlocked").stdout == "unlocked\n"
+    monkeypatch.setenv("FL_TEST_KEY_PASS", "not it")
+    with pytest.raises(AuthenticationError, match=rf"cannot load private key {re.escape(str(key))}") as info:
+        SshClient.from_access(inv.ssh_for("h1"), attempts=1).run("true")
+    assert "not it" not in str(info.value)
+    bare = parse_inventory(text.replace(',\n      private_key_passphrase: "${FL_TEST_KEY_PASS}"', ""), "inv.yaml")
+    with pytest.raises(AuthenticationError, match=r"is encrypted: set ssh\.private_key_passphrase"):
+        SshClient.from_access(bare.ssh_for("h1"), attempts=1).run("true")

@@ -106,3 +106,45 @@ def test_formatting() -> None:
 def test_compound_literals_roundtrip(h: int, m: int, s: int, ms: int) -> None:
     text = f"{h}h{m}m{s}s + {ms}ms"
     assert parse_duration(text) == timedelta(hours=h, minutes=m, seconds=s, milliseconds=ms)
+
+
+# -- issue 11 items 8/9: real ranges of settings, no overflow -------------------------------------------------
+
+
+def test_each_setting_counts_with_its_real_range() -> None:
+    from faultlab.assertions.durations import check_duration, setting_range
+
+    assert setting_range("/Misc/APDTimeout").low == 20 and setting_range("misc.apdtimeout").default == 140
+    # 135 s on a host at the default, 15 s at the smallest APD timeout a host accepts: usable.
+    assert check_duration("{Misc.APDTimeout}s - 5s") == {"Misc.APDTimeout": 140}
+    # Usable only for APD timeouts above 200 s: the witness says which value made it usable.
+    assert check_duration("{Misc.APDTimeout}s - 200s") == {"Misc.APDTimeout": 999999}
+    with pytest.raises(
+        ValueError, match=r"is negative for every value the host may have \(Misc\.APDTimeout 20\.\.999999\)"
+    ):
+        check_duration("2s - {Misc.APDTimeout}s")
+    # NFS.HeartbeatMaxFailures is 6..10 on a real host: 5 failures can never be reached.
+    with pytest.raises(ValueError, match=r"NFS\.HeartbeatMaxFailures 6\.\.10"):
+        check_duration("({NFS.HeartbeatMaxFailures} - 11) * 1s")
+    assert check_duration("{NFS.HeartbeatFrequency}s * {NFS.HeartbeatMaxFailures} + {Misc.APDTimeout}s + 2s") == {
+        "NFS.HeartbeatFrequency": 12,
+        "NFS.HeartbeatMaxFailures": 10,
+        "Misc.APDTimeout": 140,
+    }
+    # dividing by an option that may be 0 is fine where another value of its range divides
+    assert check_duration("10s / {Misc.APDHandlingEnable}") == {"Misc.APDHandlingEnable": 1}
+    with pytest.raises(ValueError, match="bad token"):
+        check_duration("{Misc.APDTimeout} s s")
+
+
+@pytest.mark.parametrize("text", ["100000000000000000000s", "9" * 400 + "s", "{Misc.APDTimeout}s * 1000000000"])
+def test_huge_durations_are_a_value_error_not_an_overflow(text: str) -> None:
+    from faultlab.assertions.durations import check_duration
+
+    with pytest.raises(ValueError, match="longer than a year") as info:
+        parse_duration(text, {"Misc.APDTimeout": 140})
+    assert len(str(info.value)) < 200
+    with pytest.raises(ValueError, match="longer than a year"):
+        check_duration(text)
+    with pytest.raises(ValueError, match="longer than a year"):
+        parse_duration(1e300)

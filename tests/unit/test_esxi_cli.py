@@ -14,6 +14,7 @@ from faultlab.harness.faults import wait_for
 from faultlab.sim.config import IscsiDatastoreConfig
 from faultlab.sim.esxi import esxcli, formats, vimcmd
 from faultlab.sim.esxi.control import ControlServer
+from faultlab.sim.esxi.esxcli_out import render
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.iscsiclient import ScsiResult
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState
@@ -61,19 +62,20 @@ def test_format_option_block() -> None:
     s = Settings()
     text = format_option(s.spec("Misc.APDTimeout"), 6)
     assert text.splitlines()[:3] == ["   Path: /Misc/APDTimeout", "   Type: integer", "   Int Value: 6"]
-    assert "   Description: Timeout value (in seconds) for APD Timeout" in text
+    # ESXi's own description (lamw/esxi-advanced-and-kernel-settings, real 7.0U3/8.0U3 hosts)
+    assert "   Description: Number of seconds a device can be in APD before failing User World I/O." in text
 
 
 def test_nfs_list_table() -> None:
-    lines = formats.nfs_list(SNAPSHOT).splitlines()
+    lines = render(formats.nfs_list({**SNAPSHOT, "version": "8.0"}), None).splitlines()
     assert lines[0].split("  ")[0] == "Volume Name" and set(lines[1].replace(" ", "")) == {"-"}
-    assert lines[2].split()[:6] == ["ds-nfs01", "198.18.1.20", "/ds-nfs01", "None", "false", "true"]
+    assert lines[2].split()[:6] == ["ds-nfs01", "198.18.1.20", "/ds-nfs01", "vmk0", "false", "true"]
 
 
 def test_device_and_path_lists() -> None:
-    dev = formats.device_list(SNAPSHOT)
-    assert dev.startswith("naa.6000000000000000000e00000000010001\n") and "   Status: dead\n" in dev
-    paths = formats.path_list(SNAPSHOT, "iqn.1998-01.com.vmware:esx01-1")
+    dev = render(formats.device_list(SNAPSHOT), None)
+    assert "\nnaa.6000000000000000000e00000000010001\n" in dev and "   Status: dead\n" in dev
+    paths = render(formats.path_list(SNAPSHOT, "iqn.1998-01.com.vmware:esx01-1"), None)
     assert "   Runtime Name: vmhba64:C0:T0:L1\n" in paths and "   State: dead\n" in paths
     assert "   LUN: 1\n" in paths
 
@@ -92,8 +94,8 @@ def control(tmp_path: Path) -> Any:
     def handler(req: dict[str, Any]) -> Any:
         if req["cmd"] == "snapshot":
             return SNAPSHOT
-        if req["cmd"] == "settings.list":
-            return format_option(settings.spec(req["option"]), settings.get(req["option"]))
+        if req["cmd"] == "settings.fields":
+            return [[[k, v, "string"] for k, v in settings.fields(req["option"])]]
         if req["cmd"] == "settings.set":
             settings.set(req["option"], req["value"])
             return None
@@ -161,7 +163,8 @@ def path_host(tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, str]]]]:
 def _state_in_list(sock: str) -> str:
     code, out = esxcli.run(["storage", "core", "path", "list"], sock)
     assert code == 0
-    return next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("   State: "))
+    block = next(b for b in out.split("\n\n") if "   Transport: iscsi\n" in b)
+    return next(line.split(": ", 1)[1] for line in block.splitlines() if line.startswith("   State: "))
 
 
 def test_path_set_by_runtime_name_and_uid_is_silent_and_shows_in_path_list(
@@ -196,7 +199,7 @@ def test_path_set_errors_are_one_line_and_change_nothing(
 
 def test_uid_in_path_list_is_the_one_path_set_accepts() -> None:
     ds = SNAPSHOT["datastores"][1]
-    assert f"   UID: {formats.path_uid(ds, INITIATOR)}\n" in formats.path_list(SNAPSHOT, INITIATOR)
+    assert f"   UID: {formats.path_uid(ds, INITIATOR)}\n" in render(formats.path_list(SNAPSHOT, INITIATOR), None)
     assert formats.find_path(SNAPSHOT, INITIATOR, UID) is ds
     assert formats.find_path(SNAPSHOT, INITIATOR, "naa.6000000000000000000e00000000010001") is None  # a device
 

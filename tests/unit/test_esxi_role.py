@@ -387,6 +387,7 @@ def test_filesystem_list_gives_each_volumes_ids() -> None:
 
 
 def test_the_simulated_hosts_filesystem_list_reads_back() -> None:
+    from faultlab.sim.esxi.esxcli_out import render
     from faultlab.sim.esxi.formats import filesystem_list
 
     snapshot = {
@@ -401,8 +402,9 @@ def test_the_simulated_hosts_filesystem_list_reads_back() -> None:
             },
         ]
     }
-    fs = parse_filesystem_list(filesystem_list(snapshot))
-    assert [(f.volume_name, f.uuid, f.type, f.mounted) for f in fs] == [
+    fs = parse_filesystem_list(render(filesystem_list(snapshot), None))
+    assert [(f.volume_name, f.uuid, f.type, f.mounted) for f in fs][:2] == [
         ("ds-nfs01", "28d4e1a0-9c3b7f52", "NFS", True),
         ("ds-iscsi01", "68eeda1c-2b3c4d5e-6f70-0242c6120111", "VMFS-6", True),
     ]
+    assert [f.volume_name.split("-")[0] for f in fs][2:] == ["OSDATA", "BOOTBANK1", "BOOTBANK2"]

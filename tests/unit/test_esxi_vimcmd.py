@@ -23,6 +23,8 @@ from faultlab.sim.esxi.vm import SECTOR, Vmx, record
 T = TypeVar("T")
 TOOLS_UNAVAILABLE = (
     "(vim.fault.ToolsUnavailable) {\n"
+    "   faultCause = (vmodl.MethodFault) null, \n"
+    "   faultMessage = <unset>\n"
     '   msg = "Cannot complete operation because VMware Tools is not running in this virtual machine."\n'
     "}\n"
 )
@@ -99,7 +101,11 @@ def test_reboot_of_a_powered_off_vm_is_an_invalid_power_state_fault(host: tuple[
 @pytest.mark.parametrize("cmd", ["vmsvc/power.reboot", "vmsvc/get.guestheartbeatStatus", "vmsvc/power.getstate"])
 def test_unknown_vmid_and_missing_vmid(host: tuple[str, FakeHost], cmd: str) -> None:
     path, fake = host
-    assert vimcmd.run([cmd, "7"], path) == (1, 'Unable to find a VM corresponding to "7"\n')
+    assert vimcmd.run([cmd, "7"], path) == (
+        1,
+        "(vim.fault.NotFound) {\n   faultCause = (vmodl.MethodFault) null, \n   faultMessage = <unset>\n"
+        '   msg = "Unable to find a VM corresponding to "7""\n}\n',
+    )
     short = cmd.removeprefix("vmsvc/")
     assert vimcmd.run([cmd], path) == (1, f"Insufficient arguments.\nUsage: {short} vmid\n")
     assert not [r for r in fake.requests if r["cmd"] == "guest.reboot"]

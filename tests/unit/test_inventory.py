@@ -303,3 +303,52 @@ def test_published_schema_accepts_the_example_and_refuses_a_literal_secret() -> 
     example["vcenter"]["password"] = "plain"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(example, schema)
+
+
+# -- one boolean rule (issue 11 item 9) ----------------------------------------------------------------------
+
+
+def _bool_fields(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> list[tuple[str, bool]]:
+    """(Model.field, strict?) of every boolean field reachable from `model`."""
+    import typing
+
+    from pydantic import Strict
+
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return []
+    seen.add(model)
+    out: list[tuple[str, bool]] = []
+
+    def visit(name: str, tp: Any, metadata: list[Any]) -> None:
+        if typing.get_origin(tp) is typing.Annotated:
+            base, *meta = typing.get_args(tp)
+            visit(name, base, [*metadata, *meta])
+        elif tp is bool:
+            out.append((name, any(isinstance(m, Strict) and m.strict for m in metadata)))
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            out.extend(_bool_fields(tp, seen))
+        else:
+            for arg in typing.get_args(tp):
+                visit(name, arg, [])
+
+    for key, field in model.model_fields.items():
+        visit(f"{model.__name__}.{key}", field.annotation, list(field.metadata))
+    return out
+
+
+def test_every_boolean_key_takes_only_true_or_false() -> None:
+    fields = _bool_fields(Inventory)
+    assert {"Tls.verify", "Host.allow_faults", "Host.running", "StorageTarget.allow_faults"} <= {n for n, _ in fields}
+    assert [n for n, strict in fields if not strict] == []
+    template = 'version: 1\nvcenter: {address: vc, user: u, password: "${X}", tls: {verify: WORD}}\n'
+    for word in ("no", "off", "0", "false"):
+        text = template.replace("WORD", word)
+        if word == "false":
+            inv = parse(text)
+            assert inv.vcenter is not None and inv.vcenter.tls.verify is False
+            continue
+        text = text.replace(word + "}", f'"{word}"}}') if word == "0" else text
+        err = error_of(text)
+        assert (err.line, err.key) == (2, "vcenter.tls.verify"), word
+        assert "valid boolean" in str(err)

@@ -117,7 +117,9 @@ def test_faultlab_heal_without_ledgers_and_with_a_broken_one(tmp_path: Path) -> 
     empty = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
     assert empty.exit_code == 0 and empty.output.startswith(f"nothing to heal: no ledger in {tmp_path}")
     (tmp_path / "bad.json").write_text("{not json")
-    Ledger.create("noinv", tmp_path).record(FAULT)
+    orphan = Ledger.create("noinv", tmp_path)
+    orphan.owner_pid = _dead_pid()  # a crashed run's ledger: a live one would be left alone
+    orphan.record(FAULT)
     broken = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
     assert broken.exit_code == 1
     out = broken.output.splitlines()
@@ -125,3 +127,103 @@ def test_faultlab_heal_without_ledgers_and_with_a_broken_one(tmp_path: Path) -> 
     assert any("bad.json: unreadable ledger" in line for line in out)
     assert any("noinv.json: the ledger names no inventory; give --inventory" in line for line in out)
     assert (tmp_path / "noinv.json").exists()  # nothing healed: the ledger stays
+
+
+# -- issue 11 items 2 and 4: `faultlab heal` leaves live runs alone, closes ledgers of labs that are gone -----
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _ledger_of(state: Path, run_id: str, owner: int, inventory: str) -> Ledger:
+    """A ledger as a run writes it, owned by process `owner`, with one fault applied."""
+    ledger = Ledger.create(run_id, state, inventory=inventory)
+    ledger.owner_pid, ledger.owner_start = owner, None
+    ledger.record({**FAULT, "run_id": run_id})
+    ledger.update("f1", state="active")
+    return ledger
+
+
+def test_heal_leaves_a_live_run_alone_unless_forced(tmp_path: Path) -> None:
+    """The owner is a real live process other than this one; without --force nothing is touched (the inventory
+    does not even exist: reaching for the lab would fail), with --force the heal is attempted."""
+    from typer.testing import CliRunner
+
+    from faultlab.harness.cli.heal import heal_app
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ledger = _ledger_of(tmp_path, "live-run", live.pid, str(tmp_path / "no-such-inventory.yaml"))
+        before = ledger.path.read_bytes()
+        res = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
+        assert res.exit_code == 0, res.output
+        assert res.output.startswith(f"left alone     {ledger.path}: run live-run is live (pid {live.pid})")
+        assert "faults (f1); --force heals them now" in res.output
+        assert ledger.path.read_bytes() == before  # not touched
+        forced = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path), "--force"])
+        assert forced.exit_code == 1 and forced.output.startswith(f"failed         {ledger.path}: ")
+        assert "no-such-inventory.yaml" in forced.output  # it did try to reach the lab
+    finally:
+        live.kill()
+        live.wait()
+    after = CliRunner().invoke(heal_app, ["--state-dir", str(tmp_path)])
+    assert after.exit_code == 1 and after.output.startswith("failed ")  # owner gone: heal it (here: it cannot)
+
+
+def test_a_ledger_of_a_lab_taken_down_is_closed_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from faultlab.harness.cli import heal as cli_heal
+
+    root = tmp_path / "run-faultlab"
+    (root / "labup").mkdir(parents=True)
+    (root / "labup" / "inventory.yaml").write_text("version: 1\n")
+    monkeypatch.setattr(cli_heal, "EMBEDDED_STATE_ROOT", root)
+    state = tmp_path / "ledger"
+    gone = _ledger_of(state, "orphan", _dead_pid(), str(root / "labgone" / "inventory.yaml"))
+    real = _ledger_of(state, "real", _dead_pid(), str(tmp_path / "moved-real-inventory.yaml"))
+    res = CliRunner().invoke(cli_heal.heal_app, ["--state-dir", str(state)])
+    lines = res.output.splitlines()
+    assert f"closed         {gone.path}: run orphan: lab labgone no longer exists; nothing left to heal" in lines
+    assert not gone.path.exists()
+    # a real lab's ledger whose inventory moved keeps failing: its fault may still be on the lab
+    assert any(line.startswith(f"failed         {real.path}: ") for line in lines) and real.path.exists()
+    assert res.exit_code == 1
+    assert cli_heal.embedded_lab_gone(str(root / "labup" / "inventory.yaml")) is None
+    assert cli_heal.embedded_lab_gone(str(root / "labgone" / "inventory.yaml")) == "labgone"
+
+
+def test_close_gone_marks_the_entries_before_removing_the_file(tmp_path: Path) -> None:
+    ledger = _ledger_of(tmp_path, "r9", _dead_pid(), "/run/faultlab/x/inventory.yaml")
+    seen: list[dict[str, object]] = []
+    real_close = ledger.close
+
+    def spy() -> bool:
+        seen.append(json.loads(ledger.path.read_text()))
+        return real_close()
+
+    ledger.close = spy  # type: ignore[method-assign]
+    ledger.close_gone("lab x no longer exists")
+    entry = seen[0]["entries"][0]  # type: ignore[index]
+    assert (entry["state"], entry["note"]) == ("gone", "lab x no longer exists")
+    assert not ledger.path.exists()
+
+
+def test_live_runs_on_names_only_live_owners_of_that_inventory(tmp_path: Path) -> None:
+    from faultlab.harness.ledger import live_runs_on
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _ledger_of(tmp_path / "s", "mine", live.pid, str(inv))
+        _ledger_of(tmp_path / "s", "dead", _dead_pid(), str(inv))
+        _ledger_of(tmp_path / "s", "other", live.pid, str(tmp_path / "other.yaml"))
+        assert [led.run_id for led in live_runs_on(tmp_path / "." / "inv.yaml", tmp_path / "s")] == ["mine"]
+    finally:
+        live.kill()
+        live.wait()
+    assert live_runs_on(inv, tmp_path / "s") == []

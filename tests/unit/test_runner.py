@@ -255,7 +255,8 @@ class DeadPool:
 def test_unreachable_lab_is_outcome_error_naming_the_phase(tmp_path: Path) -> None:
     inv = parse_inventory(INVENTORY, "inv.yaml", check_files=False)
     opts = RunOptions(artifacts=tmp_path, state_dir=tmp_path / "ledger", pool_factory=lambda i: DeadPool())
-    rec = run_scenario(parse_scenario(SCENARIO), inv, scenario_text=SCENARIO, options=opts)
+    text = SCENARIO.replace("datastore: ds-iscsi01}", "datastore: ds-iscsi01, vm: win01}")  # win01 is no bystander
+    rec = run_scenario(parse_scenario(text), inv, scenario_text=text, options=opts)
     assert rec.outcome == "error" and rec.message == "lab problem in phase preflight: esx01: timed out"
     saved, _ = load_record(tmp_path / rec.run_id)
     assert saved.outcome == "error" and saved.fault is None and not (tmp_path / "ledger").exists()

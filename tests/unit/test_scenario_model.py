@@ -273,3 +273,39 @@ def test_the_schemas_fault_kinds_are_the_registrys() -> None:
     keys = {v["properties"]["kind"]["const"]: set(v["properties"]) - {"kind", "on"} for v in variants}
     assert keys["lun-remove"] == {"lun"} and keys["esxi-path-off"] == {"path"} and keys["network-reject"] == {"ports"}
     assert all(v["additionalProperties"] is False for v in variants)
+
+
+# -- issue 11 items 8/9: durations against the real ranges, checked before the lab is contacted ----------------
+
+
+def test_durations_follow_the_real_range_of_each_setting() -> None:
+    ok = DESIGN_EXAMPLE.replace('hold: "{Misc.APDTimeout} + 30s"', 'hold: "{Misc.APDTimeout}s - 5s"').replace(
+        'at_least: "{Misc.APDTimeout}s"}', 'at_least: "{Misc.APDTimeout}s - 5s"}'
+    )
+    sc = parse(ok)
+    assert sc.hold_for(REAL) == timedelta(seconds=135)
+    bad = DESIGN_EXAMPLE.replace('hold: "{Misc.APDTimeout} + 30s"', 'hold: "2s - {Misc.APDTimeout}s"')
+    err = error_of(bad)
+    assert (err.line, err.key) == (6, "hold")
+    assert "negative for every value the host may have (Misc.APDTimeout 20..999999)" in str(err)
+    bound = DESIGN_EXAMPLE.replace('at_least: "{Misc.APDTimeout}s"}', 'at_least: "2s - {Misc.APDTimeout}s"}')
+    err = error_of(bound)
+    assert err.line == 10 and "negative for every value" in str(err)
+
+
+def test_a_duration_the_host_makes_unusable_is_a_config_error_at_its_line() -> None:
+    sc = parse(DESIGN_EXAMPLE.replace('hold: "{Misc.APDTimeout} + 30s"', 'hold: "{Misc.APDTimeout}s - 5s"'))
+    with pytest.raises(ConfigError) as info:
+        sc.hold_for(SIM)  # the embedded lab's APD timeout is 4 s: 4 s - 5 s
+    assert (info.value.line, info.value.key) == (6, "hold")
+    assert "with the host's settings: Misc.APDTimeout = 4" in str(info.value)
+    bound = parse(DESIGN_EXAMPLE.replace('at_least: "{Misc.APDTimeout}s"}', 'at_least: "{Misc.APDTimeout}s - 5s"}'))
+    with pytest.raises(ConfigError, match="negative"):
+        bound.steps(SIM)
+
+
+def test_a_huge_hold_is_refused_at_its_line() -> None:
+    err = error_of(DESIGN_EXAMPLE.replace('hold: "{Misc.APDTimeout} + 30s"', 'hold: "100000000000000000000s"'))
+    assert (err.line, err.key) == (6, "hold") and "longer than a year" in str(err)
+    err = error_of(DESIGN_EXAMPLE.replace('hold: "{Misc.APDTimeout} + 30s"', "hold: 100000000000000000000"))
+    assert err.line == 6 and "longer than a year" in str(err)

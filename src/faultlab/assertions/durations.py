@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +34,35 @@ _UNITS: dict[str, float] = {
     "days": 86400.0,
 }
 
+# The longest duration any expression may give: a year is far beyond any hold, budget or bound, and far inside
+# what timedelta holds (a huge literal such as "100000000000000000000s" would overflow it).
+MAX_SECONDS = 366 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRange:
+    """The values a real ESXi host accepts for an advanced option (Min Value .. Max Value) and its default."""
+
+    low: float
+    high: float
+    default: float
+
+
+# Min/Max/Default Value as real hosts report them (William Lam's per-build dumps of every advanced option, via the
+# API, esxi-70u3d/80u3-advanced-settings.md, quoted in /work/shared/reference/esxcli/SOURCES.md). The vSphere 7.0
+# Storage guide gives 20-99999 s for Misc.APDTimeout; the host's own Max Value is 999999.
+SETTING_RANGES: dict[str, SettingRange] = {
+    "misc.apdtimeout": SettingRange(20, 999999, 140),
+    "misc.apdhandlingenable": SettingRange(0, 1, 1),
+    "nfs.heartbeatfrequency": SettingRange(5, 86400, 12),
+    "nfs.heartbeattimeout": SettingRange(3, 30, 5),
+    "nfs.heartbeatmaxfailures": SettingRange(6, 10, 10),
+    "nfs.heartbeatdelta": SettingRange(3, 30, 5),
+    "disk.autoremoveonpdl": SettingRange(0, 1, 1),
+}
+# A setting faultlab has no range for: any positive number (ESXi time and count options are never negative).
+UNKNOWN_RANGE = SettingRange(1, 999999, 1)
+
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<word>[A-Za-z]+)|\{(?P<setting>[^{}]*)\}|(?P<op>[-+*/()]))")
 _REFERENCE = re.compile(r"^\s*(?P<amount>.*\S)\s+(?:of|after)\s+(?P<ref>[A-Za-z_$][\w.$-]*)\s*$")
 _SETTING_REF = re.compile(r"\{([^{}]*)\}")
@@ -52,6 +83,12 @@ class _Val:
     duration: bool
 
 
+def _short(text: object) -> str:
+    """The expression as messages quote it: at most 80 characters (a huge value stays one short line)."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def _tokenize(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
     pos = 0
@@ -61,7 +98,7 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, pos)
         if m is None:
             bad = text[pos:].strip().split()[0] if text[pos:].strip() else text[pos:]
-            raise ValueError(f"bad token {bad!r} at position {pos} in duration {text!r}")
+            raise ValueError(f"bad token {bad!r} at position {pos} in duration {_short(text)}")
         kind = m.lastgroup or "op"
         start = m.start(kind) - (1 if kind == "setting" else 0)  # report the "{" of a setting
         toks.append(_Tok(kind, m.group(kind), start))
@@ -96,11 +133,11 @@ class _Parser:
         shown = tok.text if tok.kind != "end" else "end of text"
         if tok.kind == "setting":
             shown = "{" + tok.text + "}"
-        return ValueError(f"bad token {shown!r} at position {tok.pos} in duration {self.text!r}: {why}")
+        return ValueError(f"bad token {_short(shown)} at position {tok.pos} in duration {_short(self.text)}: {why}")
 
     def parse(self) -> _Val:
         if self.peek().kind == "end":
-            raise ValueError(f"empty duration {self.text!r}")
+            raise ValueError(f"empty duration {_short(self.text)}")
         val = self.expr()
         tok = self.peek()
         if tok.kind != "end":
@@ -206,13 +243,62 @@ def parse_duration(text: str | float | timedelta, settings: Settings | None = No
         result = text
     elif isinstance(text, bool):
         raise ValueError(f"not a duration: {text!r}")
-    elif isinstance(text, int | float):
-        result = timedelta(seconds=float(text))
     else:
-        result = timedelta(seconds=_Parser(text, settings).parse().amount)
+        seconds = float(text) if isinstance(text, int | float) else _Parser(text, settings).parse().amount
+        if not math.isfinite(seconds) or abs(seconds) > MAX_SECONDS:
+            raise ValueError(f"duration {_short(text)} is longer than a year ({seconds:g} s): not a useful duration")
+        result = timedelta(seconds=seconds)
     if result < timedelta(0):
-        raise ValueError(f"duration {text!r} is negative ({result.total_seconds()} s)")
+        raise ValueError(f"duration {_short(text)} is negative ({result.total_seconds()} s)")
     return result
+
+
+def setting_range(name: str) -> SettingRange:
+    """The real range of a host setting ("Misc.APDTimeout", "/Misc/APDTimeout"); UNKNOWN_RANGE if faultlab has none."""
+    return SETTING_RANGES.get(_normal_setting(name), UNKNOWN_RANGE)
+
+
+def check_duration(text: str) -> dict[str, float]:
+    """Check an expression without a host: its syntax, and that it is a usable duration for SOME value of each
+    setting within the setting's real range. Returns such values (the defaults when they do), for checks that
+    evaluate the expression further; raises ValueError naming the range otherwise.
+
+    The expression is evaluated at the ends of each range and the default (exact for the sums, products and
+    quotients of settings that durations are made of): "{Misc.APDTimeout}s - 5s" passes (15 s .. 999994 s),
+    "2s - {Misc.APDTimeout}s" is refused (negative for every value of Misc.APDTimeout from 20 to 999999)."""
+    names = list(dict.fromkeys(settings_in(text)))
+    ranges = [setting_range(n) for n in names]
+    defaults = {n: r.default for n, r in zip(names, ranges, strict=True)}
+    corners = itertools.product(*[(r.default, r.low, r.high) for r in ranges]) if len(names) <= 6 else [()]
+    amounts: list[float] = []
+    first_error: ValueError | None = None
+    for values in corners:
+        chosen = dict(zip(names, values, strict=True)) if values else defaults
+        try:
+            amount = _Parser(text, chosen).parse().amount
+        except ValueError as exc:  # e.g. dividing by a setting at 0: another value of the range may do
+            first_error = first_error or exc
+            continue
+        if 0 <= amount <= MAX_SECONDS:
+            return chosen
+        amounts.append(amount)
+    if not amounts:
+        assert first_error is not None  # at least one corner was evaluated
+        raise first_error
+    where = ", ".join(
+        f"{n} {r.low:g}..{r.high:g}" + (" (no known range)" if r is UNKNOWN_RANGE else "")
+        for n, r in zip(names, ranges, strict=True)
+    )
+    span = f"{min(amounts):g} s" + (f" .. {max(amounts):g} s" if max(amounts) != min(amounts) else "")
+    if max(amounts) < 0:
+        why = "is negative"
+    elif min(amounts) > MAX_SECONDS:
+        why = "is longer than a year"
+    else:
+        why = "is never between 0 and a year"
+    if not names:
+        raise ValueError(f"duration {_short(text)} {why} ({span})")
+    raise ValueError(f"duration {_short(text)} {why} for every value the host may have ({where}): {span}")
 
 
 def settings_in(text: str) -> list[str]:

@@ -142,6 +142,14 @@ class Ledger:
             return False
         return self.owner_start is None or started == self.owner_start
 
+    def close_gone(self, why: str) -> None:
+        """The lab under these faults no longer exists (taken down): nothing is left to heal. Every open entry is
+        marked `gone` with `why`, then the file is removed (heal cannot reach a lab that is not there)."""
+        for entry in self.open_entries():
+            entry.state, entry.note, entry.healed_at = "gone", why, time.time()
+        self.save()
+        self.close()
+
     def close(self) -> bool:
         """Remove the file when every entry is healed (the run ended clean); True when removed."""
         if self.open_entries():
@@ -149,6 +157,20 @@ class Ledger:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         return True
+
+
+def live_runs_on(inventory: Path, state_dir: Path | None = None) -> list[Ledger]:
+    """The ledgers of runs still alive on this machine that act on the lab of `inventory` (same file, resolved)."""
+    target = inventory.resolve()
+    out: list[Ledger] = []
+    for path in ledger_files(state_dir):
+        try:
+            ledger = Ledger.load(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # `faultlab heal` reports an unreadable ledger; it names no live run
+        if ledger.inventory and Path(ledger.inventory).resolve() == target and ledger.owner_alive():
+            out.append(ledger)
+    return out
 
 
 def ledger_files(state_dir: Path | None = None) -> Iterator[Path]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from faultlab.harness.anchors import HEALED, ConditionKey
@@ -119,6 +120,13 @@ class RunRecord:
     measures: dict[str, float] = field(default_factory=dict)  # recovery measures (fault_to_apd_start_s, ...)
     figures: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The embedded lab's timing profile (its inventory's `timing`): "fast" = lab-scaled numbers, "real" = ESXi's;
+    # None for a real lab. Taken from the inventory when the record is made, so the report can say it later.
+    lab_timing: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.lab_timing is None and self.inventory_path and self.outcome == RUNNING:
+            self.lab_timing = inventory_timing(self.inventory_path)
 
     # -- phases ------------------------------------------------------------------------------------------
     def begin(self, name: str) -> Phase:
@@ -159,6 +167,16 @@ class RunRecord:
         if problem:
             record.notes.append(problem)
         return record
+
+
+def inventory_timing(path: str) -> str | None:
+    """The `timing:` key of an embedded lab's inventory (None when absent or unreadable: a real lab's)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    value = data.get("timing") if isinstance(data, dict) else None
+    return value if value in ("fast", "real") else None
 
 
 def _judgement(data: Any) -> tuple[Judgement | None, str]:

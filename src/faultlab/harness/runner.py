@@ -29,6 +29,7 @@ from faultlab.harness.judgement import Judgement
 from faultlab.harness.ledger import Ledger, default_state_dir, ledger_files
 from faultlab.harness.measures import run_measures
 from faultlab.harness.observe import Targets, VsphereObserver, read_events
+from faultlab.harness.precheck import check_before_contact
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import (
     ERROR,
@@ -643,7 +644,7 @@ def run_scenario(
     """Run one scenario against a lab. Returns the record (outcome passed / failed / error); re-raises
     KeyboardInterrupt (Ctrl-C, SIGTERM) after healing. Config mistakes (ConfigError) are raised before any change."""
     opts = options or RunOptions()
-    sc.check_against(inventory)
+    check_before_contact(sc, inventory)  # nothing is contacted before the scenario fits the inventory
     run_id = opts.run_id or new_run_id(sc.name)
     record = RunRecord(
         run_id=run_id,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -19,27 +20,34 @@ from pydantic import (
 )
 
 from faultlab.assertions.checks import Step, steps_from_spec
-from faultlab.assertions.durations import Settings, parse_duration, settings_in, split_reference
+from faultlab.assertions.durations import Settings, check_duration, parse_duration, split_reference
 from faultlab.assertions.model import CATALOG_NAMES
 from faultlab.assertions.timeline import name_matches
 from faultlab.harness.faults.kinds.base import FaultSection
 from faultlab.harness.faults.registry import kind_of, section_type
-from faultlab.lab.errors import Issue
+from faultlab.lab.errors import ConfigError, Issue
 from faultlab.lab.inventory import NAME_RE, Inventory
 from faultlab.lab.yamlsource import Loc, Source, load_yaml, parse_yaml, raise_if
 
 # Instants the harness records on the timeline; steps may count from them ("5m of fault.healed").
 ANCHORS: tuple[str, ...] = ("fault.injected", "fault.healed")
 VARIABLES = ("host", "datastore", "vm")  # "$vm" etc. in expectations, from `target`
+T = TypeVar("T")
 _STEP_KEYS = ("subject", "vm", "host", "after", "at_least", "within", "label")
 
 
 # -- field types ------------------------------------------------------------------------------------------
 
 
-def _dummy_settings(text: str) -> dict[str, float]:
-    """Settings are read from the host at run time; for a syntax check any number will do."""
-    return dict.fromkeys(settings_in(text), 1.0)
+def _witness_settings(spec: dict[str, Any]) -> dict[str, float]:
+    """Settings are read from the host at run time; before that, values within each setting's real range for which
+    the step's bounds (at_least, within) are usable durations (check_duration raises when there are none)."""
+    out: dict[str, float] = {}
+    for key in ("at_least", "within"):
+        value = spec.get(key)
+        if isinstance(value, str):
+            out.update(check_duration(split_reference(value)[0]))
+    return out
 
 
 def _duration_expr(value: Any) -> Any:
@@ -48,7 +56,7 @@ def _duration_expr(value: Any) -> Any:
     if isinstance(value, int | float):
         value = f"{value}s"
     if isinstance(value, str):
-        parse_duration(value, _dummy_settings(value))
+        check_duration(value)
     return value
 
 
@@ -60,7 +68,7 @@ def _bound_expr(value: Any) -> Any:
         return f"{value}s"
     if isinstance(value, str):
         amount, _ = split_reference(value)
-        parse_duration(amount, _dummy_settings(amount))
+        check_duration(amount)
     return value
 
 
@@ -230,11 +238,24 @@ class Scenario(_Model):
         """$host, $datastore, $vm for the expectations."""
         return {k: v for k in VARIABLES if (v := getattr(self.target, k)) is not None}
 
+    def _with_host(self, loc: Loc, settings: Settings, evaluate: Callable[[], T]) -> T:
+        """Evaluate with the host's settings; a duration they make unusable is a ConfigError at the scenario's key
+        naming the host's values (e.g. "{Misc.APDTimeout}s - 5s" on a lab whose APD timeout is 4 s)."""
+        try:
+            return evaluate()
+        except ValueError as exc:
+            src = self._source or Source("<scenario>", {}, {}, Path.cwd())
+            values = ", ".join(f"{k} = {v}" for k, v in settings.items()) or "none"
+            raise ConfigError(src.issue(loc, f"{exc} (with the host's settings: {values})")) from None
+
     def hold_for(self, settings: Settings) -> timedelta:
-        return parse_duration(self.hold, settings)
+        return self._with_host(("hold",), settings, lambda: parse_duration(self.hold, settings))
 
     def recover_within(self, settings: Settings) -> timedelta | None:
-        return parse_duration(self.recover.within, settings) if self.recover else None
+        if self.recover is None:
+            return None
+        within = self.recover.within
+        return self._with_host(("recover", "within"), settings, lambda: parse_duration(within, settings))
 
     def in_order_spec(self) -> list[str | dict[str, Any]]:
         """expect.in_order as plain data, the shape assertions' steps_from_spec takes."""
@@ -245,16 +266,27 @@ class Scenario(_Model):
 
     def steps(self, settings: Settings) -> list[Step]:
         """expect.in_order as checks.Step values, durations evaluated with the host's settings."""
-        return steps_from_spec(self.in_order_spec(), settings=settings, variables=self.variables())
+        spec = self.in_order_spec()
+        return self._with_host(
+            ("expect", "in_order"),
+            settings,
+            lambda: steps_from_spec(spec, settings=settings, variables=self.variables()),
+        )
 
     def never_specs(self) -> list[NeverSpec]:
         return [NeverSpec(event=n) if isinstance(n, str) else n for n in self.expect.never]
 
     def counts(self, settings: Settings) -> list[CountCheck]:
-        return [
-            CountCheck(Step.from_spec(name, c.as_spec(), settings=settings, variables=self.variables()), c.min, c.max)
-            for name, c in self.expect.counts.items()
-        ]
+        return self._with_host(
+            ("expect", "counts"),
+            settings,
+            lambda: [
+                CountCheck(
+                    Step.from_spec(name, c.as_spec(), settings=settings, variables=self.variables()), c.min, c.max
+                )
+                for name, c in self.expect.counts.items()
+            ],
+        )
 
     def check_against(self, inventory: Inventory) -> None:
         """Every name the scenario uses exists in the inventory, and the fault fits what it acts on."""
@@ -284,8 +316,8 @@ def _check_expect(sc: Scenario, src: Source) -> list[Issue]:
         for name, spec in ({item: None} if isinstance(item, str) else item).items():
             loc: Loc = ("expect", "in_order", i, name) if isinstance(item, dict) else ("expect", "in_order", i)
             raw = spec or {}
-            settings = {k: v for x in raw.values() if isinstance(x, str) for k, v in _dummy_settings(x).items()}
             try:
+                settings = _witness_settings(raw)
                 step = Step.from_spec(name, raw, settings=settings, variables=variables)
             except ValueError as exc:
                 issues.append(src.issue(loc, str(exc)))
@@ -301,8 +333,8 @@ def _check_expect(sc: Scenario, src: Source) -> list[Issue]:
     for name, count in sc.expect.counts.items():
         loc = ("expect", "counts", name)
         raw = count.as_spec()
-        settings = {k: v for x in raw.values() if isinstance(x, str) for k, v in _dummy_settings(x).items()}
         try:
+            settings = _witness_settings(raw)
             step = Step.from_spec(name, raw, settings=settings, variables=variables)
         except ValueError as exc:
             issues.append(src.issue(loc, str(exc)))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import yaml
 
 from faultlab.harness.embedded import EmbeddedLabHandle, LabShape, existing_lab_inventory
+from faultlab.harness.precheck import check_before_contact
 from faultlab.harness.record import ERROR, RunRecord, save_record
 from faultlab.harness.scenario import load_scenario
 from faultlab.lab.errors import ConfigError, FaultlabError, Issue
@@ -155,7 +156,7 @@ def run_one(
     from faultlab.harness.runner import new_run_id
 
     # Mistakes between the scenario and the inventory are found before anything connects (the lease included).
-    load_scenario(scenario).check_against(lab.inventory)
+    check_before_contact(load_scenario(scenario), lab.inventory)
     so = session or SessionOptions()
     options = replace(options, run_id=options.run_id or new_run_id(scenario.stem))
     events = LeaseEvents()

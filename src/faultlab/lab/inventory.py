@@ -22,7 +22,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from faultlab.assertions.durations import parse_duration
+from faultlab.assertions.durations import MAX_SECONDS, parse_duration
 from faultlab.lab.credentials import SecretRef
 from faultlab.lab.errors import ConfigError, FaultNotAllowedError, Issue
 from faultlab.lab.yamlsource import Loc, Source, format_key, load_yaml, parse_yaml, raise_if
@@ -72,8 +72,8 @@ LocalPath = Annotated[Path, AfterValidator(_local_path), Field(description="a pa
 Seconds = Annotated[
     float,
     BeforeValidator(_seconds),
-    Field(gt=0),
-    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}]}),
+    Field(gt=0, le=MAX_SECONDS),
+    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SECONDS}, {"type": "string"}]}),
 ]
 Fingerprint = Annotated[str, Field(pattern=FINGERPRINT_RE, description='as ssh-keygen -lf prints it: "SHA256:..."')]
 Thumbprint = Annotated[str, Field(pattern=THUMBPRINT_RE, description="SHA-1 or SHA-256 hex pairs, AA:BB:...")]
@@ -112,7 +112,7 @@ class Tls(_Model):
     """TLS of a vSphere endpoint: the certificate chain is verified unless `verify: false`; a `thumbprint`
     pins the server certificate instead."""
 
-    verify: bool = True
+    verify: StrictBool = True  # like every boolean key: only true/false (`verify: no` is refused, not false)
     ca_file: LocalPath | None = None
     thumbprint: Thumbprint | None = None
 
@@ -143,7 +143,7 @@ class Host(_Model):
     version: str | None = None
     log_dir: str = "/var/run/log"
     netns: str | None = None
-    running: bool | None = None
+    running: StrictBool | None = None
     ssh: SshSettings | None = None
     api: ApiEndpoint | None = None
     allow_faults: StrictBool = False
@@ -230,6 +230,7 @@ class Inventory(_Model):
     kind: Literal["real", "embedded"] = "real"
     name: str | None = None
     lab_id: str | None = None
+    timing: Literal["fast", "real"] | None = None  # embedded lab: fast = lab-scaled timings, real = ESXi's
     network: Network | None = None
     ssh: SshSettings | None = None
     vcenter: ApiEndpoint | None = None

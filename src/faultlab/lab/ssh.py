@@ -31,6 +31,10 @@ from faultlab.lab.errors import (
 from faultlab.lab.inventory import Inventory, SshAccess
 
 log = logging.getLogger("faultlab.lab.ssh")
+# paramiko logs a failed handshake (e.g. a port that does not speak SSH) with its traceback; without a handler of
+# its own that reaches the user's terminal through logging's last resort. The failure itself is raised as a
+# LabError naming host and user, so paramiko's own lines go only where the application sends its logs.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 _CHUNK = 65536
 _POLL = 0.05  # seconds between checks of a running command when no output arrives
@@ -225,16 +229,25 @@ class SshClient:
     def _load_key(self) -> paramiko.PKey | None:
         if self.key_file is None:
             return None
-        passphrase = self._passphrase.reveal() if self._passphrase else None
+        # PKey.from_path takes the passphrase as bytes (a str raises TypeError deep in `cryptography`).
+        passphrase = self._passphrase.reveal().encode("utf-8") if self._passphrase else None
         try:
-            return paramiko.PKey.from_path(self.key_file, passphrase)
-        except paramiko.PasswordRequiredException:
+            return paramiko.PKey.from_path(self.key_file, passphrase)  # type: ignore[arg-type]  # stubs say str
+        except (paramiko.PasswordRequiredException, TypeError) as exc:
+            # paramiko 3.x raises PasswordRequiredException, `cryptography` (paramiko 4+) a TypeError.
+            if passphrase is not None:
+                raise AuthenticationError(
+                    f"cannot load private key {self.key_file}: {exc}", host=self._where, user=self.user
+                ) from None
             raise AuthenticationError(
-                f"private key {self.key_file} needs a passphrase", host=self._where, user=self.user
+                f"private key {self.key_file} is encrypted: set ssh.private_key_passphrase (${{VAR}})",
+                host=self._where,
+                user=self.user,
             ) from None
         except (OSError, paramiko.SSHException, ValueError) as exc:
+            hint = " (wrong passphrase?)" if passphrase is not None else ""
             raise AuthenticationError(
-                f"cannot load private key {self.key_file}: {exc}", host=self._where, user=self.user
+                f"cannot load private key {self.key_file}{hint}: {exc}", host=self._where, user=self.user
             ) from None
 
     def _connect_once(self, pkey: paramiko.PKey | None) -> paramiko.SSHClient:

@@ -100,7 +100,7 @@ class Source:
         try:
             return model.model_validate(self.data, context=context)
         except ValidationError as exc:
-            raise ConfigError(self.issues_of(exc)) from None
+            raise ConfigError(_capped(self.issues_of(exc))) from None
 
     def issues_of(self, exc: ValidationError) -> list[Issue]:
         errors = exc.errors(include_url=False, include_input=False)
@@ -128,36 +128,115 @@ class Source:
         return issues
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], name: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(
-                    Issue(name, line, format_key((*loc, key)), f"duplicate key (first written on line {seen[key]})")
-                )
-            seen[key] = line
-            lines[(*loc, key)] = line
-            _walk(value_node, (*loc, key), lines, name)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*loc, i)] = item.start_mark.line + 1
-            _walk(item, (*loc, i), lines, name)
+# Limits of a scenario or inventory file (real ones are a few KB): a hostile or broken file is refused quickly and
+# in little memory instead of growing without bound (alias bombs, deep nesting, megabytes of keys).
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NODES = 50_000  # keys, items and scalars counted with every alias expanded (an alias bomb expands exponentially)
+MAX_ISSUES = 20  # complaints listed; more are summed up in one line
+# YAML's printable set (YAML 1.1 §5.1, as PyYAML's Reader checks it); anything else (NUL, other C0 controls, DEL,
+# lone surrogates, U+FFFE/U+FFFF) is named with its line instead of PyYAML's ReaderError traceback.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class _DepthLimitedLoader(_Loader):
+    """The composer recurses once per nesting level; stop at MAX_DEPTH before Python's recursion limit does."""
+
+    def __init__(self, stream: str, name: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._name = name
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ConfigError(Issue(self._name, mark.line + 1, "", f"nested more than {MAX_DEPTH} levels deep"))
+            node: yaml.Node | None = super().compose_node(parent, index)
+            assert node is not None  # an alias or an event always gives a node here
+            return node
+        finally:
+            self._depth -= 1
+
+
+class _Walker:
+    """Records the line of every key and list item; refuses duplicate keys, recursive aliases and documents that
+    expand (aliases followed) to more than MAX_NODES nodes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lines: dict[Loc, int] = {}
+        self.count = 0
+        self.path: set[int] = set()  # ids of the nodes being walked: an alias to one of them is a cycle
+
+    def too_big(self, node: yaml.Node, why: str) -> ConfigError:
+        return ConfigError(Issue(self.name, node.start_mark.line + 1, "", why))
+
+    def walk(self, node: yaml.Node, loc: Loc, record: bool = True) -> None:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.too_big(
+                node, f"the document has more than {MAX_NODES} keys and values (aliases expanded); refused"
+            )
+        if id(node) in self.path:
+            raise self.too_big(node, "recursive alias: a node contains itself")
+        if isinstance(node, yaml.MappingNode):
+            self.path.add(id(node))
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.walk(value_node, loc, record=False)  # merged content counts (merge keys expand too)
+                    continue
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if record and key in seen:
+                    raise ConfigError(
+                        Issue(
+                            self.name,
+                            line,
+                            format_key((*loc, key)),
+                            f"duplicate key (first written on line {seen[key]})",
+                        )
+                    )
+                seen[key] = line
+                if record:
+                    self.lines[(*loc, key)] = line
+                self.walk(value_node, (*loc, key), record)
+            self.path.discard(id(node))
+        elif isinstance(node, yaml.SequenceNode):
+            self.path.add(id(node))
+            for i, item in enumerate(node.value):
+                if record:
+                    self.lines[(*loc, i)] = item.start_mark.line + 1
+                self.walk(item, (*loc, i), record)
+            self.path.discard(id(node))
+
+
+def _check_printable(text: str, name: str) -> None:
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        char = f"U+{ord(bad.group()):04X}"
+        raise ConfigError(Issue(name, line, "", f"character {char} is not allowed in YAML (binary data?)"))
 
 
 def parse_yaml(text: str, name: str, base_dir: Path | None = None) -> Source:
-    """Parse one YAML document (safe loader) and record the line of each key. Syntax errors name the line."""
-    loader = _Loader(text)
+    """Parse one YAML document (safe loader) and record the line of each key. Syntax errors name the line.
+
+    Bounded: over MAX_FILE_BYTES, MAX_DEPTH levels or MAX_NODES nodes (aliases expanded), a recursive alias or a
+    character YAML does not allow is a ConfigError naming the line, raised before anything big is built."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(_too_large(name, text, size))
+    _check_printable(text, name)
+    loader = _DepthLimitedLoader(text, name)
     try:
         node = loader.get_single_node()
-        lines: dict[Loc, int] = {}
+        walker = _Walker(name)
         if node is not None:
-            lines[()] = node.start_mark.line + 1
-            _walk(node, (), lines, name)
+            walker.lines[()] = node.start_mark.line + 1
+            walker.walk(node, ())
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -168,21 +247,43 @@ def parse_yaml(text: str, name: str, base_dir: Path | None = None) -> Source:
         raise ConfigError(Issue(name, None, "", f"YAML error: {exc}")) from None
     finally:
         loader.dispose()
-    return Source(name, data, lines, base_dir if base_dir is not None else Path.cwd())
+    return Source(name, data, walker.lines, base_dir if base_dir is not None else Path.cwd())
+
+
+def _too_large(name: str, text: str, size: int) -> Issue:
+    """The line where the file passes the limit."""
+    line = text.encode("utf-8", "surrogatepass")[:MAX_FILE_BYTES].count(b"\n") + 1
+    return Issue(name, line, "", f"the file is {size} bytes or more; at most {MAX_FILE_BYTES} are read (refused)")
 
 
 def load_yaml(path: str | Path) -> Source:
-    """Read and parse a YAML file; an unreadable file is a ConfigError naming it."""
+    """Read and parse a YAML file; an unreadable file is a ConfigError naming it. At most MAX_FILE_BYTES + 1 bytes
+    are read, so a huge file (or /dev/zero) costs no memory."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(_too_large(str(path), raw.decode("utf-8", "replace"), len(raw)))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(Issue(str(path), line, "", f"not UTF-8 text (byte {exc.start})")) from None
+    except OSError as exc:
         raise ConfigError(Issue(str(path), None, "", f"cannot read the file: {exc}")) from None
     return parse_yaml(text, str(path), p.resolve().parent)
 
 
 def raise_if(issues: Iterable[Issue]) -> None:
-    """Raise one ConfigError listing all `issues`, if there are any."""
+    """Raise one ConfigError listing the `issues`, if there are any (at most MAX_ISSUES, then a count)."""
     found = list(issues)
     if found:
-        raise ConfigError(found)
+        raise ConfigError(_capped(found))
+
+
+def _capped(issues: list[Issue]) -> list[Issue]:
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    rest = len(issues) - MAX_ISSUES
+    last = Issue(issues[MAX_ISSUES].file, None, "", f"... and {rest} more problem(s) like these")
+    return [*issues[:MAX_ISSUES], last]

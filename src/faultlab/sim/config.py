@@ -89,9 +89,10 @@ class EsxiHostConfig(TypedDict):
     iscsi_datastores: list[IscsiDatastoreConfig]
     vms: list[VmConfig]
     settings: dict[str, int | str]
+    timing: NotRequired[str]  # "fast" (lab-scaled, the default) | "real" (ESXi's defaults and limits)
 
 
-REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__
+REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__ - {"timing"}  # NotRequired under PEP 563
 
 
 def write_host_config(config: EsxiHostConfig, path: Path) -> None:
@@ -109,4 +110,6 @@ def load_host_config(path: Path) -> EsxiHostConfig:
         raise ValueError(f"{path}: host config lacks keys {', '.join(missing)}")
     if data["version_profile"] not in ("7.0", "8.0", "4.1"):
         raise ValueError(f"{path}: version_profile must be '7.0', '8.0' or '4.1', not {data['version_profile']!r}")
+    if data.get("timing", "fast") not in ("fast", "real"):
+        raise ValueError(f"{path}: timing must be 'fast' or 'real', not {data['timing']!r}")
     return cast(EsxiHostConfig, data)

@@ -73,7 +73,7 @@ def write_wrappers(node: NodeSpec) -> None:
 
 
 def host_config(
-    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str]
+    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
 ) -> EsxiHostConfig:
     nfs, isc = layout.nfs_node, layout.iscsi_node
     return {
@@ -112,12 +112,15 @@ def host_config(
             if vm.host == node.name
         ],
         "settings": settings,
+        "timing": timing,
     }
 
 
-def write_config(layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str]) -> Path:
+def write_config(
+    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
+) -> Path:
     path = node.node_dir / "host.json"
-    write_host_config(host_config(layout, node, version, settings), path)
+    write_host_config(host_config(layout, node, version, settings, timing), path)
     return path
 
 

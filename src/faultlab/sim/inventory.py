@@ -5,6 +5,8 @@ Schema (version 1); every path is absolute, addresses are in 198.18.0.0/15::
     version: 1
     kind: embedded                    # embedded lab made by `faultlab lab up`
     lab_id: fl3a9c
+    timing: fast                      # the hosts' timing profile: fast = lab-scaled (NOT a real host's numbers),
+                                      # real = ESXi's defaults and limits (`lab up --timing real`)
     network: {cidr: 198.18.1.0/24, gateway: 198.18.1.1, bridge: fl3a9c-br}
     ssh:                              # credentials as key paths; root login with the lab key only
       user: root
@@ -69,7 +71,7 @@ def _service(*extra: str) -> dict[str, str]:
 
 
 def inventory(
-    layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None
+    layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None, timing: str = "fast"
 ) -> dict[str, Any]:
     """The inventory of `layout` as plain data (see the module docstring for the schema); `vcenter` is the
     running simulated vCenter's section (faultlab.sim.vcenter.VcenterHandle.inventory_entry)."""
@@ -80,6 +82,7 @@ def inventory(
         "version": INVENTORY_VERSION,
         "kind": "embedded",
         "lab_id": layout.lab_id,
+        "timing": timing,
         "network": {"cidr": layout.cidr, "gateway": layout.gateway_ip, "bridge": layout.bridge},
         "ssh": {
             "user": "root",
@@ -157,10 +160,14 @@ def inventory(
     }
 
 
-def write_inventory(layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None) -> Path:
+def write_inventory(
+    layout: Layout, version: str, hosts_running: bool, vcenter: dict[str, Any] | None = None, timing: str = "fast"
+) -> Path:
     path = layout.inventory_path
-    text = yaml.safe_dump(inventory(layout, version, hosts_running, vcenter), sort_keys=False)
+    text = yaml.safe_dump(inventory(layout, version, hosts_running, vcenter, timing), sort_keys=False)
     header = f"# faultlab embedded lab {layout.lab_id}: schema in faultlab.sim.inventory\n"
+    if timing == "fast":
+        header += "# timing: fast = lab-scaled ESXi timings (APD timeout 6 s...): not a real host's numbers\n"
     if vcenter is not None:
         # A hint, not the secret: the inventory refuses literal passwords.
         header += f"# vCenter password: {vcenter['password']} from {layout.vcenter_dir / 'password'}\n"

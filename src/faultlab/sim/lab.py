@@ -13,15 +13,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faultlab.sim import esxinode, firewall, labvcenter, netns, preflight, sshd, targets
+from faultlab.sim import esxinode, esxishell, firewall, labvcenter, netns, preflight, sshd, targets
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import LabError
 from faultlab.sim.esx4 import node as esx4node
+from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
 from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.manifest import Manifest, all_manifests, allocation_lock, process_start_time
 from faultlab.sim.node import BindMount, prepare_node_dir, run_in_node, start_daemon
@@ -45,6 +46,14 @@ from faultlab.sim.waits import tcp_open, wait_until
 VMFS_MARKER = STATE_ROOT / ".vmfs-created"  # /vmfs was made by a lab: the last lab down removes it
 LUN_BYTES = 4 << 30
 READY_TIMEOUT = 30.0
+
+
+def check_settings(settings: dict[str, int | str], timing: TimingProfile) -> None:
+    """Refuse, before anything is built, a setting the hosts would refuse in this timing profile."""
+    try:
+        Settings(settings, timing)
+    except SettingError as exc:
+        raise LabError(f"--setting refused by a host with --timing {timing}: {exc}") from None
 
 
 def vm_names(count: int) -> tuple[str, ...]:
@@ -112,10 +121,18 @@ class EmbeddedLab:
         settings: dict[str, int | str] | None = None,
         vcenter: bool = True,
         vmfs_vms: int = 0,
+        timing: TimingProfile = "fast",
     ) -> Iterator[EmbeddedLab]:
         """A lab for the duration of a `with` block; always torn down, also on errors and Ctrl-C."""
         lab = cls.create(
-            hosts, vms, version, start_hosts=start_hosts, settings=settings, vcenter=vcenter, vmfs_vms=vmfs_vms
+            hosts,
+            vms,
+            version,
+            start_hosts=start_hosts,
+            settings=settings,
+            vcenter=vcenter,
+            vmfs_vms=vmfs_vms,
+            timing=timing,
         )
         try:
             yield lab
@@ -134,16 +151,19 @@ class EmbeddedLab:
         detached: bool = False,
         vcenter: bool = True,
         vmfs_vms: int = 0,
+        timing: TimingProfile = "fast",
     ) -> EmbeddedLab:
         """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`. `vcenter`: run
         the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state. `vms` VMs live on the NFS
-        datastore, `vmfs_vms` more (named after them) on the iSCSI LUN's VMFS datastore."""
+        datastore, `vmfs_vms` more (named after them) on the iSCSI LUN's VMFS datastore. `timing`: the hosts'
+        timing profile (settings.py): `real` refuses settings a real host refuses, before anything is made."""
+        check_settings(esx4node.split_settings(settings or {})[0] if version == "4.1" else settings or {}, timing)
         preflight.check()
         if vcenter:
             labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
         if vms < 0 or vmfs_vms < 0:
             raise LabError(f"a lab needs 0 or more VMs, not --vms {vms} --vmfs-vms {vmfs_vms}")
-        manifest = _allocate(hosts, vm_names(vms), vcenter, vmfs_vm_names(vmfs_vms))
+        manifest = _allocate(hosts, vm_names(vms), vcenter, vmfs_vm_names(vmfs_vms), timing)
         try:
             for rule in manifest.root_rules:
                 firewall.add_rule(rule)
@@ -161,7 +181,9 @@ class EmbeddedLab:
         down_lab(self.manifest)
 
 
-def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool, vmfs_names: tuple[str, ...] = ()) -> Manifest:
+def _allocate(
+    hosts: int, names: tuple[str, ...], vcenter: bool, vmfs_names: tuple[str, ...] = (), timing: str = "fast"
+) -> Manifest:
     """Pick a lab id and a free subnet and write the manifest listing every kernel object to be made."""
     with allocation_lock():
         labs = all_manifests()
@@ -184,6 +206,7 @@ def _allocate(hosts: int, names: tuple[str, ...], vcenter: bool, vmfs_names: tup
             links=[layout.bridge, *(n.netns for n in layout.nodes)],
             vcenter=vcenter,
             vmfs_vm_names=list(vmfs_names),
+            timing=timing,
         )
         if firewall.needs_forward_rule():
             manifest.root_rules.append(firewall.forward_rule(lab_id, layout.bridge))
@@ -226,12 +249,14 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
 
     classic = version == "4.1"  # ESX 4.x: a Service Console (faultlab.sim.esx4)
     for node in layout.esxi_nodes:
-        if classic:
+        if classic:  # the COS's login shell is bash: no ESXi shell
             prepare_node_dir(node, esx4node.esx4_mounts(layout, node))
             esx4node.write_wrappers(node)
-        else:
-            prepare_node_dir(node, esxinode.esxi_mounts(layout, node))
-            esxinode.write_wrappers(node)
+            continue
+        # root's login shell (busybox sh, ESXi's commands, no /proc): the node's own /etc/passwd names it
+        passwd = esxishell.write_shell(node, esxinode.control_socket(node), version)
+        prepare_node_dir(node, esxinode.esxi_mounts(layout, node) + passwd)
+        esxinode.write_wrappers(node)
     if layout.vcenter:
         prepare_node_dir(layout.vc_node, [])
 
@@ -251,7 +276,9 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(_start_target, n) for n in (nfs, isc)]
         vc_future = (
-            pool.submit(labvcenter.start_vcenter, manifest, inventory(layout, version, hosts_running))
+            pool.submit(
+                labvcenter.start_vcenter, manifest, inventory(layout, version, hosts_running, timing=manifest.timing)
+            )
             if layout.vcenter
             else None
         )
@@ -261,17 +288,19 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
 
     for node in layout.esxi_nodes:
         if classic:
-            config = esx4node.write_config(layout, node, *esx4node.split_settings(settings))
+            config = esx4node.write_config(layout, node, *esx4node.split_settings(settings, manifest.timing))
             argv = esx4node.host_argv(config)
         else:
-            config = esxinode.write_config(layout, node, version, settings)
+            config = esxinode.write_config(layout, node, version, settings, manifest.timing)
             argv = esxinode.host_argv(config)
         if hosts_running:
             _start_host(node, argv)
     bridge = labvcenter.start_host_bridge(manifest, vcenter) if vcenter and hosts_running else None
     for node in layout.nodes:
         _wait_ssh(node)
-    write_inventory(layout, version, hosts_running, vcenter.inventory_entry() if vcenter else None)
+    write_inventory(
+        layout, version, hosts_running, vcenter.inventory_entry() if vcenter else None, timing=manifest.timing
+    )
     return _Built(hosts_running, vcenter, bridge)
 
 
@@ -335,14 +364,15 @@ class Removed:
     orphans: list[str]
 
 
-def down_all(force: bool = False, include_detached: bool = True) -> Removed:
+def down_all(force: bool = False, include_detached: bool = True, keep_labs: Collection[str] = ()) -> Removed:
     """Remove crashed labs (their owner process is gone), detached CLI labs unless `include_detached` is
-    False, every lab when `force`, and kernel objects or state dirs of labs without a manifest."""
+    False, every lab when `force`, and kernel objects or state dirs of labs without a manifest. Labs in `keep_labs`
+    (a live run is faulting them) stay, like labs held by a live process."""
     removed: list[str] = []
     live: set[str] = set()
     for manifest in all_manifests():
         detached = manifest.owner_pid is None
-        keep = manifest.owner_alive() or (detached and not include_detached)
+        keep = manifest.owner_alive() or (detached and not include_detached) or manifest.lab_id in keep_labs
         if keep and not force:
             live.add(manifest.lab_id)
             continue
@@ -391,6 +421,7 @@ class LabStatus:
     inventory: Path
     nodes: list[NodeStatus]
     vms: list[VmSpec] = field(default_factory=list)  # where the lab put each VM (host, datastore)
+    timing: str = "fast"
 
 
 def lab_status() -> list[LabStatus]:
@@ -410,7 +441,9 @@ def lab_status() -> list[LabStatus]:
             )
             for n in layout.nodes
         ]
-        result.append(LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes, layout.vms))
+        result.append(
+            LabStatus(m.lab_id, m.state, layout.cidr, owner, layout.inventory_path, nodes, layout.vms, m.timing)
+        )
     return result
 
 

@@ -34,6 +34,7 @@ class Manifest:
     # Processes outside the nodes' own daemons that `down` stops by pid: name -> [pid, start time].
     pids: dict[str, list[int]] = field(default_factory=dict)
     vmfs_vm_names: list[str] = field(default_factory=list)  # VMs on the VMFS datastore
+    timing: str = "fast"  # the hosts' timing profile: fast (lab-scaled) | real (ESXi's defaults and limits)
 
     @property
     def layout(self) -> Layout:

@@ -23,6 +23,7 @@ REQUIRED: dict[str, str] = {
     "libiscsi-bin": "iscsi-inq",
     "util-linux": "unshare",
     "dpkg": "start-stop-daemon",
+    "busybox": "/usr/bin/busybox",  # the ESXi hosts' shell and applets (faultlab.sim.esxishell)
 }
 
 

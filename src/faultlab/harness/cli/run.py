@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ from faultlab.harness.cli.history import HISTORY_HELP
 from faultlab.harness.console import report_console
 from faultlab.harness.embedded import LabShape, shape_for
 from faultlab.harness.judge import judge as judge_record
+from faultlab.harness.ledger import default_state_dir
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import ERROR, PASSED, RunRecord, load_record
 from faultlab.harness.report.html import REPORT_FILE
@@ -24,6 +27,28 @@ from faultlab.lab.errors import ConfigError
 from faultlab.lab.lease import LeaseInfo
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_USAGE = 0, 1, 3, 2
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (None: they can). Tried for real, with a file created and
+    removed (permission bits say nothing for root; a read-only or immutable folder refuses root too). Folders
+    created only for the try are removed again, so a refused run leaves nothing behind."""
+    created: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        created.append(probe)
+        probe = probe.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".faultlab-write-test-"):
+            pass
+    except OSError as exc:
+        return f"cannot write files there: {exc.strerror or exc}"
+    finally:
+        for made in created:  # deepest first; a folder someone else filled meanwhile stays
+            with contextlib.suppress(OSError):
+                made.rmdir()
+    return None
 
 
 def summary(record: RunRecord) -> list[str]:
@@ -98,6 +123,12 @@ def run(
     except ConfigError as exc:
         err.print(f"faultlab run: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
+    ledgers = state_dir or default_state_dir()
+    for option, folder, what in (("--artifacts", artifacts, "run records"), ("--state-dir", ledgers, "fault ledger")):
+        problem = folder_problem(folder)
+        if problem is not None:
+            err.print(f"faultlab run: {option} {folder}: {problem} (faultlab keeps the {what} there). Nothing was run.")
+            raise typer.Exit(EXIT_USAGE)
     source = LabSource(inventories=[inventory] if inventory else [], lab_id=lab, shape=lambda: shape)
     session = SessionOptions(lease_wait_s=lease_wait, history=history, on_lease_wait=_lease_progress(err))
     if inventory is None and lab is None:
@@ -114,6 +145,13 @@ def run(
                 session,
                 on_done=lambda o: _print_run(o.record, artifacts) if o.record is not None else None,
             )
+    except OSError as exc:  # this machine failed the run (a full or read-only disk, a vanished folder)
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(
+            f"faultlab run: cannot go on: {where}{exc.strerror or exc}. The run stopped; "
+            "`faultlab heal` heals whatever fault its ledger still lists."
+        )
+        raise typer.Exit(EXIT_ERROR) from None
     finally:
         if source.embedded is not None:
             err.print(f"taking the embedded lab {source.embedded.lab_id} down")

@@ -223,6 +223,15 @@ def _artifacts(record: RunRecord, files: Sequence[str]) -> str:
     return f"<ul>{''.join(links)}</ul>"
 
 
+def _timing(lab_timing: str | None) -> str:
+    """The embedded lab's timing profile: fast numbers are lab-scaled, not a real host's."""
+    if lab_timing == "fast":
+        return ' · <b id="timing">embedded lab, timing fast: lab-scaled, not a real host\'s numbers</b>'
+    if lab_timing == "real":
+        return ' · <span id="timing">embedded lab, timing real (ESXi\'s defaults)</span>'
+    return ""
+
+
 def render_html(view: RunView, *, files: Sequence[str] = ()) -> str:
     """The whole page; `files` are the other artifacts of the run folder to link (relative paths)."""
     r = view.record
@@ -240,7 +249,7 @@ def render_html(view: RunView, *, files: Sequence[str] = ()) -> str:
 <h1 id="scenario">{_e(r.scenario_name)}
 <span class="badge" id="outcome" style="background:{colour}">{_e(r.outcome)}</span></h1>
 <div class="meta">run <code>{_e(r.run_id)}</code> · started {_e(r.started)} · fault: {_e(fault_text)}
-{f" · judge verdict <b class='v-{_e(verdict)}'>{_e(verdict)}</b>" if verdict else ""}</div>
+{f" · judge verdict <b class='v-{_e(verdict)}'>{_e(verdict)}</b>" if verdict else ""}{_timing(r.lab_timing)}</div>
 <p class="story">{_e(_story(r))}</p>
 <pre class="message" id="message">{_e(r.message or "(no message)")}</pre>
 {_cards(view.measures)}

@@ -130,6 +130,12 @@ def verdict_panel(view: RunView) -> Panel:
         lines.append(Text(" · ".join(figures), style="cyan"))
     if r.outcome != PASSED and r.message:
         lines.append(Text(r.message, style=OUTCOME_STYLES.get(r.outcome, "bold red")))
+    if r.lab_timing == "fast":
+        lines.append(
+            Text("embedded lab, timing fast: lab-scaled ESXi timings, not a real host's numbers", style="yellow")
+        )
+    elif r.lab_timing == "real":
+        lines.append(Text("embedded lab, timing real: ESXi's default timings", style="cyan"))
     title = Text(f"{r.scenario_name}: {r.outcome.upper()}", style=OUTCOME_STYLES.get(r.outcome, "bold red"))
     return Panel(Group(*lines), title=title, subtitle=f"run {r.run_id}", title_align="left", expand=False)
 

@@ -79,10 +79,12 @@ def host_argv(config_path: Path) -> list[str]:
     return [sys.executable, "-m", HOST_MODULE, "--config", str(config_path)]
 
 
-def split_settings(settings: dict[str, int | str]) -> tuple[dict[str, int | str], dict[str, float]]:
+def split_settings(
+    settings: dict[str, int | str], timing: str = "fast"
+) -> tuple[dict[str, int | str], dict[str, float]]:
     """Advanced options apart from the lab-only COS knobs (`cos.mem_total_kb=...`, faultlab.sim.esx4.host.CosKnobs),
-    which start from the fast profile."""
-    cos = dict(FAST_COS)
+    which start from the fast profile (timing "real": the host's own values, CosKnobs' defaults)."""
+    cos = dict(FAST_COS) if timing == "fast" else {}
     rest: dict[str, int | str] = {}
     for key, value in settings.items():
         if key.startswith("cos."):

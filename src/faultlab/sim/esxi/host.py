@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,31 +22,12 @@ from faultlab.sim.esxi.control import ControlError, ControlServer
 from faultlab.sim.esxi.dsio import VmVolume
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
 from faultlab.sim.esxi.hostlogs import HostLogs
-from faultlab.sim.esxi.settings import SettingError, Settings, format_option
+from faultlab.sim.esxi.release import RELEASES
+from faultlab.sim.esxi.settings import SettingError, Settings, format_option, timing_profile
 from faultlab.sim.esxi.storage_iscsi import IscsiVolume
 from faultlab.sim.esxi.storage_nfs import NfsVolume
+from faultlab.sim.esxi.timing import SimKnobs
 from faultlab.sim.esxi.vm import Vmx
-
-
-@dataclass
-class SimKnobs:
-    """Lab-only timings that are not ESXi advanced options (optional `sim` object of the config)."""
-
-    iotracker_threshold_s: float = 2.0
-    vmx_poll_s: float = 1.0
-    vmksummary_heartbeat_s: float = 30.0
-    vmfs_hb_interval_s: float = 1.0
-    vmfs_hb_timeout_s: float = 4.0
-    iscsi_recovery_s: float = 2.0
-    log_rotation_scale: float = 1.0
-
-    @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> SimKnobs:
-        out = cls()
-        for key, value in raw.items():
-            if hasattr(out, key):
-                setattr(out, key, float(value))
-        return out
 
 
 class EsxiHost:
@@ -56,9 +36,10 @@ class EsxiHost:
     def __init__(self, cfg: EsxiHostConfig) -> None:
         self.cfg = cfg
         self.profile = cfg["version_profile"]
-        self.knobs = SimKnobs.from_config(dict(cfg).get("sim") or {})  # type: ignore[arg-type]
+        self.timing = timing_profile(cfg.get("timing", "fast"))
+        self.knobs = SimKnobs.for_timing(self.timing, dict(cfg).get("sim") or {})  # type: ignore[arg-type]
         self.stop = threading.Event()
-        self.settings = Settings(cfg.get("settings") or {})
+        self.settings = Settings(cfg.get("settings") or {}, self.timing)
         self.logs = HostLogs(Path(cfg["log_dir"]), self.profile, cfg["host_name"], self.knobs.log_rotation_scale)
         self.nfs = {ds["name"]: NfsVolume(ds, self.settings, self.logs, self.stop) for ds in cfg["nfs_datastores"]}
         self.iscsi = {
@@ -83,7 +64,7 @@ class EsxiHost:
                     file=sys.stderr,
                 )
                 continue
-            self.vms.append(Vmx(index, vm_cfg, volume, self.logs, self.profile))
+            self.vms.append(Vmx(index, vm_cfg, volume, self.logs, self.profile, self.timing))
         self.tracker = IoTracker(self.logs, self.knobs.iotracker_threshold_s, self.stop)
         self.control = ControlServer(Path(cfg["control_socket"]), self.handle, self.stop)
         self._threads: list[threading.Thread] = []
@@ -97,7 +78,7 @@ class EsxiHost:
         logs = self.logs
         self._spawn(self.control.run, "control")  # answer esxcli at once, even while storage is unreachable
         logs.vmksummary.bootstop("Host has booted")
-        version = "8.0.2" if self.profile == "8.0" else "7.0.3"
+        version = RELEASES[self.profile].version
         logs.hostd.log(
             "info",
             logs.hostd_tid,
@@ -153,13 +134,33 @@ class EsxiHost:
         return {
             "host": self.cfg["host_name"],
             "version": self.profile,
+            "timing": self.timing,
             "pid": os.getpid(),
-            "datastores": [v.snapshot() for v in self.nfs.values()] + [v.snapshot() for v in self.iscsi.values()],
+            "datastores": [self._with_space(v.snapshot(), v.cfg) for v in self.nfs.values()]
+            + [self._with_space(v.snapshot(), v.cfg) for v in self.iscsi.values()],
             "vms": [vm.snapshot() for vm in self.vms],
             "iotrackerReports": self.tracker.reports,
             "settings": self.settings.as_dict(),
             "events": self.logs.events(),
         }
+
+    @staticmethod
+    def _with_space(snap: dict[str, Any], ds: Any) -> dict[str, Any]:
+        """Size and free bytes as the host sees them: the NFS export's file system (statvfs of its view under
+        /vmfs/volumes), the LUN less the files on its VMFS datastore."""
+        out = dict(snap)
+        try:
+            if snap["type"] == "NFS":
+                st = os.statvfs(ds["mount_point"])
+                out["capacityBytes"], out["freeBytes"] = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+            else:
+                size = int(snap.get("capacityMB") or 0) << 20
+                root = Path(ds.get("files_dir") or ds["mount_point"])
+                used = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+                out["capacityBytes"], out["freeBytes"] = size, max(size - used, 0)
+        except OSError as exc:  # the view is not there (a test host outside a node): say so on stderr
+            print(f"esxi-host: cannot size datastore {snap['name']}: {exc}", file=sys.stderr)
+        return out
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
         """Per periodic state machine ("<datastore or VM>/<machine>"): scheduled period, rounds, lateness;
@@ -196,11 +197,14 @@ class EsxiHost:
             if cmd == "settings.list":
                 paths = [req["option"]] if req.get("option") else self.settings.paths()
                 return (
-                    "".join(format_option(self.settings.spec(p), self.settings.get(p)) + "\n" for p in paths).rstrip(
-                        "\n"
-                    )
+                    "".join(
+                        format_option(self.settings.spec(p), self.settings.get(p), self.timing) + "\n" for p in paths
+                    ).rstrip("\n")
                     + "\n"
                 )
+            if cmd == "settings.fields":  # esxcli renders them in the formatter asked for
+                paths = [req["option"]] if req.get("option") else self.settings.paths()
+                return [[[k, v, _kind(k)] for k, v in self.settings.fields(p)] for p in paths]
             if cmd == "settings.get":
                 return self.settings.get(req["option"])
             if cmd == "settings.set":
@@ -220,6 +224,16 @@ class EsxiHost:
         except SettingError as exc:
             raise ControlError(str(exc)) from exc
         raise ControlError(f"unknown command {cmd!r}")
+
+
+INTEGER_FIELDS = ("Int Value", "Default Int Value", "Min Value", "Max Value")
+
+
+def _kind(field: str) -> str:
+    """The esxcli type of an advanced option's field (csv/xml/keyvalue)."""
+    if field in INTEGER_FIELDS:
+        return "integer"
+    return "boolean" if field == "Host Specific" else "string"
 
 
 def main(argv: list[str] | None = None) -> int:

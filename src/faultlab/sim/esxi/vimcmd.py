@@ -8,19 +8,39 @@ from typing import Any
 from faultlab.sim.esxi import formats
 from faultlab.sim.esxi.control import ControlError, call, command_main
 
+
+def fault(name: str, msg: str, fields: tuple[tuple[str, str], ...] = ()) -> str:
+    """A vim-cmd fault block in the layout of ESXi 6.5+ (reference/esxcli/vimcmd-fault.1.txt, a real host:
+    `faultCause = (vmodl.MethodFault) null, ` and `faultMessage = <unset>, ` then the fault's own fields, each
+    line but the last ending with ", ", then the msg line; vimcmd-fault.fixture-notfound.txt for NotFound)."""
+    lines = [("faultCause", "(vmodl.MethodFault) null"), ("faultMessage", "<unset>"), *fields]
+    body = [f"   {k} = {v}" + (", " if n < len(lines) - 1 else "") for n, (k, v) in enumerate(lines)]
+    return f"(vim.fault.{name}) {{\n" + "\n".join(body) + f'\n   msg = "{msg}"\n}}\n'
+
+
 # vim-cmd's answers to the vmsvc commands it knows (vmid argument missing, VM unknown, vim.fault.*)
-USAGE = "Insufficient arguments.\nUsage: {cmd} vmid\n"
-NOT_FOUND = 'Unable to find a VM corresponding to "{vmid}"\n'
-TOOLS_UNAVAILABLE = (
-    "(vim.fault.ToolsUnavailable) {\n"
-    '   msg = "Cannot complete operation because VMware Tools is not running in this virtual machine."\n'
-    "}\n"
+USAGE = "Insufficient arguments.\nUsage: {cmd} vmid\n"  # [U] no real sample
+
+
+def not_found(vmid: str) -> str:
+    return fault("NotFound", f'Unable to find a VM corresponding to "{vmid}"')
+
+
+# The API's message (many API clients, reference/esxcli/SOURCES.md); vim-cmd's block layout as fault() says.
+TOOLS_UNAVAILABLE = fault(
+    "ToolsUnavailable", "Cannot complete operation because VMware Tools is not running in this virtual machine."
 )
-INVALID_POWER_STATE = (
-    "(vim.fault.InvalidPowerState) {\n"
-    '   msg = "The attempted operation cannot be performed in the current state ({state})."\n'
-    "}\n"
-)
+
+
+def invalid_power_state(state: str, existing: str) -> str:
+    """vimcmd-fault.1.txt: requestedState / existingState, then the msg naming the state as the UI does."""
+    return fault(
+        "InvalidPowerState",
+        f"The attempted operation cannot be performed in the current state ({state}).",
+        (("requestedState", '"poweredOn"'), ("existingState", f'"{existing}"')),
+    )
+
+
 VM_COMMANDS = ("power.getstate", "power.reboot", "get.guestheartbeatStatus")
 
 
@@ -38,14 +58,14 @@ def _reboot(control: str, vm: dict[str, Any]) -> tuple[int, str]:
         return 0, ""
     power = answer.get("powerState", vm["powerState"])
     if power != "poweredOn":
-        return 1, INVALID_POWER_STATE.replace("{state}", formats.POWER_TEXT.get(power, power))
+        return 1, invalid_power_state(formats.POWER_TEXT.get(power, power), power)
     return 1, TOOLS_UNAVAILABLE
 
 
 def _vm_command(control: str, cmd: str, vmid: str) -> tuple[int, str]:
     vm = _find_vm(control, vmid)
     if vm is None:
-        return 1, NOT_FOUND.format(vmid=vmid)
+        return 1, not_found(vmid)
     if cmd == "power.getstate":
         return 0, formats.power_getstate(vm)
     if cmd == "get.guestheartbeatStatus":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,10 @@ from faultlab.sim.config import VmConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
+from faultlab.sim.esxi.release import RELEASES
+from faultlab.sim.esxi.settings import TimingProfile
 from faultlab.sim.esxi.tickstats import TickStats
+from faultlab.sim.esxi.timing import GUEST_TIMING, draw
 from faultlab.sim.esxi.vmxlog import VmxLog
 
 SECTOR = 512
@@ -30,24 +34,41 @@ BUGCHECK_NAMES = {
     0x77: "KERNEL_STACK_INPAGE_ERROR",
     0xF4: "CRITICAL_OBJECT_TERMINATION",
 }
-BUILDS = {"7.0": "version=7.0.3 build=build-21930508", "8.0": "version=8.0.2 build=build-22380479"}
+BUILDS = {p: f"version={r.version} build=build-{r.build}" for p, r in RELEASES.items()}
 
 
 @dataclass
 class GuestSettings:
-    """Per-VM guest knobs (optional `guest` object of the VM in the host config)."""
+    """Per-VM guest knobs: drawn from the host's timing profile (timing.GUEST_TIMING, varied per run), then
+    the VM's optional `guest` object in the host config overrides any of them."""
 
     disk_timeout_s: float = 4.0  # HKLM\...\Services\Disk\TimeOutValue, 60 s on a real guest with Tools
     bugcheck_code: int = 0xEF
     bugcheck_params: tuple[int, int, int, int] = (0xFFFFB5096E266080, 0x0, 0x0, 0x0)
-    restart_after_s: float = 2.0  # BSOD screen -> reboot
-    boot_s: float = 1.5  # reboot -> Tools running again
+    crash_delay_s: float = 0.4  # the doomed I/O completes -> the bugcheck (first completions reach it)
+    restart_after_s: float = 2.0  # bugcheck -> reset (Tools heartbeat timeout, then the crash dump ends)
+    boot_s: float = 1.5  # reset -> Tools running again
     io_interval_s: float = 0.2
     tools_timeout_s: float = 1.0  # heartbeat missing this long -> red
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> GuestSettings:
-        out = cls()
+    def for_timing(cls, timing: TimingProfile, rng: random.Random | None = None) -> GuestSettings:
+        rng = rng or random.Random()
+        spec = GUEST_TIMING[timing]
+        tools = draw(spec.tools_timeout_s, rng)
+        return cls(
+            disk_timeout_s=spec.disk_timeout_s,
+            crash_delay_s=draw(spec.crash_delay_s, rng),
+            tools_timeout_s=tools,
+            restart_after_s=round(tools + draw(spec.dump_after_tools_s, rng), 3),
+            boot_s=draw(spec.boot_s, rng),
+        )
+
+    @classmethod
+    def from_config(
+        cls, raw: dict[str, Any], timing: TimingProfile = "fast", rng: random.Random | None = None
+    ) -> GuestSettings:
+        out = cls.for_timing(timing, rng)
         if "disk_timeout_s" in raw:
             out.disk_timeout_s = float(raw["disk_timeout_s"])
         if "bugcheck_code" in raw:
@@ -56,7 +77,7 @@ class GuestSettings:
             params = [int(str(p), 0) for p in raw["bugcheck_params"]]
             padded = [*params, 0, 0, 0, 0]
             out.bugcheck_params = (padded[0], padded[1], padded[2], padded[3])
-        for key in ("restart_after_s", "boot_s", "io_interval_s", "tools_timeout_s"):
+        for key in ("crash_delay_s", "restart_after_s", "boot_s", "io_interval_s", "tools_timeout_s"):
             if key in raw:
                 setattr(out, key, float(raw[key]))
         return out
@@ -87,14 +108,16 @@ class GuestState:
 class Vmx:
     """One powered-on VM: its VMX (vmware.log) and the Windows guest inside it."""
 
-    def __init__(self, vmid: int, cfg: VmConfig, volume: VmVolume, logs: HostLogs, profile: str) -> None:
+    def __init__(
+        self, vmid: int, cfg: VmConfig, volume: VmVolume, logs: HostLogs, profile: str, timing: TimingProfile = "fast"
+    ) -> None:
         self.vmid = vmid
         self.cfg = cfg
         self.name = cfg["name"]
         self.volume = volume
         self.logs = logs
         self.profile = profile
-        self.guest = GuestSettings.from_config(dict(cfg).get("guest") or {})  # type: ignore[arg-type]
+        self.guest = GuestSettings.from_config(dict(cfg).get("guest") or {}, timing)  # type: ignore[arg-type]
         self.state = GuestState()
         self._lock = threading.Lock()
         self.vmx_path = "/" + cfg["vmx_file"].lstrip("/")
@@ -171,6 +194,7 @@ class Vmx:
                 "name": self.name,
                 "datastore": self.cfg["datastore"],
                 "vmx": self.datastore_path,
+                "annotation": dict(self.cfg).get("annotation") or "",  # optional in the host config (getallvms)
                 "powerState": s.power,
                 "guestState": s.guest,
                 "guestHeartbeatStatus": s.heartbeat,
@@ -240,6 +264,8 @@ class Vmx:
 
     def _crash_and_restart(self) -> None:
         g = self.guest
+        if self.volume.stop.wait(g.crash_delay_s):
+            return
         with self._lock:
             self.state.guest = "crashed"
             self.state.crashes += 1

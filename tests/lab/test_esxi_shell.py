@@ -1,0 +1,161 @@
+"""Lab test: an SSH login to a simulated ESXi host lands in ESXi's shell, and every command the harness sends to
+an ESXi host (lab/esxi.py, harness/cursors.py, the dead-man timer's ESXi branch, harness/recovery.py, the
+runner's reachability and reboot commands) runs there through the harness's own code."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faultlab.assertions.sources import discover
+from faultlab.harness.cursors import measure_skew
+from faultlab.harness.faults import deadman
+from faultlab.harness.recovery import vm_heartbeat_green, vm_id
+from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.inventory import load_inventory
+from faultlab.lab.ssh import SshClient, SshPool, quote_command
+from faultlab.sim.esxi.release import RELEASES
+from faultlab.sim.esxishell import ESXI_APPLETS
+from faultlab.sim.lab import EmbeddedLab
+
+pytestmark = [pytest.mark.lab, pytest.mark.destructive]
+
+
+@pytest.fixture(scope="module")
+def esx() -> Iterator[tuple[EmbeddedLab, EsxiHost, SshClient]]:
+    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="8.0") as lab:
+        inv = load_inventory(lab.inventory_path)
+        pool = SshPool(inv)
+        client = pool.get("esx01")
+        try:
+            yield lab, EsxiHost.of(inv, "esx01", client), client
+        finally:
+            pool.close()
+
+
+def sh(client: SshClient, line: str) -> str:
+    res = client.run(line)
+    assert res.exit_status == 0, f"{line!r} exited {res.exit_status}: {res.stderr}"
+    return res.stdout
+
+
+def test_login_is_busybox_sh_with_esxi_commands_and_no_proc(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    _lab, _host, client = esx
+    assert sh(client, "echo $0; echo $PATH; echo $HOME") == "/bin/sh\n/bin:/sbin\n/\n"
+    assert "BusyBox" in client.run("sh --help").stderr  # busybox prints its banner on stderr
+    assert client.run("command -v bash").exit_status != 0  # no bash, no GNU tools
+    assert "GNU" not in client.run("ls --version").stdout + client.run("ls --version").stderr
+    listing = set(sh(client, "ls /bin").split())
+    assert set(ESXI_APPLETS) <= listing and {"esxcli", "localcli", "vim-cmd", "vmware", "ps", "vm-support"} <= listing
+    assert listing <= set(ESXI_APPLETS) | {"busybox", "nohup", "esxcli", "localcli", "vim-cmd", "vmware", "uname",
+                                           "ps", "vm-support"}  # fmt: skip
+    assert sh(client, "ls -A /proc") == "" and client.run("test -d /proc/self").exit_status == 1
+    rel = RELEASES["8.0"]
+    assert sh(client, "uname") == "VMkernel\n"
+    assert sh(client, "uname -a") == rel.uname_a("esx01") + "\n"
+    assert sh(client, "vmware -v") == f"{rel.vmware_v}\n" and sh(client, "vmware -l") == f"{rel.level}\n"
+    # ps -c: the session's own shell is a world whose CID is the pid `$$` names
+    out = sh(client, "echo $$; ps -c | awk -v p=$$ '$2 == p'")
+    pid, row = out.split("\n", 1)
+    assert row.split()[:3] == [pid, pid, "sh"], out
+
+
+def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    _lab, host, client = esx
+    # lab/ssh.py: stat -c and the tail/head fallback of read_file
+    log = host.log_path("vmkernel")
+    st = client.stat(log)
+    assert st is not None and st.size > 0
+    assert client.stat("/var/run/log/nosuch.log") is None
+    tail = quote_command(["tail", "-c", "+1", "--", log]) + " | head -c 40"
+    assert client.run(f"{quote_command(['test', '-e', log])} || exit 66; {tail}").stdout_bytes == (
+        client.read_file(log, 0, 40)
+    )
+    # harness/cursors.py: the clock to the nanosecond (`date -u +%s.%N`); plain busybox date for other formats
+    skew = measure_skew(client, "esx01", samples=2)
+    assert abs(skew.offset_s) < 0.5 and skew.uncertainty_s < 0.5
+    assert re.fullmatch(r"\d{10}\n", sh(client, "date -u +%s"))
+    # lab/esxi.py
+    assert host.advanced_setting("Misc.APDTimeout") == 6
+    host.set_advanced_setting("Misc.APDTimeout", 7)
+    assert host.advanced_setting("/Misc/APDTimeout") == 7
+    host.set_advanced_setting("Misc.APDTimeout", 6)
+    names = [f.volume_name for f in host.filesystems()]
+    assert names[0] == "ds-nfs01" and names[-2:] == ["BOOTBANK1", "BOOTBANK2"]
+    assert [m.volume_name for m in host.nfs_mounts()] == ["ds-nfs01"]
+    assert [d.id for d in host.devices()][:2] == ["mpx.vmhba4:C0:T0:L0", "mpx.vmhba0:C0:T0:L0"]
+    # harness/faults/model.py (esxi-path-off): path list, then path set off / active by runtime name
+    (iscsi,) = [p for p in host.paths() if p.fields.get("Transport") == "iscsi"]
+    host.set_path_state(iscsi.fields["Runtime Name"], "off")
+    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["off"]
+    host.set_path_state(iscsi.fields["Runtime Name"], "active")
+    assert [p.fields["State"] for p in host.paths() if p.name == iscsi.name] == ["active"]
+    (vm,) = host.vms()
+    assert vm.name == "win01" and host.power_state(vm.vmid) == "poweredOn"
+    # harness/recovery.py and the runner
+    assert vm_id(host, "win01") == vm.vmid
+    probe = vm_heartbeat_green(host, client, "win01")
+    assert probe.probe() is True, probe.detail
+    assert client.run(["true"]).exit_status == 0
+    assert client.run(["date", "-u"]).stdout.strip().endswith(time.strftime("%Y", time.gmtime()))
+    res = client.run(["vim-cmd", "vmsvc/power.reboot", str(vm.vmid)])
+    assert res.exit_status == 0 and res.stdout == "", res
+
+
+def test_dead_man_timer_esxi_branch(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    """The timer's match script takes its `ps -c` branch (no /proc/self), finds, cancels and fires timers."""
+    _lab, _host, client = esx
+    assert client.run("[ -d /proc/self ]").exit_status == 1
+    pid = deadman.start_timer(client, "shell-a", 60, "false", node="esx01")
+    assert deadman.timer_running(client, pid, "shell-a")
+    assert not deadman.timer_running(client, pid, "shell-other")  # the pid is checked against the tag
+    assert deadman.cancel_timer(client, pid, "shell-a")
+    deadline = time.monotonic() + 5
+    while deadman.timer_running(client, pid, "shell-a") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not deadman.timer_running(client, pid, "shell-a")
+    deadman.start_timer(client, "shell-b", 1, "true", node="esx01")
+    deadline = time.monotonic() + 10
+    while not deadman.timer_fired(client, "shell-b") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert deadman.timer_fired(client, "shell-b")
+    deadman.clear_marker(client, "shell-b")
+    assert not deadman.timer_fired(client, "shell-b")
+
+
+def test_esxcli_formatters_and_errors_over_ssh(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    _lab, _host, client = esx
+    csv = sh(client, "esxcli --formatter=csv storage nfs list").splitlines()
+    assert csv[0].startswith("Accessible,") and all(line.endswith(",") for line in csv)
+    assert (
+        sh(client, "esxcli --formatter=keyvalue storage core device list").count("ScsiDevice.Size.integer=") == 3
+    )  # CD-ROM, boot disk, LUN
+    assert "<output xmlns=" in sh(client, "esxcli --formatter=xml storage filesystem list")
+    res = client.run("esxcli storage bogus list")
+    assert res.exit_status == 1 and res.stderr == "Error: Unknown command or namespace storage bogus list\n"
+    assert sh(client, "localcli storage nfs list") == sh(client, "esxcli storage nfs list")
+
+
+def test_vm_support_bundle_is_laid_out_like_a_real_one_and_triage_reads_it(
+    esx: tuple[EmbeddedLab, EsxiHost, SshClient], tmp_path: Path
+) -> None:
+    _lab, _host, client = esx
+    workdir = f"/tmp/faultlab-vmsupport-{tmp_path.name}"
+    bundle = sh(client, f"mkdir -p {workdir} && vm-support -w {workdir}").strip()
+    assert re.fullmatch(rf"{workdir}/esx-esx01-\d{{4}}-\d\d-\d\d--\d\d\.\d\d-\d+\.tgz", bundle), bundle
+    try:
+        with tarfile.open(bundle) as tar:
+            names = tar.getnames()
+        top = names[0].split("/")[0]
+        assert f"{top}/var/run/log/vmkernel.log" in names and f"{top}/var/run/log/hostd.log" in names
+        assert any(re.fullmatch(rf"{top}/vmfs/volumes/[^/]+/win01/vmware.log", n) for n in names), names
+        assert f"{top}/commands/localcli_storage-nfs-list.txt" in names
+        logs = discover(bundle)  # what `faultlab triage <bundle>` reads
+        assert {Path(src.name).name for src in logs} >= {"vmkernel.log", "hostd.log", "vmware.log"}
+    finally:
+        client.run(["rm", "-rf", workdir])
