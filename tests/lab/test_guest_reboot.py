@@ -85,13 +85,15 @@ def test_power_reboot_restarts_the_guest_once_without_a_bugcheck(lab: Reboot) ->
     back_s = time.monotonic() - t0
     wait_for(
         "Tools running again in vmware.log",
-        lambda: b"Tools: Changing running status: 1 => 2." in lab.esx.read_file(lab.vm_log, mark),
+        lambda: b"Tools: Changing running status: 0 => 1." in lab.esx.read_file(lab.vm_log, mark),
         10,
     )
     data = lab.esx.read_file(lab.vm_log, mark)
     text = data.decode()
     assert "WinBSOD" not in text
-    order = [text.index(s) for s in ("running status: 2 => 1.", "CPU reset: soft", "running status: 1 => 2.")]
+    # Tools asked to reboot, the guest's hard-reset request, Tools' rpc handler 1 => 0 ... 0 => 1 (kinds_guest.py)
+    steps = ("'OS_Reboot'", "Chipset: The guest has requested", "rpc handler: 1 => 0.", "CPU reset: soft")
+    order = [text.index(s) for s in (*steps, "Reinitializing Channel 0(toolbox)", "running status: 0 => 1.")]
     assert order == sorted(order), text
     events, _ = scan_stream(io.BytesIO(data), kind=LogKind.VMWARE, name=lab.vm_log, host=HOST)
     resets = [e for e in events if e.name == "guest.reset"]

@@ -242,7 +242,7 @@ def wait_guests_back(lab: Lab, marks: Marks, timeout_s: float = 30) -> None:
             path = lab.vm_log(vm)
             text = lab.esx.read_file(path, marks.sizes.get(path, 0)).decode(errors="replace")
             bsod = text.find("WinBSOD")
-            if bsod >= 0 and "Tools: Changing running status: 1 => 2." in text[bsod:]:
+            if bsod >= 0 and "Tools: Changing running status: 0 => 1." in text[bsod:]:
                 break
             if time.monotonic() > deadline:
                 pytest.fail(f"{vm}: guest not back with Tools running within {timeout_s:g} s:\n{text[-2000:]}")

@@ -442,6 +442,8 @@ def test_bridge_forwards_host_snapshots(lab: Lab, session: VsphereSession) -> No
         return snap
 
     hb = bridge.HostBridge(lab.handle.control, ["esx01", "esx02"], snapshot, interval=0.05)
+    # the crash event is shown in the vCenter's own datacenter (the launcher's ready.json), not ha-datacenter
+    assert hb.known.datacenter and hb.known.datacenter != "ha-datacenter"
     with session.watch("VirtualMachine", ["guestHeartbeatStatus"], names=["win02"]) as w:
         hb.start()
         try:

@@ -85,3 +85,31 @@ def test_guest_settings_from_config() -> None:
 
 def test_guest_records_are_distinct_sectors() -> None:
     assert len(record(7)) == SECTOR and record(7) != record(8) and record(7) == record(7)
+
+
+def test_an_outage_gives_up_the_file_locks_and_takes_them_again(volume: NfsVolume, tmp_path: Path) -> None:
+    """NFSLock "Stop accessing fd" for each open file once the outage outlasts the lock renewals, "Start accessing
+    fd ... again" after the first success, the retry line of the VM's write, and the 8.0 latency warning."""
+    volume.add_open_files(["win01-flat.vmdk", "win01.vmx.lck"])
+    scale = volume._scale()  # the lab profile's heartbeat clock (NFS.HeartbeatFrequency / 12 s)
+    volume._io_failed("vm")  # a VM write found no connection: the outage starts now
+    start = volume._outage_since
+    assert start is not None
+    volume._lock_tick(start + 14.0 * scale)  # not yet: the first lock is given up after 15 s (scaled)
+    kernel = tmp_path / "vmkernel.log"
+    assert "NFSLock" not in kernel.read_text()
+    volume._lock_tick(start + 15.5 * scale)
+    volume._lock_tick(start + 36.0 * scale)
+    volume._recovered(start + 40.0 * scale)
+    volume._latency(12e6)  # the blocked write completes after 12 s
+    volume._lock_tick(start + 60.0)
+    lines = kernel.read_text().splitlines()
+    stops = [ln for ln in lines if "NFSLock: 1505: Stop accessing fd 0x" in ln]
+    starts = [ln for ln in lines if "NFSLock: 1469: Start accessing fd 0x" in ln and ln.endswith(" again")]
+    assert [s.split("(")[-1] for s in stops] == ["win01-flat.vmdk)  3", "win01.vmx.lck)  3"]
+    assert len(starts) == 2 and lines.index(stops[-1]) < lines.index(starts[0])
+    assert (
+        sum("NFS: 6339: Status:No connection. Retrying synchronous write I/O 1 of 25 times" in ln for ln in lines) == 1
+    )
+    warning = (tmp_path / "vmkwarning.log").read_text()
+    assert "Wa(180) vmkwarning:" in warning and "WARNING: NFS: 5544: NFS volume ds-nfs01 performance has" in warning

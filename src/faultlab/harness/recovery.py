@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from faultlab.harness.record import Recovery
+from faultlab.harness.wait import wait_until
 from faultlab.lab.errors import LabError
 from faultlab.lab.esxi import EsxiHost, Runner
 from faultlab.lab.inventory import Inventory
@@ -131,11 +132,10 @@ def wait_conditions(
     """Poll every condition until each is met (or unobservable) or the monotonic deadline passes. `seconds`
     counts from `since` (a time.monotonic() value, e.g. the heal), so a condition already met gets its real delay."""
     start = time.monotonic() if since is None else since
-    deadline = time.monotonic() + budget_s
     pending = list(conditions)
     results: dict[str, Recovery] = {}
-    pause = stop or threading.Event()
-    while True:
+
+    def all_met() -> bool:
         for cond in list(pending):
             met = cond.probe()
             if met is not False:
@@ -144,13 +144,13 @@ def wait_conditions(
                     cond.name, met, time.monotonic() - start if met else None, budget_s, detail
                 )
                 pending.remove(cond)
-        if not pending:
-            break
-        left = deadline - time.monotonic()
+        return not pending
+
+    def show(_: bool, elapsed: float) -> None:
         if on_tick is not None:
             on_tick(", ".join(c.name for c in pending), time.monotonic() - start)
-        if left <= 0 or pause.wait(min(poll_s, left)):
-            for cond in pending:
-                results[cond.name] = Recovery(cond.name, False, None, budget_s, getattr(cond, "detail", ""))
-            break
+
+    wait_until(all_met, budget_s, poll_s, wake=stop, on_tick=show)
+    for cond in pending:
+        results[cond.name] = Recovery(cond.name, False, None, budget_s, getattr(cond, "detail", ""))
     return [results[c.name] for c in conditions]

@@ -3,9 +3,8 @@ a new one shaped for the scenarios; each run under the lab's lease and recorded 
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -14,12 +13,11 @@ import yaml
 
 from faultlab.harness.embedded import EmbeddedLabHandle, LabShape, existing_lab_inventory
 from faultlab.harness.precheck import check_before_contact
-from faultlab.harness.record import ERROR, RunRecord, save_record
+from faultlab.harness.record import RunRecord
 from faultlab.harness.scenario import load_scenario
 from faultlab.lab.errors import ConfigError, FaultlabError, Issue
 from faultlab.lab.inventory import Inventory, load_inventory
-from faultlab.lab.lease import LabLease, LeaseError, LeaseEvents, LeaseInfo, LeaseKeeper, acquire, default_owner
-from faultlab.lab.lease import lease_node as lease_node_of
+from faultlab.lab.lease import LeaseError, LeaseFactory, LeaseInfo, LeaseOptions, ssh_lease
 
 if TYPE_CHECKING:  # the runner (SSH, pyVmomi) and the history (SQLAlchemy) load when a run starts, not at collection
     from faultlab.harness.runner import RunOptions
@@ -117,19 +115,6 @@ class LabSource:
             self._embedded = None
 
 
-@contextlib.contextmanager
-def ssh_lease(lab: Lab, ttl_s: float) -> Iterator[LabLease]:
-    """The lab's lease on its lease node, over its own SSH connection (closed afterwards)."""
-    from faultlab.lab.ssh import SshPool
-
-    node = lease_node_of(lab.inventory)
-    with SshPool(lab.inventory) as pool:
-        yield LabLease(pool.get(node), node=node, ttl_s=ttl_s)
-
-
-LeaseFactory = Callable[[Lab, float], contextlib.AbstractContextManager[LabLease]]
-
-
 @dataclass
 class SessionOptions:
     """The lease and history settings of a session's runs."""
@@ -140,6 +125,12 @@ class SessionOptions:
     record_history: bool = True
     on_lease_wait: Callable[[LeaseInfo], None] | None = None
     lease_factory: LeaseFactory = ssh_lease
+
+    def lease(self) -> LeaseOptions:
+        return LeaseOptions(
+            wait_s=self.lease_wait_s, ttl_s=self.lease_ttl_s, factory=self.lease_factory, on_wait=self.on_lease_wait
+        )
+
     warnings: list[str] = field(default_factory=list)  # history problems: said once, never fail a run
 
 
@@ -150,56 +141,14 @@ def run_one(
     runner: RunFn,
     session: SessionOptions | None = None,
 ) -> RunRecord:
-    """Run one scenario under the lab's lease (taken before anything touches the lab, renewed while the run
-    lasts, released after its recovery), then record it in the history. LeaseError when the lab stays leased
-    by another run past `lease_wait_s`."""
-    from faultlab.harness.runner import new_run_id
-
+    """Run one scenario under the lab's lease (the runner's first phase: taken before anything touches the lab,
+    renewed while the run lasts, released after its recovery), then record it in the history."""
     # Mistakes between the scenario and the inventory are found before anything connects (the lease included).
     check_before_contact(load_scenario(scenario), lab.inventory)
     so = session or SessionOptions()
-    options = replace(options, run_id=options.run_id or new_run_id(scenario.stem))
-    events = LeaseEvents()
-    lost: list[str] = []
-    with so.lease_factory(lab, so.lease_ttl_s) as lease:
-        node = lease.node
-        acquire(
-            lease,
-            owner=default_owner(),
-            run_id=str(options.run_id),
-            wait_s=so.lease_wait_s,
-            progress=so.on_lease_wait,
-            events=events,
-        )
-        keeper = LeaseKeeper(lease, on_lost=lost.append).start()
-        try:
-            record = runner(scenario, lab.inventory_path, options)
-        finally:
-            keeper.stop()
-            released = lease.release() if not lost else False
-    changed = False
-    if events.waited_s >= 1:
-        record.notes.append(f"waited {events.waited_s:.0f} s for the lab lease on {node}")
-        changed = True
-    if events.notes:
-        record.notes.extend(events.notes)
-        changed = True
-    if lost:
-        record.notes.append(f"the lab lease was lost during the run: {lost[0]}")
-        record.outcome = ERROR
-        record.message = (
-            f"the lab lease was lost during the run ({lost[0]}): another run may have injected into this lab, "
-            "so this run's results cannot be trusted"
-        )
-        changed = True
-    elif not released:
-        record.notes.append(f"the lab lease on {node} was already gone at release")
-        changed = True
-    run_dir = options.artifacts / record.run_id
-    if changed:
-        save_record(record, run_dir)
+    record = runner(scenario, lab.inventory_path, replace(options, lease=so.lease()))
     if so.record_history:
-        _record_history(record, run_dir, lab, options.artifacts, so)
+        _record_history(record, options.artifacts / record.run_id, lab, options.artifacts, so)
     return record
 
 

@@ -10,13 +10,14 @@ exact lease that was read as expired, never a fresh one taken in between.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from faultlab.lab.errors import LabError
@@ -297,3 +298,26 @@ def lease_node(inventory: Inventory) -> str:
     if inventory.storage_targets:
         return inventory.storage_targets[0].name
     raise LeaseError("the inventory names no host and no storage target to keep a lab lease on")
+
+
+LeaseFactory = Callable[[Inventory, float], contextlib.AbstractContextManager[LabLease]]
+
+
+@contextlib.contextmanager
+def ssh_lease(inventory: Inventory, ttl_s: float) -> Iterator[LabLease]:
+    """The lab's lease on its lease node, over its own SSH connection (closed afterwards)."""
+    from faultlab.lab.ssh import SshPool
+
+    node = lease_node(inventory)
+    with SshPool(inventory) as pool:
+        yield LabLease(pool.get(node), node=node, ttl_s=ttl_s)
+
+
+@dataclass
+class LeaseOptions:
+    """How a run takes its lab's lease: how long it waits for another run's, the lease's life, where it lives."""
+
+    wait_s: float = 900.0
+    ttl_s: float = 120.0
+    factory: LeaseFactory = ssh_lease
+    on_wait: Callable[[LeaseInfo], None] | None = None

@@ -77,6 +77,8 @@ def _print_run(record: RunRecord, artifacts: Path) -> None:
     if report.is_file():
         out.print(f"report: {report}")
     out.print(f"record: {run_dir / 'record.json'}")
+    if record.outcome == ERROR:
+        Console(stderr=True, highlight=False, soft_wrap=True, markup=False).print(f"faultlab run: {record.message}")
 
 
 def _lease_progress(err: Console) -> Callable[[LeaseInfo], None]:
@@ -133,7 +135,7 @@ def run(
     session = SessionOptions(lease_wait_s=lease_wait, history=history, on_lease_wait=_lease_progress(err))
     if inventory is None and lab is None:
         err.print(f"starting an embedded lab for {len(scenarios)} scenario(s): {shape.describe()}")
-    from faultlab.harness.runner import RunOptions, run_file
+    from faultlab.harness.runner import RunInterrupted, RunOptions, run_file
 
     try:
         with Progress() as progress:
@@ -145,6 +147,10 @@ def run(
                 session,
                 on_done=lambda o: _print_run(o.record, artifacts) if o.record is not None else None,
             )
+    except RunInterrupted as exc:  # healed already; say what was interrupted and what became of the fault
+        err.print(f"faultlab run: {exc}")
+        err.print(f"record: {artifacts / exc.record.run_id / 'record.json'}")
+        raise typer.Exit(143 if exc.signal_name == "SIGTERM" else 130) from None
     except OSError as exc:  # this machine failed the run (a full or read-only disk, a vanished folder)
         where = f"{exc.filename}: " if exc.filename else ""
         err.print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from faultlab.sim.esxi.control import ControlError, ControlServer
 from faultlab.sim.esxi.dsio import VmVolume
 from faultlab.sim.esxi.hostagent import IoTracker, VmxPoller
 from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option, timing_profile
 from faultlab.sim.esxi.storage_iscsi import IscsiVolume
@@ -64,7 +66,10 @@ class EsxiHost:
                     file=sys.stderr,
                 )
                 continue
-            self.vms.append(Vmx(index, vm_cfg, volume, self.logs, self.profile, self.timing))
+            vm = Vmx(index, vm_cfg, volume, self.logs, self.profile, self.timing)
+            self.vms.append(vm)
+            if isinstance(volume, NfsVolume):
+                volume.add_open_files(vm.lock_files())
         self.tracker = IoTracker(self.logs, self.knobs.iotracker_threshold_s, self.stop)
         self.control = ControlServer(Path(cfg["control_socket"]), self.handle, self.stop)
         self._threads: list[threading.Thread] = []
@@ -77,22 +82,14 @@ class EsxiHost:
     def start(self) -> None:
         logs = self.logs
         self._spawn(self.control.run, "control")  # answer esxcli at once, even while storage is unreachable
-        logs.vmksummary.bootstop("Host has booted")
-        version = RELEASES[self.profile].version
-        logs.hostd.log(
-            "info",
-            logs.hostd_tid,
-            "Default",
-            f"Section for VMware ESX, pid={os.getpid()}, version={version}, option=Release",
-        )
+        logs.vmksummary.bootstop("has booted")
+        release = RELEASES[self.profile]
+        logs.hostd.log(kinds.HOSTD_SECTION, pid=logs.hostd.tids[0] - 31, version=release.version, build=release.build)
         for vol in self.nfs.values():
-            logs.vmkernel.log("apd", "StorageApdHandler: 692: APD Handle Created with lock.")
-            logs.vmkernel.log(
-                "nfs", f'NFS: 1338: Mounted {vol.cfg["server_ip"]}:{vol.cfg["export"]} as {vol.uuid} ("{vol.name}")'
-            )
+            vol.log_mount()
             vol.start()
         for ivol in self.iscsi.values():
-            logs.vmkernel.log("apd", "StorageApdHandler: 692: APD Handle Created with lock.")
+            ivol.log_mount()
             ivol.start()
         for vm in self.vms:
             self._spawn(lambda v=vm: self._power_on(v), f"power-on-{vm.name}")
@@ -114,13 +111,26 @@ class EsxiHost:
         poller = VmxPoller(vm, self.tracker, self.logs, self.knobs.vmx_poll_s)
         poller.run()
 
+    def vmksummary_period(self) -> float:
+        """vmksummary's heartbeat is hourly (KB 317245); a lab-scaled profile shortens it in the ratio of its
+        Misc.APDTimeout to ESXi's 140 s (the fast profile's clock), never below 30 s."""
+        if self.knobs.vmksummary_heartbeat_s > 0:
+            return self.knobs.vmksummary_heartbeat_s
+        scale = min(1.0, self.settings.integer("Misc.APDTimeout") / 140)
+        return max(30.0, 3600.0 * scale)
+
     def _vmksummary_loop(self) -> None:
-        while not self.stop.wait(self.knobs.vmksummary_heartbeat_s):
-            running = [(vm.world_id, 4194304) for vm in self.vms if vm.state.power == "poweredOn"]
-            self.logs.vmksummary.heartbeat(running)
+        rng = random.Random()
+        # hostd and vpxa-like daemons next to the VMX worlds, top three by memory as the real line lists them
+        daemons = [(2099871, "hostd", 180000 + rng.randrange(20000)), (2100431, "vpxa", 62000 + rng.randrange(9000))]
+        while not self.stop.wait(self.vmksummary_period()):
+            running = [vm for vm in self.vms if vm.state.power == "poweredOn"]
+            procs = [(vm.world_id, "vmx", 4194304 + 40960 + rng.randrange(60000)) for vm in running] + daemons
+            procs.sort(key=lambda p: -p[2])
+            self.logs.vmksummary.heartbeat(procs[:3], len(running))
 
     def shutdown(self) -> None:
-        self.logs.vmksummary.bootstop("Host is powering off")
+        self.logs.vmksummary.bootstop("is powering off")
         self.stop.set()
         for thread in self._threads:
             thread.join(2)

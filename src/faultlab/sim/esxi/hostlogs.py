@@ -41,15 +41,14 @@ class HostLogs:
 
         self.vmkernel = VmkernelLog(profile, sink("vmkernel"), sink("vmkwarning"))
         self.vobd = VobdLog(profile, sink("vobd"), self.uptime, 2097000 + pid % 1000)
-        self.hostd = HostdLog(profile, sink("hostd"))
+        self.hostd = HostdLog(profile, sink("hostd"), base_tid=2099000 + pid % 900)
         self.vmksummary = VmksummaryLog(profile, sink("vmksummary"), self.uptime, 137000 + pid % 1000)
-        self.hostd_tid = 2099000 + pid % 900
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=500)
         self._lock = threading.Lock()
 
     def host_event(self, event_type: str, message: str, subject: str | None = None) -> int:
         """Log `Event N : message` in hostd and keep it (with its ESXi event type id) for the snapshot."""
-        key = self.hostd.event(self.hostd_tid, message)
+        key = self.hostd.event(message)
         with self._lock:
             self._events.append(
                 {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +14,7 @@ from faultlab.sim.config import IscsiDatastoreConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, IoKind
 from faultlab.sim.esxi.hostlogs import HostLogs
 from faultlab.sim.esxi.iscsiclient import SCSI_STATUS_CHECK_CONDITION, IscsiSession, ScsiResult
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.machines import ApdState, IscsiPath, PathState, VmfsHeartbeat
 from faultlab.sim.esxi.settings import Settings
 from faultlab.sim.esxi.vmfs_files import VmfsClient
@@ -56,6 +59,16 @@ class IscsiVolume(DatastoreWorlds):
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._handle = 0x4302FF581AD0 + cfg["lun"] * 0x100
+        self._rng = random.Random()
+        # The host's own VMFS uuid (what the HB state's `uuid` names: the server holding the heartbeat): creation
+        # epoch, a random word, and the vmnic0 MAC's tail (VMware OUI 00:50:56), as real ESXi uuids are built.
+        crc = zlib.crc32(host_name.encode())
+        self.host_uuid = (
+            f"{0x67000000 + crc % 0x900000:08x}-{crc ^ 0x5A5A5A5A:08x}-{crc % 0xFFFF:04x}-005056{crc % 0xFFFFFF:06x}"
+        )
+        self.local_ip = "198.18.0.1"  # the software iSCSI vmknic's address in the lab
+        self._failed_cmds = 0
+        self._sn = self._rng.randrange(0x1000, 0xFFFFFF)
         self.last_error = ""
         self.writes_ok = 0
         self.capacity_mb = 0
@@ -159,9 +172,8 @@ class IscsiVolume(DatastoreWorlds):
         out = self.path.tick(
             now, self.settings.integer("Misc.APDTimeout"), self.settings.integer("Misc.APDHandlingEnable") == 1
         )
-        if self.path.state is not PathState.PDL:
-            out += self.vmfs.tick(now)
-        return out
+        # a PDL'd device cannot take the heartbeat write either: the volume loses its heartbeat too (audit B9)
+        return out + self.vmfs.tick(now)
 
     def _probe(self) -> ScsiResult | str:
         with self.session.lock:
@@ -210,8 +222,10 @@ class IscsiVolume(DatastoreWorlds):
                     if "not supported" in result.lower() or "unavailable" in result.lower():
                         self._report(self.path.lun_not_supported())
                     else:
+                        self._log_failed_command()
                         self._report(self.path.command_failed(now))
                 elif result.good:
+                    self._failed_cmds = 0
                     self.writes_ok += 1
                     self._report(self.path.command_ok() + self.vmfs.write_ok(now))
                 elif result.lun_not_supported:
@@ -219,6 +233,7 @@ class IscsiVolume(DatastoreWorlds):
                     self._report(self.path.lun_not_supported())
                 else:
                     self.last_error = result.error or f"status 0x{result.status:x}"
+                    self._log_failed_command()
                     self._report(self.path.command_failed(now))
 
     # -- log lines ------------------------------------------------------------------------------------
@@ -226,91 +241,98 @@ class IscsiVolume(DatastoreWorlds):
         for name in transitions:
             getattr(self, "_on_" + name.replace(".", "_"))()
 
-    def _conn_lines(self, fn: str) -> list[str]:
+    def log_mount(self) -> None:
+        self.logs.vmkernel.log("apd", kinds.APD_HANDLE, handle=self._handle + 0x60)
+
+    def _cmd(self) -> int:
+        """A SCSI command's kernel address (0x45…, 64-byte aligned, as in the 7/8 ScsiDeviceIO lines)."""
+        return (0x459B00000000 + self._rng.randrange(0x10000000, 0xFFFFFFFF)) & ~0x3F
+
+    def _next_sn(self) -> int:
+        self._sn += self._rng.randrange(1, 40)
+        return self._sn
+
+    def _log_failed_command(self) -> None:
+        """The heartbeat write failed on a dead path: NO_CONNECT (H:0x1), the first one logged in full, then NMP's
+        throttle summary every 10 (cunnie 6.5: `last error status from device … repeated 10 times`)."""
+        self._failed_cmds += 1
+        vk = self.logs.vmkernel
+        hb_world = vk.world("hb")
+        if self._failed_cmds == 1:
+            vk.log(
+                "scsi",
+                kinds.SCSI_CMD_FAILED,
+                cmd=self._cmd(),
+                op=0x2A,
+                sn=self._next_sn(),
+                world=hb_world,
+                naa=self.naa,
+                host=1,
+                sense="Invalid sense data: 0x0 0x0 0x0.",
+            )
+        elif self._failed_cmds % 10 == 0:
+            vk.log("nmp", kinds.NMP_REPEATED, naa=self.naa, count=10)
+
+    def _conn_lines(self, fn: str, local_port: int) -> list[tuple[kinds.LineKind, dict[str, object]]]:
         return [
-            f"iscsi_vmk: {fn}: Sess [ISID: 00023d000001 TARGET: {self.cfg['iqn']} TPGT: 1 TSIH: 0]",
-            f"iscsi_vmk: {fn}: Conn [CID: 0 L: 198.18.0.1:58200 R: {self.cfg['portal']}]",
+            (kinds.ISCSI_SESS, {"fn": fn, "iqn": self.cfg["iqn"]}),
+            (kinds.ISCSI_CONN, {"fn": fn, "local": f"{self.local_ip}:{local_port}", "remote": self.cfg["portal"]}),
         ]
 
     def _on_iscsi_connection_offline(self) -> None:
+        """The order of the HAUC sample: receive failure (+ Sess/Conn under ConnReceiveAtomic), rx notify, OFFLINE,
+        then NMP's failed command and the state-in-doubt probe. "Connection closed by peer" is the sample's cause;
+        a blackholed portal would rather time out [U: no real sample of that cause found]."""
         vk = self.logs.vmkernel
         head = f"{self.adapter}:CH:0 T:0 CN:0"
+        rx = vk.world("iscsi-rx")
         vk.log(
-            "iscsi",
-            f'iscsi_vmk: iscsivmk_StopConnection: {head}: iSCSI connection is being marked "OFFLINE" (Event:6)',
-            warning=True,
+            rx,
+            kinds.ISCSI_RX_FAILED,
+            *self._conn_lines("iscsivmk_ConnReceiveAtomic", 58200),
+            head=head,
+            cause="Connection closed by peer",
         )
-        for line in self._conn_lines("iscsivmk_StopConnection"):
-            vk.log("iscsi", line, warning=True)
-        vk.log(
-            "nmp",
-            f'NMP: nmp_ThrottleLogForDevice:3617: Cmd 0x2a (0x43950c44a000, 65575) to dev "{self.naa}" '
-            f'on path "{self.vmhba_path}" Failed: H:0x2 D:0x0 P:0x0 Invalid sense data: 0x0 0x0 0x0. '
-            "Act:EVAL",
-        )
-        vk.log(
-            "nmp",
-            f'NMP: nmp_DeviceRequestFastDeviceProbe:237: NMP device "{self.naa}" state in doubt; '
-            "requested fast path state update...",
-            warning=True,
-        )
+        vk.log(rx, kinds.ISCSI_RX_NOTIFY, head=head)
+        vk.log("iscsi", kinds.ISCSI_OFFLINE, head=head)
+        world = vk.world("nmp")
+        vk.log(world, kinds.NMP_THROTTLE, cmd=self._cmd(), world=vk.world("hb"), naa=self.naa, path=self.vmhba_path)
+        vk.log(world, kinds.NMP_FAST_PROBE, naa=self.naa)
 
     def _on_iscsi_connection_online(self) -> None:
         head = f"{self.adapter}:CH:0 T:0 CN:0"
+        port = self._rng.randrange(10000, 60000)
         self.logs.vmkernel.log(
-            "iscsi",
-            f'iscsi_vmk: iscsivmk_StartConnection: {head}: iSCSI connection is being marked "ONLINE"',
-            warning=True,
+            "iscsi-start", kinds.ISCSI_ONLINE, *self._conn_lines("iscsivmk_StartConnection", port), head=head
         )
-        for line in self._conn_lines("iscsivmk_StartConnection"):
-            self.logs.vmkernel.log("iscsi", line, warning=True)
 
     def _on_path_dead(self) -> None:
+        path: dict[str, object] = {"path": self.vmhba_path}
+        lost: dict[str, object] = {"naa": self.naa, "path": self.vmhba_path, "label": self.name}
+        self.logs.vobd.emit([(kinds.VOB_PATH_DEAD, path), (kinds.ESX_CONN_LOST, lost)])
         text = (
             f"Lost connectivity to storage device {self.naa}. Path {self.vmhba_path} is down. "
             f'Affected datastores: "{self.name}".'
         )
-        self.logs.vobd.emit(
-            [
-                (
-                    "scsiCorrelator",
-                    "vob.scsi.scsipath.pathstate.dead",
-                    f"scsiPath {self.vmhba_path} changed state from on",
-                ),
-                ("scsiCorrelator", "esx.problem.storage.connectivity.lost", text),
-            ]
-        )
         self.logs.host_event("esx.problem.storage.connectivity.lost", text, self.name)
 
     def _on_path_on(self) -> None:
+        path: dict[str, object] = {"path": self.vmhba_path}
+        back: dict[str, object] = {"naa": self.naa, "path": self.vmhba_path, "label": self.name}
+        self.logs.vobd.emit([(kinds.VOB_PATH_ON, path), (kinds.ESX_CONN_RESTORED, back)])
         text = (
             f'Connectivity to storage device {self.naa} (Datastores: "{self.name}") restored. '
             f"Path {self.vmhba_path} is active again."
         )
-        self.logs.vobd.emit(
-            [
-                (
-                    "scsiCorrelator",
-                    "vob.scsi.scsipath.pathstate.on",
-                    f"scsiPath {self.vmhba_path} changed state from dead",
-                ),
-                ("scsiCorrelator", "esx.clear.storage.connectivity.restored", text),
-            ]
-        )
         self.logs.host_event("esx.clear.storage.connectivity.restored", text, self.name)
-
-    def _apd_text(self, what: str) -> str:
-        return f"Device or filesystem with identifier [{self.naa}] {what}"
 
     def _on_apd_start(self) -> None:
         vk = self.logs.vmkernel
-        vk.log("apd", f"HBX: 6214: APD EventType: APD_START (3) for vol '{self.name}'")
-        vk.log("apd", f"ScsiDevice: 4993: Device state of {self.naa} set to APD_START; token num:1")
-        vk.log("apd", f"StorageApdHandler: 1205: APD start for 0x{self._handle:x} [{self.naa}]")
-        text = self._apd_text("has entered the All Paths Down state.")
-        self.logs.vobd.emit(
-            [("APDCorrelator", "vob.storage.apd.start", text), ("APDCorrelator", "esx.problem.storage.apd.start", text)]
-        )
+        world = vk.world("apd")  # one world logs the triple, on one CPU (HAUC: cpu0:65641 x3)
+        vk.log(world, kinds.HBX_APD_START, label=self.name)
+        vk.log(world, kinds.SCSI_APD_START, naa=self.naa)
+        vk.log(world, kinds.APD_START, handle=self._handle, ident=self.naa)
+        self.logs.vobd.emit([(kinds.VOB_APD_START, {"ident": self.naa}), (kinds.ESX_APD_START, {"ident": self.naa})])
         self.logs.host_event(
             "esx.problem.storage.apd.start",
             f"Device or filesystem with identifier {self.naa} has entered the All Paths Down state.",
@@ -318,16 +340,13 @@ class IscsiVolume(DatastoreWorlds):
         )
 
     def _on_apd_timeout(self) -> None:
+        seconds = self.path.apd.timeout_s
+        self.logs.vmkernel.log("apd", kinds.APD_TIMEOUT, handle=self._handle, ident=self.naa)
+        fields: dict[str, object] = {"ident": self.naa, "seconds": seconds}
+        self.logs.vobd.emit([(kinds.VOB_APD_TIMEOUT, fields), (kinds.ESX_APD_TIMEOUT, fields)])
         tail = (
             f"has entered the All Paths Down Timeout state after being in the All Paths Down state for "
-            f"{self.path.apd.timeout_s} seconds. I/Os will now be fast failed."
-        )
-        self.logs.vmkernel.log("apd", f"StorageApdHandler: 609: APD timeout for 0x{self._handle:x} [{self.naa}]")
-        self.logs.vobd.emit(
-            [
-                ("APDCorrelator", "vob.storage.apd.timeout", self._apd_text(tail)),
-                ("APDCorrelator", "esx.problem.storage.apd.timeout", self._apd_text(tail)),
-            ]
+            f"{seconds} seconds. I/Os will now be fast failed."
         )
         self.logs.host_event(
             "esx.problem.storage.apd.timeout", f"Device or filesystem with identifier {self.naa} {tail}", self.name
@@ -335,13 +354,11 @@ class IscsiVolume(DatastoreWorlds):
 
     def _on_apd_exit(self) -> None:
         vk = self.logs.vmkernel
-        vk.log("apd", f"ScsiDevice: 5015: Setting Device {self.naa} state back to 0x2")
-        vk.log("apd", f"ScsiDevice: 5036: Device {self.naa} is Out of APD; token num:1")
-        vk.log("apd", f"HBX: 6214: APD EventType: APD_EXIT (4) for vol '{self.name}'")
-        text = self._apd_text("has exited the All Paths Down state.")
-        self.logs.vobd.emit(
-            [("APDCorrelator", "vob.storage.apd.exit", text), ("APDCorrelator", "esx.clear.storage.apd.exit", text)]
-        )
+        world = vk.world("apd-exit")
+        vk.log(world, kinds.SCSI_STATE_BACK, naa=self.naa)
+        vk.log(world, kinds.SCSI_OUT_OF_APD, naa=self.naa)
+        vk.log("hbx", kinds.HBX_APD_EXIT, label=self.name)
+        self.logs.vobd.emit([(kinds.VOB_APD_EXIT, {"ident": self.naa}), (kinds.ESX_APD_EXIT, {"ident": self.naa})])
         self.logs.host_event(
             "esx.clear.storage.apd.exit",
             f"Device or filesystem with identifier {self.naa} has exited the All Paths Down state.",
@@ -349,36 +366,14 @@ class IscsiVolume(DatastoreWorlds):
         )
 
     def _on_pdl(self) -> None:
+        """7/8 form of the failed command (KB 326859: `from world N`, a 0x45… command address), then the device
+        marked permanently lost and NMP blocking it (KB 2004684)."""
         vk = self.logs.vmkernel
-        vk.log(
-            "scsi",
-            f'ScsiDeviceIO: 2316: Cmd(0x4124403c1fc0) 0x2a, CmdSN 0xecab to dev "{self.naa}" failed '
-            "H:0x0 D:0x2 P:0x0 Valid sense data: 0x5 0x25 0x0.",
-        )
-        vk.log(
-            "scsi",
-            f"ScsiDevice: 1223: Device :{self.naa} has been removed or is permanently inaccessible.",
-            warning=True,
-        )
-        vk.log(
-            "nmp",
-            f'NMP: nmp_DeviceStartLoop:721:NMP Device "{self.naa}" is blocked. Not starting I/O from device.',
-            warning=True,
-        )
+        vk.log("scsi", kinds.PDL_CMD_FAILED, cmd=self._cmd(), sn=self._next_sn(), world=vk.world("hb"), naa=self.naa)
+        vk.log("scsi", kinds.PDL_REMOVED, naa=self.naa)
+        vk.log("nmp", kinds.NMP_BLOCKED, naa=self.naa)
         self.logs.vobd.emit(
-            [
-                (
-                    "scsiCorrelator",
-                    "vob.scsi.device.state.permanentloss",
-                    f"Device :{self.naa} has been removed or is permanently inaccessible.",
-                ),
-                (
-                    "scsiCorrelator",
-                    "esx.problem.scsi.device.state.permanentloss",
-                    f"Device {self.naa} has been removed or is permanently inaccessible. Affected datastores (if any): "
-                    f'"{self.name}".',
-                ),
-            ]
+            [(kinds.VOB_PDL, {"naa": self.naa}), (kinds.ESX_PDL, {"naa": self.naa, "label": self.name})]
         )
         self.logs.host_event(
             "esx.problem.scsi.device.state.permanentloss",
@@ -388,23 +383,35 @@ class IscsiVolume(DatastoreWorlds):
         )
 
     def _on_pdl_cleared(self) -> None:
-        text = (
-            f"Device {self.naa} has been plugged back in after being marked permanently inaccessible. "
-            "No data consistency guarantees."
+        # the catalog's text of this id (vSphere 8.0u2 event mapping); the "plugged back in" text is another event's
+        self.logs.vobd.emit([(kinds.ESX_PDL_ONLINE, {})])
+        self.logs.host_event(
+            "esx.clear.scsi.device.state.permanentloss.deviceonline",
+            "Device that was permanently inaccessible is now online.",
+            self.name,
         )
-        self.logs.vobd.emit([("scsiCorrelator", "esx.clear.scsi.device.state.permanentloss.deviceonline", text)])
-        self.logs.host_event("esx.clear.scsi.device.state.permanentloss.deviceonline", text, self.name)
 
-    def _hb_state(self, stamp_us: int) -> str:
-        uuid = self.cfg["volume_uuid"]
+    def _hb_state(self) -> tuple[kinds.LineKind, dict[str, object]]:
+        """The two-line HB state: this host's uuid, lock implementation 4 and its vmknic address (KB 392634)."""
         return (
-            f"[HB state abcdef02 offset {HB_OFFSET} gen {self.vmfs.gen} stampUS {stamp_us} uuid {uuid} "
-            f"jrnl <FB 796920> drv 24.82]"
+            kinds.HB_STATE,
+            {
+                "offset": HB_OFFSET,
+                "gen": self.vmfs.gen,
+                "stamp": self.logs.uptime.us(),
+                "host_uuid": self.host_uuid,
+                "jrnl": 796920 + zlib.crc32(self.volume_uuid.encode()) % 4096 * 8,
+                "drv": "24.82",
+                "impl": 4,
+                "ip": self.local_ip,
+            },
         )
 
     def _on_vmfs_heartbeat_timeout(self) -> None:
         uuid = self.cfg["volume_uuid"]
-        self.logs.vobd.emit([("vmfsCorrelator", "esx.problem.vmfs.heartbeat.timedout", f"{uuid} {self.name}")])
+        self.logs.vmkernel.log("hbx", kinds.HBX_WAITING, self._hb_state(), label=self.name, offset=HB_OFFSET)
+        args: dict[str, object] = {"uuid": uuid, "label": self.name}
+        self.logs.vobd.emit([(kinds.VOB_HB_TIMEDOUT, args), (kinds.ESX_HB_TIMEDOUT, args)])
         self.logs.host_event(
             "esx.problem.vmfs.heartbeat.timedout",
             f"Lost access to volume {uuid} ({self.name}) due to connectivity issues. Recovery "
@@ -414,20 +421,13 @@ class IscsiVolume(DatastoreWorlds):
 
     def _on_vmfs_heartbeat_reclaimed(self) -> None:
         uuid = self.cfg["volume_uuid"]
-        state = self._hb_state(self.logs.uptime.us())
-        self.logs.vmkernel.log(
-            "hbx",
-            f"HBX: 294: '{uuid}': HB at offset {HB_OFFSET} - Reclaimed heartbeat [Timeout]:",
-            lines=[f"  {state}"],
-        )
+        state_kind, state = self._hb_state()
+        self.logs.vmkernel.log("hbx", kinds.HBX_RECLAIMED, (state_kind, state), label=self.name, offset=HB_OFFSET)
+        text = state_kind.render(**state).strip()
         self.logs.vobd.emit(
             [
-                (
-                    "vmfsCorrelator",
-                    "vob.vmfs.heartbeat.recovered",
-                    f"Reclaimed heartbeat for volume {uuid} {self.name}  [Timeout] {state}",
-                ),
-                ("vmfsCorrelator", "esx.problem.vmfs.heartbeat.recovered", f"{uuid} {self.name}"),
+                (kinds.VOB_HB_RECOVERED, {"uuid": uuid, "label": self.name, "state": text}),
+                (kinds.ESX_HB_RECOVERED, {"uuid": uuid, "label": self.name}),
             ]
         )
         self.logs.host_event(

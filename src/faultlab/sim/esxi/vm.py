@@ -19,6 +19,8 @@ from typing import Any
 from faultlab.sim.config import VmConfig
 from faultlab.sim.esxi.dsio import DatastoreError, FileClient, VmVolume
 from faultlab.sim.esxi.hostlogs import HostLogs
+from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
 from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.esxi.settings import TimingProfile
@@ -34,7 +36,7 @@ BUGCHECK_NAMES = {
     0x77: "KERNEL_STACK_INPAGE_ERROR",
     0xF4: "CRITICAL_OBJECT_TERMINATION",
 }
-BUILDS = {p: f"version={r.version} build=build-{r.build}" for p, r in RELEASES.items()}
+BUILDS = {p: (r.version, int(r.build)) for p, r in RELEASES.items()}  # the release.py profiles' real builds
 
 
 @dataclass
@@ -44,12 +46,13 @@ class GuestSettings:
 
     disk_timeout_s: float = 4.0  # HKLM\...\Services\Disk\TimeOutValue, 60 s on a real guest with Tools
     bugcheck_code: int = 0xEF
-    bugcheck_params: tuple[int, int, int, int] = (0xFFFFB5096E266080, 0x0, 0x0, 0x0)
+    bugcheck_params: tuple[int, int, int, int] | None = None  # None: 0xEF's EPROCESS address drawn per run
     crash_delay_s: float = 0.4  # the doomed I/O completes -> the bugcheck (first completions reach it)
-    restart_after_s: float = 2.0  # bugcheck -> reset (Tools heartbeat timeout, then the crash dump ends)
-    boot_s: float = 1.5  # reset -> Tools running again
+    restart_after_s: float = 2.0  # BSOD screen -> reboot (the crash dump is written in between)
+    boot_s: float = 1.5  # reboot -> Tools running again
     io_interval_s: float = 0.2
     tools_timeout_s: float = 1.0  # heartbeat missing this long -> red
+    vcpus: int = 2  # numvcpus in the .vmx; the WinBSOD lines come from one of them (KB 392634 shows vcpu-1)
 
     @classmethod
     def for_timing(cls, timing: TimingProfile, rng: random.Random | None = None) -> GuestSettings:
@@ -80,7 +83,19 @@ class GuestSettings:
         for key in ("crash_delay_s", "restart_after_s", "boot_s", "io_interval_s", "tools_timeout_s"):
             if key in raw:
                 setattr(out, key, float(raw[key]))
+        if "vcpus" in raw:
+            out.vcpus = max(1, int(raw["vcpus"]))
         return out
+
+    def params_for_run(self, rng: random.Random) -> tuple[int, int, int, int]:
+        """The configured bugcheck parameters, or for 0xEF CRITICAL_PROCESS_DIED a process address drawn in the
+        kernel range (KB 392634 shows 0xffffb5096e266080; copying it on every run would be a tell)."""
+        if self.bugcheck_params is not None:
+            return self.bugcheck_params
+        if self.bugcheck_code == 0xEF:
+            eprocess = (0xFFFF800000000000 + rng.randrange(0x100000000000, 0x7FFF00000000)) & ~0x3F
+            return (eprocess, 0x0, 0x0, 0x0)
+        return (0x0, 0x0, 0x0, 0x0)
 
 
 def record(seq: int) -> bytes:
@@ -132,14 +147,38 @@ class Vmx:
         self.io_stats = TickStats(self.guest.io_interval_s)  # guest I/O due io_interval_s after the last one ended
         # How long each guest I/O took, against the disk TimeOutValue that dooms the guest ("late" = duration).
         self.disk_stats = TickStats(self.guest.disk_timeout_s)
+        self._rng = random.Random()
+        self._powered_on = time.monotonic()
+        self._hb_base = self._rng.randrange(2000, 40000)  # Tools heartbeat counter (1 per second)
 
     @property
     def datastore_path(self) -> str:
         """`/vmfs/volumes/<uuid>/<vm>/<vm>.vmx` as hostd names it."""
         return f"/vmfs/volumes/{self.volume.volume_uuid}{self.vmx_path}"
 
-    def vmx_line(self, level: str, thread: str, msg: str) -> str:
-        return vmware_line(self.profile, level, thread, msg)
+    def lock_files(self) -> list[str]:
+        """The files the VMX holds open (and locked) on its datastore, as NFSLock names them (SmartX 8.0 sample:
+        the -flat.vmdk, vmx-<vm>-<hash>-1.vswp, <vm>.vmx.lck, <vm>-<8 hex>.vswp)."""
+        digest = hashlib.sha256(self.datastore_path.encode()).hexdigest()
+        return [
+            os.path.basename(self.disk_path),
+            f"vmx-{self.name}-{digest[:64]}-1.vswp",
+            f"{self.name}.vmx.lck",
+            f"{self.name}-{digest[-8:]}.vswp",
+        ]
+
+    def vmx_line(self, kind: LineKind, thread: str = "vmx", /, **fields: object) -> str:
+        return vmware_line(self.profile, kind, thread, **fields)
+
+    def _vcpu(self) -> str:
+        return f"vcpu-{self._rng.randrange(self.guest.vcpus)}"
+
+    def _jitter(self, seconds: float, low: float = 0.85, high: float = 1.35) -> float:
+        """A guest timing varies run to run around its configured value (nothing on exact steps)."""
+        return seconds * self._rng.uniform(low, high)
+
+    def _heartbeat_value(self) -> int:
+        return self._hb_base + int(time.monotonic() - self._powered_on)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -153,7 +192,7 @@ class Vmx:
             except DatastoreError:
                 text = (
                     f'.encoding = "UTF-8"\nconfig.version = "8"\nvirtualHW.version = "19"\n'
-                    f'displayName = "{self.name}"\nguestOS = "windows2019srv-64"\n'
+                    f'displayName = "{self.name}"\nguestOS = "windows2019srv-64"\nnumvcpus = "{self.guest.vcpus}"\n'
                     f'scsi0:0.fileName = "{os.path.basename(self.disk_path)}"\n'
                 )
                 c.write(self.vmx_path, 0, text.encode())
@@ -161,24 +200,30 @@ class Vmx:
         self.volume.run_io("host", self._client, make)
 
     def start(self) -> None:
-        pid = os.getpid()
-        sub = f"Vmsvc.vm:{self.datastore_path}"
-        tid = self.logs.hostd_tid
-        self.logs.hostd.log("info", tid, sub, "State Transition (VM_STATE_OFF -> VM_STATE_POWERING_ON)")
+        hostd, vmx = self.logs.hostd, self.datastore_path
+        tid = hostd.tid()
+        # event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
         self.logs.host_event(
-            "VmPoweredOnEvent", f"{self.name} on {self.logs.host_name} in ha-datacenter is powered on", self.name
+            "VmStartingEvent", f"{self.name} on host {self.logs.host_name} in ha-datacenter is starting", self.name
         )
-        self.logs.hostd.log("info", tid, sub, "State Transition (VM_STATE_POWERING_ON -> VM_STATE_ON)")
+        hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_OFF", new="VM_STATE_POWERING_ON")
+        # "on  <host>" with two spaces, as hostd writes event 3674 (HAUC notes, log-samples/hostd.log.txt)
+        self.logs.host_event(
+            "VmPoweredOnEvent", f"{self.name} on  {self.logs.host_name} in ha-datacenter is powered on", self.name
+        )
+        hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_POWERING_ON", new="VM_STATE_ON")
+        self._powered_on = time.monotonic()
         with self._lock:
             s = self.state
             s.power, s.guest, s.heartbeat, s.tools = "poweredOn", "running", "green", "guestToolsRunning"
             s.boots += 1
         self.log.start()
+        version, build = BUILDS[self.profile]
         self.log.write(
             [
-                self.vmx_line("info", "vmx", f"Log for VMware ESX pid={pid} {BUILDS[self.profile]} option=Release"),
-                self.vmx_line("info", "vmx", f"DICT --- CONFIGURATION {self.datastore_path}"),
-                self.vmx_line("info", "vmx", "Tools: Changing running status: 0 => 2."),
+                self.vmx_line(kinds.VMX_HEADER, pid=self.world_id, version=version, build=build),
+                self.vmx_line(kinds.VMX_DICT, vmx=self.datastore_path),
+                *self._tools_up_lines(),
             ]
         )
         self._thread.start()
@@ -263,55 +308,63 @@ class Vmx:
         return write
 
     def _crash_and_restart(self) -> None:
+        """The doomed I/O has completed: the guest, which already failed it, bugchecks a moment later (KB 392634:
+        "as storage connectivity begins to recover"), writes its dump and resets; Tools' heartbeat times out
+        meanwhile, and returns after the boot."""
         g = self.guest
-        if self.volume.stop.wait(g.crash_delay_s):
+        stop = self.volume.stop
+        if stop.wait(g.crash_delay_s):  # drawn per run from the timing profile
             return
+        crashed_at = time.monotonic()
         with self._lock:
             self.state.guest = "crashed"
             self.state.crashes += 1
-        self.log.write(
-            winbsod_lines(
-                self.profile, "vcpu-1" if self.profile == "8.0" else "vcpu-0", g.bugcheck_code, g.bugcheck_params
-            )
-        )
-        self.logs.hostd.log(
-            "info", self.logs.hostd_tid, f"Vmsvc.vm:{self.datastore_path}", "Guest operating system crash detected."
-        )
+        self.log.write(winbsod_lines(self.profile, self._vcpu(), g.bugcheck_code, g.params_for_run(self._rng)))
+        self.logs.hostd.log(kinds.HOSTD_GUEST_CRASH, vmx=self.datastore_path)
         self.logs.host_event(
             "VmGuestOSCrashedEvent",
             f"{self.name} on {self.logs.host_name} in ha-datacenter: Guest operating system has crashed.",
             self.name,
         )
-        stop = self.volume.stop
-        if stop.wait(g.tools_timeout_s):
+        tools_at = self._jitter(g.tools_timeout_s, 1.0, 1.4)
+        reset_at = max(self._jitter(g.restart_after_s, 0.9, 1.5), tools_at + self._jitter(0.3, 0.5, 1.5))
+        if stop.wait(tools_at):
             return
         with self._lock:
             self.state.heartbeat = "red"
+        ago = max(1, round(time.monotonic() - crashed_at))
         self.log.write(
             [
-                self.vmx_line("info", "vmx", "GuestRpcSendTimedOut: message to toolbox timed out."),
-                self.vmx_line("info", "vmx", "Tools: Tools heartbeat timeout."),
+                self.vmx_line(kinds.VMX_GUESTRPC_TIMEOUT),
+                self.vmx_line(kinds.VMX_TOOLS_APP_STATUS, old=1, new=2),
+                self.vmx_line(kinds.VMX_TOOLS_HB_TIMEOUT, "vcpu-0"),  # on vcpu-0 in a real 6.0 log (boche.net)
+                self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0),
+                self.vmx_line(kinds.VMX_TOOLS_LAST_HB, value=self._heartbeat_value() - ago, ago=ago),
             ]
         )
-        if stop.wait(max(0.0, g.restart_after_s - g.tools_timeout_s)):
+        if stop.wait(max(0.0, reset_at - tools_at)):
             return
         with self._lock:
             self.state.guest, self.state.heartbeat, self.state.tools = "booting", "gray", "guestToolsNotRunning"
         self._log_reset()
         self._boot()
 
-    def _log_reset(self) -> None:
-        """Tools stop and vcpu-0 takes the guest's soft reset (Windows restarting itself)."""
-        self.log.write(
-            [
-                self.vmx_line("info", "vmx", "Tools: Changing running status: 2 => 1."),
-                self.vmx_line("info", "vcpu-0", "CPU reset: soft (mode Emulation)"),
-            ]
-        )
+    def _tools_up_lines(self) -> list[str]:
+        """Tools running again (the VMX 2026 case notes: rpc handler 0 => 1, then running status 0 => 1)."""
+        return [self.vmx_line(kinds.VMX_TOOLS_RPC, old=0, new=1), self.vmx_line(kinds.VMX_TOOLS_STATUS, old=0, new=1)]
+
+    def _log_reset(self, tools_running: bool = False) -> None:
+        """The guest asks for a reset (Windows restarting itself): the chipset line and the toolbox channel reset
+        that VMware's GOS validation suite greps for a Windows reboot, and the vCPU reset."""
+        lines = [self.vmx_line(kinds.VMX_CHIPSET_RESET, self._vcpu())]
+        if tools_running:  # a Tools-driven reboot: Tools stop first
+            lines.append(self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0))
+        lines += [self.vmx_line(kinds.VMX_CPU_RESET, "vcpu-0", how="soft"), self.vmx_line(kinds.VMX_GUESTRPC_REINIT)]
+        self.log.write(lines)
 
     def _boot(self) -> dict[str, Any] | None:
         """Windows boots (boot_s), the acknowledged writes are verified, Tools run again; None if the host stops."""
-        if self.volume.stop.wait(self.guest.boot_s):
+        if self.volume.stop.wait(self._jitter(self.guest.boot_s, 1.0, 1.4)):
             return None
         verify = self.verify()
         with self._lock:
@@ -319,7 +372,7 @@ class Vmx:
             s.guest, s.heartbeat, s.tools = "running", "green", "guestToolsRunning"
             s.boots += 1
             s.last_verify = verify
-        self.log.write([self.vmx_line("info", "vmx", "Tools: Changing running status: 1 => 2.")])
+        self.log.write(self._tools_up_lines())
         return verify
 
     def reboot(self, wait: bool = True) -> dict[str, Any]:
@@ -334,7 +387,10 @@ class Vmx:
             if s.power != "poweredOn" or s.guest != "running" or s.tools != "guestToolsRunning":
                 return {"rebooted": False, "powerState": s.power, "guestState": s.guest, "toolsRunningStatus": s.tools}
             s.guest, s.heartbeat, s.tools = "booting", "gray", "guestToolsNotRunning"
-        self._log_reset()
+        self.log.write(
+            [self.vmx_line(kinds.VMX_TOOLS_OS_REBOOT), self.vmx_line(kinds.VMX_TOOLS_STATE_CHANGE, state=2, status=1)]
+        )
+        self._log_reset(tools_running=True)
         if not wait:
             threading.Thread(target=self._boot, name=f"guest-boot-{self.name}", daemon=True).start()
             return {"rebooted": True, "lastVerify": None}

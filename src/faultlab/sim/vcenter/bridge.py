@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from faultlab.sim.errors import LabError
+from faultlab.sim.vcenter import events
 from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, VmState
 
 log = logging.getLogger("faultlab.sim.vcenter")
@@ -49,6 +51,7 @@ class Known:
 
     datastores: frozenset[str]
     vms: frozenset[str]
+    datacenter: str | None = None  # the vCenter's datacenter, named in the crash event it shows
 
 
 def _severity(event_type_id: str) -> Literal["info", "warning", "error"]:
@@ -62,6 +65,8 @@ def _event(host: str, raw: Mapping[str, Any], known: Known) -> HostEvent | None:
     subject = raw.get("subject")
     message = str(raw.get("message", ""))
     if type_id == "VmGuestOSCrashedEvent" and subject in known.vms:
+        if known.datacenter:
+            return events.guest_os_crashed(host, str(subject), known.datacenter)
         return HostEvent(type="VmGuestOSCrashedEvent", message=message, host=host, vm=str(subject))
     if type_id.startswith(("esx.", "vob.")):
         return HostEvent(
@@ -137,7 +142,9 @@ class HostBridge:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         state = control.state()
-        self.known = Known(frozenset(state.get("datastores", {})), frozenset(state.get("vms", {})))
+        self.known = Known(
+            frozenset(state.get("datastores", {})), frozenset(state.get("vms", {})), _datacenter(control.socket_path)
+        )
 
     def step(self) -> int:
         """One round over all hosts; returns how many pushes it made."""
@@ -178,6 +185,17 @@ class HostBridge:
 
 
 # -- as a process: `lab up` returns, the bridge keeps forwarding -------------------------------------------------
+
+
+def _datacenter(control_socket: Path) -> str | None:
+    """The vCenter's datacenter from the launcher's ready.json next to its control socket (process.py's layout);
+    None when it is not there (the host's own text is forwarded then)."""
+    try:
+        ready = json.loads((Path(control_socket).parent / "ready.json").read_text())
+    except (OSError, ValueError):
+        return None
+    name = ready.get("datacenter") if isinstance(ready, dict) else None
+    return str(name) if name else None
 
 
 def _esxi_snapshot(sockets: Mapping[str, str]) -> Snapshot:

@@ -68,8 +68,11 @@ def permanent_device_loss(host: str, device: str, datastores: list[str]) -> Host
     )
 
 
-def guest_os_crashed(host: str, vm: str) -> HostEvent:
-    """VmGuestOSCrashedEvent (what vCenter shows when the guest bugchecks)."""
+def guest_os_crashed(host: str, vm: str, datacenter: str | None = None) -> HostEvent:
+    """VmGuestOSCrashedEvent (what vCenter shows when the guest bugchecks). With `datacenter` (the vCenter's own)
+    the text is the event's full format `<vm> on <host> in <datacenter>: Guest operating system has crashed.`:
+    the host's copy says `ha-datacenter`, which vCenter does not show for its inventory [I: audit C7]."""
+    where = f"{vm} on {host} in {datacenter}: " if datacenter else f"{vm}: "
     return HostEvent(
-        type="VmGuestOSCrashedEvent", message=f"{vm}: Guest operating system has crashed.", host=host, vm=vm
+        type="VmGuestOSCrashedEvent", message=f"{where}Guest operating system has crashed.", host=host, vm=vm
     )

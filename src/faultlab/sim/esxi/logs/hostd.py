@@ -2,38 +2,51 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 from faultlab.sim.esxi.logs.clock import esx_timestamp
+from faultlab.sim.esxi.logs.kinds import HOSTD_EVENT, HOSTD_SECTION, LineKind
 from faultlab.sim.esxi.logs.rotate import RotatingLog
 
 # 7.0 level word -> 8.0 severity tag (facility local4: PRI = 160 + severity).
 SEVERITY_80 = {"verbose": "Db(167)", "info": "In(166)", "warning": "Wa(164)", "error": "Er(163)"}
 
 
-def hostd_line(profile: str, ts: str, level: str, tid: int, sub: str, msg: str, op_id: str | None = None) -> str:
-    tags = f"[Originator@6876 sub={sub}" + (f" opID={op_id}" if op_id else "") + "]"
+def hostd_line(profile: str, ts: str, tid: int, kind: LineKind, /, **fields: object) -> str:
+    if kind.log != "hostd":
+        raise TypeError(f"{kind.name} is a {kind.log} line, not a hostd one")
+    body = kind.render(**fields)
+    if kind is HOSTD_SECTION:  # the log's header is a bare line (vmware/vic#4384)
+        return f"{ts} {body}"
     if profile == "7.0":
-        return f"{ts} {level} hostd[{tid}] {tags} {msg}"
-    return f"{ts} {SEVERITY_80[level]} Hostd[{tid}]: {tags} {msg}"
+        return f"{ts} {kind.level} hostd[{tid}] {body}"
+    return f"{ts} {SEVERITY_80[kind.level]} Hostd[{tid}]: {body}"
 
 
 class HostdLog:
-    """Writes hostd lines; `event()` numbers host events as hostd's ha-eventmgr does (`Event N : ...`)."""
+    """Writes hostd lines from a pool of worker threads (the tid changes line to line, KB 392634 shows
+    hostd[2104418], [2285231], [2102535] in one window); `event()` numbers host events as ha-eventmgr does."""
 
-    def __init__(self, profile: str, sink: RotatingLog, first_event: int = 3000) -> None:
+    def __init__(self, profile: str, sink: RotatingLog, first_event: int = 3000, base_tid: int = 2099000) -> None:
         self.profile = profile
         self._sink = sink
         self._next_event = first_event
         self._lock = threading.Lock()
+        self._rng = random.Random()
+        self.tids = sorted(base_tid + self._rng.randrange(0, 9000) for _ in range(7))
 
-    def log(self, level: str, tid: int, sub: str, msg: str, op_id: str | None = None) -> None:
-        self._sink.write_lines([hostd_line(self.profile, esx_timestamp(), level, tid, sub, msg, op_id)])
+    def tid(self) -> int:
+        return self._rng.choice(self.tids)
 
-    def event(self, tid: int, message: str) -> int:
+    def log(self, kind: LineKind, tid: int | None = None, /, **fields: object) -> None:
+        line = hostd_line(self.profile, esx_timestamp(), tid if tid is not None else self.tid(), kind, **fields)
+        self._sink.write_lines([line])
+
+    def event(self, message: str) -> int:
         """Log `Event N : message` from Vimsvc.ha-eventmgr and return N (the event key)."""
         with self._lock:
             key = self._next_event
             self._next_event += 1
-        self.log("info", tid, "Vimsvc.ha-eventmgr", f"Event {key} : {message}")
+        self.log(HOSTD_EVENT, key=key, message=message)
         return key

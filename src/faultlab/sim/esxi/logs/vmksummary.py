@@ -1,13 +1,28 @@
-"""vmksummary.log: `bootstop: Host has booted` at start, `heartbeat: up ..., N VMs; [..] []` periodically."""
+"""vmksummary.log: `bootstop: Host has booted` at start, `heartbeat: up ..., N VMs; [..] []` hourly."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from faultlab.sim.esxi.logs.clock import Uptime, esx_timestamp
+from faultlab.sim.esxi.logs.kinds import VMKSUMMARY_BOOTSTOP, VMKSUMMARY_HEARTBEAT, LineKind
 from faultlab.sim.esxi.logs.rotate import RotatingLog
 
 
+def vmksummary_line(profile: str, ts: datetime, pid: int, kind: LineKind, /, **fields: object) -> str:
+    """7.0 (like 5.x/6.x, KB 2004566): seconds only and a bare program name; 8.0: milliseconds and the pid tag
+    (KB 317245 `heartbeat[14118500]:`)."""
+    if kind.log != "vmksummary":
+        raise TypeError(f"{kind.name} is a {kind.log} line, not a vmksummary one")
+    program = kind.extra["program"]
+    body = kind.render(**fields)
+    if profile == "7.0":
+        return f"{ts.strftime('%Y-%m-%dT%H:%M:%SZ')} {program}: {body}"
+    return f"{esx_timestamp(ts)} {program}[{pid}]: {body}"
+
+
 class VmksummaryLog:
-    """7.0 writes bare program names; 8.0 adds the pid tag (`bootstop[137121]:`), no In(NN) severity."""
+    """bootstop and the hourly heartbeat of one host."""
 
     def __init__(self, profile: str, sink: RotatingLog, uptime: Uptime, pid: int) -> None:
         self.profile = profile
@@ -15,15 +30,22 @@ class VmksummaryLog:
         self._uptime = uptime
         self._pid = pid
 
-    def _tag(self, program: str) -> str:
-        return program if self.profile == "7.0" else f"{program}[{self._pid}]"
-
     def bootstop(self, what: str) -> None:
-        """`what` is one of: Host has booted, Host is rebooting, Host is powering off, Host is halting."""
-        self._sink.write_lines([f"{esx_timestamp()} {self._tag('bootstop')}: {what}"])
+        """`what` is one of: has booted, is rebooting, is powering off, is halting."""
+        self._sink.write_lines(
+            [vmksummary_line(self.profile, datetime.now(UTC), self._pid, VMKSUMMARY_BOOTSTOP, what=what)]
+        )
 
-    def heartbeat(self, vms: list[tuple[int, int]]) -> None:
-        """`vms` = (world id, memory kB) of each running vmx."""
-        mem = " ".join(f"[{wid} vmx {kb}kB]" for wid, kb in vms)
-        line = f"{esx_timestamp()} {self._tag('heartbeat')}: up {self._uptime.dhms()}, {len(vms)} VMs; [{mem}] []"
+    def heartbeat(self, procs: list[tuple[int, str, int]], vms: int) -> None:
+        """`procs` = the top three (world id, name, memory kB) by memory; `vms` = running VMs."""
+        mem = " ".join(f"[{wid} {name} {kb}kB]" for wid, name, kb in procs)
+        line = vmksummary_line(
+            self.profile,
+            datetime.now(UTC),
+            self._pid,
+            VMKSUMMARY_HEARTBEAT,
+            uptime=self._uptime.dhms(),
+            count=vms,
+            procs=mem,
+        )
         self._sink.write_lines([line])

@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 from faultlab.sim.esxi.logs.clock import esx_timestamp
+from faultlab.sim.esxi.logs.kinds import VMX_WINBSOD, LineKind
 
 # Per-line VMX levels: 8.0 tag and the 7.0 letter+number it replaced.
 LEVELS = {"info": ("In(05)", "I005"), "warning": ("Wa(03)", "W003"), "error": ("Er(02)", "E002")}
 
 
-def vmware_line(profile: str, level: str, thread: str, msg: str, ts: str | None = None) -> str:
+def vmware_line(profile: str, kind: LineKind, thread: str, ts: str | None = None, /, **fields: object) -> str:
+    if kind.log != "vmware":
+        raise TypeError(f"{kind.name} is a {kind.log} line, not a vmware.log one")
     ts = ts or esx_timestamp()
-    tag80, tag70 = LEVELS[level]
+    tag80, tag70 = LEVELS[kind.level]
+    msg = kind.render(**fields)
     if profile == "7.0":
         return f"{ts}| {thread}| {tag70}: {msg}"
     return f"{ts} {tag80} {thread} - {msg}"
 
 
 def winbsod_lines(profile: str, thread: str, code: int, params: tuple[int, int, int, int]) -> list[str]:
-    """The five WinBSOD Synthetic MSR lines (0x40000100 = code, 0x40000101..4 = parameters).
-
-    8.0 writes them as Wa(03) with an empty `Wa(03)+` continuation after each but the last (KB 392634);
-    7.0 as plain `I005` lines (KB 427504 layout).
-    """
+    """The five WinBSOD Synthetic MSR lines (0x40000100 = code, 0x40000101..4 = parameters), written at warning
+    level (KB 392634: `Wa(03)`; the 7.0 letter form of that level is W003 [I], no verbatim 7.0 sample found).
+    8.0 adds an empty `Wa(03)+` continuation after each but the last (KB 392634 / KB 417490)."""
     ts = esx_timestamp()
     values = (code, *params)
     out: list[str] = []
     for index, value in enumerate(values):
-        msg = f"WinBSOD: Synthetic MSR[0x{0x40000100 + index:x}] 0x{value:x}"
-        if profile == "7.0":
-            out.append(vmware_line(profile, "info", thread, msg, ts))
-            continue
-        out.append(vmware_line(profile, "warning", thread, msg, ts))
-        if index < len(values) - 1:
+        out.append(vmware_line(profile, VMX_WINBSOD, thread, ts, msr=0x40000100 + index, value=value))
+        if profile != "7.0" and index < len(values) - 1:
             out.append(f"{ts} Wa(03)+ {thread} -")
     return out

@@ -1,0 +1,294 @@
+"""After the heal: the recovery loop (conditions, the standing-FALSE clock, the green-too-early rule), the judging
+of the collected logs, and the second reboot KB 392634 asks for."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from faultlab.harness.atomic import write_atomic
+from faultlab.harness.record import LogFile, Recovery, iso, log_artifact_path, now_utc
+from faultlab.harness.recovery import POLL_S, Condition, vm_id
+from faultlab.harness.runner.context import DEFAULT_BASELINE_S, RunContext
+from faultlab.harness.runner.judged import check_signature, judge_into, verdict_true, vm_event_times
+from faultlab.harness.wait import wait_until
+from faultlab.lab.esxi import Runner
+
+REBOOT_CONDITION, REBOOT_ANCHOR = "reboots_cleanly", "guest.rebooted"
+SETTLE_POLL_S = 1.0  # judge at most this often while the conditions hold
+# Once every recovery condition holds, a FALSE verdict that has not changed for this long (or 10% of the budget,
+# if longer) is final: late log lines (vmware.log lands when the datastore is back) have had their chance.
+FALSE_SETTLE_MIN_S = 5.0
+
+
+@dataclass
+class StandingFalse:
+    """How long the same FALSE judgement has stood while every recovery condition held; a change in any check
+    restarts the clock. Final once it has stood `settle_s`."""
+
+    settle_s: float
+    since: float | None = None
+    signature: list[tuple[Any, Any, Any]] | None = None
+
+    def reset(self) -> None:
+        self.since = self.signature = None
+
+    def is_final(self, signature: list[tuple[Any, Any, Any]]) -> bool:
+        now = time.monotonic()
+        if self.since is None or signature != self.signature:
+            self.since, self.signature = now, signature
+            return False
+        return now - self.since >= self.settle_s
+
+
+def green_too_early(
+    state: dict[str, Recovery], met_at: dict[str, datetime], vm: str | None, lost: Sequence[datetime], budget_s: float
+) -> bool:
+    """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after storage
+    returned) is not the recovery: reset it, so the wait goes on for green after the loss."""
+    name = f"vm {vm} heartbeat_green"
+    if vm is None or name not in state or state[name].met is not True:
+        return False
+    if not lost or met_at[name] > max(lost):
+        return False
+    why = f"green was seen before the heartbeat loss at {iso(max(lost))} in vmware.log; waiting for green again"
+    state[name] = Recovery(name, False, None, budget_s, why)
+    return True
+
+
+@dataclass
+class RecoveryLoop:
+    """Probe the conditions and judge until every condition holds and the verdict is TRUE, or a FALSE verdict has
+    stood long enough with every condition held, or the budget (counted from `healed`, a monotonic time) is
+    spent. A condition's time is that of its LAST change to met: "recovered" means recovered for good.
+
+    `judge(recovery)` judges the logs with these recovery results and says whether the verdict is TRUE;
+    `signature()` identifies the last judgement; `heartbeat_lost()` the harness times of the guest's Tools
+    heartbeat losses the last judgement found."""
+
+    conditions: Sequence[Condition]
+    budget_s: float
+    healed: float
+    judge: Callable[[list[Recovery]], bool]
+    signature: Callable[[], list[tuple[Any, Any, Any]]]
+    heartbeat_lost: Callable[[], list[datetime]]
+    vm: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    tick: Callable[[str, float], None] | None = None
+    notes: list[str] = field(default_factory=list)
+    settle_min_s: float = FALSE_SETTLE_MIN_S
+    state: dict[str, Recovery] = field(default_factory=dict)
+    judged: list[Recovery] | None = None  # the recovery results the last judgement saw
+
+    def run(self) -> list[Recovery]:
+        self._met_at: dict[str, datetime] = {}
+        self._standing = StandingFalse(max(self.settle_min_s, 0.1 * self.budget_s))
+        self._judged_at: float | None = None
+        deadline = self.healed + self.budget_s
+        wait_until(
+            lambda: self._step(deadline),
+            max(deadline - time.monotonic(), 0.0),
+            POLL_S,
+            wake=self.stop,
+            on_tick=lambda finished, _: self._show(),
+        )
+        final = [self.state[c.name] for c in self.conditions]
+        if self.judged != final:  # judge on what the loop saw last
+            self.judged = final
+            self.judge(final)
+        return final
+
+    def _step(self, deadline: float) -> bool:
+        now = time.monotonic()
+        for c in self.conditions:
+            met, prev = c.probe(), self.state.get(c.name)
+            detail = getattr(c, "detail", "")
+            if met is True and prev is not None and prev.met is True:
+                prev.detail = detail
+            else:
+                self.state[c.name] = Recovery(c.name, met, now - self.healed if met else None, self.budget_s, detail)
+                self._met_at[c.name] = now_utc()
+        done = all(self.state[c.name].met is not False for c in self.conditions)
+        if not done:
+            self._standing.reset()  # a FALSE verdict is timed only while every condition holds
+        out_of_time = time.monotonic() >= deadline
+        if not (done or out_of_time):
+            return False
+        if not out_of_time and self._judged_at is not None and now - self._judged_at < SETTLE_POLL_S:
+            return False
+        self._judged_at = now
+        self.judged = [self.state[c.name] for c in self.conditions]
+        verdict = self.judge(self.judged)
+        if green_too_early(self.state, self._met_at, self.vm, self.heartbeat_lost(), self.budget_s):
+            done = verdict = False
+        if verdict and done:
+            return True
+        if done and not verdict and self._standing.is_final(self.signature()):
+            self.notes.append(
+                f"recovery: every condition held and the verdict stayed FALSE for {self._standing.settle_s:g} s; "
+                f"stopped waiting {max(deadline - time.monotonic(), 0):.0f} s before the budget's end"
+            )
+            return True
+        if not done or verdict:
+            self._standing.reset()
+        return out_of_time
+
+    def _show(self) -> None:
+        if self.tick is not None:
+            pending = [c.name for c in self.conditions if self.state[c.name].met is False]
+            self.tick(", ".join(pending) or "the expected events in the logs", time.monotonic() - self.healed)
+
+
+@dataclass
+class SecondReboot:
+    """KB 392634: after recovery, a guest-initiated reboot (`vim-cmd vmsvc/power.reboot`, through VMware Tools)
+    must not bugcheck again. Met when vmware.log shows the guest's reset after the reboot request (`reset_after`
+    judges the logs again and gives its time, or None) and the heartbeat is green again after it."""
+
+    vm: str
+    vmid: Callable[[], int]
+    client: Runner
+    green: Condition
+    reset_after: Callable[[datetime], str | None]
+    budget_s: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    tick: Callable[[str, float], None] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"vm {self.vm} {REBOOT_CONDITION}"
+
+    def run(self, asked: datetime) -> Recovery:
+        result = Recovery(self.name, False, None, self.budget_s, "")
+        t0 = time.monotonic()
+        res = self.client.run(["vim-cmd", "vmsvc/power.reboot", str(self.vmid())])
+        if not res.succeeded:
+            why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}").splitlines()
+            result.detail = f"vim-cmd vmsvc/power.reboot failed: {' '.join(why)[:200]}"
+            return result
+        reset_at: list[str] = []
+
+        def back() -> bool:
+            if not reset_at and (at := self.reset_after(asked)) is not None:
+                reset_at.append(at)
+            return bool(reset_at) and self.green.probe() is True
+
+        def show(_: bool, elapsed: float) -> None:
+            if self.tick is not None:
+                what = "heartbeat green" if reset_at else "the guest's reset in vmware.log"
+                self.tick(f"{what} after the reboot", elapsed)
+
+        waited = wait_until(back, self.budget_s, POLL_S * 2, wake=self.stop, on_tick=show)
+        if waited.done:
+            return Recovery(self.name, True, time.monotonic() - t0, self.budget_s, f"guest reset at {reset_at[0]}")
+        result.detail = (
+            "no guest reset in vmware.log after the reboot request"
+            if not reset_at
+            else f"guest reset at {reset_at[0]}, heartbeat not green again ({getattr(self.green, 'detail', '')})"
+        )
+        return result
+
+
+# -- glue to a run -------------------------------------------------------------------------------------------
+
+
+def collect(run: RunContext) -> None:
+    """The log bytes since the marks, into the run folder (a failing write stops the run: RecordWriteError)."""
+    logs: list[LogFile] = []
+    for host, cur in run.cursors.items():
+        for path, chunk in cur.collect().items():
+            rel = log_artifact_path(host, path)
+            target = run.run_dir / rel
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(target, chunk.data)
+            except OSError as exc:
+                run.failed_write(exc)
+                raise run.write_failure() from None
+            logs.append(LogFile(host, path, rel, len(chunk.data), None, list(chunk.rotated), chunk.gap))
+    run.record.logs = logs
+
+
+def grown(run: RunContext) -> None:
+    """How much each log grew on the host since its mark (same inode only), for the overhead figures."""
+    for lf in run.record.logs:
+        mark = run.marks[lf.host][lf.path]
+        st = run.cursors[lf.host].client.stat(lf.path)
+        if st is not None and (mark.inode in (st.inode, 0)):
+            lf.grown = st.size - mark.size
+
+
+def judge_now(run: RunContext) -> bool:
+    collect(run)
+    grown(run)  # right after the read: the figure compares like with like
+    return judge_into(run.record, run.run_dir)
+
+
+def recover_and_judge(run: RunContext) -> None:
+    """The recovery loop on the run's conditions, counted from the fault's real end."""
+    budget = run.record.recover_budget_s
+    wait_s = budget if budget is not None else run.record.hold_s or 0.0
+
+    def judge(recovery: list[Recovery]) -> bool:
+        run.record.recovery = list(recovery)  # the verdict includes recovery
+        return judge_now(run)
+
+    loop = RecoveryLoop(
+        conditions=run.conditions() if budget is not None else [],
+        budget_s=wait_s,
+        healed=run.heal_mono or time.monotonic(),
+        judge=judge,
+        signature=lambda: check_signature(run.record),
+        heartbeat_lost=lambda: (
+            vm_event_times(run.record, "guest.tools_heartbeat.lost", run.sc.target.vm) if run.sc.target.vm else []
+        ),
+        vm=run.sc.target.vm,
+        stop=run.stop,
+        tick=run.progress.tick,
+        notes=run.record.notes,
+    )
+    with run.phase("recover+judge", wait_s):
+        loop.run()
+
+
+def maybe_second_reboot(run: RunContext) -> None:
+    """The second reboot when the scenario asks for it, only once the run has recovered (verdict TRUE)."""
+    rec, vm = run.sc.recover, run.sc.target.vm
+    if rec is None or REBOOT_CONDITION not in rec.vm or vm is None:
+        return
+    if verdict_true(run.record):
+        second_reboot(run, vm)
+        return
+    budget = run.record.recover_budget_s or DEFAULT_BASELINE_S
+    why = "not attempted: the run had not recovered"
+    run.record.recovery.append(Recovery(f"vm {vm} {REBOOT_CONDITION}", False, None, budget, why))
+
+
+def second_reboot(run: RunContext, vm: str) -> None:
+    budget = run.record.recover_budget_s or DEFAULT_BASELINE_S
+    with run.phase("second-reboot", budget):
+        esx = run.esx()
+
+        def reset_after(t: datetime) -> str | None:
+            judge_now(run)
+            times = [x for x in vm_event_times(run.record, "guest.reset", vm) if x >= t]
+            return iso(min(times)) if times else None
+
+        reboot = SecondReboot(
+            vm,
+            lambda: vm_id(esx, vm),
+            run.client(),
+            run.heartbeat(vm),
+            reset_after,
+            budget,
+            run.stop,
+            run.progress.tick,
+        )
+        asked = now_utc()
+        run.record.anchors[REBOOT_ANCHOR] = iso(asked)
+        run.record.recovery.append(reboot.run(asked))
+        judge_now(run)
