@@ -79,4 +79,5 @@ def test_inject_grows_a_process_named_vmap_and_heal_kills_it(inv: Inventory) -> 
     finally:
         KIND.heal(ref, params, shell)
     assert KIND.verify_healed(ref, params, shell) is True
+    assert KIND.verify_active(ref, params, shell) is None  # gone: healed, or died with the COS it exhausted
     assert subprocess.run(["sh", "-c", KIND.heal_line(ref, params)], check=False).returncode == 0  # healing twice

@@ -113,7 +113,9 @@ class MemoryLeakKind(FaultKind[MemoryLeakFault, MemoryLeakParams]):
         run_line(ref, client, self.heal_line(ref, params))
 
     def verify_active(self, ref: FaultRef, params: MemoryLeakParams, client: Runner) -> bool | None:
-        return exits_zero(client, _ours(ref))
+        """True while the process runs. Once it is gone nobody can tell a heal from the purple screen it causes
+        (the COS dies and takes it along, KB 308590): None, not "removed by someone else"."""
+        return True if exits_zero(client, _ours(ref)) else None
 
     def verify_healed(self, ref: FaultRef, params: MemoryLeakParams, client: Runner) -> bool | None:
         return not exits_zero(client, _ours(ref))
