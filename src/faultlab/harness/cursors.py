@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from faultlab.lab.errors import LabError, RemoteFileError
+from faultlab.lab.errors import LabError, RemoteFileError, UnreachableError
 from faultlab.lab.esxi import HOST_LOGS, datastore_file
 from faultlab.lab.ssh import CommandResult, FileStat
 
@@ -127,6 +127,7 @@ class LogCursors:
         self.client, self.paths, self.host = client, list(paths), host
         self.marks: dict[str, Mark] = {}
         self._tail: dict[str, Mark] = {}
+        self.unreachable = False  # the last tail() could not reach the host
 
     def mark(self) -> dict[str, Mark]:
         self.marks = {p: take_mark(self.client, p) for p in self.paths}
@@ -140,20 +141,43 @@ class LogCursors:
         return {p: read_since(self.client, m)[0] for p, m in self.marks.items()}
 
     def tail(self) -> dict[str, bytes]:
-        """The bytes written since the previous tail() (or the mark): a stat and a ranged read per log."""
+        """The bytes written since the previous tail() (or the mark): a stat and a ranged read per log.
+        A host that cannot be reached (gone in a purple screen, rebooting) gives nothing this time; its marks stay,
+        so the next tail after it returns reads on from there: no byte lost or repeated."""
         if not self._tail:
             raise LabError("tail() before mark()", host=self.host)
         out: dict[str, bytes] = {}
         for path, mark in self._tail.items():
-            chunk, self._tail[path] = read_since(self.client, mark)
+            try:
+                chunk, self._tail[path] = read_since(self.client, mark)
+            except UnreachableError as exc:
+                if not self.unreachable:
+                    log.warning(
+                        "%s: unreachable while tailing its logs (%s); reading on once it answers", self.host, exc
+                    )
+                self.unreachable = True
+                return out
             if chunk.data:
                 out[path] = chunk.data
+        self.unreachable = False
         return out
 
 
-def esxi_log_paths(log_dir: str = "/var/run/log", vmx_paths: Iterable[str] = ()) -> list[str]:
-    """vmkernel, vmkwarning, vobd, hostd, vmksummary and each VM's vmware.log (beside its "[ds] vm/vm.vmx")."""
-    paths = [f"{log_dir.rstrip('/')}/{name}.log" for name in HOST_LOGS]
+# ESX 3.x/4.x classic: the Service Console's syslog files carry no .log suffix (/var/log/vmkernel, vmksummary, KB
+# 308590) and hostd logs to /var/log/vmware/hostd.log; there is no vobd.
+CLASSIC_LOGS = ("vmkernel", "vmkwarning", "vmksummary", "messages", "vmware/hostd.log")
+
+
+def esxi_log_paths(
+    log_dir: str = "/var/run/log", vmx_paths: Iterable[str] = (), version: str | None = None
+) -> list[str]:
+    """vmkernel, vmkwarning, vobd, hostd, vmksummary and each VM's vmware.log (beside its "[ds] vm/vm.vmx");
+    version 3.x/4.x: the classic files (CLASSIC_LOGS)."""
+    folder = log_dir.rstrip("/")
+    if version is not None and version.split(".")[0] in ("3", "4"):
+        paths = [f"{folder}/{name}" for name in CLASSIC_LOGS]
+    else:
+        paths = [f"{folder}/{name}.log" for name in HOST_LOGS]
     return paths + [datastore_file(v, "vmware.log") for v in vmx_paths]
 
 

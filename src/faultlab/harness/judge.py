@@ -20,6 +20,8 @@ from faultlab.assertions.checks import (
     overall,
     run_checks,
 )
+from faultlab.assertions.diagnose import diagnose_all
+from faultlab.assertions.diagnose.common import DiagVerdict
 from faultlab.assertions.layouts import kind_from_filename
 from faultlab.assertions.model import Event, LogKind
 from faultlab.assertions.scan import scan_stream
@@ -136,6 +138,32 @@ def guest_checks(sc: Scenario, record: RunRecord, tl: Timeline) -> list[tuple[st
     return checks
 
 
+def diagnosis_checks(sc: Scenario, events: list[Event]) -> list[tuple[str, Callable[[], CheckResult]]]:
+    """`expect.diagnosis`: triage's KB diagnoses over the run's own events; the named KB must reach the verdict
+    (and name the culprit: "$fault.<key>" is read from the scenario's fault section)."""
+    spec = sc.expect.diagnosis
+    if spec is None:
+        return []
+    name = f"diagnosis KB {spec.kb}"
+    want = DiagVerdict.UNKNOWN if spec.verdict == "unknown" else DiagVerdict.TRUE if spec.verdict else DiagVerdict.FALSE
+    culprit = spec.culprit
+    if culprit is not None and culprit.startswith("$fault."):
+        culprit = str(getattr(sc.fault, culprit.removeprefix("$fault."), culprit))
+
+    def check() -> CheckResult:
+        found = [d for d in diagnose_all(events) if d.kb == f"KB {spec.kb}"]
+        if not found:
+            return CheckResult(Verdict.FALSE, name, f"triage reached no KB {spec.kb} diagnosis from the collected logs")
+        seen = "; ".join(f"{d.subject}: {d.verdict.value}, culprit {d.figures.get('culprit', 'none')}" for d in found)
+        ok = [d for d in found if d.verdict is want and (culprit is None or d.figures.get("culprit") == culprit)]
+        if ok:
+            return CheckResult(Verdict.TRUE, name, f"{ok[0].subject}: {ok[0].summary}")
+        expected = f"verdict {want.value}" + (f", culprit {culprit}" if culprit else "")
+        return CheckResult(Verdict.FALSE, name, f"expected {expected}; triage said {seen}")
+
+    return [(name, check)]
+
+
 def _named(result: CheckResult, check: str, what: str) -> CheckResult:
     """A count check renamed as the recovery condition it stands for, its message saying what was counted."""
     return dataclasses.replace(result, check=check, message=f"{what}: {result.message}", step=check)
@@ -146,7 +174,9 @@ def judge(record: RunRecord, run_dir: Path) -> Judgement:
     sc = parse_scenario(record.scenario_text, record.scenario_path or record.scenario_name)
     events, notes = scan_logs(record, run_dir)
     tl = build_timeline(record, events)
-    results = run_checks([*scenario_checks(sc, record.settings, tl), *guest_checks(sc, record, tl)])
+    results = run_checks(
+        [*scenario_checks(sc, record.settings, tl), *guest_checks(sc, record, tl), *diagnosis_checks(sc, events)]
+    )
     results.extend(recovery_results(record))
     verdict = overall(results)
     return Judgement(

@@ -168,12 +168,21 @@ InOrderItem = Annotated[
 ]
 
 
+class DiagnosisSpec(_Model):
+    """A KB diagnosis that triage must reach from the run's own collected logs (faultlab.assertions.diagnose)."""
+
+    kb: int = Field(description="the KB number, e.g. 308590")
+    verdict: bool | Literal["unknown"] = Field(default=True, description="true, false or unknown")
+    culprit: str | None = Field(default=None, description="the process named, e.g. VMap or $fault.process")
+
+
 class Expect(_Model):
-    """What the logs must show: a sequence, absences and counts."""
+    """What the logs must show: a sequence, absences, counts and a KB diagnosis."""
 
     in_order: list[EventName | InOrderItem] = Field(default=[], description="'apd.start' or {apd.start: {...}}")
     never: list[EventName | NeverSpec] = []
     counts: dict[EventName, CountSpec] = {}
+    diagnosis: DiagnosisSpec | None = None
 
 
 class Recover(_Model):

@@ -39,7 +39,7 @@ import json
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict, cast
 
-VersionProfile = Literal["7.0", "8.0"]
+VersionProfile = Literal["7.0", "8.0", "4.1"]  # 4.1: ESX classic (faultlab.sim.esx4)
 
 
 class NfsDatastoreConfig(TypedDict):
@@ -108,8 +108,8 @@ def load_host_config(path: Path) -> EsxiHostConfig:
     missing = sorted(REQUIRED_KEYS - data.keys())
     if missing:
         raise ValueError(f"{path}: host config lacks keys {', '.join(missing)}")
-    if data["version_profile"] not in ("7.0", "8.0"):
-        raise ValueError(f"{path}: version_profile must be '7.0' or '8.0', not {data['version_profile']!r}")
+    if data["version_profile"] not in ("7.0", "8.0", "4.1"):
+        raise ValueError(f"{path}: version_profile must be '7.0', '8.0' or '4.1', not {data['version_profile']!r}")
     if data.get("timing", "fast") not in ("fast", "real"):
         raise ValueError(f"{path}: timing must be 'fast' or 'real', not {data['timing']!r}")
     return cast(EsxiHostConfig, data)

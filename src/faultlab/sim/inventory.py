@@ -95,7 +95,7 @@ def inventory(
                 "name": n.name,
                 "address": n.ip,
                 "version": version,
-                "log_dir": "/var/run/log",
+                "log_dir": "/var/log" if version == "4.1" else "/var/run/log",  # ESX 4: the COS's syslog
                 "netns": n.netns,
                 "running": hosts_running,
                 "allow_faults": True,  # a lab host: the harness may switch its paths off (esxi-path-off)

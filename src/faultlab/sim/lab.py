@@ -21,6 +21,7 @@ from pathlib import Path
 from faultlab.sim import preflight
 from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import EmbeddedLabError
+from faultlab.sim.esx4 import node as esx4node
 from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
 from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.kernel import firewall, netns
@@ -158,7 +159,7 @@ class EmbeddedLab:
         the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state. `vms` VMs live on the NFS
         datastore, `vmfs_vms` more (named after them) on the iSCSI LUN's VMFS datastore. `timing`: the hosts'
         timing profile (settings.py): `real` refuses settings a real host refuses, before anything is made."""
-        check_settings(settings or {}, timing)
+        check_settings(esx4node.split_settings(settings or {})[0] if version == "4.1" else settings or {}, timing)
         preflight.check()
         if vcenter:
             labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
@@ -248,7 +249,12 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         os.truncate(fh.fileno(), LUN_BYTES)
     targets.write_script(isc.node_dir / "bin" / targets.TARGET_COMMAND, targets.iscsi_target_script(layout))
 
+    classic = version == "4.1"  # ESX 4.x: a Service Console (faultlab.sim.esx4)
     for node in layout.esxi_nodes:
+        if classic:  # the COS's login shell is bash: no ESXi shell
+            prepare_node_dir(node, esx4node.esx4_mounts(layout, node))
+            esx4node.write_wrappers(node)
+            continue
         # root's login shell (busybox sh, ESXi's commands, no /proc): the node's own /etc/passwd names it
         passwd = esxishell.write_shell(node, esxinode.control_socket(node), version)
         prepare_node_dir(node, esxinode.esxi_mounts(layout, node) + passwd)
@@ -283,9 +289,14 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
         vcenter = vc_future.result() if vc_future else None
 
     for node in layout.esxi_nodes:
-        config = esxinode.write_config(layout, node, version, settings, manifest.timing)
+        if classic:
+            config = esx4node.write_config(layout, node, *esx4node.split_settings(settings, manifest.timing))
+            argv = esx4node.host_argv(config)
+        else:
+            config = esxinode.write_config(layout, node, version, settings, manifest.timing)
+            argv = esxinode.host_argv(config)
         if hosts_running:
-            _start_host(node, config)
+            _start_host(node, argv)
     bridge = labvcenter.start_host_bridge(manifest, vcenter) if vcenter and hosts_running else None
     for node in layout.nodes:
         _wait_ssh(node)
@@ -303,8 +314,8 @@ def _start_target(node: NodeSpec) -> None:
     run_in_node(node, [str(node.node_dir / "bin" / targets.TARGET_COMMAND), "start"], timeout=READY_TIMEOUT + 10)
 
 
-def _start_host(node: NodeSpec, config: Path) -> None:
-    pidfile = start_daemon(node, "esxi-host", esxinode.host_argv(config))
+def _start_host(node: NodeSpec, argv: list[str]) -> None:
+    pidfile = start_daemon(node, "esxi-host", argv)
     sock = esxinode.control_socket(node)
 
     def ready() -> bool:

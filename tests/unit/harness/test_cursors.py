@@ -18,10 +18,11 @@ from faultlab.harness.cursors import (
     take_mark,
     watch,
 )
-from faultlab.lab.errors import LabError, RemoteFileError
+from faultlab.lab.errors import LabError, RemoteFileError, UnreachableError
 from faultlab.lab.ssh import CommandResult, FileStat
 
 VMK = "/var/run/log/vmkernel.log"
+CLASSIC = "/var/log/vmkernel"  # ESX 4
 
 
 class FakeFs:
@@ -155,6 +156,33 @@ def test_tail_returns_each_byte_once_across_rotation() -> None:
     assert cur.collect()[VMK].data == lines("a", 2) + lines("b", 1) + lines("c", 1) + lines("d", 1)
 
 
+class GoneFs(FakeFs):
+    """A host that disappears (purple screen) and comes back with its logs appended, not rotated (ESX 4 syslog)."""
+
+    gone = False
+
+    def stat(self, path: str) -> FileStat | None:
+        if self.gone:
+            raise UnreachableError("connection lost", host="esx01")
+        return super().stat(path)
+
+
+def test_tail_and_collect_across_a_host_that_goes_away_and_returns() -> None:
+    fs = GoneFs()
+    fs.write(CLASSIC, lines("boot", 1))
+    cur = LogCursors(fs, [CLASSIC], "esx01")
+    cur.mark()
+    fs.write(CLASSIC, lines("before", 2))
+    assert cur.tail() == {CLASSIC: lines("before", 2)}
+    fs.write(CLASSIC, lines("psod", 1))
+    fs.gone = True
+    assert cur.tail() == {} and cur.unreachable
+    fs.gone = False
+    fs.write(CLASSIC, lines("after", 1))
+    assert cur.tail() == {CLASSIC: lines("psod", 1) + lines("after", 1)} and not cur.unreachable
+    assert cur.collect()[CLASSIC].data == lines("before", 2) + lines("psod", 1) + lines("after", 1)
+
+
 def test_collect_before_mark_is_an_error() -> None:
     with pytest.raises(LabError, match="before mark"):
         LogCursors(FakeFs(), [VMK], "esx01").collect()
@@ -186,6 +214,13 @@ def test_esxi_log_paths() -> None:
         "/var/run/log/hostd.log",
         "/var/run/log/vmksummary.log",
         "/vmfs/volumes/ds-nfs01/win01/vmware.log",
+    ]
+    assert esxi_log_paths("/var/log", version="4.1") == [
+        "/var/log/vmkernel",
+        "/var/log/vmkwarning",
+        "/var/log/vmksummary",
+        "/var/log/messages",
+        "/var/log/vmware/hostd.log",
     ]
 
 

@@ -600,7 +600,8 @@ def lun_inv() -> Inventory:
 
 def test_every_kind_is_one_registry_line_with_its_own_section() -> None:
     assert FAULT_KINDS == (
-        "network-blackhole", "network-reject", "service-stop", "process-freeze", "lun-remove", "esxi-path-off"
+        "network-blackhole", "network-reject", "service-stop", "process-freeze", "lun-remove", "esxi-path-off",
+        "memory-leak",
     )  # fmt: skip
     for name, kind in KINDS.items():
         assert kind.name == name and get_args(kind.section.model_fields["kind"].annotation) == (name,)

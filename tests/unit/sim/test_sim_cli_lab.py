@@ -30,7 +30,7 @@ def test_missing_packages_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bad_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli_lab.lab_app, ["up", "--version", "6.5"])
-    assert result.exit_code != 0 and "7.0 or 8.0" in result.output
+    assert result.exit_code != 0 and "7.0, 8.0 or 4.1" in result.output
 
 
 def test_timing_real_refuses_what_a_real_host_refuses_before_building(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,7 +55,7 @@ def up(
     vmfs_vms: Annotated[
         int, typer.Option("--vmfs-vms", help="VMs on the iSCSI LUN's VMFS datastore (win-vmfs01, ...).")
     ] = 1,
-    version: Annotated[str, typer.Option(help="ESXi version profile of the hosts: 7.0 or 8.0.")] = "8.0",
+    version: Annotated[str, typer.Option(help="Version profile of the hosts: 7.0, 8.0 or 4.1 (ESX classic).")] = "8.0",
     esxi_host: Annotated[
         bool, typer.Option("--esxi-host/--no-esxi-host", help="Start the simulated ESXi host processes.")
     ] = True,
@@ -77,9 +77,9 @@ def up(
     if timing not in ("fast", "real"):
         raise typer.BadParameter("must be fast or real", param_hint="--timing")
     profile_timing: Literal["fast", "real"] = "real" if timing == "real" else "fast"
-    if version not in ("7.0", "8.0"):
-        raise typer.BadParameter("must be 7.0 or 8.0", param_hint="--version")
-    profile: Literal["7.0", "8.0"] = "7.0" if version == "7.0" else "8.0"
+    if version not in ("7.0", "8.0", "4.1"):
+        raise typer.BadParameter("must be 7.0, 8.0 or 4.1", param_hint="--version")
+    profile: Literal["7.0", "8.0", "4.1"] = "4.1" if version == "4.1" else "7.0" if version == "7.0" else "8.0"
     try:
         lab = EmbeddedLab.create(
             hosts,

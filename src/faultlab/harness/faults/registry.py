@@ -9,7 +9,14 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from faultlab.harness.faults.kinds import esxi_path_off, lun_remove, network, process_freeze, service_stop
+from faultlab.harness.faults.kinds import (
+    esxi_path_off,
+    lun_remove,
+    memory_leak,
+    network,
+    process_freeze,
+    service_stop,
+)
 from faultlab.harness.faults.kinds.base import FaultKind, FaultSection
 
 KINDS: dict[str, FaultKind[Any, Any]] = {
@@ -21,6 +28,7 @@ KINDS: dict[str, FaultKind[Any, Any]] = {
         process_freeze.KIND,
         lun_remove.KIND,
         esxi_path_off.KIND,
+        memory_leak.KIND,
     )
 }
 FAULT_KINDS: tuple[str, ...] = tuple(KINDS)

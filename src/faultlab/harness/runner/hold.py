@@ -55,7 +55,12 @@ class HoldWatcher(threading.Thread):
         try:
             self._pool = self.pool_factory(self.inv)
             pool = self._pool
-            cursors = {h: LogCursors(pool.get(h), esxi_log_paths(self.inv.host(h).log_dir), h) for h in self.hosts}
+            cursors = {
+                h: LogCursors(
+                    pool.get(h), esxi_log_paths(self.inv.host(h).log_dir, version=self.inv.host(h).version), h
+                )
+                for h in self.hosts
+            }
             for cur in cursors.values():
                 cur.mark()
 

@@ -159,7 +159,7 @@ def mark(run: RunContext) -> None:
         for host in [run.sc.target.host]:
             h = run.inv.host(host)
             vmx = [v.vmx_path for v in run.inv.vms if v.host == host and v.vmx_path]
-            cur = LogCursors(run.pool.get(host), esxi_log_paths(h.log_dir, vmx), host)
+            cur = LogCursors(run.pool.get(host), esxi_log_paths(h.log_dir, vmx, h.version), host)
             run.marks[host] = cur.mark()
             run.cursors[host] = cur
         start_observing(run)

@@ -1,0 +1,174 @@
+"""A real ESX 4.1 lab host whose Service Console runs out of memory: the Lost Heartbeat purple screen, the host gone
+and back, log cursors intact across it, and triage's KB 308590 diagnosis from the collected bytes."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faultlab.assertions.diagnose.common import DiagVerdict
+from faultlab.assertions.triage import triage
+from faultlab.harness.cursors import LogCursors, esxi_log_paths
+from faultlab.harness.faults.kinds import memory_leak
+from faultlab.harness.faults.kinds.base import FaultRef, PlanContext
+from faultlab.lab.errors import LabError
+from faultlab.lab.inventory import load_inventory
+from faultlab.lab.ssh import SshPool
+from faultlab.sim.lab import EmbeddedLab
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.destructive,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
+]
+
+
+def wait_for(
+    what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3, diag: Callable[[], str] = str
+) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}\n{diag()}")
+        time.sleep(interval_s)
+
+
+# The host stays down 15 s (cos.reboot_s): long enough to see it gone between two polls.
+def _answers(client: Any) -> bool:
+    try:
+        return bool(client.run("true").succeeded)
+    except LabError:
+        return False
+
+
+LAB_SHAPE = {"hosts": 1, "vms": 1, "version": "4.1", "vcenter": False, "settings": {"cos.reboot_s": 15}}
+
+
+def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
+    lab = embedded_lab
+    inv = load_inventory(lab.inventory_path)
+    host = inv.hosts[0]
+    assert host.version == "4.1" and host.log_dir == "/var/log"
+    node_dir = lab.node(host.name).node_dir
+    varlog = node_dir / "cos" / "varlog"
+
+    def diag() -> str:
+        """What the host process and its logs say, for a failure message."""
+        parts = []
+        for f in (
+            node_dir / "out" / "esxi-host.out",
+            varlog / "vmksummary",
+            varlog / "vmkernel",
+            node_dir / "cos" / "meminfo",
+        ):
+            text = f.read_text(errors="replace") if f.exists() else "(missing)"
+            parts.append(f"--- {f.name}:\n" + "\n".join(text.splitlines()[-15:]))
+        return "\n".join(parts)
+
+    with SshPool(inv, command_timeout=20, attempts=2) as pool:
+        client = pool.get(host.name)
+        assert client.run("vmware -v").stdout == "VMware ESX 4.1.0 build-260247\n"
+        meminfo = client.run("cat /proc/meminfo").stdout
+        assert re.search(r"^MemTotal:\s+799732 kB$", meminfo, re.M) and re.search(
+            r"^SwapTotal:\s+554168 kB$", meminfo, re.M
+        )
+        assert "win01" in client.run("vim-cmd vmsvc/getallvms").stdout
+        wait_for("a first vmksummary sample", lambda: "hb: vmk loaded" in (varlog / "vmksummary").read_text(), 10)
+        cursors = LogCursors(client, esxi_log_paths(host.log_dir, version=host.version), host.name)
+        marks = cursors.mark()
+
+        def reachable() -> bool:
+            """A new TCP connection to its SSH port within a second (a host in a purple screen answers nothing)."""
+            try:
+                socket.create_connection((host.address, 22), timeout=1.0).close()
+            except OSError:
+                return False
+            return True
+
+        ref = FaultRef("memory-leak", host.name, "faultlab:esx4test:f1")
+        params = memory_leak.KIND.plan(
+            PlanContext(inv, "esx4test", "f1", ()),
+            memory_leak.MemoryLeakFault(kind="memory-leak", on=host.name, rate_kb_per_s=2048),
+        )
+        memory_leak.KIND.inject(ref, params, client)
+        try:
+            assert memory_leak.KIND.verify_active(ref, params, client) is True
+            assert "VMap" in client.run("ps -e -o comm").stdout.split()
+            wait_for("the host to go away (SSH unreachable)", lambda: not reachable(), 90, 0.5, diag)
+            wait_for("the host to come back", reachable, 60, 0.5, diag)
+            wait_for("SSH commands again", lambda: _answers(client), 30, 0.5, diag)
+            assert memory_leak.KIND.verify_healed(ref, params, client) is True  # the reboot killed it
+        finally:
+            memory_leak.KIND.heal(ref, params, client)
+        wait_for("the boot lines", lambda: (varlog / "vmksummary").read_text().count("Starting system...") == 2, 10)
+        chunks = cursors.collect()
+        meminfo_after = client.run("cat /proc/meminfo").stdout
+        assert client.run("vim-cmd vmsvc/power.getstate 16").stdout.endswith("Powered on\n")
+        old_cores = client.run("ls /var/core").stdout.split()
+        made = client.run("cd /tmp && vm-support").stdout.strip()
+        assert made.startswith("File: /tmp/esx-"), made
+        bundle = tmp_path / "bundle" / made.rsplit("/", 1)[-1]
+        bundle.parent.mkdir()
+        bundle.write_bytes(client.read_file(made.removeprefix("File: ")))
+
+    # Cursors across the reboot: exactly the bytes written since the mark, none lost or repeated.
+    for path, mark in marks.items():
+        local = varlog / path.removeprefix("/var/log/")
+        data = chunks[path].data  # the host wrote on after the collection: the file holds it, then more
+        assert local.read_bytes()[mark.size : mark.size + len(data)] == data and not chunks[path].gap, path
+    summary = chunks["/var/log/vmksummary"].data.decode()
+    vmkernel = chunks["/var/log/vmkernel"].data.decode()
+    vmap = [int(m) for m in re.findall(r"VMap-(\d+)", summary[: summary.rindex("Starting system...")])]
+    assert len(vmap) >= 2 and vmap == sorted(vmap) and vmap[-1] > vmap[0], summary
+    assert "(comm=vmnixhbd pid=20 t=29 to=30 clt=1)." in vmkernel
+    assert re.search(r"Lost heartbeat \(comm=VMap pid=\d+ t=30 to=30 clt=1\)\.", vmkernel)
+    assert vmkernel.index("Host: 4781: COS Error: Lost heartbeat") < vmkernel.index("@BlueScreen: Lost heartbeat")
+    assert "Starting system..." in summary and "loaded VMkernel" in summary
+    assert any(n.startswith("vmkernel-zdump-") for n in old_cores) and any(
+        n.startswith(f"cos-core-{host.name}.") for n in old_cores
+    )
+
+    # Triage over the run's own bytes (plus /proc/meminfo as the COS shows it after the reboot): KB 308590 true.
+    for path, chunk in chunks.items():
+        (tmp_path / path.rsplit("/", 1)[-1]).write_bytes(chunk.data)
+    (tmp_path / "meminfo").write_text(meminfo_after)
+    # (triage also files the folder's name as a host for these plain files; the host named in the lines is ours)
+    [d] = [d for d in triage([tmp_path]).diagnoses if d.kb == "KB 308590" and d.subject == host.name]
+    assert d.verdict is DiagVerdict.TRUE, d.summary
+    assert d.figures["culprit"] == "VMap"
+    # `faultlab triage` on the host's vm-support bundle taken after the reboot: the same diagnosis.
+    [b] = [d for d in triage([bundle]).diagnoses if d.kb == "KB 308590" and d.subject == host.name]
+    assert b.verdict is DiagVerdict.TRUE and b.figures["culprit"] == "VMap", b.summary
+    print("\nvmksummary:\n" + summary + "\nvmkernel:\n" + vmkernel + "\n" + str(d.figures))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="passed before main's early-removal check (05:56, ca9bfba); since, the runner counts the leak killed by "
+    "the purple screen it causes as 'removed early': a kind needs a way to say its fault ends by its own effect",
+)
+def test_scenario_esx4_lost_heartbeat_passes(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
+    """scenarios/classic/esx4-lost-heartbeat.yaml through the runner on the 4.1 lab: judged on the run's own logs."""
+    from faultlab.harness.runner import PASSED, RunOptions, run_file
+
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "classic" / "esx4-lost-heartbeat.yaml"
+    record = run_file(scenario, embedded_lab.inventory_path, RunOptions(artifacts=tmp_path, state_dir=tmp_path / "l"))
+    print(f"\n{record.outcome}: {record.message}")
+    for phase in record.phases:
+        print(f"  phase {phase}")
+    if record.judgement is not None:
+        for e in record.judgement.events:
+            print(f"  {e}")
+    assert record.outcome == PASSED, record.message
+    # the purple screen's reboot killed the leak before the harness healed it: nothing was left to undo
+    assert record.heal is not None and record.heal["status"] in ("healed", "already healed"), record.heal
