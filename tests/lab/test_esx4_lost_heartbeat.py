@@ -152,11 +152,6 @@ def test_esx4_host_dies_of_lost_heartbeat_and_returns(embedded_lab: EmbeddedLab,
     print("\nvmksummary:\n" + summary + "\nvmkernel:\n" + vmkernel + "\n" + str(d.figures))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="passed before main's early-removal check (05:56, ca9bfba); since, the runner counts the leak killed by "
-    "the purple screen it causes as 'removed early': a kind needs a way to say its fault ends by its own effect",
-)
 def test_scenario_esx4_lost_heartbeat_passes(embedded_lab: EmbeddedLab, tmp_path: Path) -> None:
     """scenarios/classic/esx4-lost-heartbeat.yaml through the runner on the 4.1 lab: judged on the run's own logs."""
     from faultlab.harness.runner import PASSED, RunOptions, run_file

@@ -302,8 +302,14 @@ def inject_hold_heal(run: RunContext) -> None:
                 "seen": end.seen,
             }
             if (problem := end.problem()) is not None:
-                run.record.heal["problem"] = problem
-                run.record.notes.append(problem)
+                if fault.spec.ends_itself and end.off_s < 0:  # e.g. the leak died with the host it brought down
+                    run.record.notes.append(
+                        f"the fault ended by its own effect {abs(end.off_s):.1f}s before the planned end "
+                        f"({end.seen}): the expected course of {fault.kind}, not a failure"
+                    )
+                else:
+                    run.record.heal["problem"] = problem
+                    run.record.notes.append(problem)
             if not outcome.ok:
                 raise LabError(f"heal failed: {outcome.line()}; run `faultlab heal --ledger {ledger.path}`")
 

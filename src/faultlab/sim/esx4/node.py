@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faultlab.sim.nodes import esxinode
 from faultlab.sim.esx4.lines import meminfo
 from faultlab.sim.kernel.node import BindMount, node_dirs
+from faultlab.sim.nodes import esxinode
 from faultlab.sim.topology import Layout, NodeSpec
 
 HOST_MODULE = "faultlab.sim.esx4.host"

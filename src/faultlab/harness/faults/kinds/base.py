@@ -97,6 +97,9 @@ class FaultKind(ABC, Generic[S, P]):
     section: type[S]
     params: type[P]
     acts_on: ClassVar[Literal["target", "host"]] = "target"
+    # True for a fault whose own effect may end it before the heal (memory-leak: the purple screen it causes
+    # reboots the host and kills it). Such an early end is the expected course, noted in the record, not a failure.
+    ends_itself: ClassVar[bool] = False
 
     # -- scenario time (inventory only, nothing is reached) -------------------------------------------------
     def check(self, section: S, inventory: Inventory) -> list[Problem]:

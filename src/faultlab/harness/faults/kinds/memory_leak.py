@@ -72,6 +72,7 @@ class MemoryLeakKind(FaultKind[MemoryLeakFault, MemoryLeakParams]):
     section = MemoryLeakFault
     params = MemoryLeakParams
     acts_on: ClassVar[Literal["target", "host"]] = "host"
+    ends_itself: ClassVar[bool] = True  # KB 308590: the leak brings the host down, and the reboot kills it
 
     def check(self, section: MemoryLeakFault, inventory: Inventory) -> list[Problem]:
         problems = super().check(section, inventory)
