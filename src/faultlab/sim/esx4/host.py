@@ -166,12 +166,15 @@ class Esx4Host:
         self.boot(first=False)
 
     def _kill_cos(self) -> None:
-        """The COS died with the host: every process of the node but this one and the sshd listener (which a real
-        reboot would start again) is killed."""
+        """The COS died with the host: every process of the node but this one and sshd is killed. sshd's sessions
+        are spared on purpose: the node shares this machine's home folders, and a login shell killed in the middle
+        of its startup (e.g. `pyenv rehash` holding ~/.pyenv's lock) would stall every later SSH login on the
+        machine. With port 22 dropped (`_ssh`) they are frozen like a dead host's, and the reboot ends them."""
         sshd_pid = self.node_dir / "run" / "sshd.pid"
         keep = {os.getpid()}
         if sshd_pid.exists():
             keep.add(int(sshd_pid.read_text().strip() or 0))
+        keep |= _descendants(keep)
         for pid in netns_pids(keep):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -289,3 +292,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """Every process below `roots` (from /proc's parent ids)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out: set[int] = set()
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
