@@ -121,13 +121,6 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(
     assert {"guestHeartbeatStatus=red", "accessible=false", "storage.apd.start", "guest.reset"} <= names, names
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known issue (closing note 2026-12-06): with the per-run guest timings the Tools heartbeat stays green "
-    "until Tools' timeout after the bugcheck, so 3 s after heal the VM still looks recovered; the run FAILs, but on "
-    "the missing guest.tools_heartbeat.lost step instead of naming heartbeat_green. The runner must not count a "
-    "green heartbeat before the expected Tools loss (its green-too-early rule only works once the loss is logged)",
-)
 def test_a_vm_not_recovered_within_budget_fails_naming_the_condition(run_scenario: RunScenario) -> None:
     # The guest bugchecks as storage returns and needs its restart and boot before the heartbeat is green again:
     # 3 s after heal is not enough (the lab's guest takes 2 s to restart and 1.5 s to boot).

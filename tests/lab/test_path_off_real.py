@@ -86,7 +86,8 @@ def test_vmfs_path_off_is_apd_on_that_device_and_heal_brings_it_back(
     injector = Injector(pool, ledger)
     cursors.mark()
     esx = pool.get("esx01")
-    assert sessions() == "1"
+    # A fresh lab lists the path active before its first heartbeat has logged in: wait for that login.
+    assert wait_for(lambda: sessions() == "1", 30, 0.2), "the host never logged in to the portal"
     injected_at = datetime.now().timestamp()
     injector.inject(fault)
     try:

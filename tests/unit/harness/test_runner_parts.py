@@ -141,16 +141,41 @@ def test_a_changing_false_verdict_restarts_the_standing_clock() -> None:
     assert len(judge.seen) >= 2
 
 
+@dataclass
+class TimedHeartbeat:
+    """The heartbeat as hostd reports it: green, then not green from `lost_at` for `down_s`, then green again."""
+
+    lost_at: datetime
+    down_s: float
+    name: str = "vm win01 heartbeat_green"
+    detail: str = ""
+    asked: int = 0
+
+    def probe(self) -> bool:
+        self.asked += 1
+        now = now_utc()
+        return not (self.lost_at <= now < self.lost_at + timedelta(seconds=self.down_s))
+
+
 def test_a_heartbeat_green_before_the_tools_loss_is_not_the_recovery() -> None:
-    hb = FakeCondition("vm win01 heartbeat_green", [True])
     loss = now_utc() + timedelta(seconds=0.3)  # the logs show the loss after green was first seen
+    hb = TimedHeartbeat(loss + timedelta(seconds=0.2), 0.6)  # hostd reports it 0.2 s later, for 0.6 s
     judge = FakeJudge(true_from=1)
     rl = loop([hb], judge, heartbeat_lost=lambda: [loss], vm="win01")
     final = rl.run()
-    assert final[0].met is True and final[0].seconds is not None and final[0].seconds >= 0.3
+    assert final[0].met is True and final[0].seconds is not None and final[0].seconds >= 1.1
     # The first judgement was TRUE with green seen before the loss: the loop went on instead of stopping there,
     # and the green that counts was seen after the loss.
-    assert judge.seen[0][0].met is True and len(judge.seen) >= 2 and hb.asked >= 3
+    assert judge.seen[0][0].met is True and len(judge.seen) >= 2 and hb.asked >= 5
+
+
+def test_green_still_reported_after_the_logged_loss_is_not_the_recovery() -> None:
+    # vmware.log logged the loss while the loop watched, hostd still says green: not over until the loop has seen
+    # the heartbeat lost and green again (else a second reboot would meet a guest without Tools).
+    loss = now_utc() + timedelta(seconds=0.1)
+    hb = FakeCondition("vm win01 heartbeat_green", [True])
+    final = loop([hb], FakeJudge(true_from=1), budget_s=0.8, heartbeat_lost=lambda: [loss], vm="win01").run()
+    assert final[0].met is False and "not yet seen lost" in final[0].detail
 
 
 def test_a_heartbeat_green_after_the_tools_loss_is_the_recovery_at_once() -> None:
@@ -160,6 +185,28 @@ def test_a_heartbeat_green_after_the_tools_loss_is_the_recovery_at_once() -> Non
         [FakeCondition("vm win01 heartbeat_green", [True])], judge, heartbeat_lost=lambda: [loss], vm="win01"
     ).run()
     assert final[0].met is True and len(judge.seen) == 1
+
+
+def test_green_before_an_expected_loss_not_yet_logged_is_not_the_recovery() -> None:
+    # Tools notices a bugcheck only after its own timeout: green at the budget's end, with the loss the scenario
+    # expects not logged yet, is not "recovered".
+    judge = FakeJudge(true_from=1)
+    hb = FakeCondition("vm win01 heartbeat_green", [True])
+    final = loop([hb], judge, budget_s=0.6, vm="win01", loss_expected=True).run()
+    assert final[0].met is False and final[0].seconds is None
+    assert "guest.tools_heartbeat.lost" in final[0].detail and "not in vmware.log yet" in final[0].detail
+    assert judge.seen[-1][0].met is False  # the last judgement saw the condition missed
+    # Without the expectation, the same green is the recovery at once.
+    assert loop([FakeCondition(hb.name, [True])], FakeJudge(true_from=1), vm="win01").run()[0].met is True
+
+
+def test_green_after_an_expected_loss_that_arrives_late_is_the_recovery() -> None:
+    judge = FakeJudge(true_from=1)
+    arrived = now_utc() + timedelta(seconds=0.3)
+    losses = lambda: [arrived] if now_utc() >= arrived else []  # noqa: E731
+    hb = TimedHeartbeat(arrived + timedelta(seconds=0.1), 0.5)
+    final = loop([hb], judge, heartbeat_lost=losses, vm="win01", loss_expected=True).run()
+    assert final[0].met is True and final[0].seconds is not None and final[0].seconds >= 0.9
 
 
 def test_a_budget_that_runs_out_reports_the_condition_missed_and_judges_on_it() -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from faultlab.harness.atomic import write_atomic
 from faultlab.harness.record import LogFile, Recovery, iso, log_artifact_path, now_utc
@@ -19,6 +19,7 @@ from faultlab.harness.wait import wait_until
 from faultlab.lab.esxi import Runner
 
 REBOOT_CONDITION, REBOOT_ANCHOR = "reboots_cleanly", "guest.rebooted"
+HEARTBEAT_LOST = "guest.tools_heartbeat.lost"
 SETTLE_POLL_S = 1.0  # judge at most this often while the conditions hold
 # Once every recovery condition holds, a FALSE verdict that has not changed for this long (or 10% of the budget,
 # if longer) is final: late log lines (vmware.log lands when the datastore is back) have had their chance.
@@ -46,16 +47,44 @@ class StandingFalse:
 
 
 def green_too_early(
-    state: dict[str, Recovery], met_at: dict[str, datetime], vm: str | None, lost: Sequence[datetime], budget_s: float
+    state: dict[str, Recovery],
+    met_at: dict[str, datetime],
+    vm: str | None,
+    lost: Sequence[datetime],
+    budget_s: float,
+    loss_expected: bool = False,
+    seen_lost: tuple[datetime, datetime | None] | None = None,
 ) -> bool:
-    """A heartbeat seen green before the Tools heartbeat loss the logs show (the guest bugchecked after storage
-    returned) is not the recovery: reset it, so the wait goes on for green after the loss."""
+    """A heartbeat seen green before the Tools heartbeat loss is not the recovery: reset it, so the wait goes on for
+    green after the loss. The loss is the one the logs show (the guest bugchecked after storage returned) or, when
+    the scenario expects one and none is logged yet, the one still to come (Tools notices a bugcheck only after its
+    own timeout, so the heartbeat stays green for a while after the guest has stopped).
+
+    `seen_lost` is (when the loop started watching, when it last probed the heartbeat not green): hostd reports the
+    loss a moment after vmware.log logs it, so a loss logged while the loop watched counts as over only once the
+    loop has itself seen the heartbeat not green after it, and green again."""
     name = f"vm {vm} heartbeat_green"
     if vm is None or name not in state or state[name].met is not True:
         return False
-    if not lost or met_at[name] > max(lost):
+    if lost:
+        last = max(lost)
+        watched, unmet = seen_lost if seen_lost is not None else (last, last)
+        seen_after = last < watched or (unmet is not None and unmet >= last)
+        if met_at[name] > last and seen_after:
+            return False
+        why = (
+            f"green was seen before the heartbeat loss at {iso(last)} in vmware.log; waiting for green again"
+            if met_at[name] <= last
+            else f"green, but not yet seen lost since the heartbeat loss at {iso(last)} in vmware.log "
+            "(hostd reports it a moment later); waiting for the loss and green after it"
+        )
+    elif loss_expected:
+        why = (
+            f"green was seen, but the Tools heartbeat loss the scenario expects ({HEARTBEAT_LOST}) is not in "
+            "vmware.log yet; waiting for the loss and green after it"
+        )
+    else:
         return False
-    why = f"green was seen before the heartbeat loss at {iso(max(lost))} in vmware.log; waiting for green again"
     state[name] = Recovery(name, False, None, budget_s, why)
     return True
 
@@ -77,6 +106,7 @@ class RecoveryLoop:
     signature: Callable[[], list[tuple[Any, Any, Any]]]
     heartbeat_lost: Callable[[], list[datetime]]
     vm: str | None = None
+    loss_expected: bool = False  # the scenario expects the guest's Tools heartbeat loss (HEARTBEAT_LOST)
     stop: threading.Event = field(default_factory=threading.Event)
     tick: Callable[[str, float], None] | None = None
     notes: list[str] = field(default_factory=list)
@@ -88,6 +118,7 @@ class RecoveryLoop:
         self._met_at: dict[str, datetime] = {}
         self._standing = StandingFalse(max(self.settle_min_s, 0.1 * self.budget_s))
         self._judged_at: float | None = None
+        self._watched, self._unmet_at = now_utc(), cast(datetime | None, None)
         deadline = self.healed + self.budget_s
         wait_until(
             lambda: self._step(deadline),
@@ -106,6 +137,8 @@ class RecoveryLoop:
         now = time.monotonic()
         for c in self.conditions:
             met, prev = c.probe(), self.state.get(c.name)
+            if met is not True and c.name == f"vm {self.vm} heartbeat_green":
+                self._unmet_at = now_utc()
             detail = getattr(c, "detail", "")
             if met is True and prev is not None and prev.met is True:
                 prev.detail = detail
@@ -123,7 +156,15 @@ class RecoveryLoop:
         self._judged_at = now
         self.judged = [self.state[c.name] for c in self.conditions]
         verdict = self.judge(self.judged)
-        if green_too_early(self.state, self._met_at, self.vm, self.heartbeat_lost(), self.budget_s):
+        if green_too_early(
+            self.state,
+            self._met_at,
+            self.vm,
+            self.heartbeat_lost(),
+            self.budget_s,
+            self.loss_expected,
+            (self._watched, self._unmet_at),
+        ):
             done = verdict = False
         if verdict and done:
             return True
@@ -243,10 +284,11 @@ def recover_and_judge(run: RunContext) -> None:
         healed=run.heal_mono or time.monotonic(),
         judge=judge,
         signature=lambda: check_signature(run.record),
-        heartbeat_lost=lambda: (
-            vm_event_times(run.record, "guest.tools_heartbeat.lost", run.sc.target.vm) if run.sc.target.vm else []
-        ),
+        heartbeat_lost=lambda: vm_event_times(run.record, HEARTBEAT_LOST, run.sc.target.vm) if run.sc.target.vm else [],
         vm=run.sc.target.vm,
+        loss_expected=any(
+            HEARTBEAT_LOST in ({item} if isinstance(item, str) else item) for item in run.sc.in_order_spec()
+        ),
         stop=run.stop,
         tick=run.progress.tick,
         notes=run.record.notes,
