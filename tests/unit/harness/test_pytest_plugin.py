@@ -304,3 +304,17 @@ def test_xdist_workers_take_their_own_lab_from_the_pool(lab_dir: pytest.Pytester
     assert sorted(calls) == [f"nfs-{i}" for i in range(4)]
     assert set(calls.values()) == {"inv.yaml", "inv2.yaml"}  # each worker its own lab
     assert len(list(ET.parse(lab_dir.path / "j.xml").iter("testcase"))) == 4  # one JUnit for all workers
+
+
+def test_user_properties_cross_xdist_workers() -> None:
+    # xdist sends each report's user_properties through execnet, which takes plain values only (an enum killed a
+    # `pytest -n 2` session with an INTERNALERROR).
+    import execnet
+
+    from faultlab.harness.pytest_plugin import _properties
+    from faultlab.harness.record import load_record
+
+    record, _ = load_record(Path(__file__).parents[2] / "fixtures" / "runs" / "nfs-apd-bsod")
+    props = _properties(record)
+    assert ("outcome", "passed") in props and len(props) > 2
+    assert execnet.loads(execnet.dumps(props)) == props
