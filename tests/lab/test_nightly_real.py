@@ -105,17 +105,23 @@ def test_a_lease_left_by_a_sigkilled_holder_expires_and_is_broken(lab: Lab) -> N
 
 def test_history_lists_runs_of_the_session_as_json(lab: Lab, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    outcomes = []
     for _ in range(2):
         res = faultlab(
             "run", str(BLIP), "--inventory", str(lab.inventory_path), "--artifacts", str(tmp_path), "--history", db
         )
-        assert res.returncode == 0, res.stderr
+        # 0 passed, 1 failed: a verdict either way (on a loaded machine the blip can outgrow the fast profile's
+        # guest disk timeout and the guest bugchecks: a true FAIL, and still a run the history must list)
+        assert res.returncode in (0, 1), res.stdout[-3000:] + res.stderr
+        outcomes.append("passed" if res.returncode == 0 else "failed")
     listed = faultlab("history", "nfs-blip-no-apd", "--history", db, "--json", "-", "--html", str(tmp_path / "h.html"))
     assert listed.returncode == 0, listed.stderr
     runs = [json.loads(x) for x in listed.stdout.splitlines() if '"run"' in x]
-    assert len(runs) == 2 and all(r["outcome"] == "passed" for r in runs)
+    assert len(runs) == 2 and sorted(r["outcome"] for r in runs) == sorted(outcomes), (runs, outcomes)
     assert all(r["measures"].get("recover_datastore_ds-nfs01_accessible_s", -1) >= 0 for r in runs), runs
     page = (tmp_path / "h.html").read_text()
     assert page.count("<a style=") == 2 and "report.html" in page
     cmp = faultlab("compare", runs[0]["run_id"], runs[1]["run_id"], "--history", db, "--min-delta", "5")
-    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    assert cmp.returncode in (0, 1), cmp.stdout + cmp.stderr  # found both run ids (2 would be a usage error)
+    if outcomes[0] == outcomes[1]:  # like runs: nothing moved by more than 5 s, so no regression
+        assert cmp.returncode == 0, cmp.stdout + cmp.stderr

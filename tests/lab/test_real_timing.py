@@ -17,7 +17,7 @@ from faultlab.sim.lab import EmbeddedLab
 
 # About 5 minutes of scenario (APD after 2-3 missed 12 s heartbeats, 140 s to the APD timeout, a guest that
 # dumps and boots in tens of seconds, then a clean reboot) plus the lab: past the suite's 300 s default.
-pytestmark = [pytest.mark.lab, pytest.mark.destructive, pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.lab, pytest.mark.destructive, pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -106,6 +106,7 @@ def test_interrupt_heals_at_once(lab: Lab, pool: SshPool, tmp_path: Path, sig: s
     assert proc.returncode != 0
 
 
+@pytest.mark.long
 def test_sigkill_mid_fault_is_healed_by_the_dead_man_timer(lab: Lab, pool: SshPool, tmp_path: Path) -> None:
     proc = start_run(lab, tmp_path, "nfs-apd-bsod")
     try:
