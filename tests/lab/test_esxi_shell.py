@@ -16,10 +16,12 @@ from faultlab.assertions.sources import discover
 from faultlab.harness.cursors import measure_skew
 from faultlab.harness.faults import deadman
 from faultlab.harness.recovery import vm_heartbeat_green, vm_id
-from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.errors import LabError
+from faultlab.lab.esxi import EsxiHost, datastore_file
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshClient, SshPool, quote_command
 from faultlab.sim.esxi.release import RELEASES
+from faultlab.sim.kernel.waits import wait_until
 from faultlab.sim.lab import EmbeddedLab
 from faultlab.sim.nodes.esxishell import ESXI_APPLETS
 
@@ -28,7 +30,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
 @pytest.fixture(scope="module")
 def esx() -> Iterator[tuple[EmbeddedLab, EsxiHost, SshClient]]:
-    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="8.0") as lab:
+    # two vCLS system VMs (`[] /var/run/crx/...` rows) next to the scenario's win01, as a real cluster host lists them
+    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="8.0", vcls_vms=2) as lab:
         inv = load_inventory(lab.inventory_path)
         pool = SshPool(inv)
         client = pool.get("esx01")
@@ -96,7 +99,7 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
         argv = ["esxcli", "storage", "core", "path", "set", "--state", state, "-p", iscsi.runtime_name]
         assert client.run(argv).succeeded
         assert [p.state for p in host.paths() if p.name == iscsi.name] == [state]
-    (vm,) = host.vms()
+    (vm,) = [v for v in host.vms() if not v.name.startswith("vCLS-")]
     assert vm.name == "win01" and host.power_state(vm.vmid) == "poweredOn"
     # harness/recovery.py and the runner
     assert vm_id(host, "win01") == vm.vmid
@@ -106,6 +109,29 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
     assert client.run(["date", "-u"]).stdout.strip().endswith(time.strftime("%Y", time.gmtime()))
     res = client.run(["vim-cmd", "vmsvc/power.reboot", str(vm.vmid)])
     assert res.exit_status == 0 and res.stdout == "", res
+
+
+def test_vcls_rows_are_read_and_never_taken_for_the_scenario_vm(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    """The simulated getallvms lists vCLS VMs in the real layout; the harness reads every row (no odd lines),
+    keeps their absolute crx paths, and finds the scenario's VM by name, never a vCLS one."""
+    _lab, host, client = esx
+    raw = sh(client, "vim-cmd vmsvc/getallvms")
+    assert raw.count("[] /var/run/crx/infra/vCLS-") == 2 and "crxSys1Guest" in raw
+    before = len(host.notes)
+    vms = host.vms()
+    assert host.notes[before:] == []  # every row read, nothing odd
+    vcls = [v for v in vms if v.name.startswith("vCLS-")]
+    assert len(vcls) == 2 and len(vms) == 3
+    for v in vcls:
+        assert v.file == f"[] /var/run/crx/infra/{v.name}/{v.name}.vmx" and v.guest_os == "crxSys1Guest"
+        assert datastore_file(v.file) == f"/var/run/crx/infra/{v.name}/{v.name}.vmx"
+        assert host.power_state(v.vmid) == "poweredOn"
+    (win,) = [v for v in vms if v.file.startswith("[ds-nfs01] ")]
+    assert vm_id(host, "win01") == win.vmid and win.vmid not in {v.vmid for v in vcls}
+    probe = vm_heartbeat_green(host, client, "win01")  # asks win01's vmid, not a vCLS one (gray, no Tools)
+    wait_until(lambda: probe.probe() is True, 20, "win01 heartbeat green after the reboot test", interval=0.5)
+    with pytest.raises(LabError, match="no VM 'win02' registered"):
+        vm_id(host, "win02")
 
 
 def test_dead_man_timer_esxi_branch(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:

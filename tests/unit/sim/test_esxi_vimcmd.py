@@ -19,6 +19,7 @@ from faultlab.sim.esxi.commands.control import ControlServer
 from faultlab.sim.esxi.guest.vm import SECTOR, Vmx, record
 from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.storage.dsio import FileClient, VmVolume
+from faultlab.sim.esxi.vcls import vcls_entries
 
 T = TypeVar("T")
 TOOLS_UNAVAILABLE = (
@@ -43,11 +44,12 @@ class FakeHost:
     def __init__(self) -> None:
         self.vms = [vm_entry(1, "win01"), vm_entry(2, "win02", heartbeat="red"), vm_entry(3, "win03", "poweredOff")]
         self.requests: list[dict[str, Any]] = []
+        self.vcls = vcls_entries(1, "esx01", "lab1")
 
     def handle(self, req: dict[str, Any]) -> Any:
         self.requests.append(req)
         if req["cmd"] == "snapshot":
-            return {"host": "esx01", "datastores": [], "vms": [dict(v) for v in self.vms]}
+            return {"host": "esx01", "datastores": [], "vms": [dict(v) for v in self.vms], "vcls": self.vcls}
         if req["cmd"] == "guest.reboot":
             vm = next(v for v in self.vms if v["name"] == req["vm"])
             if vm["powerState"] != "poweredOn" or vm["guestHeartbeatStatus"] != "green":
@@ -89,6 +91,16 @@ def test_reboot_prints_nothing_and_asks_without_waiting_then_heartbeat_leaves_gr
 def test_reboot_without_tools_is_a_tools_unavailable_fault(host: tuple[str, FakeHost]) -> None:
     path, _ = host
     assert vimcmd.run(["vmsvc/power.reboot", "2"], path) == (1, TOOLS_UNAVAILABLE)
+
+
+def test_a_vcls_vm_is_listed_running_without_tools_and_never_rebooted(host: tuple[str, FakeHost]) -> None:
+    path, fake = host
+    vcls = fake.vcls[0]
+    code, table = vimcmd.run(["vmsvc/getallvms"], path)
+    assert code == 0 and f"[] /var/run/crx/infra/{vcls['name']}/{vcls['name']}.vmx" in table
+    assert vimcmd.run(["vmsvc/power.getstate", str(vcls["vmid"])], path) == (0, "Retrieved runtime info\nPowered on\n")
+    assert vimcmd.run(["vmsvc/power.reboot", str(vcls["vmid"])], path) == (1, TOOLS_UNAVAILABLE)
+    assert not [r for r in fake.requests if r["cmd"] == "guest.reboot"]
 
 
 def test_reboot_of_a_powered_off_vm_is_an_invalid_power_state_fault(host: tuple[str, FakeHost]) -> None:

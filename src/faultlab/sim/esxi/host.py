@@ -30,6 +30,7 @@ from faultlab.sim.esxi.storage.dsio import VmVolume
 from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
 from faultlab.sim.esxi.storage.storage_nfs import NfsVolume
 from faultlab.sim.esxi.timing import SimKnobs
+from faultlab.sim.esxi.vcls import vcls_entries
 
 
 class SimulatedEsxiHost:
@@ -70,6 +71,7 @@ class SimulatedEsxiHost:
             self.vms.append(vm)
             if isinstance(volume, NfsVolume):
                 volume.add_open_files(vm.lock_files())
+        self.vcls = vcls_entries(int(cfg.get("vcls_vms", 0)), cfg["host_name"], cfg["lab_id"])
         self.tracker = IoTracker(self.logs, self.knobs.iotracker_threshold_s, self.stop)
         self.control = ControlServer(Path(cfg["control_socket"]), self.handle, self.stop)
         self._threads: list[threading.Thread] = []
@@ -149,6 +151,7 @@ class SimulatedEsxiHost:
             "datastores": [self._with_space(v.snapshot(), v.cfg) for v in self.nfs.values()]
             + [self._with_space(v.snapshot(), v.cfg) for v in self.iscsi.values()],
             "vms": [vm.snapshot() for vm in self.vms],
+            "vcls": [dict(v) for v in self.vcls],  # listed by getallvms only: no guest, no logs
             "iotrackerReports": self.tracker.reports,
             "settings": self.settings.as_dict(),
             "events": self.logs.events(),

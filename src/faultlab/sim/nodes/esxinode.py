@@ -73,7 +73,12 @@ def write_wrappers(node: NodeSpec) -> None:
 
 
 def host_config(
-    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
+    layout: Layout,
+    node: NodeSpec,
+    version: VersionProfile,
+    settings: dict[str, int | str],
+    timing: str = "fast",
+    vcls_vms: int = 0,
 ) -> EsxiHostConfig:
     nfs, isc = layout.nfs_node, layout.iscsi_node
     return {
@@ -113,14 +118,20 @@ def host_config(
         ],
         "settings": settings,
         "timing": timing,
+        "vcls_vms": vcls_vms,
     }
 
 
 def write_config(
-    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
+    layout: Layout,
+    node: NodeSpec,
+    version: VersionProfile,
+    settings: dict[str, int | str],
+    timing: str = "fast",
+    vcls_vms: int = 0,
 ) -> Path:
     path = node.node_dir / "host.json"
-    write_host_config(host_config(layout, node, version, settings, timing), path)
+    write_host_config(host_config(layout, node, version, settings, timing, vcls_vms), path)
     return path
 
 

@@ -318,9 +318,10 @@ def getallvms(snapshot: dict[str, Any]) -> str:
     .13.txt, fixture-70u3): each column as wide as its longest cell or header, three spaces between columns;
     the header labels centered in their columns (so not above their values), the cells left-aligned and padded,
     the annotation column too (trailing spaces, getallvms.4.txt); an annotation's newlines printed as they are;
-    rows in the text order of their Vmid (10, 12, 2: getallvms.13.txt and the 7.0U3 fixture)."""
+    rows in the text order of their Vmid (10, 12, 2: getallvms.13.txt and the 7.0U3 fixture). vCLS VMs (a lab
+    option, faultlab.sim.esxi.vcls) carry their own `[] /var/run/crx/...` file, guest id and version."""
     rows = []
-    for vm in sorted(snapshot["vms"], key=lambda v: str(v["vmid"])):
+    for vm in sorted([*snapshot["vms"], *snapshot.get("vcls", [])], key=lambda v: str(v["vmid"])):
         file = str(vm.get("file") or f"[{vm['datastore']}] {vm['vmx'].split('/', 4)[-1]}")
         version = "vmx-20" if snapshot.get("version") == "8.0" else "vmx-19"
         guest = str(vm.get("guestId") or "windows2019srv_64Guest")
