@@ -91,9 +91,14 @@ class EsxiHostConfig(TypedDict):
     settings: dict[str, int | str]
     timing: NotRequired[str]  # "fast" (lab-scaled, the default) | "real" (ESXi's defaults and limits)
     vcls_vms: NotRequired[int]  # vCLS system VMs listed by `vim-cmd vmsvc/getallvms` (0, the default: none)
+    ssh_key_fingerprint: NotRequired[str]  # SHA256 of the lab's login key, as sshd logs an accepted key
 
 
-REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__ - {"timing", "vcls_vms"}  # NotRequired (PEP 563)
+REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__ - {
+    "timing",
+    "vcls_vms",
+    "ssh_key_fingerprint",
+}  # NotRequired (PEP 563)
 
 
 def write_host_config(config: EsxiHostConfig, path: Path) -> None:

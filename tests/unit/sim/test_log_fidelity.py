@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.authlog import syslog_line
 from faultlab.sim.esxi.logs.hostd import hostd_line
 from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmkernel import vmkernel_line
@@ -37,6 +38,8 @@ LOOSE = {
     r"(?P<body>.*)",
     "vmware": _LOOSE_TS + r"(?:\| [\w-]+\| [IWE]\d{3}: | (?:In\(05\)|Wa\(03\)|Er\(02\)) [\w-]+ (?:-|\S+) )(?P<body>.*)",
     "vmksummary": _LOOSE_TS + r" (?:\w+(?:\[\d+\])?: )?(?P<body>.*)",
+    "auth": _LOOSE_TS + r" (?:In\(38\) )?sshd\[\d+\]: (?P<body>.*)",
+    "shell": _LOOSE_TS + r" (?:In\(14\) )?shell\[\d+\]: (?P<body>.*)",
 }
 
 
@@ -51,6 +54,8 @@ def render(profile: str, kind: LineKind) -> str:
         return hostd_line(profile, TS, 2099995, kind, **fields)
     if kind.log == "vmware":
         return vmware_line(profile, kind, "vcpu-1", TS, **fields)
+    if kind.log in ("auth", "shell"):
+        return syslog_line(profile, TS, 1053654, kind, **fields)
     return vmksummary_line(profile, datetime(2026, 12, 6, 5, 7, 24, 239000, tzinfo=UTC), 137121, kind, **fields)
 
 
