@@ -29,7 +29,7 @@ TS = "2026-12-06T05:07:24.239Z"
 SIM = Path(__file__).resolve().parents[3] / "src" / "faultlab" / "sim" / "esxi"
 
 # Real sources quote lines with masked or bracketed timestamps and sometimes no level column: a loose prefix.
-_LOOSE_TS = r"(?:\[[^\]]*\]|[0-9YMDTHSXhms:.#-]+Z?:?)"
+_LOOSE_TS = r"(?:\[[^\]]*\]|[0-9YMDTHSXhms:.#+-]+Z?:?)"
 LOOSE = {
     "vmkernel": _LOOSE_TS
     + r" (?:(?:In\(182\) vmkernel|Wa\(180\) vmkwarning): )?cpu\d+:\d+(?: opID=\w+)?\)(?P<body>.*)",

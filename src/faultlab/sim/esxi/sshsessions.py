@@ -13,6 +13,11 @@ This watcher turns them into the host's lines, per connection (client address an
   started`, then shell `[root]: <command>` for each command typed, and `Session closed ...` when it ends;
 * the TCP connection gone: auth `Disconnected from`, vobd `[vob.user.ssh.session.closed]` and its hostd event.
 
+hostd logs the forwarded esx.audit.ssh.session.opened/closed events with the vob's text, as it does for the
+storage vobs (HAUC's APD: "Event 2417 : Device or filesystem ... has entered the All Paths Down state."); that
+text in a hostd Event line was not seen verbatim [I]. The events stay out of the host's event history that feeds
+the simulated vCenter: its bridge (sim/vcenter, not this module's) would file esx.audit.* as warnings.
+
 The real lines and their sources are in logs/kinds_ssh.py. A line appears within one poll (0.25 s) of the event;
 its timestamp is the session file's write time where there is one. Not imitated: the sshd lines ESXi writes before
 authentication (FIPS mode, sshd_config warnings), failed logins, and `[root]: exit` (the shell's last command
@@ -156,9 +161,7 @@ class SshSessions:
                 ],
             )
             self.logs.vobd.emit([(kinds.VOB_SSH_OPENED, {"who": who})])
-            # hostd logs the forwarded event with the vob's text, as it does for the storage vobs (HAUC's APD
-            # "Event 2417 : Device or filesystem ... has entered the All Paths Down state.")
-            self.logs.host_event("esx.audit.ssh.session.opened", f"SSH session was opened for '{who}'.")
+            self.logs.hostd.event(f"SSH session was opened for '{who}'.")  # esx.audit.ssh.session.opened
         pty_match = _PTY.fullmatch(tty.strip())
         pty = int(pty_match[1]) if pty_match and not command else None
         session = _Session(pid, (ip, port), pty)
@@ -208,4 +211,4 @@ class SshSessions:
             datetime.now(UTC), conn.sshd_pid, [(kinds.AUTH_DISCONNECTED, {"ip": conn.ip, "port": conn.port})]
         )
         self.logs.vobd.emit([(kinds.VOB_SSH_CLOSED, {"who": who})])
-        self.logs.host_event("esx.audit.ssh.session.closed", f"SSH session was closed for '{who}'.")
+        self.logs.hostd.event(f"SSH session was closed for '{who}'.")  # esx.audit.ssh.session.closed

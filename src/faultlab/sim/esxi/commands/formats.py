@@ -5,10 +5,10 @@ Each layout names the real sample it copies (reference/esxcli/, SOURCES.md there
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from faultlab.sim.esxi.commands.esxcli_out import Field, Kind, Listing, b, i, s, table
+from faultlab.sim.esxi.uuids import esxi_uuid
 
 __all__ = ["table"]
 
@@ -21,9 +21,9 @@ def volume_uuid(ds: dict[str, Any]) -> str:
 
 
 def host_uuid(host: str, what: str) -> str:
-    """A stable VMFS-style UUID (8-8-4-12 hex) for one of the host's own volumes (OSDATA, BOOTBANK1/2)."""
-    h = hashlib.sha256(f"{host}/{what}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:16]}-{h[16:20]}-{h[20:32]}"
+    """The UUID of one of the host's own volumes (OSDATA, BOOTBANK1/2), made at its install: creation time and
+    the host's vmnic0 MAC as ESXi builds them (faultlab.sim.esxi.uuids)."""
+    return esxi_uuid(host, what)
 
 
 # The host's own volumes, sizes and free space from a real 8.0 U3 host (reference/esxcli/filesystem-list.2.txt):

@@ -202,7 +202,9 @@ class Vmx:
     def start(self) -> None:
         hostd, vmx = self.logs.hostd, self.datastore_path
         tid = hostd.tid()
-        # event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
+        # the power-on task, then event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
+        task, op = hostd.task(str(self.vmid), "vim.VirtualMachine.powerOn")
+        hostd.log(kinds.HOSTD_TASK_CREATED, hostd.tid(), op=op, task=task)
         self.logs.host_event(
             "VmStartingEvent", f"{self.name} on host {self.logs.host_name} in ha-datacenter is starting", self.name
         )
@@ -212,6 +214,7 @@ class Vmx:
             "VmPoweredOnEvent", f"{self.name} on  {self.logs.host_name} in ha-datacenter is powered on", self.name
         )
         hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_POWERING_ON", new="VM_STATE_ON")
+        hostd.log(kinds.HOSTD_TASK_COMPLETED, hostd.tid(), task=task)
         self._powered_on = time.monotonic()
         with self._lock:
             s = self.state
@@ -222,6 +225,9 @@ class Vmx:
         self.log.write(
             [
                 self.vmx_line(kinds.VMX_HEADER, pid=self.world_id, version=version, build=build),
+                self.vmx_line(kinds.VMX_PROCESS_64),
+                self.vmx_line(kinds.VMX_CODEPAGE),
+                self.vmx_line(kinds.VMX_HOSTNAME, host=self.logs.host_name),
                 self.vmx_line(kinds.VMX_DICT, vmx=self.datastore_path),
                 *self._tools_up_lines(),
             ]
