@@ -112,7 +112,10 @@ class SshSessions:
     def run(self) -> None:
         self.spool.mkdir(parents=True, exist_ok=True)
         while not self.stop.wait(POLL_S):
-            self.poll()
+            try:
+                self.poll()
+            except OSError as exc:  # the spool or a log unwritable for a moment: say so, keep watching
+                print(f"esxi-host: SSH session records: {exc}", flush=True)
 
     def _world(self, pid: int) -> int:
         return self._base + pid % 100_000
