@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -284,3 +286,26 @@ def test_reboot_refused_unless_running_with_tools(
     answer = vm.reboot(wait=False)
     assert answer == {"rebooted": False, "powerState": power, "guestState": state, "toolsRunningStatus": tools}
     assert vm.log.pending == 0 and vmware_log(volume) == []
+
+
+def test_a_crash_times_out_the_toolbox_rpc_before_the_heartbeat_as_a_real_vmx(guest: tuple[Vmx, MemVolume]) -> None:
+    """Audit A4 (the VMX 2026 case notes): GuestRpcSendTimedOut and the TOOLS appName line first, the heartbeat
+    timeout a good share of the Tools window later, then the rpc handler 1 => 0 a few ms and the last-heartbeat
+    line about 1 ms after it; nothing in the same millisecond as its cause."""
+    vm, volume = guest
+    g = vm.guest
+    g.crash_delay_s, g.tools_timeout_s, g.restart_after_s, g.boot_s = 0.05, 0.6, 0.9, 0.2
+    vm._crash_and_restart()
+    wait_for("vmware.log flushed", lambda: vm.log.pending == 0 and any("0 => 1" in ln for ln in vmware_log(volume)))
+    lines = vmware_log(volume)
+
+    def at(text: str) -> datetime:
+        (line,) = [ln for ln in lines if text in ln]
+        return datetime.strptime(re.split(r"[| ]", line, maxsplit=1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+
+    rpc, app, hb = at("GuestRpcSendTimedOut"), at("TOOLS: appName=toolbox"), at("Tools heartbeat timeout")
+    handler, last = at("rpc handler: 1 => 0"), at("Last heartbeat value")
+    assert rpc <= app < hb and 0.15 <= (hb - rpc).total_seconds() <= 0.6
+    assert 0.003 <= (handler - hb).total_seconds() <= 0.012 and 0 <= (last - handler).total_seconds() <= 0.003
+    assert at("Chipset: The guest has requested") > last
+    assert at("WinBSOD: Synthetic MSR[0x40000100]") < rpc
