@@ -5,6 +5,7 @@ runner's reachability and reboot commands) runs there through the harness's own 
 from __future__ import annotations
 
 import re
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -16,10 +17,14 @@ from faultlab.assertions.sources import discover
 from faultlab.harness.cursors import measure_skew
 from faultlab.harness.faults import deadman
 from faultlab.harness.recovery import vm_heartbeat_green, vm_id
-from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.errors import LabError
+from faultlab.lab.esxi import EsxiHost, datastore_file
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshClient, SshPool, quote_command
+from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.release import RELEASES
+from faultlab.sim.kernel.node import node_dirs
+from faultlab.sim.kernel.waits import wait_until
 from faultlab.sim.lab import EmbeddedLab
 from faultlab.sim.nodes.esxishell import ESXI_APPLETS
 
@@ -28,7 +33,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
 @pytest.fixture(scope="module")
 def esx() -> Iterator[tuple[EmbeddedLab, EsxiHost, SshClient]]:
-    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="8.0") as lab:
+    # two vCLS system VMs (`[] /var/run/crx/...` rows) next to the scenario's win01, as a real cluster host lists them
+    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="8.0", vcls_vms=2) as lab:
         inv = load_inventory(lab.inventory_path)
         pool = SshPool(inv)
         client = pool.get("esx01")
@@ -96,7 +102,7 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
         argv = ["esxcli", "storage", "core", "path", "set", "--state", state, "-p", iscsi.runtime_name]
         assert client.run(argv).succeeded
         assert [p.state for p in host.paths() if p.name == iscsi.name] == [state]
-    (vm,) = host.vms()
+    (vm,) = [v for v in host.vms() if not v.name.startswith("vCLS-")]
     assert vm.name == "win01" and host.power_state(vm.vmid) == "poweredOn"
     # harness/recovery.py and the runner
     assert vm_id(host, "win01") == vm.vmid
@@ -106,6 +112,77 @@ def test_every_harness_command_runs_in_the_esxi_shell(esx: tuple[EmbeddedLab, Es
     assert client.run(["date", "-u"]).stdout.strip().endswith(time.strftime("%Y", time.gmtime()))
     res = client.run(["vim-cmd", "vmsvc/power.reboot", str(vm.vmid)])
     assert res.exit_status == 0 and res.stdout == "", res
+
+
+def test_vcls_rows_are_read_and_never_taken_for_the_scenario_vm(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
+    """The simulated getallvms lists vCLS VMs in the real layout; the harness reads every row (no odd lines),
+    keeps their absolute crx paths, and finds the scenario's VM by name, never a vCLS one."""
+    _lab, host, client = esx
+    raw = sh(client, "vim-cmd vmsvc/getallvms")
+    assert raw.count("[] /var/run/crx/infra/vCLS-") == 2 and "crxSys1Guest" in raw
+    before = len(host.notes)
+    vms = host.vms()
+    assert host.notes[before:] == []  # every row read, nothing odd
+    vcls = [v for v in vms if v.name.startswith("vCLS-")]
+    assert len(vcls) == 2 and len(vms) == 3
+    for v in vcls:
+        assert v.file == f"[] /var/run/crx/infra/{v.name}/{v.name}.vmx" and v.guest_os == "crxSys1Guest"
+        assert datastore_file(v.file) == f"/var/run/crx/infra/{v.name}/{v.name}.vmx"
+        assert host.power_state(v.vmid) == "poweredOn"
+    (win,) = [v for v in vms if v.file.startswith("[ds-nfs01] ")]
+    assert vm_id(host, "win01") == win.vmid and win.vmid not in {v.vmid for v in vcls}
+    probe = vm_heartbeat_green(host, client, "win01")  # asks win01's vmid, not a vCLS one (gray, no Tools)
+    wait_until(lambda: probe.probe() is True, 20, "win01 heartbeat green after the reboot test", interval=0.5)
+    with pytest.raises(LabError, match="no VM 'win02' registered"):
+        vm_id(host, "win02")
+
+
+def test_ssh_logins_leave_the_real_auth_shell_vobd_and_hostd_traces(
+    esx: tuple[EmbeddedLab, EsxiHost, SshClient],
+) -> None:
+    """The harness's own commands and an engineer's interactive login, as a real host records them (audit C12)."""
+    lab, _host, client = esx
+    node = lab.node("esx01")
+    logs = node_dirs(node)["log"]
+    gateway = lab.layout.gateway_ip
+
+    def text(name: str) -> str:
+        return (logs / f"{name}.log").read_text()
+
+    assert client.run("echo auth-trace-probe").succeeded
+    wait_until(lambda: "User 'root' running command 'echo auth-trace-probe'" in text("auth"), 10, "the command line")
+    assert re.search(rf"Connection from {gateway} port \d+\n", text("auth"))
+    assert re.search(
+        rf"Accepted publickey for root from {gateway} port \d+ ssh2: ED25519 SHA256:\S{{43}}\n", text("auth")
+    )
+    assert f"[vob.user.ssh.session.opened] SSH session was opened for 'root@{gateway}'." in text("vobd")
+    assert re.search(
+        r"Event \d+ : SSH session was opened for", text("hostd")
+    ) and f"SSH session was opened for 'root@{gateway}'." in text("hostd")
+    # an interactive login through the system's ssh client: ESXi's prompt, each typed command in shell.log
+    login = subprocess.run(
+        ["ssh", "-tt", "-i", str(lab.layout.user_key), "-o", f"UserKnownHostsFile={lab.layout.known_hosts}",
+         "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"root@{node.ip}"],
+        input="cd /vmfs\ncd /\nvim-cmd vmsvc/getallvms > /dev/null\nexit\n", capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert "[root@esx01:~] " in login.stdout and "[root@esx01:/vmfs] " in login.stdout, login.stdout
+    wait_until(lambda: "Session closed for 'root' on /dev/char/pty/t" in text("auth"), 10, "the pty session's end")
+    wait_until(lambda: text("auth").count("Disconnected from ") >= 1, 10, "the interactive connection's end")
+    shell = [re.fullmatch(kinds.HEADERS[("shell", "8.0")], line) for line in text("shell").splitlines()]
+    assert all(shell), text("shell")
+    assert [m["body"] for m in shell if m] == [
+        "Interactive shell session started",
+        "[root]: cd /vmfs",
+        "[root]: cd /",
+        "[root]: vim-cmd vmsvc/getallvms > /dev/null",
+    ]
+    assert "Session opened for 'root' on /dev/char/pty/t" in text("auth")
+    assert f"[vob.user.ssh.session.closed] SSH session was closed for 'root@{gateway}'." in text("vobd")
+    templates = [re.compile(k.template) for k in kinds.KINDS.values() if k.log == "auth"]
+    for line in text("auth").splitlines():  # every line in the real 8.0 prefix, every body a known real kind's
+        head = re.fullmatch(kinds.HEADERS[("auth", "8.0")], line)
+        assert head and any(t.fullmatch(head["body"]) for t in templates), line
 
 
 def test_dead_man_timer_esxi_branch(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:

@@ -90,9 +90,15 @@ class EsxiHostConfig(TypedDict):
     vms: list[VmConfig]
     settings: dict[str, int | str]
     timing: NotRequired[str]  # "fast" (lab-scaled, the default) | "real" (ESXi's defaults and limits)
+    vcls_vms: NotRequired[int]  # vCLS system VMs listed by `vim-cmd vmsvc/getallvms` (0, the default: none)
+    ssh_key_fingerprint: NotRequired[str]  # SHA256 of the lab's login key, as sshd logs an accepted key
 
 
-REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__ - {"timing"}  # NotRequired under PEP 563
+REQUIRED_KEYS: frozenset[str] = EsxiHostConfig.__required_keys__ - {
+    "timing",
+    "vcls_vms",
+    "ssh_key_fingerprint",
+}  # NotRequired (PEP 563)
 
 
 def write_host_config(config: EsxiHostConfig, path: Path) -> None:
@@ -112,4 +118,7 @@ def load_host_config(path: Path) -> EsxiHostConfig:
         raise ValueError(f"{path}: version_profile must be '7.0', '8.0' or '4.1', not {data['version_profile']!r}")
     if data.get("timing", "fast") not in ("fast", "real"):
         raise ValueError(f"{path}: timing must be 'fast' or 'real', not {data['timing']!r}")
+    vcls = data.get("vcls_vms", 0)
+    if not isinstance(vcls, int) or isinstance(vcls, bool) or not 0 <= vcls <= 3:
+        raise ValueError(f"{path}: vcls_vms must be a whole number from 0 to 3, not {vcls!r}")
     return cast(EsxiHostConfig, data)

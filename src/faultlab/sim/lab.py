@@ -23,6 +23,7 @@ from faultlab.sim.config import VersionProfile
 from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.esx4 import node as esx4node
 from faultlab.sim.esxi.settings import SettingError, Settings, TimingProfile
+from faultlab.sim.esxi.vcls import MAX_VCLS
 from faultlab.sim.inventory import inventory, write_inventory
 from faultlab.sim.kernel import firewall, netns
 from faultlab.sim.kernel.node import BindMount, prepare_node_dir, run_in_node, start_daemon
@@ -124,6 +125,7 @@ class EmbeddedLab:
         vcenter: bool = True,
         vmfs_vms: int = 0,
         timing: TimingProfile = "fast",
+        vcls_vms: int = 0,
     ) -> Iterator[EmbeddedLab]:
         """A lab for the duration of a `with` block; always torn down, also on errors and Ctrl-C."""
         lab = cls.create(
@@ -135,6 +137,7 @@ class EmbeddedLab:
             vcenter=vcenter,
             vmfs_vms=vmfs_vms,
             timing=timing,
+            vcls_vms=vcls_vms,
         )
         try:
             yield lab
@@ -154,22 +157,26 @@ class EmbeddedLab:
         vcenter: bool = True,
         vmfs_vms: int = 0,
         timing: TimingProfile = "fast",
+        vcls_vms: int = 0,
     ) -> EmbeddedLab:
         """Build a lab. `detached`: it outlives this process (CLI `lab up`) until `lab down`. `vcenter`: run
         the simulated vCenter (node `vc`) and the bridge feeding it the hosts' state. `vms` VMs live on the NFS
         datastore, `vmfs_vms` more (named after them) on the iSCSI LUN's VMFS datastore. `timing`: the hosts'
-        timing profile (settings.py): `real` refuses settings a real host refuses, before anything is made."""
+        timing profile (settings.py): `real` refuses settings a real host refuses, before anything is made.
+        `vcls_vms`: vCLS system VMs each ESXi host lists in `vim-cmd vmsvc/getallvms` (faultlab.sim.esxi.vcls)."""
         check_settings(esx4node.split_settings(settings or {})[0] if version == "4.1" else settings or {}, timing)
         preflight.check()
         if vcenter:
             labvcenter.prepare_binary()  # before any kernel object: a missing Go toolchain leaves nothing behind
         if vms < 0 or vmfs_vms < 0:
             raise EmbeddedLabError(f"a lab needs 0 or more VMs, not --vms {vms} --vmfs-vms {vmfs_vms}")
+        if not 0 <= vcls_vms <= MAX_VCLS:
+            raise EmbeddedLabError(f"--vcls-vms {vcls_vms}: a cluster runs 0 to {MAX_VCLS} vCLS VMs")
         manifest = _allocate(hosts, vm_names(vms), vcenter, vmfs_vm_names(vmfs_vms), timing)
         try:
             for rule in manifest.root_rules:
                 firewall.add_rule(rule)
-            built = _build(manifest, version, start_hosts, settings or {})
+            built = _build(manifest, version, start_hosts, settings or {}, vcls_vms)
         except BaseException:
             down_lab(manifest)
             raise
@@ -226,7 +233,9 @@ class _Built:
     bridge: BridgeHandle | None
 
 
-def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, settings: dict[str, int | str]) -> _Built:
+def _build(
+    manifest: Manifest, version: VersionProfile, start_hosts: bool, settings: dict[str, int | str], vcls_vms: int = 0
+) -> _Built:
     """Create and start everything (recording pids in `manifest`); says what runs."""
     layout = manifest.layout
     netns.create_bridge(layout.bridge, f"{layout.gateway_ip}/24")
@@ -293,7 +302,7 @@ def _build(manifest: Manifest, version: VersionProfile, start_hosts: bool, setti
             config = esx4node.write_config(layout, node, *esx4node.split_settings(settings, manifest.timing))
             argv = esx4node.host_argv(config)
         else:
-            config = esxinode.write_config(layout, node, version, settings, manifest.timing)
+            config = esxinode.write_config(layout, node, version, settings, manifest.timing, vcls_vms)
             argv = esxinode.host_argv(config)
         if hosts_running:
             _start_host(node, argv)

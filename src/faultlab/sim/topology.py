@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from faultlab.sim.esxi.uuids import esxi_uuid
+
 STATE_ROOT = Path("/run/faultlab")
 LAB_ID_RE = re.compile(r"^fl[0-9a-f]{4}$")
 # Anything a lab names in the kernel (namespaces, links) starts with its id and a dash.
@@ -185,9 +187,9 @@ class Layout:
 
     @property
     def vmfs_volume_uuid(self) -> str:
-        """VMFS uuids look like 5f1e2d3c-4b5a6978-9abc-001122334455."""
-        h = stable_hex(self.lab_id, ISCSI_DATASTORE, length=32)
-        return f"{h[:8]}-{h[8:16]}-{h[16:20]}-{h[20:32]}"
+        """The VMFS datastore's uuid as the first host made it: creation time, TSC and random words, that host's
+        vmnic0 MAC (faultlab.sim.esxi.uuids; real: 693975f2-9139b258-8620-005056b3b989)."""
+        return esxi_uuid(self.esxi_nodes[0].name, self.lab_id, ISCSI_DATASTORE)
 
     @property
     def vmfs_dir(self) -> Path:

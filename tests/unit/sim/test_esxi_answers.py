@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,6 +18,7 @@ from faultlab.sim.esxi.commands.esxcli_out import Listing, render, s
 from faultlab.sim.esxi.guest.vm import GuestSettings
 from faultlab.sim.esxi.settings import SettingError, Settings
 from faultlab.sim.esxi.timing import GUEST_TIMING, SimKnobs
+from faultlab.sim.esxi.vcls import vcls_entries
 from faultlab.sim.nodes.esxishell import ESXI_APPLETS, passwd_text, session_script
 from faultlab.sim.topology import Layout
 
@@ -77,6 +79,26 @@ def test_getallvms_orders_vmids_as_text_and_keeps_multiline_annotations() -> Non
     lines = formats.getallvms({"vms": vms, "version": "8.0"}).split("\n")
     assert [line.split()[0] for line in lines[1:] if line[:1].isdigit()] == ["10", "13", "2"]
     assert "   indented second" in lines and lines[0].startswith("Vmid   ")
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "esxcli"
+
+
+def test_vcls_row_is_byte_for_byte_the_real_one_and_sorts_by_text() -> None:
+    # getallvms.14-vcls.txt (a real 9.0.0 host): `[]` datastore, /var/run/crx/infra, crxSys1Guest, vmx-21
+    real = (FIXTURES / "getallvms.14-vcls.txt").read_text()
+    name = "vCLS-6b723342-8292-1962-f970-0422f48bc6ea"
+    entry = {**vcls_entries(1, "esx01", "lab1")[0], "vmid": 1698, "name": name}
+    entry["file"] = f"[] /var/run/crx/infra/{name}/{name}.vmx"
+    assert formats.getallvms({"vms": [], "vcls": [entry]}) == real
+    made = vcls_entries(3, "esx01", "lab1")
+    assert made == vcls_entries(3, "esx01", "lab1") != vcls_entries(3, "esx02", "lab1")  # stable per lab and host
+    for vm in made:
+        assert re.fullmatch(r"vCLS-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", vm["name"])
+        assert vm["file"] == f"[] /var/run/crx/infra/{vm['name']}/{vm['name']}.vmx"
+    win = {"vmid": 2, "name": "win01", "datastore": "ds-nfs01", "vmx": "/vmfs/volumes/u/win01/win01.vmx"}
+    rows = formats.getallvms({"vms": [win], "vcls": made, "version": "8.0"}).splitlines()[1:]
+    assert [r.split()[0] for r in rows] == sorted([str(v["vmid"]) for v in made] + ["2"])  # "1xxx" before "2"
 
 
 @needs_ref

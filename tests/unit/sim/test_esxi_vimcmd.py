@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -19,6 +21,7 @@ from faultlab.sim.esxi.commands.control import ControlServer
 from faultlab.sim.esxi.guest.vm import SECTOR, Vmx, record
 from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.storage.dsio import FileClient, VmVolume
+from faultlab.sim.esxi.vcls import vcls_entries
 
 T = TypeVar("T")
 TOOLS_UNAVAILABLE = (
@@ -43,11 +46,12 @@ class FakeHost:
     def __init__(self) -> None:
         self.vms = [vm_entry(1, "win01"), vm_entry(2, "win02", heartbeat="red"), vm_entry(3, "win03", "poweredOff")]
         self.requests: list[dict[str, Any]] = []
+        self.vcls = vcls_entries(1, "esx01", "lab1")
 
     def handle(self, req: dict[str, Any]) -> Any:
         self.requests.append(req)
         if req["cmd"] == "snapshot":
-            return {"host": "esx01", "datastores": [], "vms": [dict(v) for v in self.vms]}
+            return {"host": "esx01", "datastores": [], "vms": [dict(v) for v in self.vms], "vcls": self.vcls}
         if req["cmd"] == "guest.reboot":
             vm = next(v for v in self.vms if v["name"] == req["vm"])
             if vm["powerState"] != "poweredOn" or vm["guestHeartbeatStatus"] != "green":
@@ -89,6 +93,16 @@ def test_reboot_prints_nothing_and_asks_without_waiting_then_heartbeat_leaves_gr
 def test_reboot_without_tools_is_a_tools_unavailable_fault(host: tuple[str, FakeHost]) -> None:
     path, _ = host
     assert vimcmd.run(["vmsvc/power.reboot", "2"], path) == (1, TOOLS_UNAVAILABLE)
+
+
+def test_a_vcls_vm_is_listed_running_without_tools_and_never_rebooted(host: tuple[str, FakeHost]) -> None:
+    path, fake = host
+    vcls = fake.vcls[0]
+    code, table = vimcmd.run(["vmsvc/getallvms"], path)
+    assert code == 0 and f"[] /var/run/crx/infra/{vcls['name']}/{vcls['name']}.vmx" in table
+    assert vimcmd.run(["vmsvc/power.getstate", str(vcls["vmid"])], path) == (0, "Retrieved runtime info\nPowered on\n")
+    assert vimcmd.run(["vmsvc/power.reboot", str(vcls["vmid"])], path) == (1, TOOLS_UNAVAILABLE)
+    assert not [r for r in fake.requests if r["cmd"] == "guest.reboot"]
 
 
 def test_reboot_of_a_powered_off_vm_is_an_invalid_power_state_fault(host: tuple[str, FakeHost]) -> None:
@@ -272,3 +286,26 @@ def test_reboot_refused_unless_running_with_tools(
     answer = vm.reboot(wait=False)
     assert answer == {"rebooted": False, "powerState": power, "guestState": state, "toolsRunningStatus": tools}
     assert vm.log.pending == 0 and vmware_log(volume) == []
+
+
+def test_a_crash_times_out_the_toolbox_rpc_before_the_heartbeat_as_a_real_vmx(guest: tuple[Vmx, MemVolume]) -> None:
+    """Audit A4 (the VMX 2026 case notes): GuestRpcSendTimedOut and the TOOLS appName line first, the heartbeat
+    timeout a good share of the Tools window later, then the rpc handler 1 => 0 a few ms and the last-heartbeat
+    line about 1 ms after it; nothing in the same millisecond as its cause."""
+    vm, volume = guest
+    g = vm.guest
+    g.crash_delay_s, g.tools_timeout_s, g.restart_after_s, g.boot_s = 0.05, 0.6, 0.9, 0.2
+    vm._crash_and_restart()
+    wait_for("vmware.log flushed", lambda: vm.log.pending == 0 and any("0 => 1" in ln for ln in vmware_log(volume)))
+    lines = vmware_log(volume)
+
+    def at(text: str) -> datetime:
+        (line,) = [ln for ln in lines if text in ln]
+        return datetime.strptime(re.split(r"[| ]", line, maxsplit=1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+
+    rpc, app, hb = at("GuestRpcSendTimedOut"), at("TOOLS: appName=toolbox"), at("Tools heartbeat timeout")
+    handler, last = at("rpc handler: 1 => 0"), at("Last heartbeat value")
+    assert rpc <= app < hb and 0.15 <= (hb - rpc).total_seconds() <= 0.6
+    assert 0.003 <= (handler - hb).total_seconds() <= 0.012 and 0 <= (last - handler).total_seconds() <= 0.003
+    assert at("Chipset: The guest has requested") > last
+    assert at("WinBSOD: Synthetic MSR[0x40000100]") < rpc

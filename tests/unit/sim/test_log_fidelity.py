@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.authlog import syslog_line
 from faultlab.sim.esxi.logs.hostd import hostd_line
 from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmkernel import vmkernel_line
@@ -28,7 +29,7 @@ TS = "2026-12-06T05:07:24.239Z"
 SIM = Path(__file__).resolve().parents[3] / "src" / "faultlab" / "sim" / "esxi"
 
 # Real sources quote lines with masked or bracketed timestamps and sometimes no level column: a loose prefix.
-_LOOSE_TS = r"(?:\[[^\]]*\]|[0-9YMDTHSXhms:.#-]+Z?:?)"
+_LOOSE_TS = r"(?:\[[^\]]*\]|[0-9YMDTHSXhms:.#+-]+Z?:?)"
 LOOSE = {
     "vmkernel": _LOOSE_TS
     + r" (?:(?:In\(182\) vmkernel|Wa\(180\) vmkwarning): )?cpu\d+:\d+(?: opID=\w+)?\)(?P<body>.*)",
@@ -37,6 +38,8 @@ LOOSE = {
     r"(?P<body>.*)",
     "vmware": _LOOSE_TS + r"(?:\| [\w-]+\| [IWE]\d{3}: | (?:In\(05\)|Wa\(03\)|Er\(02\)) [\w-]+ (?:-|\S+) )(?P<body>.*)",
     "vmksummary": _LOOSE_TS + r" (?:\w+(?:\[\d+\])?: )?(?P<body>.*)",
+    "auth": _LOOSE_TS + r" (?:In\(38\) )?sshd\[\d+\]: (?P<body>.*)",
+    "shell": _LOOSE_TS + r" (?:In\(14\) )?shell\[\d+\]: (?P<body>.*)",
 }
 
 
@@ -51,6 +54,8 @@ def render(profile: str, kind: LineKind) -> str:
         return hostd_line(profile, TS, 2099995, kind, **fields)
     if kind.log == "vmware":
         return vmware_line(profile, kind, "vcpu-1", TS, **fields)
+    if kind.log in ("auth", "shell"):
+        return syslog_line(profile, TS, 1053654, kind, **fields)
     return vmksummary_line(profile, datetime(2026, 12, 6, 5, 7, 24, 239000, tzinfo=UTC), 137121, kind, **fields)
 
 

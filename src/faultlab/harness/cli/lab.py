@@ -72,6 +72,12 @@ def up(
             "real (ESXi's defaults and limits: APD timeout 140 s, minimum 20)."
         ),
     ] = "fast",
+    vcls_vms: Annotated[
+        int,
+        typer.Option(
+            "--vcls-vms", help="vCLS system VMs each ESXi host lists in vim-cmd vmsvc/getallvms (0-3; default none)."
+        ),
+    ] = 0,
 ) -> None:
     """Build a lab that stays up until `faultlab lab down`; prints its id and inventory path."""
     if timing not in ("fast", "real"):
@@ -91,6 +97,7 @@ def up(
             vcenter=vcenter,
             vmfs_vms=vmfs_vms,
             timing=profile_timing,
+            vcls_vms=vcls_vms,
         )
     except EmbeddedLabError as err:
         _fail(err)

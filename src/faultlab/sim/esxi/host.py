@@ -26,10 +26,12 @@ from faultlab.sim.esxi.logs import kinds
 from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.esxi.settings import SettingError, Settings, format_option, timing_profile
+from faultlab.sim.esxi.sshsessions import SshSessions, session_spool
 from faultlab.sim.esxi.storage.dsio import VmVolume
 from faultlab.sim.esxi.storage.storage_iscsi import IscsiVolume
 from faultlab.sim.esxi.storage.storage_nfs import NfsVolume
 from faultlab.sim.esxi.timing import SimKnobs
+from faultlab.sim.esxi.vcls import vcls_entries
 
 
 class SimulatedEsxiHost:
@@ -70,8 +72,11 @@ class SimulatedEsxiHost:
             self.vms.append(vm)
             if isinstance(volume, NfsVolume):
                 volume.add_open_files(vm.lock_files())
+        self.vcls = vcls_entries(int(cfg.get("vcls_vms", 0)), cfg["host_name"], cfg["lab_id"])
         self.tracker = IoTracker(self.logs, self.knobs.iotracker_threshold_s, self.stop)
         self.control = ControlServer(Path(cfg["control_socket"]), self.handle, self.stop)
+        fingerprint = cfg.get("ssh_key_fingerprint") or ""
+        self.ssh = SshSessions(session_spool(Path(cfg["control_socket"])), self.logs, fingerprint, self.stop)
         self._threads: list[threading.Thread] = []
 
     def _spawn(self, target: Any, name: str) -> None:
@@ -95,6 +100,7 @@ class SimulatedEsxiHost:
             self._spawn(lambda v=vm: self._power_on(v), f"power-on-{vm.name}")
         self._spawn(self.tracker.run, "hostd-iotracker")
         self._spawn(self._vmksummary_loop, "vmksummary")
+        self._spawn(self.ssh.run, "ssh-sessions")
 
     def _power_on(self, vm: Vmx) -> None:
         """Prepare the VM's files (waits for its datastore), then start its VMX and hostd's poller."""
@@ -149,6 +155,7 @@ class SimulatedEsxiHost:
             "datastores": [self._with_space(v.snapshot(), v.cfg) for v in self.nfs.values()]
             + [self._with_space(v.snapshot(), v.cfg) for v in self.iscsi.values()],
             "vms": [vm.snapshot() for vm in self.vms],
+            "vcls": [dict(v) for v in self.vcls],  # listed by getallvms only: no guest, no logs
             "iotrackerReports": self.tracker.reports,
             "settings": self.settings.as_dict(),
             "events": self.logs.events(),

@@ -8,6 +8,8 @@ host must write through real NFS so faults on the NFS node stop its writes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -73,7 +75,12 @@ def write_wrappers(node: NodeSpec) -> None:
 
 
 def host_config(
-    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
+    layout: Layout,
+    node: NodeSpec,
+    version: VersionProfile,
+    settings: dict[str, int | str],
+    timing: str = "fast",
+    vcls_vms: int = 0,
 ) -> EsxiHostConfig:
     nfs, isc = layout.nfs_node, layout.iscsi_node
     return {
@@ -113,14 +120,31 @@ def host_config(
         ],
         "settings": settings,
         "timing": timing,
+        "vcls_vms": vcls_vms,
+        "ssh_key_fingerprint": key_fingerprint(layout.authorized_keys),
     }
 
 
+def key_fingerprint(authorized_keys: Path) -> str:
+    """OpenSSH's SHA256 fingerprint (unpadded base64 of the key blob's SHA-256) of the lab's login key; empty
+    when the lab has no key yet."""
+    try:
+        blob = authorized_keys.read_text(encoding="utf-8").split()[1]
+    except (OSError, IndexError):
+        return ""
+    return base64.b64encode(hashlib.sha256(base64.b64decode(blob)).digest()).decode().rstrip("=")
+
+
 def write_config(
-    layout: Layout, node: NodeSpec, version: VersionProfile, settings: dict[str, int | str], timing: str = "fast"
+    layout: Layout,
+    node: NodeSpec,
+    version: VersionProfile,
+    settings: dict[str, int | str],
+    timing: str = "fast",
+    vcls_vms: int = 0,
 ) -> Path:
     path = node.node_dir / "host.json"
-    write_host_config(host_config(layout, node, version, settings, timing), path)
+    write_host_config(host_config(layout, node, version, settings, timing, vcls_vms), path)
     return path
 
 

@@ -90,15 +90,37 @@ def python_command(node: NodeSpec, module: str) -> str:
     return f"exec {sys.executable} -m {module}"
 
 
+def spool_dir(control: Path) -> Path:
+    """Where a session leaves its record for the host's auth/shell/vobd lines (faultlab.sim.esxi.sshsessions)."""
+    return control.parent / "esxi-sessions"
+
+
+def shell_rc(node: NodeSpec, control: Path) -> str:
+    """$ENV of an interactive session: ESXi's prompt `[root@esx01:~] ` (real transcripts, e.g. reference/esxcli
+    SOURCES `[root@esxi01:~]`; `~` at /, root's home), whose expansion appends the history's last line to the
+    session's .hist file: the host logs each typed command in shell.log from it (ESXi's shell does it itself)."""
+    spool = spool_dir(control)
+    record = f"history 2>/dev/null | tail -n 1 >> {spool}/$$.hist"
+    where = '$([ "$PWD" = / ] && echo "~" || echo "$PWD")'
+    return f"PS1='$({record})[root@{node.name}:{where}] '\n"
+
+
 def session_script(node: NodeSpec, control: Path) -> str:
-    """`esxi-shell`: a private mount namespace per session (binary dirs covered, /proc empty), then busybox sh."""
+    """`esxi-shell`: a private mount namespace per session (binary dirs covered, /proc empty), then busybox sh.
+    An SSH session first leaves its record (client address and port, sshd's pid, tty, command) in the spool."""
     esx = esx_dir(node)
     bb = esx / "bin" / "busybox"
+    spool = spool_dir(control)
     lines = [
         f"#!{bb} sh",
         f"# Login shell of simulated ESXi host {node.name}: see faultlab.sim.nodes.esxishell.",
         'if [ -z "$FAULTLAB_ESXI_SESSION" ]; then',
         "  export FAULTLAB_ESXI_SESSION=1",
+        f'  if [ -n "$SSH_CONNECTION" ] && [ -d {spool} ]; then',
+        f'    t=$({bb} tty 2>/dev/null); c=; [ "$1" = -c ] && c=$2',
+        f'    printf \'%s\\n%s\\n%s\\n%s\' "$SSH_CONNECTION" "$PPID" "$t" "$c" > {spool}/.$$ &&'
+        f" {bb} mv -f {spool}/.$$ {spool}/$$.open",
+        "  fi",
         f'  exec {bb} unshare --mount --propagation private "$0" "$@"',
         "fi",
         "set -e",
@@ -114,7 +136,8 @@ def session_script(node: NodeSpec, control: Path) -> str:
         "set +e",
         f"export PATH=/bin:/sbin HOME=/ SHELL=/bin/sh FAULTLAB_ESXI_CONTROL={control}",
         "cd /",
-        "if [ $# -eq 0 ]; then exec /bin/sh -l; fi",
+        # not a login shell: the machine's /etc/profile (Debian's, calling `id`) is not ESXi's; $ENV sets the prompt
+        f"if [ $# -eq 0 ]; then export ENV={esx}/shrc; exec /bin/sh; fi",
         'exec /bin/sh "$@"',
     ]
     return "\n".join(lines) + "\n"
@@ -149,6 +172,8 @@ def write_shell(node: NodeSpec, control: Path, version: str) -> list[BindMount]:
     for path in bindir.iterdir():
         if not path.is_symlink():
             path.chmod(0o755)
+    spool_dir(control).mkdir(parents=True, exist_ok=True)
+    (esx / "shrc").write_text(shell_rc(node, control), encoding="utf-8")
     shell = node.node_dir / "bin" / "esxi-shell"
     shell.parent.mkdir(parents=True, exist_ok=True)
     shell.write_text(session_script(node, control), encoding="utf-8")

@@ -5,10 +5,10 @@ Each layout names the real sample it copies (reference/esxcli/, SOURCES.md there
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from faultlab.sim.esxi.commands.esxcli_out import Field, Kind, Listing, b, i, s, table
+from faultlab.sim.esxi.uuids import esxi_uuid
 
 __all__ = ["table"]
 
@@ -21,9 +21,9 @@ def volume_uuid(ds: dict[str, Any]) -> str:
 
 
 def host_uuid(host: str, what: str) -> str:
-    """A stable VMFS-style UUID (8-8-4-12 hex) for one of the host's own volumes (OSDATA, BOOTBANK1/2)."""
-    h = hashlib.sha256(f"{host}/{what}".encode()).hexdigest()
-    return f"{h[:8]}-{h[8:16]}-{h[16:20]}-{h[20:32]}"
+    """The UUID of one of the host's own volumes (OSDATA, BOOTBANK1/2), made at its install: creation time and
+    the host's vmnic0 MAC as ESXi builds them (faultlab.sim.esxi.uuids)."""
+    return esxi_uuid(host, what)
 
 
 # The host's own volumes, sizes and free space from a real 8.0 U3 host (reference/esxcli/filesystem-list.2.txt):
@@ -318,9 +318,10 @@ def getallvms(snapshot: dict[str, Any]) -> str:
     .13.txt, fixture-70u3): each column as wide as its longest cell or header, three spaces between columns;
     the header labels centered in their columns (so not above their values), the cells left-aligned and padded,
     the annotation column too (trailing spaces, getallvms.4.txt); an annotation's newlines printed as they are;
-    rows in the text order of their Vmid (10, 12, 2: getallvms.13.txt and the 7.0U3 fixture)."""
+    rows in the text order of their Vmid (10, 12, 2: getallvms.13.txt and the 7.0U3 fixture). vCLS VMs (a lab
+    option, faultlab.sim.esxi.vcls) carry their own `[] /var/run/crx/...` file, guest id and version."""
     rows = []
-    for vm in sorted(snapshot["vms"], key=lambda v: str(v["vmid"])):
+    for vm in sorted([*snapshot["vms"], *snapshot.get("vcls", [])], key=lambda v: str(v["vmid"])):
         file = str(vm.get("file") or f"[{vm['datastore']}] {vm['vmx'].split('/', 4)[-1]}")
         version = "vmx-20" if snapshot.get("version") == "8.0" else "vmx-19"
         guest = str(vm.get("guestId") or "windows2019srv_64Guest")

@@ -45,7 +45,8 @@ VM_COMMANDS = ("power.getstate", "power.reboot", "get.guestheartbeatStatus")
 
 
 def _find_vm(control: str, vmid: str) -> dict[str, Any] | None:
-    for vm in call(control, "snapshot")["vms"]:
+    snapshot = call(control, "snapshot")
+    for vm in [*snapshot["vms"], *snapshot.get("vcls", [])]:
         if str(vm["vmid"]) == vmid:
             return dict(vm)
     return None
@@ -70,6 +71,8 @@ def _vm_command(control: str, cmd: str, vmid: str) -> tuple[int, str]:
         return 0, formats.power_getstate(vm)
     if cmd == "get.guestheartbeatStatus":
         return 0, f"{vm['guestHeartbeatStatus']}\n"  # green / yellow / red / gray, one line
+    if vm.get("vcls"):  # a vCLS VM reports no Tools (heartbeat gray): RebootGuest needs them
+        return 1, TOOLS_UNAVAILABLE
     return _reboot(control, vm)
 
 

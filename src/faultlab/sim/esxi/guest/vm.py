@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faultlab.sim.config import VmConfig
 from faultlab.sim.esxi.guest.vmxlog import VmxLog
 from faultlab.sim.esxi.logs import kinds
+from faultlab.sim.esxi.logs.clock import esx_timestamp
 from faultlab.sim.esxi.logs.hostlogs import HostLogs
 from faultlab.sim.esxi.logs.kinds import LineKind
 from faultlab.sim.esxi.logs.vmwarelog import vmware_line, winbsod_lines
@@ -29,6 +31,7 @@ from faultlab.sim.esxi.storage.tickstats import TickStats
 from faultlab.sim.esxi.timing import GUEST_TIMING, draw
 
 SECTOR = 512
+RPC_LEAD = 8.685 / 20  # the toolbox RPC timeout precedes the heartbeat timeout by this share of the Tools window
 SLOTS = 2048  # the guest's write ring on its disk: 1 MiB
 BUGCHECK_NAMES = {
     0xEF: "CRITICAL_PROCESS_DIED",
@@ -202,7 +205,9 @@ class Vmx:
     def start(self) -> None:
         hostd, vmx = self.logs.hostd, self.datastore_path
         tid = hostd.tid()
-        # event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
+        # the power-on task, then event 3673 "is starting" before the transition (HAUC notes, log-samples/hostd.log.txt)
+        task, op = hostd.task(str(self.vmid), "vim.VirtualMachine.powerOn")
+        hostd.log(kinds.HOSTD_TASK_CREATED, hostd.tid(), op=op, task=task)
         self.logs.host_event(
             "VmStartingEvent", f"{self.name} on host {self.logs.host_name} in ha-datacenter is starting", self.name
         )
@@ -212,6 +217,7 @@ class Vmx:
             "VmPoweredOnEvent", f"{self.name} on  {self.logs.host_name} in ha-datacenter is powered on", self.name
         )
         hostd.log(kinds.HOSTD_STATE, tid, vmx=vmx, old="VM_STATE_POWERING_ON", new="VM_STATE_ON")
+        hostd.log(kinds.HOSTD_TASK_COMPLETED, hostd.tid(), task=task)
         self._powered_on = time.monotonic()
         with self._lock:
             s = self.state
@@ -222,6 +228,9 @@ class Vmx:
         self.log.write(
             [
                 self.vmx_line(kinds.VMX_HEADER, pid=self.world_id, version=version, build=build),
+                self.vmx_line(kinds.VMX_PROCESS_64),
+                self.vmx_line(kinds.VMX_CODEPAGE),
+                self.vmx_line(kinds.VMX_HOSTNAME, host=self.logs.host_name),
                 self.vmx_line(kinds.VMX_DICT, vmx=self.datastore_path),
                 *self._tools_up_lines(),
             ]
@@ -328,20 +337,33 @@ class Vmx:
         )
         tools_at = self._jitter(g.tools_timeout_s, 1.0, 1.4)
         reset_at = max(self._jitter(g.restart_after_s, 0.9, 1.5), tools_at + self._jitter(0.3, 0.5, 1.5))
-        if stop.wait(tools_at):
+        # The VMX 2026 case notes: the toolbox RPC times out first (13:06:00.039, with the TOOLS appName line in the
+        # same ms), the heartbeat timeout follows 8.7 s later (08.724) saying "last received 20s ago", then the rpc
+        # handler 7 ms and the last-heartbeat line 1 ms after it. The RPC lead is that share of the Tools window.
+        rpc_at = tools_at * (1 - RPC_LEAD * self._rng.uniform(0.85, 1.15))
+        if stop.wait(rpc_at):
+            return
+        self.log.write(
+            [self.vmx_line(kinds.VMX_GUESTRPC_TIMEOUT), self.vmx_line(kinds.VMX_TOOLS_APP_STATUS, old=1, new=2)]
+        )
+        if stop.wait(tools_at - rpc_at):
             return
         with self._lock:
             self.state.heartbeat = "red"
         ago = max(1, round(time.monotonic() - crashed_at))
+        at = datetime.now(UTC)
+        handler_at = at + timedelta(milliseconds=self._rng.uniform(4, 10))
+        last_at = handler_at + timedelta(milliseconds=self._rng.uniform(0.6, 2))
         self.log.write(
             [
-                self.vmx_line(kinds.VMX_GUESTRPC_TIMEOUT),
-                self.vmx_line(kinds.VMX_TOOLS_APP_STATUS, old=1, new=2),
                 self.vmx_line(kinds.VMX_TOOLS_HB_TIMEOUT, "vcpu-0"),  # on vcpu-0 in a real 6.0 log (boche.net)
-                self.vmx_line(kinds.VMX_TOOLS_RPC, old=1, new=0),
-                self.vmx_line(kinds.VMX_TOOLS_LAST_HB, value=self._heartbeat_value() - ago, ago=ago),
+                vmware_line(self.profile, kinds.VMX_TOOLS_RPC, "vmx", esx_timestamp(handler_at), old=1, new=0),
+                vmware_line(
+                    self.profile, kinds.VMX_TOOLS_LAST_HB, "vmx", esx_timestamp(last_at),
+                    value=self._heartbeat_value() - ago, ago=ago,
+                ),
             ]
-        )
+        )  # fmt: skip
         if stop.wait(max(0.0, reset_at - tools_at)):
             return
         with self._lock:

@@ -35,6 +35,14 @@ class HostdLog:
         self._lock = threading.Lock()
         self._rng = random.Random()
         self.tids = sorted(base_tid + self._rng.randrange(0, 9000) for _ in range(7))
+        self._next_task = self._rng.randrange(100_000_000, 110_000_000)  # hostd's task counter (HAUC: 108005254)
+
+    def task(self, moref: str, method: str) -> tuple[str, str]:
+        """A new task's id `haTask-<moref>-<method>-<n>` and an opID (8 hex digits, as a host client's)."""
+        with self._lock:
+            self._next_task += self._rng.randrange(3, 40)  # other tasks (stats, sync) run in between
+            n = self._next_task
+        return f"haTask-{moref}-{method}-{n}", f"{self._rng.getrandbits(32):08x}"
 
     def tid(self) -> int:
         return self._rng.choice(self.tids)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from faultlab.sim.esxi.logs.authlog import AuthShellLog
 from faultlab.sim.esxi.logs.clock import Uptime, esx_timestamp
 from faultlab.sim.esxi.logs.hostd import HostdLog
 from faultlab.sim.esxi.logs.rotate import RotatingLog
@@ -23,11 +24,13 @@ ROTATION = {
     "vobd": (128, 8),
     "hostd": (1280, 10),
     "vmksummary": (128, 8),
+    "auth": (128, 8),  # auth/shell 1 MB x 8 on ESXi (esxi-facts 7.4)
+    "shell": (128, 8),
 }
 
 
 class HostLogs:
-    """vmkernel, vmkwarning, vobd, hostd and vmksummary writers of one host, plus its event history."""
+    """vmkernel, vmkwarning, vobd, hostd, vmksummary, auth and shell writers of one host, plus its event history."""
 
     def __init__(self, log_dir: Path, profile: str, host_name: str, rotation_scale: float = 1.0) -> None:
         self.profile = profile
@@ -42,6 +45,7 @@ class HostLogs:
         self.vmkernel = VmkernelLog(profile, sink("vmkernel"), sink("vmkwarning"))
         self.vobd = VobdLog(profile, sink("vobd"), self.uptime, 2097000 + pid % 1000)
         self.hostd = HostdLog(profile, sink("hostd"), base_tid=2099000 + pid % 900)
+        self.sessions = AuthShellLog(profile, sink("auth"), sink("shell"))
         self.vmksummary = VmksummaryLog(profile, sink("vmksummary"), self.uptime, 137000 + pid % 1000)
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=500)
         self._lock = threading.Lock()

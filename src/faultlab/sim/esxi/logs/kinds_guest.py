@@ -25,6 +25,27 @@ HOSTD_EVENT = declare(
     source="log-samples/hostd.log.txt: HAUC notes (ESXi 6.5/6.7)",
     sample={"key": 3026, "message": "win01 on esx01 in ha-datacenter is powered on"},
 )
+_HAUC_HOSTD = "log-samples/hostd.log.txt: HAUC notes (ESXi 6.5/6.7)"
+HOSTD_TASK_CREATED = declare(
+    name="hostd.task.created",
+    log="hostd",
+    text="[Originator@6876 sub=Vimsvc.TaskManager opID={op} user=root] Task Created : {task}",
+    template=_ORIG + r"Task Created : haTask-[\w-]+-vim\.[\w.]+-\d+",
+    real="2018-07-05T21:55:18.660Z info hostd[9BC1B70] [Originator@6876 sub=Vimsvc.TaskManager opID=ecb6776e "
+    "user=root] Task Created : haTask-99-vim.VirtualMachine.powerOn-108005254",
+    source=_HAUC_HOSTD,
+    sample={"op": "ecb6776e", "task": "haTask-1-vim.VirtualMachine.powerOn-108005254"},
+)
+HOSTD_TASK_COMPLETED = declare(
+    name="hostd.task.completed",
+    log="hostd",
+    text="[Originator@6876 sub=Vimsvc.TaskManager] Task Completed : {task} Status success",
+    template=_ORIG + r"Task Completed : haTask-[\w-]+-vim\.[\w.]+-\d+ Status success",
+    real="2018-07-05T20:55:45.409Z info hostd[A2C2B70] [Originator@6876 sub=Vimsvc.TaskManager] Task Completed : "
+    "haTask-95-vim.VirtualMachine.powerOff-107998012 Status success",
+    source=_HAUC_HOSTD + " (the notes show the power-off task's completion; a power-on completes the same way)",
+    sample={"task": "haTask-1-vim.VirtualMachine.powerOn-108005254"},
+)
 HOSTD_STATE = declare(
     name="hostd.vm.state_transition",
     log="hostd",
@@ -104,6 +125,39 @@ VMX_HEADER = _vmx(
     derive=(("<pid>", "2101894"), ("<version>", "7.0.3"), ("<build>", "build-21930508")),
     note="placeholders filled with a 7.0U3n build and a world-id-range pid",
     sample={"pid": 2101894, "version": "8.0.2", "build": 22380479},
+)
+# The VMX's log header after the first line: the same library writes it in every VMware hypervisor's vmware.log;
+# the copies found are Workstation/Player ones (no ESXi copy with these lines was found: their presence on ESXi is
+# [I], the audit's C9 row lists them for ESXi).
+_PLAYER = "public GitHub file (a VMware Player 12.1.1 vmware.log, 2016; search index id 27036452133)"
+VMX_PROCESS_64 = _vmx(
+    "vmware.header.process_64",
+    "The process is 64-bit.",
+    r"The process is 64-bit\.",
+    "2016-08-02T09:27:30.822-05:00| vmx| I125: The process is 64-bit.",
+    _PLAYER,
+    note="a Player copy of the VMX header line; on ESXi the same line is [I]",
+    sample={},
+)
+VMX_CODEPAGE = _vmx(
+    "vmware.header.codepage",
+    "Host codepage=UTF-8 encoding=UTF-8",
+    r"Host codepage=[\w-]+ encoding=[\w-]+",
+    "2017-02-23T20:16:35.267+05:30| vthread-4| I125: Host codepage=UTF-8 encoding=UTF-8",
+    "public GitHub file (a VMware Workstation 12.1.1 log on Linux, 2017; search index id 57176863221)",
+    note="a Workstation copy of the VMX header line; ESXi is UTF-8 throughout, the line there is [I]",
+    sample={},
+)
+VMX_HOSTNAME = _vmx(
+    "vmware.header.hostname",
+    "Hostname={host}",
+    r"Hostname=[\w.-]+",
+    "Hostname=tapas-laptop",
+    "public GitHub file (a VMware Workstation 7.1.1 vmware.log, 2010: `Aug 20 20:09:03.972: vmx| "
+    "Hostname=tapas-laptop`; search index id 56702289318); the audit's C9 row: scripts key on it",
+    real_is_body=True,
+    note="the 2010 layout's body; on ESXi the line is [I]",
+    sample={"host": "esx01"},
 )
 VMX_DICT = _vmx(
     "vmware.dict_config",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-LogName = Literal["vmkernel", "vobd", "hostd", "vmware", "vmksummary"]
+LogName = Literal["vmkernel", "vobd", "hostd", "vmware", "vmksummary", "auth", "shell"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ HEADERS: dict[tuple[str, str], str] = {
     ("vmware", "8.0"): TS + r" (?:In\(05\)|Wa\(03\)|Er\(02\)) [\w-]+ (?:-|\S+) (?P<body>.*)",
     ("vmksummary", "7.0"): r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (?P<prog>\w+): (?P<body>.*)",
     ("vmksummary", "8.0"): TS + r" (?P<prog>\w+)\[\d+\]: (?P<body>.*)",
+    # auth.log / shell.log: 7.0 `ts sshd[pid]: ` (6.x wrote whole seconds, 7.0 milliseconds), 8.0 adds the tag
+    ("auth", "7.0"): r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z sshd\[\d+\]: (?P<body>.*)",
+    ("auth", "8.0"): TS + r" In\(38\) sshd\[\d+\]: (?P<body>.*)",
+    ("shell", "7.0"): TS + r" shell\[\d+\]: (?P<body>.*)",
+    ("shell", "8.0"): TS + r" In\(14\) shell\[\d+\]: (?P<body>.*)",
 }
 HEADER_SAMPLES: dict[tuple[str, str], str] = {
     # log-samples/vmkernel.log.txt, OneNote export, ESXi 7.0
@@ -100,6 +105,16 @@ HEADER_SAMPLES: dict[tuple[str, str], str] = {
     # log-samples/vmksummary.txt, KB 317245 (7/8)
     ("vmksummary", "8.0"): "2025-09-18T01:00:00.360Z heartbeat[14118500]: up 22d1h40m22s, 10 VMs; [[2109036 vmx "
     "16752988kB] [2115283 vmx 16775168kB] [2112238 vmx 44607488kB]] []",
+    # HAUC ESXi notes (6.5/6.7, public GitHub file, index id 1044398907): the classic layout 7.0 keeps (KB 421596)
+    ("auth", "7.0"): "2018-07-05T20:12:46Z sshd[77731]: Connection from 172.31.255.6 port 50311",
+    # ESXi DFIR cheat-sheet, a real ESXi 8.0 host (public GitHub file, index id 6841595446)
+    ("auth", "8.0"): "2023-12-05T17:35:43.281Z In(38) sshd[1053654]: Connection from 192.168.127.10 port 58470",
+    # REASSEMBLED, not verbatim: the fields fox-it/dissect.target's test_shell_log.py reads off a real 7.0 shell.log
+    # (ts 2024-12-06T15:18:56.247Z, app shell, pid 88029001, user anotheruser, message `du -sh *`), in the
+    # `ts app[pid]: [user]: message` order of its parser; no verbatim 7.0 shell.log line was found
+    ("shell", "7.0"): "2024-12-06T15:18:56.247Z shell[88029001]: [anotheruser]: du -sh *",
+    # ESXi DFIR cheat-sheet (as auth 8.0)
+    ("shell", "8.0"): "2023-12-05T17:36:17.835Z In(14) shell[1053659]: [root]: vim-cmd vmsvc/getallvms",
 }
 # 8.0 vmware.log continuation marker after each WinBSOD line but the last (KB 392634 / KB 417490).
 CONTINUATION_80 = TS + r" Wa\(03\)\+ [\w-]+ -"
