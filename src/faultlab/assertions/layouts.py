@@ -137,6 +137,7 @@ _RE_FORWARDED = re.compile(r"([\w.\-]+) ([\w.\-]+)(?:\[(\w+)\])?: ?(.*)", re.S)
 # KB 1027963 with the syslog date dropped), a vobd correlator ("[scsiCorrelator] 1728...us: [vob...", KB 432676),
 # and a vmkernel line whose start was cut off (") - possible deadlock10Z cpu2:1075473)@BlueScreen: ...")
 _RE_DAEMON_NOTS = re.compile(r"(vmkernel|vmkwarning|vmkalert|vmkhalt|vobd|hostd): (.*)", re.S)
+_RE_VMX_NOTS = re.compile(r"([a-z][\w.\-]*)\| ([A-Z]\d+): ?(.*)", re.S)
 _RE_CORRELATOR = re.compile(r"\[\w*Correlator\] \d+us: ")
 _RE_VMK_CUT = re.compile(r"(?:^|\s)cpu(\d+|<\w+>):(\w+)(?: opID=\S+)?\)")
 _RE_PSOD = re.compile(r"(@BlueScreen: |VMK uptime: |VMware ESX(?:i)? Server \[|Code start: |PCPU \d+: )")
@@ -457,13 +458,17 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
         md = _RE_DAEMON_NOTS.match(text)
         if md:
             return _daemon_no_time(md)
+        mx = _RE_VMX_NOTS.match(text)
+        if mx:  # vmware.log <= 7.0 "vcpu-0| E105: PANIC: ..." as a KB prints it, without the time
+            return _Hdr("no-timestamp", mx.group(3), severity=mx.group(2), program=mx.group(1))
     if not text:
         return _Hdr("unknown", "", ok=False, problem="empty line")
     mc = _RE_VMK_CUT.search(text)
     if mc:  # the line lost its start (a paste, a cut): what follows the vmkernel world prefix is still the message
         body = text[mc.end() :]
+        why = "no header at the line's start (cut, or markup before it): read from its vmkernel prefix"
         return _Hdr("cut", body, severity=_vmk_severity(body), program="vmkernel", pid=mc.group(2), ok=False,
-                    problem="line starts mid-header (cut): read from its vmkernel prefix", salvaged=True)  # fmt: skip
+                    problem=why, salvaged=True)  # fmt: skip
     return _Hdr("unknown", text, ok=False, problem="unrecognised header")
 
 

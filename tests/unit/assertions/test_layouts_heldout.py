@@ -56,7 +56,7 @@ def test_a_line_that_lost_its_start_is_read_from_its_vmkernel_prefix_and_reporte
     """A paste cut the time stamp in half: the line is odd (reported), but the message after `cpuN:WORLD)` is
     still the PSOD's, so the event is not lost."""
     ln = parse_line(PSOD_CUT, LogKind.VMKERNEL)
-    assert not ln.ok and ln.layout == "cut" and ln.problem is not None and "cut" in ln.problem
+    assert not ln.ok and ln.layout == "cut" and ln.problem is not None and "no header at the line's start" in ln.problem
     assert ln.raw == PSOD_CUT and ln.body.startswith("@BlueScreen: Spin count exceeded")
     assert [n for n, _ in _events(PSOD_CUT, LogKind.VMKERNEL)] == ["host.psod"]
 
@@ -71,6 +71,30 @@ def test_a_line_that_lost_its_start_is_read_from_its_vmkernel_prefix_and_reporte
 def test_text_without_a_world_prefix_stays_unrecognised(raw: str) -> None:
     ln = parse_line(raw, LogKind.VMKERNEL)
     assert (ln.ok, ln.layout, ln.body) == (False, "unknown", raw)
+
+
+def test_markup_before_a_vmkernel_line_is_reported_and_the_message_kept() -> None:
+    raw = "<strong>2011-07-25T17:19:46.955Z cpu2:2845)ScsiScan: 1582: Add path: vmhba37:C1:T0:L0</strong>"
+    ln = parse_line(raw, LogKind.VMKERNEL)
+    assert (ln.ok, ln.layout, ln.pid, ln.body) == (
+        False,
+        "cut",
+        "2845",
+        "ScsiScan: 1582: Add path: vmhba37:C1:T0:L0</strong>",
+    )
+
+
+def test_a_vmx_line_without_its_time() -> None:
+    """KB 2149941 prints vmware.log lines from the thread name on."""
+    ln = parse_line("vcpu-0| E105: PANIC: MXUserAllocSerialNumber: too many locks!", LogKind.VMWARE)
+    assert (ln.ok, ln.layout, ln.program, ln.severity, ln.body) == (
+        True,
+        "no-timestamp",
+        "vcpu-0",
+        "E105",
+        "PANIC: MXUserAllocSerialNumber: too many locks!",
+    )
+    assert _events("vcpu-0| I125: CPU reset: soft (mode Emulation)", LogKind.VMWARE) == [("guest.reset", None)]
 
 
 def test_classic_syslog_with_an_unpadded_day() -> None:

@@ -68,6 +68,7 @@ def test_a_9x_filesystem_list_with_osdata_and_bootbanks() -> None:
         ),
         ("device-list.h3.txt", ["uuid.2b6522e97f86428c91e193efa93c864f"], ["degraded"]),
         ("device-list.h5.txt", ["t10.NVMe____SSDPR2DPX7002D02T2D80______________________2710003002275A3A"], ["on"]),
+        ("device-list.h6.txt", ["naa.600144f08"], ["degraded"]),
     ],
 )
 def test_device_lists_from_55_to_90(name: str, ids: list[str], status: list[str]) -> None:
