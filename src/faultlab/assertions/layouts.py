@@ -281,8 +281,9 @@ def _bracketed(text: str, kind: LogKind) -> _Hdr:
     m4 = _RE_HOSTD4.match(text)
     if m4:
         return _hostd4(m4, "hostd4")
-    if _RE_CORRELATOR.match(text):  # a vobd line without its time (the body keeps the correlator, as after one)
-        return _Hdr("no-timestamp", text, program="vobd")
+    if _RE_CORRELATOR.match(text):  # a vobd line without its time: a KB's excerpt, or a line cut at the front.
+        # Still odd (it cannot be placed in time) but read as vobd; the body keeps the correlator, as after a time
+        return _Hdr("no-timestamp", text, program="vobd", ok=False, problem="vobd line without its time stamp")
     return _Hdr("unknown", text, ok=False, problem="unrecognised bracketed header")
 
 

@@ -47,8 +47,10 @@ def test_an_esxi8_severity_header_without_its_time() -> None:
 
 
 def test_a_vobd_correlator_line_without_its_time_is_a_vob() -> None:
+    """Reported (no time to place it by, as for a line cut at the front) and read: its vob id is whole."""
     ln = parse_line(KB432676_VOB, LogKind.VOBD)
-    assert (ln.ok, ln.layout, ln.program, ln.body) == (True, "no-timestamp", "vobd", KB432676_VOB)
+    assert (ln.ok, ln.layout, ln.program, ln.body) == (False, "no-timestamp", "vobd", KB432676_VOB)
+    assert ln.problem == "vobd line without its time stamp"
     assert _events(KB432676_VOB, LogKind.VOBD) == [("path.dead", "vmhba2:C0:T19:L1")]
 
 
