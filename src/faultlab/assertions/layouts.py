@@ -133,6 +133,13 @@ _RE_BRACKET_TS = re.compile(r"\[(" + _TS.pattern + r")\]")
 _RE_EPOCH = re.compile(r"\((\d{9,11})\)")
 _RE_PRI = re.compile(r"<(\d{1,3})>")
 _RE_FORWARDED = re.compile(r"([\w.\-]+) ([\w.\-]+)(?:\[(\w+)\])?: ?(.*)", re.S)
+# Headers a KB or a paste left without their time: an ESXi daemon's tag ("vmkernel: 188:04:24:16.970 cpu8:4288)",
+# KB 1027963 with the syslog date dropped), a vobd correlator ("[scsiCorrelator] 1728...us: [vob...", KB 432676),
+# and a vmkernel line whose start was cut off (") - possible deadlock10Z cpu2:1075473)@BlueScreen: ...")
+_RE_DAEMON_NOTS = re.compile(r"(vmkernel|vmkwarning|vmkalert|vmkhalt|vobd|hostd): (.*)", re.S)
+_RE_VMX_NOTS = re.compile(r"([a-z][\w.\-]*)\| ([A-Z]\d+): ?(.*)", re.S)
+_RE_CORRELATOR = re.compile(r"\[\w*Correlator\] \d+us: ")
+_RE_VMK_CUT = re.compile(r"(?:^|\s)cpu(\d+|<\w+>):(\w+)(?: opID=\S+)?\)")
 _RE_PSOD = re.compile(r"(@BlueScreen: |VMK uptime: |VMware ESX(?:i)? Server \[|Code start: |PCPU \d+: )")
 
 
@@ -153,6 +160,7 @@ class _Hdr:
     ok: bool = True
     problem: str | None = None
     guessed_year: bool = False  # classic syslog stamp: the year came from the caller or the clock
+    salvaged: bool = False  # header damaged (ok False) but the body was found: keep it for the catalog
 
 
 def _vmk_severity(body: str) -> str | None:
@@ -273,6 +281,9 @@ def _bracketed(text: str, kind: LogKind) -> _Hdr:
     m4 = _RE_HOSTD4.match(text)
     if m4:
         return _hostd4(m4, "hostd4")
+    if _RE_CORRELATOR.match(text):  # a vobd line without its time: a KB's excerpt, or a line cut at the front.
+        # Still odd (it cannot be placed in time) but read as vobd; the body keeps the correlator, as after a time
+        return _Hdr("no-timestamp", text, program="vobd", ok=False, problem="vobd line without its time stamp")
     return _Hdr("unknown", text, ok=False, problem="unrecognised bracketed header")
 
 
@@ -441,9 +452,43 @@ def _dispatch(text: str, kind: LogKind, year: int | None) -> _Hdr:
         if m:  # "vobd[2098532]  ..." with the timestamp left out by a KB
             body = m.group(3).lstrip(" ")
             return _Hdr("no-timestamp", body, program=m.group(1), pid=m.group(2))
+        if text[:2] in _SEV_CODES and text[2:3] == "(":  # "In(182) vmkernel: cpu93:2098107)..." without its time
+            h = _esxi8(text, kind)
+            h.layout = "no-timestamp" if h.ok else h.layout
+            return h
+        md = _RE_DAEMON_NOTS.match(text)
+        if md:
+            return _daemon_no_time(md)
+        mx = _RE_VMX_NOTS.match(text)
+        if mx:  # vmware.log <= 7.0 "vcpu-0| E105: PANIC: ..." as a KB prints it, without the time
+            return _Hdr("no-timestamp", mx.group(3), severity=mx.group(2), program=mx.group(1))
     if not text:
         return _Hdr("unknown", "", ok=False, problem="empty line")
+    mc = _RE_VMK_CUT.search(text)
+    if mc:  # the line lost its start (a paste, a cut): what follows the vmkernel world prefix is still the message
+        body = text[mc.end() :]
+        why = "no header at the line's start (cut, or markup before it): read from its vmkernel prefix"
+        return _Hdr("cut", body, severity=_vmk_severity(body), program="vmkernel", pid=mc.group(2), ok=False,
+                    problem=why, salvaged=True)  # fmt: skip
     return _Hdr("unknown", text, ok=False, problem="unrecognised header")
+
+
+_SEV_CODES = ("Em", "Al", "Cr", "Er", "Wa", "No", "In", "Db")
+
+
+def _daemon_no_time(m: re.Match[str]) -> _Hdr:
+    """A daemon's syslog tag with the date and host left out: "vmkernel: 188:04:24:16.970 cpu8:4288)msg"."""
+    h = _Hdr("no-timestamp", m.group(2), program=m.group(1))
+    if m.group(1).startswith("vmk"):
+        mu = _RE_UPTIME.match(h.body)
+        if mu:  # ESX 3/4 "D:HH:MM:SS.mmm cpuN:WORLD)msg"
+            h.body, h.pid, h.time_text = mu.group(4), mu.group(3), mu.group(1)
+        else:
+            _strip_vmk(h)
+        h.severity = _vmk_severity(h.body)
+    elif m.group(1) == "vobd" and (mv := _RE_VOBD4.match(h.body)) and mv.group(1) in _MONTHS:
+        h.body, h.time_text = mv.group(7), h.body[: mv.start(7)].rstrip(": ")  # ESX 4 "Aug 15 06:07:13.285: ..."
+    return h
 
 
 _YEARLESS = ("esx-syslog", "esx-vmx")  # layouts whose stamps have no year
@@ -480,7 +525,7 @@ def parse_line(
         h = _dispatch(stripped, kind, year)
     except Exception as exc:  # a parser bug must not lose the line; report it instead
         h = _Hdr("unknown", stripped, ok=False, problem=f"parser error: {type(exc).__name__}")
-    if not h.ok:  # a line we cannot vouch for keeps its whole text as the body
+    if not h.ok and not h.salvaged:  # a line we cannot vouch for keeps its whole text as the body
         h.body = stripped
     if h.guessed_year and prev is not None and prev.time and h.time:
         # the year from context: the previous line of the stream (its own stamp's year, or the one it was

@@ -51,11 +51,14 @@ _BUNDLE_HOST = re.compile(r"^esx-(?P<host>.+?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}(-
 _TAR_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".tar.xz", ".tar.bz2")
 SNIFF_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
-# A line that starts like a log line: an ISO or syslog time stamp (digits or a KB's mask), or an ESX 3/4
-# vmkernel header without date. A file whose first lines are not mostly these is not a log.
+# A line that starts like a log line: an ISO or syslog time stamp (digits or a KB's mask; a syslog day padded
+# or not), an ESX 3/4 vmkernel header without date (with or without its "vmkernel: " tag), or an ESXi header
+# whose time a KB left out: "In(182) vmkernel: ", "[scsiCorrelator] 1728...us: ", "cpu6:32909)". A file whose
+# first lines are not mostly these is not a log.
 _LOG_LINE_START = re.compile(
-    r"^\[?([0-9Y]{4}-[0-9M]{2}-[0-9D]{2}[T ][0-9Hh]{2}:|<date|<YYYY|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"
-    r"|\d{1,3}-\d\d-\d\dT\d\d:)|^\s*\d+:\d+:\d+:\d+\.\d+ cpu\d+:",
+    r"^\[?([0-9Y]{4}-[0-9M]{2}-[0-9D]{2}[T ][0-9Hh]{2}:|<date|<YYYY|[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d"
+    r"|\d{1,3}-\d\d-\d\dT\d\d:)|^\s*(vmk\w*: )?\d+:\d+:\d+:\d+\.\d+ cpu\d+:"
+    r"|^(Em|Al|Cr|Er|Wa|No|In|Db)\(\d+\)\S* [\w.\-]+(\[\w*\])?: |^\[\w*Correlator\] \d+us: |^cpu\d+:\d+\)",
 )
 LOG_LINE_SHARE = 0.2  # at least this share of the first lines start like a log line
 

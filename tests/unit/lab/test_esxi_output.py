@@ -431,7 +431,9 @@ def test_vim_cmd_fault_blocks_raise_a_typed_error(name: str, fault: str, msg: st
 
 
 def test_a_data_object_block_is_not_a_fault() -> None:
-    assert parse_output("vim-cmd vmsvc/get.summary 1", "(vim.vm.Summary) {\n   vm = 'vim.VirtualMachine:1',\n}\n")
+    """No VimFaultError; the `key = value` lines are no esxcli block, so they are reported, not made rows."""
+    parsed = read_output("vim-cmd vmsvc/get.summary 1", "(vim.vm.Summary) {\n   vm = 'vim.VirtualMachine:1',\n}\n")
+    assert parsed.rows == [] and len(parsed.odd) == 3
 
 
 # -- date -u +%s.%N (clock skew) -------------------------------------------------------------------------------

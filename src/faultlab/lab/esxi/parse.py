@@ -40,9 +40,13 @@ _VM_ROW = re.compile(
     r"^(?P<vmid>\d+)\s+(?P<name>.+?)\s{2,}(?P<file>\[[^\]]*\] (?:\S| (?! ))+?)\s{2,}(?P<guest>\S+)\s{2,}"
     r"(?P<version>\S+)(?:\s{2,}(?P<annotation>.*?))?\s*$"
 )
+_VM_ROW_START = re.compile(r"^\d+\s{2,}\S.*?\s{2,}\[[^\]]*\] \S")
 _SKIPPING = re.compile(r"^Skipping invalid VM '\d+'\s*$")
 _VM_COLUMNS = ("Vmid", "Name", "File", "Guest OS", "Version", "Annotation")
 _RUNTIME_INFO = "Retrieved runtime info"
+# VirtualMachinePowerState as vim-cmd prints it: "Powered on" / "Powered off" seen (reference/esxcli/power-getstate.*),
+# "Suspended" for the API's third state (suspended) is not seen in a published transcript
+_POWER_STATES = ("Powered on", "Powered off", "Suspended")
 # Column names that contain a space, for a table whose spacing a publisher collapsed to single spaces (the only
 # case where the header's words cannot be told apart by position). Taken from the real headers in the fixtures.
 _SPACED_NAMES = ("Volume Name", "Mount Point", "Hardware Acceleration", "Guest OS")
@@ -87,7 +91,7 @@ def read_output(command: str, text: str) -> Parsed:
         return _power(lines)
     dash = _dash_line(lines)
     if dash is not None:
-        return _table(lines, dash)
+        return _table(lines, dash, ended=text.endswith(("\n", "\r")))
     if text.lstrip().startswith(("<?xml", "<output")):
         return _xml(text)
     if _looks_csv(lines):
@@ -198,7 +202,7 @@ def _dash_line(lines: list[str]) -> int | None:
     return None
 
 
-def _table(lines: list[str], dash: int) -> Parsed:
+def _table(lines: list[str], dash: int, ended: bool = True) -> Parsed:
     out = Parsed([], "table")
     out.odd.extend(f"line {n}: {line.rstrip()} (before the table)" for n, line in _numbered(lines[: dash - 1], 0))
     spans = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[dash])]
@@ -217,6 +221,12 @@ def _table(lines: list[str], dash: int) -> Parsed:
             continue
         if collapsed:
             out.odd.append(f"line {n}: {row.rstrip()} (spacing collapsed: cells read by word order)")
+        elif "\t" in row:  # esxcli pads with spaces only: a tab is a publisher's, and moves the columns
+            out.odd.append(f"line {n}: {row.rstrip()} (a tab in a table row: cells may be misplaced)")
+        elif n == len(lines) and not ended and cells[-1] == "" and len(cells) > 1:
+            # esxcli ends every row with a newline: a last row without one that stops before its last
+            # column(s) was cut off (a copy cut mid-row); keep what is there and say so
+            out.odd.append(f"line {n}: {row.rstrip()} (cut short: no newline and no cell under {names[-1]!r})")
         out.rows.append(dict(zip(names, cells, strict=True)))
     return out
 
@@ -286,26 +296,76 @@ def _blocks(lines: list[str]) -> Parsed:
     fields = [(i, m) for i, m in ((i, _FIELD.match(line)) for i, line in enumerate(lines)) if m is not None]
     indent = Counter(len(m["ind"]) for _, m in fields).most_common(1)[0][0] if fields else 0
     by_line = dict(fields)
-    current: dict[str, str] | None = None
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    idless = first in by_line  # a list that starts with a field (advanced settings) has no id lines at all
+    blocks: list[_Block] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         m = by_line.get(n - 1)
         if m is not None and (len(m["ind"]) >= indent or m["value"]):
             key, value = m["key"].strip(), (m["value"] or "").strip()
-            if current is None or (key in current and "id" not in current):
-                current = {}
-                out.rows.append(current)
-            if key in current:
-                out.odd.append(f"line {n}: {line.rstrip()} (key {key!r} repeated in block {current.get('id')!r})")
+            current = blocks[-1] if blocks else None
+            if current is None or (key in current.row and "id" not in current.row):
+                current = _Block(n, {})
+                blocks.append(current)
+            if key in current.row:
+                out.odd.append(f"line {n}: {line.rstrip()} (key {key!r} repeated in block {current.row.get('id')!r})")
             else:
-                current[key] = value
-        elif any(ch.isalnum() for ch in line):
-            current = {"id": line.strip().removesuffix(":").rstrip()}
-            out.rows.append(current)
+                current.row[key] = value
+                current.last = n
+        elif any(ch.isalnum() for ch in line) and not idless:
+            blocks.append(_Block(n, {"id": line.strip().removesuffix(":").rstrip()}, line=line.rstrip()))
         else:
-            out.odd.append(f"line {n}: {line.rstrip()} (neither a block id nor a 'Key: Value' line)")
+            why = "not 'Key: Value' in a list without id lines" if idless else "neither a block id nor 'Key: Value'"
+            out.odd.append(f"line {n}: {line.rstrip()} ({why})")
+    _join_wrapped(blocks, out)
+    for b in blocks:
+        if list(b.row) == ["id"]:  # esxcli prints no block without fields: a stray line (a wrapped prompt)
+            out.odd.append(f"line {b.start}: {b.line} (a block id with no fields after it)")
+        else:
+            out.rows.append(b.row)
+    _cut_last_block(out)
     return out
+
+
+@dataclass
+class _Block:
+    start: int  # line number of the id line (or of the first field)
+    row: dict[str, str]
+    last: int = 0  # line number of the last field read
+    line: str = ""  # the id line as printed
+
+
+def _join_wrapped(blocks: list[_Block], out: Parsed) -> None:
+    """esxcli prints a list's fields in one fixed order, so every block starts with the same key ("Display
+    Name", "UID"). A "block" whose first field is not that key is the rest of the previous block after a long
+    line was wrapped (a terminal or a publisher's fixed width): its "id" is the cut-off end of the previous
+    field's value. Join it back and say so."""
+    lead = next((k for b in blocks if "id" in b.row for k in b.row if k != "id"), "")
+    i = 1
+    while i < len(blocks):
+        b, prev = blocks[i], blocks[i - 1]
+        keys = [k for k in b.row if k != "id"]
+        if lead and "id" in b.row and keys and lead not in keys and not set(keys) & set(prev.row):
+            last_key = next(reversed(prev.row))
+            prev.row[last_key] += b.row["id"]
+            prev.row.update({k: b.row[k] for k in keys})
+            prev.last = b.last
+            out.odd.append(f"line {b.start}: {b.line} (the end of a wrapped line: joined to {last_key!r})")
+            del blocks[i]
+        else:
+            i += 1
+
+
+def _cut_last_block(out: Parsed) -> None:
+    """The last block holding only the first keys of the block before it, in the same order, was cut short."""
+    if len(out.rows) < 2:
+        return
+    last, prev = list(out.rows[-1]), list(out.rows[-2])
+    if len(last) < len(prev) and prev[: len(last)] == last:
+        missing = ", ".join(prev[len(last) :][:3])
+        out.odd.append(f"last block {out.rows[-1].get('id')!r}: ends before {missing}... (output cut short?)")
 
 
 # -- vim-cmd --------------------------------------------------------------------------------------------------
@@ -329,6 +389,8 @@ def _getallvms(lines: list[str]) -> Parsed:
             names = header if len(header) >= 5 else names
         elif _SKIPPING.match(line):  # vim-cmd's own message about a VM it cannot list (getallvms.12.txt)
             out.odd.append(f"line {n}: {line.rstrip()} (not a getallvms row)")
+        elif _VM_ROW_START.match(line.strip()):  # Vmid, name, [datastore] path: a row, but cut or malformed
+            out.odd.append(f"line {n}: {line.rstrip()} (a getallvms row missing its Guest OS / Version)")
         elif out.rows:
             notes.append(line.rstrip())  # an annotation running over several lines (blank ones included)
         elif line.strip():
@@ -353,4 +415,6 @@ def _power(lines: list[str]) -> Parsed:
     if states:
         out.rows.append({"state": states[-1][1]})
         out.odd.extend(f"line {n}: {s} (more than one state line)" for n, s in states[:-1])
+        if states[-1][1] not in _POWER_STATES:
+            out.odd.append(f"line {states[-1][0]}: {states[-1][1]} (not a power state vim-cmd prints)")
     return out

@@ -192,6 +192,8 @@ def _setting_value(r: Mapping[str, str]) -> int | str:
     """The Int Value of an integer option (ValueError if it is not a number), else the String Value."""
     if (field(r, "Type") or "integer") == "integer" and field(r, "Int Value") != "":
         return int(field(r, "Int Value"))
+    if field(r, "Type") == "integer":  # esxcli always prints an integer option's Int Value: a mangled listing
+        raise ValueError(f"integer option {field(r, 'Path')!r} without an Int Value line")
     return field(r, "String Value")
 
 
