@@ -31,6 +31,13 @@ try:
 except ImportError:  # pragma: no cover - hyperscan is a declared dependency; `re` is the slow fallback
     HAVE_HYPERSCAN = False
 
+try:  # SIMD byte counting and search: newlines counted 2-3x faster than bytes.count (a scalar loop)
+    import stringzilla
+
+    HAVE_STRINGZILLA = True
+except ImportError:  # pragma: no cover - stringzilla is a declared dependency; bytes' methods are the fallback
+    HAVE_STRINGZILLA = False
+
 BLOCK_SIZE = 256 << 10  # read size: a block stays in the CPU cache between the prefilter and the newline count
 MAX_LINE = 1 << 20  # a longer run of bytes without a newline is cut into lines of this size
 MAX_ODD_EXAMPLES = 20
@@ -160,6 +167,23 @@ def default_prefilter() -> Prefilter:
     return _DEFAULT_PREFILTER
 
 
+def count_newlines(buf: bytes, start: int, end: int) -> int:
+    """Newlines in buf[start:end]."""
+    if HAVE_STRINGZILLA:
+        return int(stringzilla.count(buf, b"\n", start, end))
+    return buf.count(b"\n", start, end)
+
+
+_NOT_ASCII_TEXT = bytes(range(0x80, 0x100)) + b"\x00"  # a NUL or a byte that may start a non-ASCII character
+
+
+def _plain_ascii(buf: bytes, start: int, end: int) -> bool:
+    """buf[start:end] is ASCII without NUL bytes (nearly every block of a log), in one SIMD pass."""
+    if HAVE_STRINGZILLA:
+        return int(stringzilla.find_first_of(buf, _NOT_ASCII_TEXT, start, end)) < 0
+    return buf.isascii() and buf.find(b"\x00", start, end) < 0
+
+
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").rstrip("\r")
 
@@ -220,10 +244,9 @@ def iter_blocks(
 
 def _undecodable(buf: bytes, start: int, end: int, first_line: int, stats: ScanStats) -> None:
     """Count lines with NUL bytes or bytes that are not UTF-8 as odd (binary input); cheap on ASCII blocks."""
-    if buf.isascii():
-        if buf.find(b"\x00", start, end) < 0:
-            return
-    elif buf.find(b"\x00", start, end) < 0:
+    if _plain_ascii(buf, start, end):
+        return
+    if buf.find(b"\x00", start, end) < 0:
         try:
             buf[start:end].decode("utf-8")
             return
@@ -276,10 +299,10 @@ def candidate_lines(
                 line_start = buf.rfind(b"\n", start, match_end - 1) + 1 or start
                 line_start = max(line_start, start)
                 line_end = buf.find(b"\n", match_end - 1, end)
-                current += buf.count(b"\n", counted_to, line_start)
+                current += count_newlines(buf, counted_to, line_start)
                 counted_to = line_start
                 yield current, buf[line_start:line_end]
-        line_no = current + buf.count(b"\n", counted_to, end)
+        line_no = current + count_newlines(buf, counted_to, end)
         st.lines = line_no - 1
 
 

@@ -133,6 +133,7 @@ class LogSource:
     order: tuple[int, int] = (0, 0)  # (rotation age: higher = older, tie-breaker) within its rotation group
     group: str = ""  # the rotation group: all parts of one log share it
     size: int | None = None  # bytes stored (compressed for a .gz), for progress
+    content_size: int | None = None  # bytes of content when known (a .gz's from its trailer): the scan's order
     once: bool = False  # an open stream (stdin, a FIFO named on the command line): read once, in this process
 
     @property
@@ -422,8 +423,22 @@ def _head(p: Path) -> bytes:
         raise SourceError(f"{p}: cannot read ({exc})") from exc
 
 
+def _content_size(fp: Path, size: int) -> int:
+    """The bytes a file holds once decompressed: a .gz's trailer gives its (last member's) size modulo 4 GiB,
+    so never less than what is stored; an estimate for ordering work, never trusted as a count."""
+    if not fp.name.endswith(".gz") or size < 18:
+        return size
+    try:
+        with open(fp, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            return max(size, int.from_bytes(fh.read(4), "little"))
+    except OSError:
+        return size
+
+
 def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
     base = fp.name
+    size = fp.stat().st_size
     return LogSource(
         kind=kind,
         host=host,
@@ -431,7 +446,8 @@ def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
         open=_open_path(fp),
         order=(_rotation_age(base), 0),
         group=f"{host}:{fp.parent}/{_group_name(base)}",
-        size=fp.stat().st_size,
+        size=size,
+        content_size=_content_size(fp, size),
     )
 
 

@@ -163,7 +163,7 @@ def _workers(sources: Sequence[LogSource]) -> int:
     """How many processes to scan with: 1 unless there are several files, enough bytes and several cores."""
     if len(sources) < 2 or any(s.once for s in sources) or "fork" not in mp.get_all_start_methods():
         return 1
-    if sum(s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
+    if sum(s.content_size or s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
         return 1
     return min(len(sources), len(os.sched_getaffinity(0)))
 
@@ -209,7 +209,8 @@ def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress:
     _WORK, _DONE_BYTES = list(sources), ctx.Value("q", 0)
     label = f"{len(sources)} files"
     total = None if any(s.compressed or s.size is None for s in sources) else sum(s.size or 0 for s in sources)
-    order = sorted(range(len(sources)), key=lambda i: -(sources[i].size or 0))
+    # the longest work first (decompressed sizes): the last file to finish is a short one, no core waits long
+    order = sorted(range(len(sources)), key=lambda i: -(sources[i].content_size or sources[i].size or 0))
     try:
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             futures = {i: pool.submit(_worker_scan, i, every_line) for i in order}

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from faultlab.assertions.sources import discover
 from faultlab.assertions.triage import scan_sources, triage
 from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
-from faultlab.harness.report.triage_view import ProgressLine
+from faultlab.harness.report.triage_json import ProgressLine
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"

@@ -11,6 +11,11 @@ import typer
 from typer import _click as click  # typer's own click: its groups and commands are these types
 from typer.core import TyperCommand, TyperGroup
 
+try:  # typer's coercion layer (private): text parameters get a pass-through below
+    from typer._coercion import RuntimeParam, build_runtime_param
+except ImportError:  # pragma: no cover - another typer: every value goes through typer's own coercion
+    RuntimeParam = None  # type: ignore[assignment,misc]
+
 from faultlab.harness.cli.triage import triage_cmd
 
 
@@ -55,6 +60,53 @@ if importlib.util.find_spec("faultlab.sim") is not None:  # the embedded lab's c
     )
 
 
+if RuntimeParam is not None:
+
+    @dataclass(frozen=True)
+    class _PlainParam(RuntimeParam):
+        """A text or flag parameter's value as given. typer coerces every value through a pydantic TypeAdapter
+        built on first use: importing pydantic and building the adapters is 0.1-0.15 s of every command, for
+        text that stays text and flags that are already bools. Any other value goes to typer's own coercion."""
+
+        def _coerce_value(self, value: Any, param: Any, ctx: click.Context) -> Any:
+            if self.annotation is bool and isinstance(value, bool):
+                return value
+            if self.annotation is str and isinstance(value, str):
+                return value
+            if (
+                self.annotation == list[str]
+                and isinstance(value, list | tuple)
+                and all(isinstance(v, str) for v in value)
+            ):
+                return list(value)
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
+def plain_params(params: list[Any]) -> list[Any]:
+    """Give the text and flag parameters (`str`, `list[str]`, `bool`, no custom parser) the pass-through
+    `_PlainParam` before typer builds its pydantic one; returns `params`."""
+    if RuntimeParam is None:  # pragma: no cover - see the import
+        return params
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if (
+            descriptor is not None
+            and getattr(param, "_runtime_param", ...) is None  # typer builds it on first use
+            and descriptor.annotation in (str, list[str], bool)
+            and descriptor.parameter_info.parser is None
+            and descriptor.file_annotation is None
+        ):
+            param._runtime_param = _PlainParam(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+            )
+    return params
+
+
+class _PlainCommand(TyperCommand):
+    def get_params(self, ctx: click.Context) -> list[Any]:
+        return plain_params(super().get_params(ctx))
+
+
 def load_command(name: str, lazy: LazyCommand) -> click.Command:
     """The real click command behind a lazy entry (imports its module)."""
     target = getattr(importlib.import_module(lazy.module), lazy.attribute)
@@ -64,7 +116,7 @@ def load_command(name: str, lazy: LazyCommand) -> click.Command:
         group = typer.main.get_command(holder)
         assert isinstance(group, TyperGroup)
         return group.commands[name]
-    holder.command(name, help=lazy.help)(target)
+    holder.command(name, help=lazy.help, cls=_PlainCommand)(target)
     command = typer.main.get_command(holder)
     command.name = name
     return command
@@ -86,13 +138,7 @@ class _Placeholder(TyperCommand):
 
 class _LazyGroup(TyperGroup):
     def get_params(self, ctx: click.Context) -> list[Any]:
-        # typer coerces an unset flag (--help, --install-completion: None) through pydantic, 0.1 s of
-        # `faultlab triage --help` spent importing it; an unset flag is False.
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.default is None:
-                param.default = False
-        return params
+        return plain_params(super().get_params(ctx))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if n not in self.commands)]
@@ -118,7 +164,7 @@ def _root() -> None:
     """faultlab: storage faults on purpose, judged from ESXi logs and the vSphere API."""
 
 
-app.command("triage")(triage_cmd)
+app.command("triage", cls=_PlainCommand)(triage_cmd)
 
 
 def main() -> None:

@@ -43,12 +43,10 @@ def triage_cmd(
     twins: Annotated[bool, typer.Option("--twins", help="Also show vob.*/esx.* twin events.")] = False,
 ) -> None:
     """Show the storage-fault timeline and the KB 392634 / KB 308590 diagnoses found in ESXi logs."""
-    from rich.console import Console
-
+    # rich and the console view load only for the console: `--json` imports neither
     from faultlab.assertions.sources import SourceError
     from faultlab.assertions.triage import TriageFilter, triage
-    from faultlab.harness.console import report_console
-    from faultlab.harness.report.triage_view import ProgressLine, render, write_json_lines
+    from faultlab.harness.report.triage_json import ProgressLine, write_json_lines
 
     flt = TriageFilter(
         since=_parse_time(since, "--since"),
@@ -56,12 +54,11 @@ def triage_cmd(
         hosts=tuple(host or ()),
         signatures=tuple(signature or ()),
     )
-    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     try:
         with ProgressLine(sys.stderr) as progress:
             report = triage(paths, flt=flt, every_line=all_lines, progress=progress.update)
     except SourceError as exc:
-        err.print(f"faultlab triage: {exc}")
+        print(f"faultlab triage: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     if json_out is not None:
         if json_out == "-":  # stdout is the JSON: skipped and damaged files are its `file` records
@@ -69,8 +66,11 @@ def triage_cmd(
             return
         with Path(json_out).open("w", encoding="utf-8") as fh:
             write_json_lines(report, fh)
-        err.print(f"wrote {len(report.events)} events to {json_out}")
+        print(f"wrote {len(report.events)} events to {json_out}", file=sys.stderr)
         for line in report.skipped_lines():
-            err.print(line)
+            print(line, file=sys.stderr)
         return
+    from faultlab.harness.console import report_console
+    from faultlab.harness.report.triage_view import render
+
     render(report, report_console(), show_twins=twins)
