@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tarfile
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,7 +111,7 @@ class Prefilter:
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
         self._hs: object | None = _cached_database(self.patterns) if HAVE_HYPERSCAN else None
-        self._re = re.compile("|".join(f"(?:{p})" for p in self.patterns).encode(), re.MULTILINE)
+        self._re: re.Pattern[bytes] | None = None
 
     def offsets(self, block: bytes | memoryview) -> list[int]:
         """End offsets of matches in `block` (unsorted, possibly several per line)."""
@@ -122,38 +123,76 @@ class Prefilter:
 
             self._hs.scan(block, match_event_handler=on_match)  # type: ignore[attr-defined]
             return found
+        if self._re is None:
+            self._re = re.compile("|".join(f"(?:{p})" for p in self.patterns).encode(), re.MULTILINE)
         return [m.end() for m in self._re.finditer(block)]
 
 
-def _cache_file(patterns: Sequence[str]) -> Path:
-    key = hashlib.sha256("\0".join((str(getattr(hyperscan, "__version__", "")), *patterns)).encode()).hexdigest()[:24]
+CACHE_MAGIC = b"faultlab-hsdb-1\n"
+CACHE_MAX_AGE_S = 30 * 86400  # cached databases not rewritten for this long are removed when one is written
+
+
+def _pattern_digest(patterns: Sequence[str]) -> bytes:
+    return hashlib.sha256("\0".join((str(getattr(hyperscan, "__version__", "")), *patterns)).encode()).digest()
+
+
+def cache_file(patterns: Sequence[str]) -> Path:
+    """Where the compiled database of `patterns` is cached: the per-user cache folder, keyed by their hash."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "faultlab" / f"prefilter-{key}.hsdb"
+    return root / "faultlab" / f"prefilter-{_pattern_digest(patterns).hex()[:24]}.v1.hsdb"  # v1: CACHE_MAGIC
+
+
+def _load_cached(path: Path, digest: bytes) -> object | None:
+    """The database cached at `path` if the file is whole and made for these patterns (its header names
+    them and the payload's hash), else None: a missing, cut, corrupt or stale file is never trusted."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(CACHE_MAGIC)
+    payload = data[head + 64 :]
+    if data[:head] != CACHE_MAGIC or data[head : head + 32] != digest:
+        return None
+    if data[head + 32 : head + 64] != hashlib.sha256(payload).digest():
+        return None
+    try:
+        loaded = hyperscan.loadb(payload, hyperscan.HS_MODE_BLOCK)
+        loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without its scratch space
+    except (ValueError, TypeError, hyperscan.error):
+        return None  # built by another Hyperscan or for a CPU with other features: compile again
+    return loaded
+
+
+def _store(path: Path, digest: bytes, db: hyperscan.Database) -> None:
+    """Write the database whole or not at all (a reader never sees half a file); drop long-unused ones."""
+    payload = hyperscan.dumpb(db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(CACHE_MAGIC + digest + hashlib.sha256(payload).digest() + payload)
+        tmp.replace(path)
+        now = time.time()
+        for old in path.parent.glob("prefilter-*.hsdb"):
+            if now - old.stat().st_mtime > CACHE_MAX_AGE_S:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only home: compile each time
 
 
 def _cached_database(patterns: Sequence[str]) -> object:
     """The compiled pattern set, from the user's cache when it was compiled before (compiling the catalog's
     union takes about 0.3 s, as long as scanning 500 MB; loading it takes milliseconds)."""
-    path = _cache_file(patterns)
-    try:
-        loaded = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without its scratch space
+    path, digest = cache_file(patterns), _pattern_digest(patterns)
+    loaded = _load_cached(path, digest)
+    if loaded is not None:
         return loaded
-    except (OSError, ValueError, hyperscan.error):
-        pass  # no cache yet, or one from another build: compile (and cache) below
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=[p.encode() for p in patterns],
         ids=list(range(len(patterns))),
         flags=[hyperscan.HS_FLAG_MULTILINE] * len(patterns),
     )
-    try:  # written whole or not at all: a reader never sees half a file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(hyperscan.dumpb(db))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home: compile each time, as before
+    _store(path, digest, db)
     return db
 
 

@@ -15,15 +15,17 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
 from faultlab.assertions.sources import discover
 from faultlab.assertions.triage import scan_sources, triage
 from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
+from faultlab.harness.cli import _PlainCommand as PlainCommandForTest
 from faultlab.harness.report.triage_json import ProgressLine
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -299,6 +301,47 @@ def test_help_imports_neither_ssh_nor_pyvmomi_nor_the_harness() -> None:
     assert _modules_after(["--help"]) == []
     assert _modules_after(["triage", "--help"]) == []
     assert "paramiko" in _modules_after(["heal", "--help"])  # a command that needs SSH loads it
+
+
+def test_triage_json_imports_neither_pydantic_nor_rich(tmp_path: Path) -> None:
+    """typer's pydantic coercion and rich's console are 0.15 s of start-up that `triage --json` does not need."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    code = (
+        "import sys\n"
+        "from faultlab.harness.cli import main\n"
+        f"sys.argv = ['faultlab', 'triage', '--json', '-', '--host', {tmp_path.name!r}, '-s', 'path.*', "
+        f"{str(tmp_path)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('pydantic', 'rich'))}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    *json_lines, modules = proc.stdout.strip().splitlines()
+    assert modules == "[]"
+    events = [r for r in _records("\n".join(json_lines)) if r["record"] == "event"]
+    assert [e["name"] for e in events] == ["path.dead"]  # --host and -s reached the filter as given
+
+
+def test_typed_options_other_than_text_keep_typers_coercion() -> None:
+    """The pass-through is for text and flags only: an int option is still converted and checked by typer."""
+    got: list[object] = []
+    demo = typer.Typer()
+
+    @demo.command("demo", cls=PlainCommandForTest)
+    def _demo(
+        count: Annotated[int, typer.Option()] = 1,
+        name: Annotated[str, typer.Option()] = "x",
+        tag: Annotated[list[str] | None, typer.Option()] = None,
+        loud: Annotated[bool, typer.Option()] = False,
+    ) -> None:
+        got.append((count, name, tag, loud))
+
+    command = typer.main.get_command(demo)
+    command.main(["--count", "3", "--name", "7", "--tag", "a", "--tag", "b", "--loud"], standalone_mode=False)
+    assert got == [(3, "7", ["a", "b"], True)]
+    kinds = {p.name: type(getattr(p, "_runtime_param", None)).__name__ for p in command.params}
+    assert kinds["name"] == kinds["tag"] == kinds["loud"] == "_PlainParam" and kinds["count"] != "_PlainParam"
+    bad = CliRunner().invoke(demo, ["--count", "three"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "--count" in bad.output and "valid integer" in bad.output, bad.output
 
 
 def test_lazy_commands_list_the_help_of_the_real_command() -> None:
