@@ -169,10 +169,13 @@ class Measure:
     rss_kb: int  # peak RSS: the largest process (ru_maxrss) or the sampled tree sum, whichever is larger
 
 
+CHILD_ENV: dict[str, str] | None = None  # the measured commands' environment (None: this one's)
+
+
 def _run(cmd: list[str], sample_tree: bool = False) -> Measure:
     """Wall seconds, CPU seconds and peak RSS of one command and its children."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
     peak = 0
     stop = threading.Event()
 
@@ -214,7 +217,16 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="uncompressed size of the log set (default 1024)")
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp/faultlab-bench"), help="where to generate it")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command (default 5)")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE if set: faultlab's modules compiled from source at every start "
+        "(default: cached .pyc files, as a pip-installed faultlab has them)",
+    )
     args = parser.parse_args()
+    global CHILD_ENV  # noqa: PLW0603 - set once, before any measurement
+    if not args.no_bytecode_cache:
+        CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
     t = time.perf_counter()
     paths = generate(args.dir / f"{args.size_mb}mb", args.size_mb)
@@ -224,6 +236,10 @@ def main() -> None:
     tiny.write_text(SIGNALS["vmkernel"][0].format(t=_stamp("vmkernel", T0)) + "\n")
 
     faultlab = str(Path(sys.executable).with_name("faultlab"))
+    for warm in (["--help"], ["triage", "--json", "-", str(tiny)]):  # page cache, and .pyc files when cached
+        _run([faultlab, *warm])
+    cache = "off (compiled from source at each start)" if CHILD_ENV is None else "on (.pyc files)"
+    print(f"python bytecode cache for the measured commands: {cache}")
     bundle = str(paths[0].parents[3])
     triage_cmd = [faultlab, "triage", "--json", "-", bundle]
     grep_cmd = "zcat -f " + " ".join(shlex.quote(str(p)) for p in paths) + f" | grep -E {shlex.quote(GREP_UNION)}"
