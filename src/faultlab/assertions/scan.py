@@ -196,17 +196,14 @@ def _cached_database(patterns: Sequence[str]) -> object:
     return db
 
 
-_DEFAULT_PREFILTERS: dict[LogKind | None, Prefilter] = {}
+_DEFAULT_PREFILTER: Prefilter | None = None
 
 
-def default_prefilter(kind: LogKind | None = None) -> Prefilter:
-    """The prefilter for a log kind (its signatures' patterns and the odd-line ones; None: every signature's),
-    compiled or loaded once per process."""
-    found = _DEFAULT_PREFILTERS.get(kind)
-    if found is None:
-        patterns = catalog.PREFILTER if kind is None else catalog.prefilter_for(kind)
-        found = _DEFAULT_PREFILTERS[kind] = Prefilter((*patterns, *ODD_LINE_PATTERNS))
-    return found
+def default_prefilter() -> Prefilter:
+    global _DEFAULT_PREFILTER  # noqa: PLW0603 - compiled once per process
+    if _DEFAULT_PREFILTER is None:
+        _DEFAULT_PREFILTER = Prefilter((*catalog.PREFILTER, *ODD_LINE_PATTERNS))
+    return _DEFAULT_PREFILTER
 
 
 def count_newlines(buf: bytes, start: int, end: int) -> int:
@@ -384,7 +381,7 @@ def scan_stream(
     pairs: Iterable[tuple[int, bytes]] = (
         all_lines(stream, stats)
         if every_line
-        else candidate_lines(stream, prefilter or default_prefilter(kind), stats, first_line=True)
+        else candidate_lines(stream, prefilter or default_prefilter(), stats, first_line=True)
     )
     prev: LogLine | None = None
     for line_no, raw in pairs:

@@ -205,8 +205,7 @@ def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress:
     results come back in the sources' order. The workers share one byte counter for progress."""
     global _WORK, _DONE_BYTES  # handed to the forked workers by inheritance
     ctx = mp.get_context("fork")
-    for kind in {s.kind for s in sources}:
-        default_prefilter(kind)  # compiled (or loaded) once here, inherited by every worker
+    default_prefilter()  # compiled once here, inherited by every worker
     _WORK, _DONE_BYTES = list(sources), ctx.Value("q", 0)
     label = f"{len(sources)} files"
     total = None if any(s.compressed or s.size is None for s in sources) else sum(s.size or 0 for s in sources)

@@ -10,19 +10,10 @@ from pathlib import Path
 import pytest
 
 from faultlab.assertions import events as event_table
-from faultlab.assertions.catalog import (
-    GREP_UNION,
-    PREFILTER,
-    SIGNATURES,
-    Sample,
-    Signature,
-    prefilter_for,
-    signatures_for,
-)
+from faultlab.assertions.catalog import GREP_UNION, PREFILTER, SIGNATURES, Sample, Signature, signatures_for
 from faultlab.assertions.catalog.vobd import VOB_SUFFIX
 from faultlab.assertions.layouts import parse_line
 from faultlab.assertions.model import LogKind
-from faultlab.assertions.scan import default_prefilter
 
 KIND = {
     "vmkernel": LogKind.VMKERNEL,
@@ -55,23 +46,6 @@ def test_sample_matched_by_exactly_its_signature(group: str, sig: Signature, sam
 def test_sample_matched_by_its_prefilter(group: str, sig: Signature, sample: Sample) -> None:
     assert re.search(sig.prefilter, sample.line), (sig.prefilter, sample.line)
     assert sig.prefilter in PREFILTER
-
-
-@pytest.mark.parametrize(("group", "sig", "sample"), SAMPLES, ids=[f"{g}:{s.name}" for g, s, _ in SAMPLES])
-def test_sample_selected_by_its_log_kinds_compiled_prefilter(group: str, sig: Signature, sample: Sample) -> None:
-    """The scan gives each log kind only its own signatures' patterns (faster): each sample is still selected,
-    by the compiled database (Hyperscan) of its kind, and by that of mixed (OTHER) logs."""
-    line = sample.line.encode() + b"\n"
-    assert default_prefilter(KIND[group]).offsets(line), (group, sample.line)
-    assert default_prefilter(LogKind.OTHER).offsets(line), sample.line
-    assert sig.prefilter in prefilter_for(KIND[group])
-
-
-def test_each_kinds_prefilter_keeps_the_bsod_msr_lines() -> None:
-    """EventBuilder gathers WinBSOD MSR lines from any log: every kind's prefilter selects them."""
-    msr = b"2024-05-07T16:29:50.123Z| vcpu-0| I125: WinBSOD: Synthetic MSR[0x40000100] 0xef\n"
-    assert all(default_prefilter(kind).offsets(msr) for kind in LogKind)
-    assert set(prefilter_for(LogKind.OTHER)) == set(PREFILTER)
 
 
 def test_prefilter_patterns_are_posix_ere() -> None:

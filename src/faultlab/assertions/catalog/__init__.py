@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faultlab.assertions.catalog.base import Sample, Signature
 from faultlab.assertions.catalog.builder import EventBuilder, events_from_lines, link_twins
-from faultlab.assertions.catalog.registry import GREP_UNION, PREFILTER, SIGNATURES, prefilter_for, signatures_for
+from faultlab.assertions.catalog.registry import GREP_UNION, PREFILTER, SIGNATURES, signatures_for
 
 __all__ = [
     "GREP_UNION",
@@ -15,6 +15,5 @@ __all__ = [
     "Signature",
     "events_from_lines",
     "link_twins",
-    "prefilter_for",
     "signatures_for",
 ]

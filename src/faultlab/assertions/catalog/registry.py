@@ -50,17 +50,5 @@ def signatures_for(line: LogLine) -> tuple[Signature, ...]:
 PREFILTER: tuple[str, ...] = tuple(
     dict.fromkeys([*(s.prefilter for sigs in SIGNATURES.values() for s in sigs), vmware.MSR_PREFILTER])
 )
-
-
-def prefilter_for(kind: LogKind) -> tuple[str, ...]:
-    """The prefilter patterns a log of this kind needs: those of the signatures that read it (`BY_KIND`) and
-    the WinBSOD MSR lines (EventBuilder aggregates them in any log); mixed (OTHER) logs need all of
-    PREFILTER. Fewer patterns scan faster: Hyperscan's literal matcher slows down with each short literal
-    (vmksummary's `up ` costs a vmkernel log 20%)."""
-    if kind not in BY_KIND:
-        return PREFILTER
-    return tuple(dict.fromkeys([*(s.prefilter for s in BY_KIND[kind]), vmware.MSR_PREFILTER]))
-
-
 # One POSIX ERE for `grep -E` equivalent to the union of PREFILTER.
 GREP_UNION: str = "|".join(f"({p})" for p in PREFILTER)
