@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,22 @@ def test_candidate_numbers_with_counting_from_the_last_candidate() -> None:
     stats = ScanStats(name="x", host="h", kind=LogKind.VMKERNEL)
     got = list(candidate_lines(io.BytesIO(data), Prefilter(["APD"]), stats, block_size=1 << 16))
     assert got == [(1, b"APD 1"), (4, b"APD 4"), (5, b"APD 5"), (7, b"APD 7")] and stats.lines == 7
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"YYYY-MM-DDTHH:MM:SS x", b"noise YYYY", b"APD", b"a APD b", b"YYYY", b"Y", b"", b"[YYYY"]),
+        max_size=50,
+    ),
+    st.integers(min_value=1, max_value=40),
+)
+def test_anchored_patterns_at_block_edges_match_only_true_line_starts(parts: list[bytes], block_size: int) -> None:
+    """The scan hands Hyperscan whole reads, edges included: a read that starts mid-line must not make its
+    first bytes a line start (`^YYYY`), and a line split over two reads is found once, whole."""
+    patterns = [*scan.ODD_LINE_PATTERNS, "APD"]
+    data = b"\n".join(parts) + b"\n"
+    got = list(candidate_lines(io.BytesIO(data), Prefilter(patterns), block_size=block_size))
+    union = re.compile("|".join(f"(?:{p})" for p in patterns).encode())
+    expected = [(i + 1, raw) for i, raw in enumerate(data.split(b"\n")[:-1]) if union.search(raw)]
+    assert got == expected
