@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faultlab.assertions import catalog
+from faultlab.assertions import catalog, gzread
 from faultlab.assertions.diagnose import DiagContext, Diagnosis, diagnose_all, parse_meminfo
 from faultlab.assertions.model import Event
 from faultlab.assertions.scan import ScanStats, default_prefilter, scan_stream
@@ -147,6 +147,10 @@ def scan_one(src: LogSource, *, every_line: bool = False, on_bytes: Callable[[in
     return evs, st
 
 
+def _worker_start() -> None:
+    gzread.DECOMPRESS_IN_THREAD = False  # the other worker has the other core
+
+
 def _worker_scan(index: int, every_line: bool) -> Scanned:
     last = 0
 
@@ -212,7 +216,7 @@ def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress:
     # the longest work first (decompressed sizes): the last file to finish is a short one, no core waits long
     order = sorted(range(len(sources)), key=lambda i: -(sources[i].content_size or sources[i].size or 0))
     try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_start) as pool:
             futures = {i: pool.submit(_worker_scan, i, every_line) for i in order}
             pending = set(futures.values())
             while pending:
