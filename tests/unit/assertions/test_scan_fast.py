@@ -8,6 +8,8 @@ import gzip
 import io
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faultlab.assertions import scan
+from faultlab.assertions.lazyre import LazyPattern
 from faultlab.assertions.model import LogKind
 from faultlab.assertions.scan import BLOCK_SIZE, Prefilter, ScanStats, cache_file, candidate_lines
 from faultlab.assertions.sources import discover
@@ -195,3 +198,26 @@ def test_anchored_patterns_at_block_edges_match_only_true_line_starts(parts: lis
     union = re.compile("|".join(f"(?:{p})" for p in patterns).encode())
     expected = [(i + 1, raw) for i, raw in enumerate(data.split(b"\n")[:-1]) if union.search(raw)]
     assert got == expected
+
+
+def test_catalog_and_layout_patterns_compile_on_first_use() -> None:
+    """Importing the catalog and the line layouts compiles nothing; a pattern compiles when first matched,
+    once, and matches exactly as re.compile's would."""
+    code = (
+        "import re\n"
+        "from faultlab.assertions import catalog, layouts\n"
+        "from faultlab.assertions.lazyre import LazyPattern\n"
+        "sigs = [s for group in catalog.SIGNATURES.values() for s in group]\n"
+        "assert all(isinstance(s.pattern, LazyPattern) for s in sigs)\n"
+        "print(sum(s.pattern._compiled is not None for s in sigs), len(sigs))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "0" and int(out[1]) > 40
+    lazy = LazyPattern(r"(?P<dev>naa\.\w+) is (?P<state>on|off)", re.I)
+    assert lazy._compiled is None
+    text = "Device NAA.6000 is OFF; naa.6001 is on"
+    real = re.compile(lazy.pattern, re.I)
+    assert [m.groupdict() for m in lazy.finditer(text)] == [m.groupdict() for m in real.finditer(text)]
+    compiled = lazy.compiled
+    assert lazy.search(text) is not None and lazy.compiled is compiled  # compiled once
+    assert lazy.sub("X", text) == real.sub("X", text) and lazy.groupindex == dict(real.groupindex)
