@@ -389,6 +389,36 @@ def test_a_bad_value_on_the_fast_path_gets_typers_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--since" in proc.stderr and "ISO 8601" in proc.stderr and not proc.stdout
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`faultlab triage --json - DIR | head -1`: the pipe closes under the writer, which ends quietly."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE * 20_000)
+    proc = subprocess.Popen(
+        [*FAULTLAB, "triage", "--json", "-", "--twins", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert json.loads(first)["record"] == "event" and "Traceback" not in err, err
+
+
+def test_ctrl_c_on_the_fast_path_is_answered_as_click_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab.harness import cli
+    from faultlab.harness.cli import triage_run
+
+    def interrupted(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(triage_run, "run_triage", interrupted)
+    monkeypatch.setattr(sys, "argv", ["faultlab", "triage", "--json", "-", "somewhere"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1 and "Aborted!" in capsys.readouterr().err
+
+
 def test_typed_options_other_than_text_keep_typers_coercion() -> None:
     """The pass-through is for text and flags only: an int option is still converted and checked by typer."""
     got: list[object] = []

@@ -8,6 +8,7 @@ also offers, loaded on first use.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -19,7 +20,14 @@ def main() -> None:
 
         plain = parse_plain(argv[1:])
         if plain is not None:
-            sys.exit(run_triage(plain))
+            try:
+                sys.exit(run_triage(plain))
+            except KeyboardInterrupt:  # as click answers it
+                print("\nAborted!", file=sys.stderr)
+                sys.exit(1)
+            except BrokenPipeError:  # the reader left (`| head`): no traceback, as with click
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(1)
     from faultlab.harness.cli.application import app
 
     app()
