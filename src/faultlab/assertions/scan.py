@@ -220,7 +220,8 @@ def _plain_ascii(buf: bytes, start: int, end: int) -> bool:
     """buf[start:end] is ASCII without NUL bytes (nearly every block of a log), in one SIMD pass."""
     if HAVE_STRINGZILLA:
         return int(stringzilla.find_first_of(buf, _NOT_ASCII_TEXT, start, end)) < 0
-    return buf.isascii() and buf.find(b"\x00", start, end) < 0
+    piece = buf if start == 0 and end == len(buf) else buf[start:end]
+    return piece.isascii() and piece.find(b"\x00") < 0
 
 
 def _decode(raw: bytes) -> str:
