@@ -208,7 +208,7 @@ def startup(faultlab: str, repeat: int, tiny: Path) -> dict[str, list[float]]:
 
 
 def _spread(values: list[float], fmt: str = "{:.2f}") -> str:
-    """median (best .. worst)"""
+    """The median of `values`, then the best and the worst."""
     return f"{fmt.format(statistics.median(values))} (best {fmt.format(min(values))}, worst {fmt.format(max(values))})"
 
 
