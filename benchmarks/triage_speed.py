@@ -220,8 +220,8 @@ def main() -> None:
     parser.add_argument(
         "--no-bytecode-cache",
         action="store_true",
-        help="keep PYTHONDONTWRITEBYTECODE if set: faultlab's modules compiled from source at every start "
-        "(default: cached .pyc files, as a pip-installed faultlab has them)",
+        help="keep PYTHONDONTWRITEBYTECODE if set: no .pyc written, so a module without a current one is "
+        "compiled at every start (default: .pyc files written and read, as a pip-installed faultlab has them)",
     )
     args = parser.parse_args()
     global CHILD_ENV  # noqa: PLW0603 - set once, before any measurement
@@ -238,7 +238,9 @@ def main() -> None:
     faultlab = str(Path(sys.executable).with_name("faultlab"))
     for warm in (["--help"], ["triage", "--json", "-", str(tiny)]):  # page cache, and .pyc files when cached
         _run([faultlab, *warm])
-    cache = "off (compiled from source at each start)" if CHILD_ENV is None else "on (.pyc files)"
+    cache = "on (.pyc files)" if CHILD_ENV is not None else "as the environment says"
+    if CHILD_ENV is None and os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        cache = "off (PYTHONDONTWRITEBYTECODE: modules without a current .pyc compiled at each start)"
     print(f"python bytecode cache for the measured commands: {cache}")
     bundle = str(paths[0].parents[3])
     triage_cmd = [faultlab, "triage", "--json", "-", bundle]
