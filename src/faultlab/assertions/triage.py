@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing as mp
 import os
 import tarfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -165,9 +162,13 @@ def _worker_scan(index: int, every_line: bool) -> Scanned:
 
 def _workers(sources: Sequence[LogSource]) -> int:
     """How many processes to scan with: 1 unless there are several files, enough bytes and several cores."""
-    if len(sources) < 2 or any(s.once for s in sources) or "fork" not in mp.get_all_start_methods():
+    if len(sources) < 2 or any(s.once for s in sources):
         return 1
     if sum(s.content_size or s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
+        return 1
+    import multiprocessing as mp  # only for a parallel scan: 20 ms of a small triage's start-up otherwise
+
+    if "fork" not in mp.get_all_start_methods():
         return 1
     return min(len(sources), len(os.sched_getaffinity(0)))
 
@@ -185,6 +186,8 @@ def scan_sources(
     n = workers if workers is not None else _workers(chosen)
     results: list[Scanned] | None = None
     if n > 1:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             results = _scan_parallel(chosen, n, every_line, progress)
         except BrokenProcessPool:  # a worker was killed (out of memory?): scan again in this process
@@ -207,6 +210,9 @@ def scan_sources(
 def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress: Progress | None) -> list[Scanned]:
     """Biggest files first over `n` forked workers (one decompresses and scans while the other does too);
     results come back in the sources' order. The workers share one byte counter for progress."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, wait
+
     global _WORK, _DONE_BYTES  # handed to the forked workers by inheritance
     ctx = mp.get_context("fork")
     default_prefilter()  # compiled once here, inherited by every worker
