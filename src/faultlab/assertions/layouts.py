@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from faultlab.assertions.lazyre import LazyPattern, lazy_re
 from faultlab.assertions.model import LogKind, LogLine
 
 __all__ = ["kind_from_filename", "parse_line"]
@@ -15,15 +16,15 @@ __all__ = ["kind_from_filename", "parse_line"]
 # ---------------------------------------------------------------------------------------------------
 # File names -> log kind
 
-_KIND_BY_NAME: tuple[tuple[re.Pattern[str], LogKind], ...] = (
-    (re.compile(r"^(vmkernel|vmkwarning|vmkalert)\b"), LogKind.VMKERNEL),
-    (re.compile(r"^vobd\b"), LogKind.VOBD),
-    (re.compile(r"^hostd\b(?!-probe)"), LogKind.HOSTD),
-    (re.compile(r"^vmware(-\d+)?\.log\b|^vmware\S*\.log\b"), LogKind.VMWARE),
-    (re.compile(r"^vmksummary\b"), LogKind.VMKSUMMARY),
+_KIND_BY_NAME: tuple[tuple[LazyPattern, LogKind], ...] = (
+    (lazy_re(r"^(vmkernel|vmkwarning|vmkalert)\b"), LogKind.VMKERNEL),
+    (lazy_re(r"^vobd\b"), LogKind.VOBD),
+    (lazy_re(r"^hostd\b(?!-probe)"), LogKind.HOSTD),
+    (lazy_re(r"^vmware(-\d+)?\.log\b|^vmware\S*\.log\b"), LogKind.VMWARE),
+    (lazy_re(r"^vmksummary\b"), LogKind.VMKSUMMARY),
 )
 # Non-log content found in bundles and log folders.
-_NOT_LOG = re.compile(
+_NOT_LOG = lazy_re(
     r"\.(vmx|vmdk|vmsd|vmxf|nvram|vswp|vmem|vmsn|png|jpg|jpeg|gif|py|pyc|so|json|xml|html|zdump|core)$"
     r"|\.tgz$|\.tar(\.gz)?$|^\."
 )
@@ -48,16 +49,16 @@ def kind_from_filename(name: str) -> LogKind | None:
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 # An ISO timestamp, digits or the masks KBs use (YYYY-MM-DDTHH:MM:SS.###Z, 2025-MM-DDThh:mm:ss.266Z ...).
-_TS = re.compile(
+_TS = lazy_re(
     r"([0-9Yy]{4})-([0-9Mm]{2})-([0-9Dd]{2})T([0-9Hh]{2}):([0-9Mm]{2}):([0-9Ss]{2})"
     r"(?:\.([0-9#Xx]{1,9}))?(Z|[+-]\d\d:?\d\d)?"
 )
-_DATE_ONLY = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?= )")
-_TRUNCATED_TS = re.compile(r"\d{1,3}-\d\d-\d\dT\d\d:")
+_DATE_ONLY = lazy_re(r"(\d{4})-(\d\d)-(\d\d)(?= )")
+_TRUNCATED_TS = lazy_re(r"\d{1,3}-\d\d-\d\dT\d\d:")
 _MASK_CHARS = frozenset("YyMDdHhmSs#Xx")
 # KB placeholders written where the time was: "<date and time>", "<YYYY-MM-DD>T<TIME>", "<timestamp>"; a
 # syslog priority "<14>" is digits only and never names a date or time
-_RE_PLACEHOLDER_TS = re.compile(
+_RE_PLACEHOLDER_TS = lazy_re(
     r"(?:<[^<>\d][^<>]{0,30}>[T ]?)*<[^<>\d]*(?:date|time|yyyy|hh:mm)[^<>]*>(?:\.[^\s]*)?Z?", re.I
 )
 
@@ -107,40 +108,40 @@ def _epoch_time(text: str) -> datetime | None:
 # Header shapes (precompiled; each is tried only after a cheap first-character dispatch)
 
 _SEV8 = r"(Em|Al|Cr|Er|Wa|No|In|Db)\((\d+)\)(\+|\[\+\])?"
-_RE_ESXI8_SYSLOG = re.compile(_SEV8 + r" ([\w.\-]+)(?:\[([^\]\s]*)\])?: ?(.*)", re.S)
-_RE_ESXI8_VMX = re.compile(_SEV8 + r" (\S+)(?: (\S+))?(?: (.*)|$)", re.S)
-_RE_VMK_PREFIX = re.compile(r"cpu(\d+|<\w+>):(\w+)(?: opID=(\S+))?\)")
+_RE_ESXI8_SYSLOG = lazy_re(_SEV8 + r" ([\w.\-]+)(?:\[([^\]\s]*)\])?: ?(.*)", re.S)
+_RE_ESXI8_VMX = lazy_re(_SEV8 + r" (\S+)(?: (\S+))?(?: (.*)|$)", re.S)
+_RE_VMK_PREFIX = lazy_re(r"cpu(\d+|<\w+>):(\w+)(?: opID=(\S+))?\)")
 _LEVELS = r"(verbose|info|warning|error|trivia|panic|critical|debug)"
-_RE_HOSTD6 = re.compile(_LEVELS + r" ([\w.\-]+)\[(\w+)\] ?(.*)", re.S)
-_RE_HOSTD5 = re.compile(r"\[(\w+) " + _LEVELS + r" '([^']*)'[^\]]*\] ?(.*)", re.S)
-_RE_TAGGED = re.compile(r"([A-Za-z][\w.\-]*)\[([^\]\s]*)\]: ?(.*)", re.S)
-_RE_TAGGED_NOTS = re.compile(r"([a-z][\w.\-]*)\[(\d+)\]:? +(.*)", re.S)
-_RE_PROG = re.compile(r"([A-Za-z][\w.\-]*): (.*)", re.S)
-_RE_VMX7 = re.compile(r"\| ?([^|]*)\| ([A-Z]\d+): ?(.*)", re.S)
-_RE_VMX8_NOSEV = re.compile(r"([a-z][\w.\-]*) (-|[0-9A-Za-z][\w\-]*) (.*)", re.S)
-_RE_SYSLOG = re.compile(
+_RE_HOSTD6 = lazy_re(_LEVELS + r" ([\w.\-]+)\[(\w+)\] ?(.*)", re.S)
+_RE_HOSTD5 = lazy_re(r"\[(\w+) " + _LEVELS + r" '([^']*)'[^\]]*\] ?(.*)", re.S)
+_RE_TAGGED = lazy_re(r"([A-Za-z][\w.\-]*)\[([^\]\s]*)\]: ?(.*)", re.S)
+_RE_TAGGED_NOTS = lazy_re(r"([a-z][\w.\-]*)\[(\d+)\]:? +(.*)", re.S)
+_RE_PROG = lazy_re(r"([A-Za-z][\w.\-]*): (.*)", re.S)
+_RE_VMX7 = lazy_re(r"\| ?([^|]*)\| ([A-Z]\d+): ?(.*)", re.S)
+_RE_VMX8_NOSEV = lazy_re(r"([a-z][\w.\-]*) (-|[0-9A-Za-z][\w\-]*) (.*)", re.S)
+_RE_SYSLOG = lazy_re(
     r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (?:([\w.\-]+) )??([\w.\-]+)(?:\[(\w+)\])?: ?(.*)",
     re.S,
 )
-_RE_UPTIME = re.compile(r"(\d+:\d\d:\d\d:\d\d\.\d{3}) cpu(\d+):(\w+)\)(.*)", re.S)
-_RE_VOBD4 = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): (.*)", re.S)
+_RE_UPTIME = lazy_re(r"(\d+:\d\d:\d\d:\d\d\.\d{3}) cpu(\d+):(\w+)\)(.*)", re.S)
+_RE_VOBD4 = lazy_re(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): (.*)", re.S)
 # ESX 3.x/4.x vmware.log: "Aug 20 20:11:30.540: vcpu-0| msg" (no year; the VMX writes it, not syslog)
-_RE_VMX_OLD = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): ([^|\s]+)\| ?(.*)", re.S)
-_RE_HOSTD4 = re.compile(
+_RE_VMX_OLD = lazy_re(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)\.(\d{3}): ([^|\s]+)\| ?(.*)", re.S)
+_RE_HOSTD4 = lazy_re(
     r"\[(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\w+) (\w+) '([^']*)'[^\]]*\] ?(.*)", re.S
 )
-_RE_BRACKET_TS = re.compile(r"\[(" + _TS.pattern + r")\]")
-_RE_EPOCH = re.compile(r"\((\d{9,11})\)")
-_RE_PRI = re.compile(r"<(\d{1,3})>")
-_RE_FORWARDED = re.compile(r"([\w.\-]+) ([\w.\-]+)(?:\[(\w+)\])?: ?(.*)", re.S)
+_RE_BRACKET_TS = lazy_re(r"\[(" + _TS.pattern + r")\]")
+_RE_EPOCH = lazy_re(r"\((\d{9,11})\)")
+_RE_PRI = lazy_re(r"<(\d{1,3})>")
+_RE_FORWARDED = lazy_re(r"([\w.\-]+) ([\w.\-]+)(?:\[(\w+)\])?: ?(.*)", re.S)
 # Headers a KB or a paste left without their time: an ESXi daemon's tag ("vmkernel: 188:04:24:16.970 cpu8:4288)",
 # KB 1027963 with the syslog date dropped), a vobd correlator ("[scsiCorrelator] 1728...us: [vob...", KB 432676),
 # and a vmkernel line whose start was cut off (") - possible deadlock10Z cpu2:1075473)@BlueScreen: ...")
-_RE_DAEMON_NOTS = re.compile(r"(vmkernel|vmkwarning|vmkalert|vmkhalt|vobd|hostd): (.*)", re.S)
-_RE_VMX_NOTS = re.compile(r"([a-z][\w.\-]*)\| ([A-Z]\d+): ?(.*)", re.S)
-_RE_CORRELATOR = re.compile(r"\[\w*Correlator\] \d+us: ")
-_RE_VMK_CUT = re.compile(r"(?:^|\s)cpu(\d+|<\w+>):(\w+)(?: opID=\S+)?\)")
-_RE_PSOD = re.compile(r"(@BlueScreen: |VMK uptime: |VMware ESX(?:i)? Server \[|Code start: |PCPU \d+: )")
+_RE_DAEMON_NOTS = lazy_re(r"(vmkernel|vmkwarning|vmkalert|vmkhalt|vobd|hostd): (.*)", re.S)
+_RE_VMX_NOTS = lazy_re(r"([a-z][\w.\-]*)\| ([A-Z]\d+): ?(.*)", re.S)
+_RE_CORRELATOR = lazy_re(r"\[\w*Correlator\] \d+us: ")
+_RE_VMK_CUT = lazy_re(r"(?:^|\s)cpu(\d+|<\w+>):(\w+)(?: opID=\S+)?\)")
+_RE_PSOD = lazy_re(r"(@BlueScreen: |VMK uptime: |VMware ESX(?:i)? Server \[|Code start: |PCPU \d+: )")
 
 
 @dataclass(slots=True)
@@ -400,7 +401,7 @@ def _forwarded(text: str, kind: LogKind, year: int | None) -> _Hdr:
 
 # after a placeholder time: "[<hostname>|host] prog[pid]: body" (KB 1008130: "<date and time> <hostname> vmkernel:
 # 31:19:32:29.382 cpu2:1144)FS3: ..."); "cpu2:1144)" is an ESXi 5.x+ vmkernel prefix, not a program
-_RE_PLACEHELD_SYSLOG = re.compile(
+_RE_PLACEHELD_SYSLOG = lazy_re(
     r" (?:<[^<>]*> |[\w.\-]+ (?=[A-Za-z][\w.\-]*(?:\[\w+\])?: ))?(?!cpu\d)([A-Za-z][\w.\-]*)(?:\[(\w+)\])?: (.*)", re.S
 )
 

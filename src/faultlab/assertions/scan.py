@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tarfile
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,13 @@ try:
     HAVE_HYPERSCAN = True
 except ImportError:  # pragma: no cover - hyperscan is a declared dependency; `re` is the slow fallback
     HAVE_HYPERSCAN = False
+
+try:  # SIMD byte counting and search: newlines counted 2-3x faster than bytes.count (a scalar loop)
+    import stringzilla
+
+    HAVE_STRINGZILLA = True
+except ImportError:  # pragma: no cover - stringzilla is a declared dependency; bytes' methods are the fallback
+    HAVE_STRINGZILLA = False
 
 BLOCK_SIZE = 256 << 10  # read size: a block stays in the CPU cache between the prefilter and the newline count
 MAX_LINE = 1 << 20  # a longer run of bytes without a newline is cut into lines of this size
@@ -103,7 +111,7 @@ class Prefilter:
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
         self._hs: object | None = _cached_database(self.patterns) if HAVE_HYPERSCAN else None
-        self._re = re.compile("|".join(f"(?:{p})" for p in self.patterns).encode(), re.MULTILINE)
+        self._re: re.Pattern[bytes] | None = None
 
     def offsets(self, block: bytes | memoryview) -> list[int]:
         """End offsets of matches in `block` (unsorted, possibly several per line)."""
@@ -115,38 +123,76 @@ class Prefilter:
 
             self._hs.scan(block, match_event_handler=on_match)  # type: ignore[attr-defined]
             return found
+        if self._re is None:
+            self._re = re.compile("|".join(f"(?:{p})" for p in self.patterns).encode(), re.MULTILINE)
         return [m.end() for m in self._re.finditer(block)]
 
 
-def _cache_file(patterns: Sequence[str]) -> Path:
-    key = hashlib.sha256("\0".join((str(getattr(hyperscan, "__version__", "")), *patterns)).encode()).hexdigest()[:24]
+CACHE_MAGIC = b"faultlab-hsdb-1\n"
+CACHE_MAX_AGE_S = 30 * 86400  # cached databases not rewritten for this long are removed when one is written
+
+
+def _pattern_digest(patterns: Sequence[str]) -> bytes:
+    return hashlib.sha256("\0".join((str(getattr(hyperscan, "__version__", "")), *patterns)).encode()).digest()
+
+
+def cache_file(patterns: Sequence[str]) -> Path:
+    """Where the compiled database of `patterns` is cached: the per-user cache folder, keyed by their hash."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "faultlab" / f"prefilter-{key}.hsdb"
+    return root / "faultlab" / f"prefilter-{_pattern_digest(patterns).hex()[:24]}.v1.hsdb"  # v1: CACHE_MAGIC
+
+
+def _load_cached(path: Path, digest: bytes) -> object | None:
+    """The database cached at `path` if the file is whole and made for these patterns (its header names
+    them and the payload's hash), else None: a missing, cut, corrupt or stale file is never trusted."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(CACHE_MAGIC)
+    payload = data[head + 64 :]
+    if data[:head] != CACHE_MAGIC or data[head : head + 32] != digest:
+        return None
+    if data[head + 32 : head + 64] != hashlib.sha256(payload).digest():
+        return None
+    try:
+        loaded = hyperscan.loadb(payload, hyperscan.HS_MODE_BLOCK)
+        loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without its scratch space
+    except (ValueError, TypeError, hyperscan.error):
+        return None  # built by another Hyperscan or for a CPU with other features: compile again
+    return loaded
+
+
+def _store(path: Path, digest: bytes, db: hyperscan.Database) -> None:
+    """Write the database whole or not at all (a reader never sees half a file); drop long-unused ones."""
+    payload = hyperscan.dumpb(db)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(CACHE_MAGIC + digest + hashlib.sha256(payload).digest() + payload)
+        tmp.replace(path)
+        now = time.time()
+        for old in path.parent.glob("prefilter-*.hsdb"):
+            if now - old.stat().st_mtime > CACHE_MAX_AGE_S:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only home: compile each time
 
 
 def _cached_database(patterns: Sequence[str]) -> object:
     """The compiled pattern set, from the user's cache when it was compiled before (compiling the catalog's
     union takes about 0.3 s, as long as scanning 500 MB; loading it takes milliseconds)."""
-    path = _cache_file(patterns)
-    try:
-        loaded = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        loaded.scratch = hyperscan.Scratch(loaded)  # a loaded database comes without its scratch space
+    path, digest = cache_file(patterns), _pattern_digest(patterns)
+    loaded = _load_cached(path, digest)
+    if loaded is not None:
         return loaded
-    except (OSError, ValueError, hyperscan.error):
-        pass  # no cache yet, or one from another build: compile (and cache) below
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(
         expressions=[p.encode() for p in patterns],
         ids=list(range(len(patterns))),
         flags=[hyperscan.HS_FLAG_MULTILINE] * len(patterns),
     )
-    try:  # written whole or not at all: a reader never sees half a file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(hyperscan.dumpb(db))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home: compile each time, as before
+    _store(path, digest, db)
     return db
 
 
@@ -158,6 +204,24 @@ def default_prefilter() -> Prefilter:
     if _DEFAULT_PREFILTER is None:
         _DEFAULT_PREFILTER = Prefilter((*catalog.PREFILTER, *ODD_LINE_PATTERNS))
     return _DEFAULT_PREFILTER
+
+
+def count_newlines(buf: bytes, start: int, end: int) -> int:
+    """Newlines in buf[start:end]."""
+    if HAVE_STRINGZILLA:
+        return int(stringzilla.count(buf, b"\n", start, end))
+    return buf.count(b"\n", start, end)
+
+
+_NOT_ASCII_TEXT = bytes(range(0x80, 0x100)) + b"\x00"  # a NUL or a byte that may start a non-ASCII character
+
+
+def _plain_ascii(buf: bytes, start: int, end: int) -> bool:
+    """buf[start:end] is ASCII without NUL bytes (nearly every block of a log), in one SIMD pass."""
+    if HAVE_STRINGZILLA:
+        return int(stringzilla.find_first_of(buf, _NOT_ASCII_TEXT, start, end)) < 0
+    piece = buf if start == 0 and end == len(buf) else buf[start:end]
+    return piece.isascii() and piece.find(b"\x00") < 0
 
 
 def _decode(raw: bytes) -> str:
@@ -220,10 +284,9 @@ def iter_blocks(
 
 def _undecodable(buf: bytes, start: int, end: int, first_line: int, stats: ScanStats) -> None:
     """Count lines with NUL bytes or bytes that are not UTF-8 as odd (binary input); cheap on ASCII blocks."""
-    if buf.isascii():
-        if buf.find(b"\x00", start, end) < 0:
-            return
-    elif buf.find(b"\x00", start, end) < 0:
+    if _plain_ascii(buf, start, end):
+        return
+    if buf.find(b"\x00", start, end) < 0:
         try:
             buf[start:end].decode("utf-8")
             return
@@ -259,7 +322,9 @@ def candidate_lines(
         _undecodable(buf, start, end, line_no, st)
         if cut:
             st.note_cut(line_no, _decode(buf[:300].replace(b"\x00", b"")), end - 1)
-        ends = prefilter.offsets(memoryview(buf)[start:end] if start or end != len(buf) else buf)
+        # The whole read is scanned (Hyperscan's binding copies a slice: 15% slower); matches outside
+        # buf[start:end] belong to the partial lines at its edges, read whole in the blocks before and after.
+        ends = prefilter.offsets(buf)
         counted_to = start
         current = line_no
         line_end = -1
@@ -268,18 +333,19 @@ def candidate_lines(
             yield 1, buf[start:line_end]
         if ends:
             ends.sort()
-            for rel in ends:
-                match_end = rel + start
+            for match_end in ends:
+                if match_end <= start or match_end > end:
+                    continue  # in a partial line at an edge of the read
                 if match_end <= line_end:
                     continue  # another match on a line already taken
                 # a match never spans a newline, so its last byte (match_end - 1) is inside the line
                 line_start = buf.rfind(b"\n", start, match_end - 1) + 1 or start
                 line_start = max(line_start, start)
                 line_end = buf.find(b"\n", match_end - 1, end)
-                current += buf.count(b"\n", counted_to, line_start)
+                current += count_newlines(buf, counted_to, line_start)
                 counted_to = line_start
                 yield current, buf[line_start:line_end]
-        line_no = current + buf.count(b"\n", counted_to, end)
+        line_no = current + count_newlines(buf, counted_to, end)
         st.lines = line_no - 1
 
 

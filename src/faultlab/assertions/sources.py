@@ -16,14 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
+from faultlab.assertions.gzread import GzipStream, content_size
 from faultlab.assertions.model import LogKind
-
-try:  # ISA-L decompresses gzip 2-3x faster than zlib, in a thread of its own; optional.
-    from isal import igzip_threaded as _igzip_threaded
-
-    HAVE_ISAL = True
-except ImportError:  # pragma: no cover - isal is a declared dependency
-    HAVE_ISAL = False
 
 
 class SourceError(Exception):
@@ -136,6 +130,7 @@ class LogSource:
     order: tuple[int, int] = (0, 0)  # (rotation age: higher = older, tie-breaker) within its rotation group
     group: str = ""  # the rotation group: all parts of one log share it
     size: int | None = None  # bytes stored (compressed for a .gz), for progress
+    content_size: int | None = None  # bytes of content when known (a .gz's from its trailer): the scan's order
     once: bool = False  # an open stream (stdin, a FIFO named on the command line): read once, in this process
 
     @property
@@ -170,93 +165,9 @@ def _open_path(path: Path) -> Callable[[], BinaryIO]:
         if not compressed:
             return fh
         fh.close()
-        return cast(BinaryIO, _GzipStream(path))
+        return cast(BinaryIO, GzipStream(path))
 
     return opener
-
-
-def _inflate(path: Path) -> Iterator[bytes]:
-    """The decompressed bytes of a gzip file (all members), with zlib, exactly up to any damage; then raises
-    EOFError (cut short) or zlib.error (corrupt)."""
-    with open(path, "rb") as fh:
-        member = zlib.decompressobj(wbits=31)
-        while True:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                if not member.eof:
-                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                return
-            while chunk:
-                if member.eof:  # the next member of a concatenated .gz
-                    member = zlib.decompressobj(wbits=31)
-                out = member.decompress(chunk)
-                if out:
-                    yield out
-                chunk = member.unused_data if member.eof else b""
-
-
-class _GzipStream(io.RawIOBase):
-    """A .gz read by ISA-L in a thread of its own (2-3x zlib); on damage it reads again with zlib from where it
-    stopped, so every byte before the damage is returned before the error is raised (ISA-L's read-ahead and
-    a buffered gzip.GzipFile both drop the last part they had)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._inner: IO[bytes] | None = (
-            _igzip_threaded.open(path, "rb", threads=1) if HAVE_ISAL else None  # type: ignore[no-untyped-call]
-        )
-        self._chunks: Iterator[bytes] | None = None if HAVE_ISAL else _inflate(path)
-        self._pending = b""
-        self._done = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self._inner is not None:
-            try:
-                data = self._inner.read(size)
-            except (EOFError, OSError, zlib.error):
-                self._inner.close()
-                self._inner = None
-                self._chunks = _inflate(self._path)
-                self._skip(self._done)
-            else:
-                self._done += len(data)
-                return data
-        return self._read_inflated(size)
-
-    def _skip(self, n: int) -> None:
-        while n > 0:
-            chunk = self._pending or next(self._chunks or iter(()), b"")
-            if not chunk:
-                return
-            self._pending = chunk[n:]
-            n -= min(n, len(chunk))
-
-    def _read_inflated(self, size: int) -> bytes:
-        if size < 0:  # everything up to the end (or the damage, which raises)
-            rest = [self._pending, *(self._chunks or ())]
-            self._pending = b""
-            out = b"".join(rest)
-            self._done += len(out)
-            return out
-        if not self._pending:
-            self._pending = next(self._chunks or iter(()), b"")
-        take = size
-        out, self._pending = self._pending[:take], self._pending[take:]
-        self._done += len(out)
-        return out
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if self._inner is not None:
-            self._inner.close()
-        super().close()
 
 
 def _host_for(path: Path, root: Path) -> str:
@@ -427,6 +338,7 @@ def _head(p: Path) -> bytes:
 
 def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
     base = fp.name
+    size = fp.stat().st_size
     return LogSource(
         kind=kind,
         host=host,
@@ -434,7 +346,8 @@ def _path_source(fp: Path, root: Path, kind: LogKind, host: str) -> LogSource:
         open=_open_path(fp),
         order=(_rotation_age(base), 0),
         group=f"{host}:{fp.parent}/{_group_name(base)}",
-        size=fp.stat().st_size,
+        size=size,
+        content_size=content_size(fp, size),
     )
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing as mp
 import os
 import tarfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faultlab.assertions import catalog
+from faultlab.assertions import catalog, gzread
 from faultlab.assertions.diagnose import DiagContext, Diagnosis, diagnose_all, parse_meminfo
 from faultlab.assertions.model import Event
 from faultlab.assertions.scan import ScanStats, default_prefilter, scan_stream
@@ -147,6 +144,10 @@ def scan_one(src: LogSource, *, every_line: bool = False, on_bytes: Callable[[in
     return evs, st
 
 
+def _worker_start() -> None:
+    gzread.DECOMPRESS_IN_THREAD = False  # the other worker has the other core
+
+
 def _worker_scan(index: int, every_line: bool) -> Scanned:
     last = 0
 
@@ -161,9 +162,13 @@ def _worker_scan(index: int, every_line: bool) -> Scanned:
 
 def _workers(sources: Sequence[LogSource]) -> int:
     """How many processes to scan with: 1 unless there are several files, enough bytes and several cores."""
-    if len(sources) < 2 or any(s.once for s in sources) or "fork" not in mp.get_all_start_methods():
+    if len(sources) < 2 or any(s.once for s in sources):
         return 1
-    if sum(s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
+    if sum(s.content_size or s.size or 0 for s in sources) < PARALLEL_MIN_BYTES:
+        return 1
+    import multiprocessing as mp  # only for a parallel scan: 20 ms of a small triage's start-up otherwise
+
+    if "fork" not in mp.get_all_start_methods():
         return 1
     return min(len(sources), len(os.sched_getaffinity(0)))
 
@@ -181,6 +186,8 @@ def scan_sources(
     n = workers if workers is not None else _workers(chosen)
     results: list[Scanned] | None = None
     if n > 1:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             results = _scan_parallel(chosen, n, every_line, progress)
         except BrokenProcessPool:  # a worker was killed (out of memory?): scan again in this process
@@ -203,15 +210,19 @@ def scan_sources(
 def _scan_parallel(sources: list[LogSource], n: int, every_line: bool, progress: Progress | None) -> list[Scanned]:
     """Biggest files first over `n` forked workers (one decompresses and scans while the other does too);
     results come back in the sources' order. The workers share one byte counter for progress."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, wait
+
     global _WORK, _DONE_BYTES  # handed to the forked workers by inheritance
     ctx = mp.get_context("fork")
     default_prefilter()  # compiled once here, inherited by every worker
     _WORK, _DONE_BYTES = list(sources), ctx.Value("q", 0)
     label = f"{len(sources)} files"
     total = None if any(s.compressed or s.size is None for s in sources) else sum(s.size or 0 for s in sources)
-    order = sorted(range(len(sources)), key=lambda i: -(sources[i].size or 0))
+    # the longest work first (decompressed sizes): the last file to finish is a short one, no core waits long
+    order = sorted(range(len(sources)), key=lambda i: -(sources[i].content_size or sources[i].size or 0))
     try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_start) as pool:
             futures = {i: pool.submit(_worker_scan, i, every_line) for i in order}
             pending = set(futures.values())
             while pending:

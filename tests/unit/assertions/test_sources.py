@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from faultlab.assertions import gzread
 from faultlab.assertions.model import LogKind
 from faultlab.assertions.sources import SourceError, classify, discover, discover_all, opened, sniff_kind
 
@@ -194,7 +195,12 @@ def test_bundle_members_by_content_and_skipped_members(tmp_path: Path) -> None:
     }
 
 
-def test_a_truncated_gz_reads_every_byte_before_the_damage(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_thread", [True, False], ids=["isal-thread", "isal-inline"])
+def test_a_truncated_gz_reads_every_byte_before_the_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_thread: bool
+) -> None:
+    """Read as one process does (ISA-L in its own thread) and as a forked scan worker does (ISA-L inline)."""
+    monkeypatch.setattr(gzread, "DECOMPRESS_IN_THREAD", in_thread)
     data = b"".join(b"2018-07-06T21:02:11.204Z cpu0:65641)noise %d\n" % i for i in range(300_000))
     whole = gzip.compress(data)
     (tmp_path / "vmkernel.0.gz").write_bytes(whole[: len(whole) * 2 // 3])
@@ -224,3 +230,20 @@ def test_a_link_inside_the_folder_is_read_once_where_it_points(tmp_path: Path) -
     assert [(k.name, k.reason) for k in found.skipped] == [
         ("var/log/vobd.log", "symbolic link to var/run/log/vobd.log (read there)")
     ]
+
+
+@pytest.mark.parametrize("in_thread", [True, False], ids=["isal-thread", "isal-inline"])
+def test_a_whole_gz_of_several_members_reads_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_thread: bool
+) -> None:
+    """Concatenated members (a rotated log appended to) read in full by both ways of decompressing."""
+    monkeypatch.setattr(gzread, "DECOMPRESS_IN_THREAD", in_thread)
+    parts = [
+        b"".join(b"2018-07-06T21:02:11.204Z cpu0:65641)part %d line %d\n" % (p, i) for i in range(40_000))
+        for p in range(3)
+    ]
+    (tmp_path / "vmkernel.0.gz").write_bytes(b"".join(gzip.compress(part) for part in parts))
+    (src,) = discover(tmp_path)
+    with opened(src) as fh:
+        got = b"".join(iter(lambda: fh.read(1 << 18), b""))
+    assert got == b"".join(parts)

@@ -15,16 +15,19 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+import typer
 import yaml
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from faultlab.assertions.sources import discover
 from faultlab.assertions.triage import scan_sources, triage
 from faultlab.harness.cli import LAZY_COMMANDS, app, load_command
-from faultlab.harness.report.triage_view import ProgressLine
+from faultlab.harness.cli import _PlainCommand as PlainCommandForTest
+from faultlab.harness.report.triage_json import ProgressLine
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "tests" / "fixtures" / "log-samples"
@@ -299,6 +302,144 @@ def test_help_imports_neither_ssh_nor_pyvmomi_nor_the_harness() -> None:
     assert _modules_after(["--help"]) == []
     assert _modules_after(["triage", "--help"]) == []
     assert "paramiko" in _modules_after(["heal", "--help"])  # a command that needs SSH loads it
+
+
+def test_triage_json_imports_neither_typer_nor_pydantic_nor_rich(tmp_path: Path) -> None:
+    """typer (and its pydantic coercion) and rich's console are most of the start-up of `triage --json`, which
+    needs none of them: a plain command line is read without typer."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    code = (
+        "import sys\n"
+        "from faultlab.harness.cli import main\n"
+        f"sys.argv = ['faultlab', 'triage', '--json', '-', '--host', {tmp_path.name!r}, '-s', 'path.*', "
+        f"{str(tmp_path)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('pydantic', 'rich', 'typer'))}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    *json_lines, modules = proc.stdout.strip().splitlines()
+    assert modules == "[]"
+    events = [r for r in _records("\n".join(json_lines)) if r["record"] == "event"]
+    assert [e["name"] for e in events] == ["path.dead"]  # --host and -s reached the filter as given
+
+
+PLAIN_COMMAND_LINES = [
+    ["DIR"],
+    ["--json", "-", "DIR"],
+    ["--json", "out.jsonl", "DIR", "other.log", "-"],
+    ["DIR", "--host", "a", "--host", "b", "-s", "apd.*", "--signature", "guest.bsod", "--twins", "--all-lines"],
+    ["--since", "2026-11-20T14:36:00Z", "--until", "2026-11-20T15:00:00+02:00", "--json", "-", "DIR"],
+    ["--all-lines", "--all-lines", "-s", "-", "DIR"],  # a flag twice; an option's value that looks like stdin
+]
+NOT_PLAIN = [
+    [],
+    ["--help"],
+    ["DIR", "-h"],
+    ["--json"],  # no value
+    ["--json", "-"],  # no path
+    ["--json=-", "DIR"],
+    ["--", "DIR"],
+    ["--since", "yesterday", "DIR"],
+    ["--json", "a", "--json", "b", "DIR"],
+    ["--nosuch", "DIR"],
+    ["-sapd.*", "DIR"],
+]
+
+
+@pytest.mark.parametrize("argv", PLAIN_COMMAND_LINES, ids=[" ".join(a) for a in PLAIN_COMMAND_LINES])
+def test_plain_triage_command_lines_read_without_typer_as_typer_reads_them(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path and typer hand the command the same arguments."""
+    from faultlab.harness.cli import triage as cli_triage
+    from faultlab.harness.cli.triage_run import parse_plain
+
+    seen: list[object] = []
+    monkeypatch.setattr(cli_triage, "run_triage", lambda args: seen.append(args) or 0)
+    result = CliRunner().invoke(app, ["triage", *argv])
+    assert result.exit_code == 0, result.output
+    assert seen == [parse_plain(argv)] and seen[0] is not None
+
+
+@pytest.mark.parametrize("argv", NOT_PLAIN, ids=[" ".join(a) or "(none)" for a in NOT_PLAIN])
+def test_other_triage_command_lines_go_to_typer(argv: list[str]) -> None:
+    from faultlab.harness.cli.triage_run import parse_plain
+
+    assert parse_plain(argv) is None
+
+
+def test_the_fast_path_knows_every_option_of_the_typer_command() -> None:
+    from faultlab.harness.cli.triage_run import FLAG_OPTIONS, VALUE_OPTIONS
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    command = group.commands["triage"]
+    opts = {o for p in command.params for o in getattr(p, "opts", []) if o.startswith("-")}
+    assert opts == set(VALUE_OPTIONS) | set(FLAG_OPTIONS)
+    value_params = {p.name for p in command.params if not getattr(p, "is_flag", False) and p.name != "paths"}
+    assert value_params == set(VALUE_OPTIONS.values())
+
+
+def test_a_bad_value_on_the_fast_path_gets_typers_error(tmp_path: Path) -> None:
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE)
+    proc = subprocess.run(
+        [*FAULTLAB, "triage", "--since", "yesterday", "--json", "-", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--since" in proc.stderr and "ISO 8601" in proc.stderr and not proc.stdout
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`faultlab triage --json - DIR | head -1`: the pipe closes under the writer, which ends quietly."""
+    (tmp_path / "vobd.log").write_bytes(VOBD_LINE * 20_000)
+    proc = subprocess.Popen(
+        [*FAULTLAB, "triage", "--json", "-", "--twins", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert json.loads(first)["record"] == "event" and "Traceback" not in err, err
+
+
+def test_ctrl_c_on_the_fast_path_is_answered_as_click_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from faultlab.harness import cli
+    from faultlab.harness.cli import triage_run
+
+    def interrupted(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(triage_run, "run_triage", interrupted)
+    monkeypatch.setattr(sys, "argv", ["faultlab", "triage", "--json", "-", "somewhere"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1 and "Aborted!" in capsys.readouterr().err
+
+
+def test_typed_options_other_than_text_keep_typers_coercion() -> None:
+    """The pass-through is for text and flags only: an int option is still converted and checked by typer."""
+    got: list[object] = []
+    demo = typer.Typer()
+
+    @demo.command("demo", cls=PlainCommandForTest)
+    def _demo(
+        count: Annotated[int, typer.Option()] = 1,
+        name: Annotated[str, typer.Option()] = "x",
+        tag: Annotated[list[str] | None, typer.Option()] = None,
+        loud: Annotated[bool, typer.Option()] = False,
+    ) -> None:
+        got.append((count, name, tag, loud))
+
+    command = typer.main.get_command(demo)
+    command.main(["--count", "3", "--name", "7", "--tag", "a", "--tag", "b", "--loud"], standalone_mode=False)
+    assert got == [(3, "7", ["a", "b"], True)]
+    kinds = {p.name: type(getattr(p, "_runtime_param", None)).__name__ for p in command.params}
+    assert kinds["name"] == kinds["tag"] == kinds["loud"] == "_PlainParam" and kinds["count"] != "_PlainParam"
+    bad = CliRunner().invoke(demo, ["--count", "three"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "--count" in bad.output and "valid integer" in bad.output, bad.output
 
 
 def test_lazy_commands_list_the_help_of_the_real_command() -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab.assertions.lazyre import LazyPattern, lazy_re
+
 # What each event carries (subject; fields). Subjects: a device id (naa./mpx./t10./eui.), an NFS volume id
 # or datastore label (the label when the line names one), a vmhba path, a file path; None for host events.
 #   apd.start / apd.exit      device id, NFS volume id or (vmkernel HBX) datastore label; {}
@@ -58,7 +60,7 @@ class Signature:
     """
 
     name: str
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     prefilter: str
     samples: tuple[Sample, ...] = ()
     handler: Handler | None = None  # default: group "subject" + every other named group as a field
@@ -85,7 +87,7 @@ def sig(
     source_id: str | None = None,
     no_sample: str = "",
 ) -> Signature:
-    return Signature(name, re.compile(pattern), prefilter, samples, handler, source_id, no_sample)
+    return Signature(name, lazy_re(pattern), prefilter, samples, handler, source_id, no_sample)
 
 
 def is_int(v: str) -> bool:
@@ -98,10 +100,10 @@ def _num(v: str) -> Any:
 
 # Storage device identifiers as ESXi prints them (naa./mpx./t10./eui./vml.).
 DEV = r"(?:naa|mpx|t10|eui|vml)\.[^\s\"'\[\](),;]+"
-_RE_DEV = re.compile(DEV)
-RE_PATH = re.compile(r"\b(vmhba\d+:C\d+:T\d+:L\d+)")
-_RE_QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'")
-RE_SECONDS = re.compile(r"for (\d+) seconds")
+_RE_DEV = lazy_re(DEV)
+RE_PATH = lazy_re(r"\b(vmhba\d+:C\d+:T\d+:L\d+)")
+_RE_QUOTED = lazy_re(r"\"([^\"]*)\"|'([^']*)'")
+RE_SECONDS = lazy_re(r"for (\d+) seconds")
 
 
 def dev(text: str) -> str | None:
@@ -131,8 +133,8 @@ NFS_TEXT = (
     r" mounted as (?P<volume>\S+) \(\"(?P<label>[^\"]*)\"\)"
 )
 # "<uuid> (<label>) due to ..." and "<uuid> <label>  [Timeout] [HB state ...]" (labels may hold spaces)
-_RE_VOL_PAREN = re.compile(r"(?P<volume><[^>]*>|\S+) \((?P<label>[^)]*)\)")
-_RE_VOL_PLAIN = re.compile(r"(?P<volume><[^>]*>|\S+) (?P<label>.+?)(?:\s+\[.*)?$")
+_RE_VOL_PAREN = lazy_re(r"(?P<volume><[^>]*>|\S+) \((?P<label>[^)]*)\)")
+_RE_VOL_PLAIN = lazy_re(r"(?P<volume><[^>]*>|\S+) (?P<label>.+?)(?:\s+\[.*)?$")
 
 
 def vol_label(text: str) -> tuple[str | None, Fields]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +9,7 @@ from faultlab.assertions.bsod import bugcheck_name, status_name
 from faultlab.assertions.catalog.base import Fields
 from faultlab.assertions.catalog.registry import signatures_for
 from faultlab.assertions.catalog.vmware import RE_MSR as _RE_MSR
+from faultlab.assertions.lazyre import lazy_re
 from faultlab.assertions.model import Event, LogLine
 
 
@@ -23,7 +23,7 @@ def _match(line: LogLine) -> tuple[str, str | None, Fields, str | None] | None:
     return None
 
 
-_RE_VM_LOG = re.compile(r"([^/\\]+)[/\\]vmware(?:-\d+)?\.log(?:\.\d+)?(?:\.gz)?$")
+_RE_VM_LOG = lazy_re(r"([^/\\]+)[/\\]vmware(?:-\d+)?\.log(?:\.\d+)?(?:\.gz)?$")
 
 
 def _vm_of_log(file: str) -> str | None:

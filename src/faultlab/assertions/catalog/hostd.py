@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from faultlab.assertions.catalog.base import RE_SECONDS, Fields, Sample, Signature, sig, vm_of_path, vol_label
+from faultlab.assertions.lazyre import lazy_re
 
 _HOSTD = "reference/log-samples/hostd.log.txt:"
 
@@ -29,7 +30,7 @@ def _path_fields(m: re.Match[str], keys: Sequence[str]) -> tuple[str | None, Fie
 
 
 # vCenter message texts: "Lost connection to server {server} mount point {path} mounted as {uuid} ({label})."
-_RE_HOSTD_NFS = re.compile(
+_RE_HOSTD_NFS = lazy_re(
     r"(?:Lost|Restored) connection to server (?P<server>\S+) mount point (?P<mount_point>.+?),? mounted as"
     r" (?P<volume>\S+) \((?P<label>[^)]*)\)"
 )

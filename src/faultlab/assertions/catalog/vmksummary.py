@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 from faultlab.assertions.catalog.base import Fields, Sample, Signature, is_int, sig
+from faultlab.assertions.lazyre import lazy_re
 
 _VMKS = "reference/log-samples/vmksummary.txt:"
-_RE_UP = re.compile(r"^up (\d+)d(\d+)h(\d+)m(\d+)s, (\d+) VMs?;")
-_RE_PROC = re.compile(r"\[(\d+) (\S+) (\d+)kB\]")
-_RE_CPU = re.compile(r"\[(\d+) (\S+) (\d+)%max\]")
+_RE_UP = lazy_re(r"^up (\d+)d(\d+)h(\d+)m(\d+)s, (\d+) VMs?;")
+_RE_PROC = lazy_re(r"\[(\d+) (\S+) (\d+)kB\]")
+_RE_CPU = lazy_re(r"\[(\d+) (\S+) (\d+)%max\]")
 
 
 def _memory_esxi(m: re.Match[str]) -> tuple[str | None, Fields, str | None]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from faultlab.assertions.catalog.base import Sample, Signature, sig
+from faultlab.assertions.lazyre import lazy_re
 
 SIGNATURES: tuple[Signature, ...] = (
     sig("guest.tools_heartbeat.lost", r"^Tools: Tools heartbeat timeout\.", r"Tools heartbeat timeout",
@@ -18,5 +17,5 @@ SIGNATURES: tuple[Signature, ...] = (
 )  # fmt: skip
 
 # WinBSOD: Synthetic MSR[0x40000100] 0xef ... (KB 392634): five lines make one guest.bsod
-RE_MSR = re.compile(r"WinBSOD: Synthetic MSR\[0x[0-9a-fA-F#Xx]{7}(?P<idx>[0-4])\] (?P<val>0x[0-9a-fA-F]+)")
+RE_MSR = lazy_re(r"WinBSOD: Synthetic MSR\[0x[0-9a-fA-F#Xx]{7}(?P<idx>[0-4])\] (?P<val>0x[0-9a-fA-F]+)")
 MSR_PREFILTER = r"WinBSOD: Synthetic MSR"

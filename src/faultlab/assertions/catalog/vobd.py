@@ -16,6 +16,7 @@ from faultlab.assertions.catalog.base import (
     sig,
     vol_label,
 )
+from faultlab.assertions.lazyre import lazy_re
 
 _VOBD = "reference/log-samples/vobd.log.txt:"
 
@@ -38,15 +39,15 @@ VOB_SUFFIX: dict[str, str] = {
     "scsi.device.state.permanentloss.noopens": "pdl",
     "scsi.device.state.permanentloss.withreservationheld": "pdl",
 }
-_RE_VOB_ID = re.compile(r"\[(?P<sid>(?:vob|esx\.problem|esx\.clear)\.[\w.]+)\] ?(?P<text>.*)")
-_RE_FORWARD = re.compile(r"The event \(\[(?P<sid>(?:vob|esx\.problem|esx\.clear)\.[\w.]+)\] ?(?P<text>.*)\) was sent")
+_RE_VOB_ID = lazy_re(r"\[(?P<sid>(?:vob|esx\.problem|esx\.clear)\.[\w.]+)\] ?(?P<text>.*)")
+_RE_FORWARD = lazy_re(r"The event \(\[(?P<sid>(?:vob|esx\.problem|esx\.clear)\.[\w.]+)\] ?(?P<text>.*)\) was sent")
 # ESXi 8 versions some vob ids: vob.scsi.scsipath.pathstate.deadver2 is pathstate.dead's second text layout
-_RE_VERSION = re.compile(r"ver\d+$")
-_RE_IDENT = re.compile(r"identifier \[(?P<id>[^\]]+)\]")
-_RE_SCSIPATH = re.compile(r"scsiPath (?P<path>\S+?)\.? changed state from (?P<from>\w+)")
-_RE_VOB_PATH = re.compile(r"Path (?P<path>\S+?) is (?:down|active again)")
-_RE_NFS_SHORT = re.compile(r"^(?P<server>[^/\s]+)(?P<mount_point>/\S*) (?P<volume>\S+) (?P<label>.+?)\s*$")
-_RE_NFS_LONG = re.compile(NFS_TEXT)
+_RE_VERSION = lazy_re(r"ver\d+$")
+_RE_IDENT = lazy_re(r"identifier \[(?P<id>[^\]]+)\]")
+_RE_SCSIPATH = lazy_re(r"scsiPath (?P<path>\S+?)\.? changed state from (?P<from>\w+)")
+_RE_VOB_PATH = lazy_re(r"Path (?P<path>\S+?) is (?:down|active again)")
+_RE_NFS_SHORT = lazy_re(r"^(?P<server>[^/\s]+)(?P<mount_point>/\S*) (?P<volume>\S+) (?P<label>.+?)\s*$")
+_RE_NFS_LONG = lazy_re(NFS_TEXT)
 
 
 def event_of(sid: str) -> str | None:

@@ -1,29 +1,27 @@
 """`faultlab triage PATH...`: the storage-fault timeline and KB diagnoses of log folders, bundles or stdin.
 
-Only typer is imported at start-up; the scanner, the catalog and rich's renderers load when the command runs,
-so `faultlab triage --help` answers at once.
+typer's view of the command (help, errors); what it does is `triage_run.run_triage`, which plain command lines
+reach without typer (see triage_run). The scanner, the catalog and rich load when the command runs.
 """
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from faultlab.harness.cli.triage_run import TriageArgs, parse_time, run_triage
 
-def _parse_time(value: str | None, option: str) -> datetime | None:
+
+def _check_time(value: str | None, option: str) -> None:
     if value is None:
-        return None
+        return
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parse_time(value)
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not an ISO 8601 time (e.g. 2024-05-07T16:29:50Z)", param_hint=option
         ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def triage_cmd(
@@ -43,34 +41,18 @@ def triage_cmd(
     twins: Annotated[bool, typer.Option("--twins", help="Also show vob.*/esx.* twin events.")] = False,
 ) -> None:
     """Show the storage-fault timeline and the KB 392634 / KB 308590 diagnoses found in ESXi logs."""
-    from rich.console import Console
-
-    from faultlab.assertions.sources import SourceError
-    from faultlab.assertions.triage import TriageFilter, triage
-    from faultlab.harness.console import report_console
-    from faultlab.harness.report.triage_view import ProgressLine, render, write_json_lines
-
-    flt = TriageFilter(
-        since=_parse_time(since, "--since"),
-        until=_parse_time(until, "--until"),
-        hosts=tuple(host or ()),
-        signatures=tuple(signature or ()),
+    _check_time(since, "--since")
+    _check_time(until, "--until")
+    args = TriageArgs(
+        paths=list(paths),
+        json_out=json_out,
+        since=since,
+        until=until,
+        host=list(host or ()),
+        signature=list(signature or ()),
+        all_lines=all_lines,
+        twins=twins,
     )
-    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-    try:
-        with ProgressLine(sys.stderr) as progress:
-            report = triage(paths, flt=flt, every_line=all_lines, progress=progress.update)
-    except SourceError as exc:
-        err.print(f"faultlab triage: {exc}")
-        raise typer.Exit(2) from None
-    if json_out is not None:
-        if json_out == "-":  # stdout is the JSON: skipped and damaged files are its `file` records
-            write_json_lines(report, sys.stdout)
-            return
-        with Path(json_out).open("w", encoding="utf-8") as fh:
-            write_json_lines(report, fh)
-        err.print(f"wrote {len(report.events)} events to {json_out}")
-        for line in report.skipped_lines():
-            err.print(line)
-        return
-    render(report, report_console(), show_twins=twins)
+    code = run_triage(args)
+    if code:
+        raise typer.Exit(code)
