@@ -294,6 +294,15 @@ class EsxiHost:
         self.notes.extend(f"{self.name}: {command}: {odd}" for odd in parsed.odd)
         return parsed.rows
 
+    def product_version(self) -> str:
+        """`vmware -v` as the host prints it: `VMware ESXi 8.0.2 build-22380479`, `VMware ESX 4.1.0 build-260247`,
+        `VMware ESX Server 3.5.0 build-NNNNN` on 3.5 (every ESX(i) release has the command)."""
+        res = self.client.run(["vmware", "-v"])
+        if not res.succeeded or not res.stdout.strip():
+            why = res.stderr.strip() or res.stdout.strip() or "no output"
+            raise LabError(f"vmware -v exited {res.exit_status}: {why}", host=self.name)
+        return res.stdout.strip()
+
     def advanced_setting(self, name: str) -> int | str:
         """An advanced option by "Misc.APDTimeout" or "/Misc/APDTimeout"."""
         option = name if name.startswith("/") else "/" + name.replace(".", "/")
