@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from faultlab.lab.errors import LabError, VimFaultError
+from faultlab.lab.esxi import legacy
 from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
 from faultlab.lab.ssh import CommandResult
@@ -262,6 +263,28 @@ class EsxiHost:
         self.host, self.client = host, client
         self.notes: list[str] = []
         self._plain = False  # the host refused --formatter=csv once: ask for the human layout from now on
+        self._legacy: bool | None = None  # ESX(i) 3.x/4.x: no `esxcli storage`; esxcfg-* instead
+
+    @property
+    def legacy(self) -> bool:
+        """ESX(i) before 5.0, whose esxcli has no storage namespace (ESX 4.x) or which has no esxcli at all (ESX
+        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. From the inventory's version, else `vmware -v`."""
+        if self._legacy is None:
+            said = self.host.version or self.product_version()
+            m = re.search(r"(?<![\d.])(\d+)\.\d+", said)
+            self._legacy = m is not None and int(m.group(1)) < 5
+        return self._legacy
+
+    def _legacy_command(self, argv: list[str]) -> str:
+        res = self.client.run(argv)
+        command = " ".join(argv)
+        if not res.succeeded:
+            why = res.stderr.strip() or res.stdout.strip()
+            raise LabError(f"{command} exited {res.exit_status}: {why}", host=self.name)
+        return res.stdout
+
+    def _odd(self, command: str, odd: list[str]) -> None:
+        self.notes.extend(f"{self.name}: {command}: {line}" for line in odd)
 
     @classmethod
     def of(cls, inventory: Inventory, name: str, client: Runner) -> EsxiHost:
@@ -323,14 +346,37 @@ class EsxiHost:
         self._esxcli("system", "settings", "advanced", "set", "-o", option, kind, str(value))
 
     def filesystems(self) -> list[Filesystem]:
-        return [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")]
+        """`esxcli storage filesystem list`; on ESX 4: the VMFS volumes of `esxcfg-scsidevs -m` and the NFS mounts
+        of `esxcfg-nas -l` (which prints no volume UUID: NFS rows have none)."""
+        if not self.legacy:
+            return [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")]
+        volumes, odd = legacy.parse_scsidevs_m(self._legacy_command(["esxcfg-scsidevs", "-m"]))
+        self._odd("esxcfg-scsidevs -m", odd)
+        out = [Filesystem(f"/vmfs/volumes/{v.uuid}", v.label, v.uuid, True, "VMFS") for v in volumes]
+        out += [Filesystem(f"/vmfs/volumes/{m.volume_name}", m.volume_name, "", m.mounted, "NFS") for m in self._nas()]
+        return out
+
+    def _nas(self) -> list[NfsMount]:
+        mounts, odd = legacy.parse_esxcfg_nas(self._legacy_command(["esxcfg-nas", "-l"]))
+        self._odd("esxcfg-nas -l", odd)
+        return [NfsMount(m.name, m.server, m.share, m.accessible, m.mounted, False, "3") for m in mounts]
 
     def nfs_mounts(self, version: str = "3") -> list[NfsMount]:
-        """`esxcli storage nfs list`, or `esxcli storage nfs41 list` for version "4.1"."""
+        """`esxcli storage nfs list`, or `esxcli storage nfs41 list` for version "4.1"; on ESX 4 (NFS 3 only):
+        `esxcfg-nas -l` (Read-Only is not printed there: False)."""
+        if self.legacy:
+            if version == "4.1":
+                raise LabError("NFS 4.1 datastores need ESXi 6.0 or later", host=self.name)
+            return self._nas()
         namespace = "nfs41" if version == "4.1" else "nfs"
         return [_nfs_mount(r, version) for r in self._esxcli("storage", namespace, "list")]
 
     def devices(self) -> list[Device]:
+        """`esxcli storage core device list`; on ESX 4 `esxcfg-scsidevs -l` (the same Status values)."""
+        if self.legacy:
+            found, odd = legacy.parse_scsidevs_l(self._legacy_command(["esxcfg-scsidevs", "-l"]))
+            self._odd("esxcfg-scsidevs -l", odd)
+            return [Device(d.id, d.fields) for d in found]
         return [Device(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "device", "list"), "Device")]
 
     def paths(self) -> list[StoragePath]:
@@ -344,11 +390,15 @@ class EsxiHost:
             for mount in self.nfs_mounts(version):
                 if mount.volume_name == ds.name:
                     return DatastoreState(mount.accessible, f"accessible={str(mount.accessible).lower()}")
-            return DatastoreState(False, f"not in esxcli storage {'nfs41' if version == '4.1' else 'nfs'} list")
+            listing = (
+                "esxcfg-nas -l" if self.legacy else f"esxcli storage {'nfs41' if version == '4.1' else 'nfs'} list"
+            )
+            return DatastoreState(False, f"not in {listing}")
         for dev in self.devices():
             if dev.id == ds.naa_id:
                 return DatastoreState(dev.accessible, f"device {ds.naa_id} status {dev.status}")
-        return DatastoreState(False, f"device {ds.naa_id} not in esxcli storage core device list")
+        listing = "esxcfg-scsidevs -l" if self.legacy else "esxcli storage core device list"
+        return DatastoreState(False, f"device {ds.naa_id} not in {listing}")
 
     def vms(self) -> list[VmEntry]:
         res = self.client.run(["vim-cmd", "vmsvc/getallvms"])

@@ -250,6 +250,10 @@ class Esx4Host:
                 {"name": d["name"], "share": d["export"], "server": d["server_ip"]}
                 for d in self.cfg.get("nfs_datastores") or []
             ],
+            "vmfs": [
+                {"name": d["name"], "naa_id": d["naa_id"], "volume_uuid": d["volume_uuid"]}
+                for d in self.cfg.get("iscsi_datastores") or []
+            ],
             "cos": mem,
             "events": [],
         }
