@@ -166,11 +166,25 @@ def test_role_reads_storage_with_esx4_commands() -> None:
 
 
 def test_role_asks_vmware_v_when_the_inventory_names_no_version() -> None:
+    """Without an inventory version, esxcli is tried first (ESXi 5+ pays no extra command); once it fails, `vmware
+    -v` says 4.1 and the ESX 4 command answers, from then on directly."""
     host, cos = esx4({"vmware -v": ok("VMware ESX 4.1.0 build-260247\n"), "esxcfg-nas -l": ok(NAS_NONE)}, None)
+    assert not host.legacy  # not known yet
     assert host.nfs_mounts() == [] and host.legacy
-    assert cos.ran == ["vmware -v", "esxcfg-nas -l"]
+    assert cos.ran == [
+        "esxcli --formatter=csv storage nfs list",
+        "esxcli storage nfs list",
+        "vmware -v",
+        "esxcfg-nas -l",
+    ]
+    assert host.nfs_mounts() == [] and cos.ran[4:] == ["esxcfg-nas -l"]
     esxi, _ = esx4({}, "8.0")
     assert not esxi.legacy
+    # An ESXi 8 host whose esxcli fails keeps esxcli's own error.
+    modern, cos8 = esx4({"vmware -v": ok("VMware ESXi 8.0.2 build-22380479\n")}, None)
+    with pytest.raises(LabError, match="esxcli storage nfs list exited 127"):
+        modern.nfs_mounts()
+    assert "esxcfg-nas -l" not in cos8.ran
 
 
 def test_role_failing_esx4_command_is_a_lab_error_naming_it() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from faultlab.lab.errors import LabError, VimFaultError
 from faultlab.lab.esxi import legacy
@@ -13,6 +13,7 @@ from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
 from faultlab.lab.ssh import CommandResult
 
+T = TypeVar("T")
 HOST_LOGS: tuple[str, ...] = ("vmkernel", "vmkwarning", "vobd", "hostd", "vmksummary")
 _POWER = {"Powered on": "poweredOn", "Powered off": "poweredOff", "Suspended": "suspended"}
 _DATASTORE_PATH = re.compile(r"^\[(?P<ds>[^\]]*)\]\s*(?P<rel>.+)$")
@@ -38,6 +39,12 @@ def field(row: Mapping[str, str], *names: str) -> str:
     wanted = [_norm(n) for n in names]
     found = {_norm(k): v for k, v in row.items()}
     return next((found[w] for w in wanted if w in found), "")
+
+
+def _major(version: str) -> int:
+    """The major release in "4.1", "VMware ESX 4.1.0 build-260247", "VMware ESXi 8.0.2 build-..." (99: none)."""
+    m = re.search(r"(?<![\d.])(\d+)\.\d+", version)
+    return int(m.group(1)) if m else 99
 
 
 def _bool(value: str) -> bool:
@@ -268,12 +275,27 @@ class EsxiHost:
     @property
     def legacy(self) -> bool:
         """ESX(i) before 5.0, whose esxcli has no storage namespace (ESX 4.x) or which has no esxcli at all (ESX
-        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. From the inventory's version, else `vmware -v`."""
-        if self._legacy is None:
-            said = self.host.version or self.product_version()
-            m = re.search(r"(?<![\d.])(\d+)\.\d+", said)
-            self._legacy = m is not None and int(m.group(1)) < 5
-        return self._legacy
+        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. From the inventory's version; without one, from
+        `vmware -v` once an esxcli storage command has failed (so ESXi 5+ hosts pay no extra command)."""
+        if self._legacy is None and self.host.version is not None:
+            self._legacy = _major(self.host.version) < 5
+        return bool(self._legacy)
+
+    def _storage(self, modern: Callable[[], T], old: Callable[[], T]) -> T:
+        if self.legacy:
+            return old()
+        try:
+            return modern()
+        except LabError:
+            if self._legacy is not None:  # known to be 5.0 or later: esxcli's own error stands
+                raise
+            try:
+                self._legacy = _major(self.product_version()) < 5
+            except LabError:
+                self._legacy = False
+            if not self._legacy:
+                raise
+        return old()
 
     def _legacy_command(self, argv: list[str]) -> str:
         res = self.client.run(argv)
@@ -348,8 +370,11 @@ class EsxiHost:
     def filesystems(self) -> list[Filesystem]:
         """`esxcli storage filesystem list`; on ESX 4: the VMFS volumes of `esxcfg-scsidevs -m` and the NFS mounts
         of `esxcfg-nas -l` (which prints no volume UUID: NFS rows have none)."""
-        if not self.legacy:
-            return [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")]
+        return self._storage(
+            lambda: [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")], self._legacy_filesystems
+        )
+
+    def _legacy_filesystems(self) -> list[Filesystem]:
         volumes, odd = legacy.parse_scsidevs_m(self._legacy_command(["esxcfg-scsidevs", "-m"]))
         self._odd("esxcfg-scsidevs -m", odd)
         out = [Filesystem(f"/vmfs/volumes/{v.uuid}", v.label, v.uuid, True, "VMFS") for v in volumes]
@@ -364,20 +389,27 @@ class EsxiHost:
     def nfs_mounts(self, version: str = "3") -> list[NfsMount]:
         """`esxcli storage nfs list`, or `esxcli storage nfs41 list` for version "4.1"; on ESX 4 (NFS 3 only):
         `esxcfg-nas -l` (Read-Only is not printed there: False)."""
-        if self.legacy:
+        namespace = "nfs41" if version == "4.1" else "nfs"
+
+        def old() -> list[NfsMount]:
             if version == "4.1":
                 raise LabError("NFS 4.1 datastores need ESXi 6.0 or later", host=self.name)
             return self._nas()
-        namespace = "nfs41" if version == "4.1" else "nfs"
-        return [_nfs_mount(r, version) for r in self._esxcli("storage", namespace, "list")]
+
+        return self._storage(lambda: [_nfs_mount(r, version) for r in self._esxcli("storage", namespace, "list")], old)
 
     def devices(self) -> list[Device]:
         """`esxcli storage core device list`; on ESX 4 `esxcfg-scsidevs -l` (the same Status values)."""
-        if self.legacy:
+
+        def old() -> list[Device]:
             found, odd = legacy.parse_scsidevs_l(self._legacy_command(["esxcfg-scsidevs", "-l"]))
             self._odd("esxcfg-scsidevs -l", odd)
             return [Device(d.id, d.fields) for d in found]
-        return [Device(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "device", "list"), "Device")]
+
+        return self._storage(
+            lambda: [Device(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "device", "list"), "Device")],
+            old,
+        )
 
     def paths(self) -> list[StoragePath]:
         return [StoragePath(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "path", "list"), "UID")]
