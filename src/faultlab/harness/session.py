@@ -82,6 +82,7 @@ class LabSource:
     lab_id: str | None = None
     shape: Callable[[str], LabShape] = lambda version: LabShape(version=version)
     worker: int = 0
+    on_release: Callable[[EmbeddedLabHandle], None] | None = None  # told before an embedded lab goes down
     _labs: dict[str, Lab] = field(default_factory=dict)
     _embedded: dict[str, EmbeddedLabHandle] = field(default_factory=dict)
     _errors: dict[str, str] = field(default_factory=dict)
@@ -132,6 +133,8 @@ class LabSource:
         handle = self._embedded.pop(key, None)
         self._labs.pop(key, None)
         if handle is not None:
+            if self.on_release is not None:
+                self.on_release(handle)
             handle.close()
 
     def close(self) -> None:

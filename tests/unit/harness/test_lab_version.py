@@ -162,7 +162,7 @@ def test_run_batch_brings_up_one_lab_per_version_and_takes_each_down_after_its_l
             outcome=PASSED,
         )
 
-    source = LabSource(shape=lambda v: shapes[v])
+    source = LabSource(shape=lambda v: shapes[v], on_release=lambda h: log.append(f"release {h.lab_id}"))
     outcomes = run_batch(order, source, RunOptions(artifacts=tmp_path), runner, SessionOptions(record_history=False))
     source.close()
     assert [o.record is not None for o in outcomes] == [True, True, True]
@@ -171,8 +171,10 @@ def test_run_batch_brings_up_one_lab_per_version_and_takes_each_down_after_its_l
         "run nfs-apd-bsod",
         "up 4.1",
         "run esx4-lost-heartbeat",
+        "release lab-4.1",
         "down 4.1",  # no later scenario needs 4.1
         "run iscsi-apd",
+        "release lab-8.0",
         "down 8.0",
     ]
 

@@ -135,6 +135,7 @@ def run(
         inventories=[inventory] if inventory else [],
         lab_id=lab,
         shape=lambda version: shapes.get(version) or LabShape(version=version),
+        on_release=lambda handle: err.print(f"taking the embedded lab {handle.lab_id} down ({handle.shape.version})"),
     )
     session = SessionOptions(lease_wait_s=lease_wait, history=history, on_lease_wait=_lease_progress(err))
     if inventory is None and lab is None:
@@ -164,8 +165,6 @@ def run(
         )
         raise typer.Exit(EXIT_ERROR) from None
     finally:
-        for handle in source.embedded:
-            err.print(f"taking the embedded lab {handle.lab_id} down")
         source.close()
     codes = []
     for o in outcomes:
