@@ -154,7 +154,8 @@ class LabProvider:
 
     def _shape(self, version: str) -> LabShape:
         collected: list[tuple[str, Scenario]] = self.config.stash[_SCENARIOS]
-        return shapes_for(collected).get(version) or LabShape(version=version)
+        of_version = [(w, sc) for w, sc in collected if _version_or_none(w, sc) == version]  # others: their own error
+        return shapes_for(of_version).get(version) or LabShape(version=version)
 
     def get(self, scenario: Scenario | None = None) -> Lab:
         """The lab for `scenario` (an embedded lab of the ESX(i) version it needs), or the default lab."""
@@ -172,6 +173,13 @@ class LabProvider:
 
     def close(self) -> None:
         self.source.close()
+
+
+def _version_or_none(where: str, sc: Scenario) -> str | None:
+    try:
+        return embedded_version(where, sc)
+    except ConfigError:
+        return None
 
 
 _LAB = pytest.StashKey[LabProvider]()
