@@ -16,6 +16,7 @@ from faultlab.harness.scenario import Scenario, load_scenario, parse_scenario, v
 from faultlab.harness.session import LabSource, SessionOptions, run_batch
 from faultlab.lab.errors import ConfigError
 from faultlab.lab.inventory import Inventory, parse_inventory
+from faultlab.lab.ssh import CommandResult
 
 ROOT = Path(__file__).resolve().parents[3]
 CATALOG = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -189,3 +190,68 @@ def test_a_given_inventory_takes_every_scenario_whatever_its_version(
     assert source.given
     assert source.get("4.1") is source.get("8.0") is source.get(None)
     assert source.embedded == []
+
+
+# -- the runner on a host of another version: refused in preflight, before anything changes ---------------------
+
+
+class FakeEsxi:
+    """The SSH boundary of a real ESXi 8 host: `vmware -v` answers, every command is recorded."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        command = argv if isinstance(argv, str) else " ".join(argv)
+        self.ran.append(command)
+        if command == "vmware -v":
+            return CommandResult(command, 0, "VMware ESXi 8.0.2 build-22380479\n", "", 0.01)
+        return CommandResult(command, 0, "", "", 0.01)
+
+
+class FakePool:
+    def __init__(self) -> None:
+        self.host = FakeEsxi()
+
+    def get(self, name: str) -> FakeEsxi:
+        return self.host
+
+    def close(self) -> None:
+        pass
+
+
+REAL_INVENTORY = """\
+version: 1
+kind: real
+ssh: {user: root, private_key: key, known_hosts: kh}
+hosts: [{name: esx01, address: 198.18.9.11}]
+storage_targets:
+  - {name: nfs01, kind: nfs, address: 198.18.9.21, allow_faults: true, ports: {nfs: 2049},
+     service: {start: "s start", stop: "s stop"}}
+datastores: [{name: ds-nfs01, type: nfs, target: nfs01, hosts: [esx01]}]
+vms: [{name: win01, host: esx01, datastore: ds-nfs01}]
+"""
+
+
+def test_a_real_host_of_another_version_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    from faultlab.harness.runner import run_scenario
+
+    text = """\
+name: needs-41
+story: s
+lab: {version: "4.1"}
+target: {host: esx01, datastore: ds-nfs01, vm: win01}
+fault: {kind: network-blackhole, on: nfs01}
+hold: 10s
+expect: {in_order: [apd.start]}
+"""
+    inv = parse_inventory(REAL_INVENTORY, "inv.yaml", check_files=False)  # no version in the inventory
+    pool = FakePool()
+    opts = RunOptions(artifacts=tmp_path, state_dir=tmp_path / "ledger", pool_factory=lambda i: pool)
+    rec = run_scenario(parse_scenario(text, "needs-41.yaml"), inv, scenario_text=text, options=opts)
+    assert rec.outcome == "error"
+    assert "needs-41.yaml, line 3, key lab.version" in rec.message
+    assert "'VMware ESXi 8.0.2 build-22380479' (vmware -v); nothing was changed" in rec.message
+    assert pool.host.ran == ["vmware -v"]  # nothing else was run on the host
+    assert rec.fault is None and not (tmp_path / "ledger").exists()
+    assert [p.name for p in rec.phases][-1] == "preflight"
