@@ -275,8 +275,10 @@ class EsxiHost:
     @property
     def legacy(self) -> bool:
         """ESX(i) before 5.0, whose esxcli has no storage namespace (ESX 4.x) or which has no esxcli at all (ESX
-        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. From the inventory's version; without one, from
-        `vmware -v` once an esxcli storage command has failed (so ESXi 5+ hosts pay no extra command)."""
+        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. esxcfg-scsidevs came with ESX 4.0 (3.5 has
+        esxcfg-vmhbadevs, not read here): on 3.5 the VMFS listings fail naming the command. From the inventory's
+        version; without one, from `vmware -v` once an esxcli storage command has failed (so ESXi 5+ hosts pay
+        no extra command)."""
         if self._legacy is None and self.host.version is not None:
             self._legacy = _major(self.host.version) < 5
         return bool(self._legacy)
