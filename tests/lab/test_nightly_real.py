@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +41,11 @@ def test_run_with_no_lab_starts_one_shaped_for_the_scenario_and_leaves_none_behi
     db = f"sqlite:///{tmp_path / 'h.sqlite'}"
     res = faultlab("run", str(BLIP), "--artifacts", str(tmp_path / "a"), "--history", db)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "starting an embedded lab for 1 scenario(s): 1 host(s), 1 NFS VM(s), 1 VMFS VM(s)" in res.stderr
+    assert (
+        "embedded lab(s) for 1 scenario(s), each started when first needed: ESX(i) 8.0: 1 host(s), 1 NFS VM(s), "
+        "1 VMFS VM(s)" in res.stderr
+    )
+    assert re.search(r"^taking the embedded lab fl\w+ down \(8\.0\)$", res.stderr, re.M), res.stderr
     assert "PASSED" in res.stdout
     assert {m.lab_id for m in all_manifests()} == labs_before  # taken down
     with HistoryStore(db) as store:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faultlab.harness.scenario import Scenario
+from faultlab.harness.scenario import Scenario, version_matches
 
 if TYPE_CHECKING:
+    from faultlab.sim.config import VersionProfile
     from faultlab.sim.lab import EmbeddedLab
 
 from faultlab.lab.errors import ConfigError, FaultlabError, Issue
@@ -24,6 +25,10 @@ _NFS_VM = re.compile(r"^win(\d{2})$")
 _VMFS_VM = re.compile(r"^win-vmfs(\d{2})$")
 _TARGETS = frozenset({"nfs01", "iscsi01"})
 _DATASTORES = frozenset({"ds-nfs01", "ds-iscsi01"})
+# The embedded lab's version profiles (sim/config.py VersionProfile) and the release each reports (`vmware -v`:
+# sim/esxi/release.py, sim/esx4/lines.py): a scenario's `lab.version` picks the profile whose release it matches.
+EMBEDDED_RELEASES: dict[str, str] = {"8.0": "8.0.2", "7.0": "7.0.3", "4.1": "4.1.0"}
+DEFAULT_VERSION = "8.0"
 
 
 @dataclass(frozen=True)
@@ -34,15 +39,43 @@ class LabShape:
     hosts: int = 1
     vms: int = 1
     vmfs_vms: int = 1
+    version: str = DEFAULT_VERSION  # a version profile of EMBEDDED_RELEASES
 
     def describe(self) -> str:
-        return f"{self.hosts} host(s), {self.vms} NFS VM(s), {self.vmfs_vms} VMFS VM(s)"
+        return f"ESX(i) {self.version}: {self.hosts} host(s), {self.vms} NFS VM(s), {self.vmfs_vms} VMFS VM(s)"
 
 
-def shape_for(scenarios: Iterable[tuple[str, Scenario]]) -> LabShape:
-    """The smallest embedded lab holding every host, VM, datastore and target the scenarios name. A name the
-    embedded lab cannot have is a ConfigError naming the scenario file (those need --inventory)."""
-    hosts, vms, vmfs = 1, 1, 1
+def embedded_version(where: str, sc: Scenario) -> str:
+    """The embedded version profile a scenario's host must run (8.0 when it names none); a version the embedded
+    lab cannot have is a ConfigError at the scenario's lab.version."""
+    required = sc.required_version
+    if required is None:
+        return DEFAULT_VERSION
+    for profile, release in EMBEDDED_RELEASES.items():
+        if version_matches(required, release):
+            return profile
+    have = ", ".join(f"{p} ({r})" for p, r in EMBEDDED_RELEASES.items())
+    raise _issue(
+        where,
+        "lab.version",
+        f"the embedded lab has no ESX(i) {required} hosts (it has {have}); run it with --inventory on such a lab",
+    )
+
+
+def shapes_for(scenarios: Iterable[tuple[str, Scenario]]) -> dict[str, LabShape]:
+    """One embedded lab per ESX(i) version the scenarios need, each the smallest holding what its scenarios name
+    (every scenario is checked, whichever lab it goes to)."""
+    groups: dict[str, list[tuple[str, Scenario]]] = {}
+    for where, sc in scenarios:
+        groups.setdefault(embedded_version(where, sc), []).append((where, sc))
+    return {version: shape_for(group, version) for version, group in groups.items()}
+
+
+def shape_for(scenarios: Iterable[tuple[str, Scenario]], version: str = DEFAULT_VERSION) -> LabShape:
+    """The smallest embedded lab of `version` holding every host, VM, datastore and target the scenarios name. A
+    name the embedded lab cannot have is a ConfigError naming the scenario file (those need --inventory). The 8.0
+    lab always has a VMFS VM (the catalog's lab of old); a lab of another version only those its scenarios name."""
+    hosts, vms, vmfs = 1, 1, 1 if version == DEFAULT_VERSION else 0
     for where, sc in scenarios:
         names = [("host", sc.target.host)]
         if sc.target.vm:
@@ -78,7 +111,7 @@ def shape_for(scenarios: Iterable[tuple[str, Scenario]]) -> LabShape:
                     f"{name!r} is not a name the embedded lab has (hosts esxNN, VMs winNN on NFS and win-vmfsNN on "
                     "VMFS); run it with --inventory",
                 )
-    return LabShape(hosts, vms, vmfs)
+    return LabShape(hosts, vms, vmfs, version)
 
 
 def _issue(where: str, key: str, message: str) -> ConfigError:
@@ -93,7 +126,12 @@ class EmbeddedLabHandle:
         from faultlab.sim.lab import EmbeddedLab
 
         try:
-            self._lab = EmbeddedLab.create(hosts=shape.hosts, vms=shape.vms, vmfs_vms=shape.vmfs_vms)
+            self._lab = EmbeddedLab.create(
+                hosts=shape.hosts,
+                vms=shape.vms,
+                vmfs_vms=shape.vmfs_vms,
+                version=_profile(shape.version),
+            )
         except SimLabError as exc:
             raise FaultlabError(f"cannot start the embedded lab ({shape.describe()}): {exc}") from None
         set_vcenter_password(self._lab)
@@ -106,6 +144,16 @@ class EmbeddedLabHandle:
         lab, self._live = self._live, None
         if lab is not None:
             lab.down()
+
+
+def _profile(version: str) -> VersionProfile:
+    if version == "4.1":
+        return "4.1"
+    if version == "7.0":
+        return "7.0"
+    if version == "8.0":
+        return "8.0"
+    raise FaultlabError(f"the embedded lab has no ESX(i) {version} profile ({', '.join(EMBEDDED_RELEASES)})")
 
 
 def set_vcenter_password(lab: object) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from faultlab.harness.embedded import LabShape, shape_for
+from faultlab.harness.embedded import LabShape, embedded_version, shapes_for
 from faultlab.harness.record import ERROR, PASSED, RunRecord
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.session import (
@@ -129,8 +129,9 @@ def worker_index(config: pytest.Config) -> int:
 
 
 class LabProvider:
-    """Resolves this worker's lab once (session.LabSource): a pool inventory, --lab ID, or an embedded lab shaped
-    for the collected scenarios, started on first use and taken down at the end."""
+    """Resolves this worker's lab once (session.LabSource): a pool inventory, --lab ID, or embedded labs shaped
+    for the collected scenarios, one per ESX(i) version they need, each started when a scenario of this worker first
+    needs it (with xdist every worker has its own) and taken down at the end."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -151,13 +152,18 @@ class LabProvider:
             lease_factory=config.hook.pytest_faultlab_lease_factory(config=config),
         )
 
-    def _shape(self) -> LabShape:
+    def _shape(self, version: str) -> LabShape:
         collected: list[tuple[str, Scenario]] = self.config.stash[_SCENARIOS]
-        return shape_for(collected)
+        of_version = [(w, sc) for w, sc in collected if _version_or_none(w, sc) == version]  # others: their own error
+        return shapes_for(of_version).get(version) or LabShape(version=version)
 
-    def get(self) -> Lab:
+    def get(self, scenario: Scenario | None = None) -> Lab:
+        """The lab for `scenario` (an embedded lab of the ESX(i) version it needs), or the default lab."""
+        version = None
+        if scenario is not None and not self.source.given:  # a version no embedded lab has: ConfigError, as is
+            version = embedded_version(scenario.source.name if scenario.source else "<scenario>", scenario)
         try:
-            return self.source.get()
+            return self.source.get(version)
         except ConfigError as exc:
             raise LabUnavailable(f"bad inventory: {exc}") from None
         except FaultlabError as exc:
@@ -167,6 +173,13 @@ class LabProvider:
 
     def close(self) -> None:
         self.source.close()
+
+
+def _version_or_none(where: str, sc: Scenario) -> str | None:
+    try:
+        return embedded_version(where, sc)
+    except ConfigError:
+        return None
 
 
 _LAB = pytest.StashKey[LabProvider]()
@@ -185,7 +198,7 @@ def artifacts_dir(config: pytest.Config) -> Path:
 
 def _run(config: pytest.Config, scenario: Path) -> RunRecord:
     provider = config.stash[_LAB]
-    lab = provider.get()
+    lab = provider.get(load_scenario(scenario))
     from faultlab.harness.runner import RunOptions
 
     runner: RunFn = config.hook.pytest_faultlab_runner(config=config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -103,6 +104,36 @@ class ScenarioTarget(_Model):
     host: Name
     datastore: Name | None = None
     vm: Name | None = None
+
+
+VERSION_RE = r"^\d+\.\d+(\.\d+)?$"
+_REPORTED_VERSION = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def _version_text(value: Any) -> Any:
+    """`version: 4.1` unquoted is a YAML number: read it as the text it was written as."""
+    return str(value) if isinstance(value, float) and not isinstance(value, bool) else value
+
+
+class LabRequirement(_Model):
+    """What the lab's hosts must be for the scenario to mean anything."""
+
+    version: Annotated[str, BeforeValidator(_version_text), Field(pattern=VERSION_RE)] = Field(
+        description="the ESX(i) version the target host must run: '4.1' (ESX classic, a Service Console), '7.0', "
+        "'8.0'... A host reporting another version is refused before anything changes; the embedded lab brings up "
+        "one lab per version the scenarios ask for"
+    )
+
+
+def version_matches(required: str, reported: str) -> bool:
+    """Whether a host reporting `reported` ("VMware ESX 4.1.0 build-260247", "8.0.2", "4.1") runs `required`
+    ("4.1", "8.0.2"): the required components equal the reported ones (a missing reported component counts as 0)."""
+    m = _REPORTED_VERSION.search(reported)
+    if m is None:
+        return False
+    have = [int(g) if g is not None else 0 for g in m.groups()]
+    want = [int(x) for x in required.split(".")]
+    return have[: len(want)] == want
 
 
 if TYPE_CHECKING:
@@ -227,6 +258,9 @@ class Scenario(_Model):
     )
     expect: Expect
     recover: Recover | None = None
+    lab: LabRequirement | None = Field(
+        default=None, description="what the lab must be (the host's ESX(i) version); none: any host, 8.0 embedded"
+    )
 
     _source: Source | None = PrivateAttr(default=None)
 
@@ -237,6 +271,25 @@ class Scenario(_Model):
     def variables(self) -> dict[str, str]:
         """$host, $datastore, $vm for the expectations."""
         return {k: v for k in VARIABLES if (v := getattr(self.target, k)) is not None}
+
+    @property
+    def required_version(self) -> str | None:
+        return self.lab.version if self.lab is not None else None
+
+    def check_reported_version(self, host: str, reported: str, how: str) -> None:
+        """A ConfigError at `lab.version` when the host reports another version than the scenario needs."""
+        required = self.required_version
+        if required is None or version_matches(required, reported):
+            return
+        src = self._source or Source("<scenario>", {}, {}, Path.cwd())
+        raise ConfigError(
+            src.issue(
+                ("lab", "version"),
+                f"the scenario needs a host running ESX(i) {required}, but host {host!r} reports "
+                f"{reported.strip()!r} ({how}); nothing was changed. Run it on a {required} host (the embedded "
+                f"lab: `faultlab lab up --version {required}`, or no --lab/--inventory to have one made)",
+            )
+        )
 
     def _with_host(self, loc: Loc, settings: Settings, evaluate: Callable[[], T]) -> T:
         """Evaluate with the host's settings; a duration they make unusable is a ConfigError at the scenario's key
@@ -300,6 +353,16 @@ class Scenario(_Model):
             issues.append(src.issue(("target", "datastore"), f"no datastore {t.datastore!r} in the inventory"))
         if t.vm is not None and t.vm not in {v.name for v in inventory.vms}:
             issues.append(src.issue(("target", "vm"), f"no VM {t.vm!r} in the inventory"))
+        if t.host in hosts and self.required_version is not None:
+            said = inventory.host(t.host).version
+            if said is not None and not version_matches(self.required_version, said):
+                issues.append(
+                    src.issue(
+                        ("lab", "version"),
+                        f"the scenario needs a host running ESX(i) {self.required_version}, but the inventory says "
+                        f"host {t.host!r} runs {said!r}; run it on a {self.required_version} host",
+                    )
+                )
         problems = kind_of(self.fault.kind).check(self.fault, inventory)
         issues.extend(src.issue(("fault", *p.loc), p.message) for p in problems)
         raise_if(issues)

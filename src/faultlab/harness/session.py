@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import yaml
 
-from faultlab.harness.embedded import EmbeddedLabHandle, LabShape, existing_lab_inventory
+from faultlab.harness.embedded import (
+    DEFAULT_VERSION,
+    EmbeddedLabHandle,
+    LabShape,
+    embedded_version,
+    existing_lab_inventory,
+)
 from faultlab.harness.precheck import check_before_contact
 from faultlab.harness.record import RunRecord
 from faultlab.harness.scenario import load_scenario
@@ -68,32 +74,42 @@ def pool_inventories(paths: Sequence[Path]) -> list[Path]:
 
 @dataclass
 class LabSource:
-    """Where a worker's runs go: the `worker`-th lab of a pool of inventories, a running embedded lab by id, or an
-    embedded lab started on first use with the shape `shape()` gives (and taken down by `close`)."""
+    """Where a worker's runs go: the `worker`-th lab of a pool of inventories, a running embedded lab by id, or
+    embedded labs, one per ESX(i) version the scenarios need, each started on first use with the shape
+    `shape(version)` gives (and taken down by `release` or `close`)."""
 
     inventories: Sequence[Path] = ()
     lab_id: str | None = None
-    shape: Callable[[], LabShape] = LabShape
+    shape: Callable[[str], LabShape] = lambda version: LabShape(version=version)
     worker: int = 0
-    _lab: Lab | None = None
-    _embedded: EmbeddedLabHandle | None = None
-    _error: str | None = None
+    on_release: Callable[[EmbeddedLabHandle], None] | None = None  # told before an embedded lab goes down
+    _labs: dict[str, Lab] = field(default_factory=dict)
+    _embedded: dict[str, EmbeddedLabHandle] = field(default_factory=dict)
+    _errors: dict[str, str] = field(default_factory=dict)
 
-    def get(self) -> Lab:
-        if self._error is not None:
-            raise FaultlabError(self._error)
-        if self._lab is None:
+    @property
+    def given(self) -> bool:
+        """An inventory or a running lab was named: every scenario goes there, whatever version it needs (the
+        run refuses a host of another version before anything changes)."""
+        return bool(self.inventories) or self.lab_id is not None
+
+    def get(self, version: str | None = None) -> Lab:
+        """The lab for scenarios needing `version` (an embedded version profile; None: the default 8.0)."""
+        key = "" if self.given else (version or DEFAULT_VERSION)
+        if key in self._errors:
+            raise FaultlabError(self._errors[key])
+        if key not in self._labs:
             try:
-                self._lab = self._resolve()
+                self._labs[key] = self._resolve(key)
             except ConfigError as exc:
-                self._error = f"bad inventory: {exc}"
+                self._errors[key] = f"bad inventory: {exc}"
                 raise
             except FaultlabError as exc:
-                self._error = f"lab unavailable: {exc}"
+                self._errors[key] = f"lab unavailable: {exc}"
                 raise
-        return self._lab
+        return self._labs[key]
 
-    def _resolve(self) -> Lab:
+    def _resolve(self, version: str) -> Lab:
         if self.inventories:
             pool = pool_inventories(list(self.inventories))
             path = pool[self.worker % len(pool)]
@@ -101,18 +117,29 @@ class LabSource:
         if self.lab_id is not None:
             path = existing_lab_inventory(self.lab_id)
             return Lab(path, load_inventory(path), self.lab_id)
-        self._embedded = EmbeddedLabHandle(self.shape())
-        path = self._embedded.inventory_path
-        return Lab(path, load_inventory(path), self._embedded.lab_id)
+        handle = EmbeddedLabHandle(self.shape(version))
+        self._embedded[version] = handle
+        path = handle.inventory_path
+        return Lab(path, load_inventory(path), handle.lab_id)
 
     @property
-    def embedded(self) -> EmbeddedLabHandle | None:
-        return self._embedded
+    def embedded(self) -> list[EmbeddedLabHandle]:
+        """The embedded labs this source started and has not taken down yet."""
+        return list(self._embedded.values())
+
+    def release(self, version: str | None) -> None:
+        """Take down the embedded lab of `version` (no more scenarios need it); a later `get` starts a new one."""
+        key = version or DEFAULT_VERSION
+        handle = self._embedded.pop(key, None)
+        self._labs.pop(key, None)
+        if handle is not None:
+            if self.on_release is not None:
+                self.on_release(handle)
+            handle.close()
 
     def close(self) -> None:
-        if self._embedded is not None:
-            self._embedded.close()
-            self._embedded = None
+        for version in list(self._embedded):
+            self.release(version)
 
 
 @dataclass
@@ -177,6 +204,17 @@ class Outcome:
     bad_input: bool = False
 
 
+def _versions(scenarios: Sequence[Path]) -> list[str | None]:
+    """The embedded version profile each scenario needs (None for a file that does not load: its run says why)."""
+    out: list[str | None] = []
+    for path in scenarios:
+        try:
+            out.append(embedded_version(str(path), load_scenario(path)))
+        except ConfigError:
+            out.append(None)
+    return out
+
+
 def run_batch(
     scenarios: Sequence[Path],
     source: LabSource,
@@ -187,21 +225,27 @@ def run_batch(
 ) -> list[Outcome]:
     """Run scenarios one after another on the source's lab, each healed and recovered before the next. A failing
     scenario does not stop the others; a lab problem (or a lease that cannot be had) does: the rest are listed as
-    not run. The caller closes `source` (an embedded lab goes down whatever happened)."""
+    not run. An embedded lab goes down after the last scenario needing its version; the caller closes `source`
+    (every embedded lab goes down whatever happened)."""
     out: list[Outcome] = []
     stop: str | None = None
-    for path in scenarios:
+    versions = [None] * len(scenarios) if source.given else _versions(scenarios)
+    for i, path in enumerate(scenarios):
         if stop is not None:
             result = Outcome(path, problem=f"not run: {stop}")
         else:
             try:
-                lab = source.get()
+                if not source.given and versions[i] is None:
+                    embedded_version(str(path), load_scenario(path))  # raises: the file's problem, no lab started
+                lab = source.get(versions[i])
                 result = Outcome(path, record=run_one(path, lab, options, runner, session))
             except ConfigError as exc:
                 result = Outcome(path, problem=f"bad input: {exc}", bad_input=True)
             except (LeaseError, FaultlabError) as exc:
                 stop = f"lab problem: {exc}"
                 result = Outcome(path, problem=stop)
+            if versions[i] is not None and versions[i] not in versions[i + 1 :]:
+                source.release(versions[i])  # no later scenario needs this version's embedded lab
         out.append(result)
         if on_done is not None:
             on_done(result)

@@ -318,3 +318,58 @@ def test_user_properties_cross_xdist_workers() -> None:
     props = _properties(record)
     assert ("outcome", "passed") in props and len(props) > 2
     assert execnet.loads(execnet.dumps(props)) == props
+
+
+# -- embedded labs per ESX(i) version (issue 14): the simulator boundary faked, the plugin's grouping real --------
+
+EMBEDDED_CONFTEST = """
+import json
+from pathlib import Path
+import faultlab.harness.session as session
+
+HERE = Path(__file__).parent
+
+class FakeHandle:  # stands in for EmbeddedLabHandle: an inventory file per lab, its version on the host
+    def __init__(self, shape):
+        self.shape = shape
+        self.lab_id = f"fake-{shape.version}"
+        text = (HERE / "inv.yaml").read_text()
+        self.inventory_path = HERE / f"inv-{shape.version}.yaml"
+        host = f'address: 198.18.9.11, version: "{shape.version}"'
+        self.inventory_path.write_text(text.replace("address: 198.18.9.11", host))
+        with (HERE / "labs.log").open("a") as fh:
+            fh.write(json.dumps(["up", shape.version, shape.hosts, shape.vms, shape.vmfs_vms]) + "\\n")
+
+    def close(self):
+        with (HERE / "labs.log").open("a") as fh:
+            fh.write(json.dumps(["down", self.shape.version]) + "\\n")
+
+session.EmbeddedLabHandle = FakeHandle
+"""
+
+
+def test_no_inventory_brings_up_one_embedded_lab_per_version(lab_dir: pytest.Pytester) -> None:
+    import json
+
+    conftest = lab_dir.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + EMBEDDED_CONFTEST)
+    scenario(lab_dir, "a-classic", SCENARIO.format(name="a-classic") + 'lab: {version: "4.1"}\n')
+    scenario(lab_dir, "b-modern")
+    scenario(lab_dir, "c-modern")
+    result = lab_dir.runpytest("-p", "no:randomly", "scenarios", "-v")
+    result.assert_outcomes(passed=3)
+    log = [json.loads(line) for line in (lab_dir.path / "labs.log").read_text().splitlines()]
+    # each started when first needed, the 4.1 lab with no VMFS VM (none named), both down at the end
+    assert log[:2] == [["up", "4.1", 1, 1, 0], ["up", "8.0", 1, 1, 1]]
+    assert sorted(map(tuple, log[2:])) == [("down", "4.1"), ("down", "8.0")]
+
+
+def test_a_version_no_embedded_lab_has_is_an_error_naming_the_file(lab_dir: pytest.Pytester) -> None:
+    conftest = lab_dir.path / "conftest.py"
+    conftest.write_text(conftest.read_text() + EMBEDDED_CONFTEST)
+    scenario(lab_dir, "old", SCENARIO.format(name="old") + 'lab: {version: "6.7"}\n')
+    scenario(lab_dir, "z-modern")
+    result = lab_dir.runpytest("-p", "no:randomly", "scenarios")
+    result.assert_outcomes(errors=1, passed=1)  # the other scenario still runs on its 8.0 lab
+    result.stdout.fnmatch_lines(["*old.yaml*lab.version*no ESX(i) 6.7 hosts*"])
+    assert (lab_dir.path / "labs.log").read_text().splitlines()[0] == '["up", "8.0", 1, 1, 1]'

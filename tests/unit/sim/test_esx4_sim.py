@@ -185,8 +185,17 @@ def test_host_process_crashes_writes_dumps_and_boots(tmp_path: Path, monkeypatch
         "control_socket": str(tmp_path / "ctl.sock"),
         "version_profile": "4.1",
         "vms": [{"name": "win01", "datastore": "ds-nfs01", "vmx_file": "win01/win01.vmx"}],
-        "iscsi_datastores": [{"volume_uuid": "4533e089-1dfcdd21-f1d3-001a140ebdca", "mount_point": str(vmfs)}],
-        "nfs_datastores": [],
+        "iscsi_datastores": [
+            {
+                "name": "ds-iscsi01",
+                "naa_id": "naa.60000000000000000e00000000010001",
+                "volume_uuid": "4533e089-1dfcdd21-f1d3-001a140ebdca",
+                "mount_point": str(vmfs),
+            }
+        ],
+        "nfs_datastores": [
+            {"name": "ds-nfs01", "volume_uuid": "116bf7c8-d061117a", "export": "/ds-nfs01", "server_ip": "198.18.1.20"}
+        ],
         "cos": {"minute_s": 0.01, "vmksummary_s": 0.05, "reboot_s": 0.1, "poll_s": 0.01, "growth_scale": 1},
     }
     walls: list[bool] = []
@@ -223,6 +232,33 @@ def test_host_process_crashes_writes_dumps_and_boots(tmp_path: Path, monkeypatch
     assert vmap == sorted(vmap) and len(vmap) >= 2
     snap = h.snapshot()
     assert snap["vms"][0]["powerState"] == "poweredOn" and snap["crashes"] == 1
+    # hostd: the VM powered on at each boot (autostart), under its datastore's UUID path; nothing at the crash.
+    hostd = (tmp_path / "varlog" / "vmware" / "hostd.log").read_text().splitlines()
+    on = "'vm:/vmfs/volumes/116bf7c8-d061117a/win01/win01.vmx'] State Transition (VM_STATE_OFF -> VM_STATE_POWERING_ON)"
+    assert len(hostd) == 4 and sum(line.endswith(on) for line in hostd) == 2, hostd
+
+
+def test_hostd_line_is_the_esx4_layout() -> None:
+    """The ESX 4.0 sample's layout (GitHub code-index id 1046395526), read by the triage's ESX 4 hostd rule."""
+    from faultlab.assertions.layouts import parse_line
+    from faultlab.assertions.model import LogKind
+
+    real = (
+        "[2009-10-15 01:04:15.484 17FA5B90 verbose 'vm:/vmfs/volumes/4acaa2a2-a85a3928-97b1-003048c93e5f/Centos 386 "
+        "Build01/Centos 386 Build01.vmx'] Updating current heartbeatStatus: green"
+    )
+    ours = lines.hostd(
+        calendar.timegm((2009, 10, 15, 1, 4, 15)) + 0.484,
+        "17FA5B90",
+        "verbose",
+        "vm:/vmfs/volumes/4acaa2a2-a85a3928-97b1-003048c93e5f/Centos 386 Build01/Centos 386 Build01.vmx",
+        "Updating current heartbeatStatus: green",
+    )
+    assert ours == real
+    parsed = parse_line(
+        lines.hostd(0, "F6131B70", "info", "vm:/x.vmx", lines.vm_state_transition("A", "B")), LogKind.HOSTD
+    )
+    assert parsed.ok and parsed.body.endswith("State Transition (A -> B)") and parsed.time is not None
 
 
 def test_vm_support_bundle_is_read_by_triage(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from faultlab.sim.vcenter import (
     ControlClient,
     DatastoreState,
     HostEvent,
+    HostState,
     VcDatastore,
     VcenterHandle,
     VcenterSpec,
@@ -313,3 +314,38 @@ def test_bridge_diff_pushes_changes_only() -> None:
         ("esx.clear.storage.apd.exit", "info", "ds-nfs01"),
         ("esx.problem.scsi.device.state.permanentloss", "error", None),
     ]
+
+
+def _esx4(up: bool, power: str) -> dict[str, Any]:
+    """An ESX 4 host's snapshot (sim/esx4/host.py): `up` false during the purple screen and the reboot."""
+    return {"host": "esx01", "up": up, "datastores": [], "events": [], "vms": [{"name": "win01", "powerState": power}]}
+
+
+def test_bridge_host_not_responding_during_the_purple_screen_then_connected() -> None:
+    known = bridge.Known(frozenset(), frozenset({"win01"}), "dc0")
+
+    def step(snap: dict[str, Any], before: bridge.Forwarded) -> tuple[list[Any], bridge.Forwarded]:
+        hosts, vms, evs, seen = bridge.connection("esx01", snap, before, known)
+        _, more, evs2, after = bridge.diff("esx01", snap, seen, known)
+        return [*hosts, *vms, *more, *evs, *evs2], after
+
+    pushed, seen = step(_esx4(True, "poweredOn"), bridge.Forwarded())
+    assert pushed == [VmState("win01", power_state="poweredOn")]  # connected from the start: no host event
+    pushed, seen = step(_esx4(False, "poweredOff"), seen)
+    assert pushed == [
+        HostState("esx01", "notResponding"),
+        VmState("win01", connection_state="disconnected"),  # vCenter cannot know the power state any more
+        HostEvent(type="HostConnectionLostEvent", message="Host esx01 in dc0 is not responding", host="esx01",
+                  severity="error"),
+    ]  # fmt: skip
+    assert step(_esx4(False, "poweredOff"), seen)[0] == []  # said once
+    pushed, seen = step(_esx4(True, "poweredOn"), seen)
+    assert pushed == [
+        HostState("esx01", "connected"),
+        VmState("win01", connection_state="connected"),
+        VmState("win01", power_state="poweredOn"),  # pushed again whole after the host returns
+        HostEvent(type="HostConnectedEvent", message="Connected to esx01 in dc0", host="esx01", severity="info"),
+    ]
+    assert step(_esx4(True, "poweredOn"), seen)[0] == []
+    # An ESXi snapshot has no `up`: no connection pushes at all.
+    assert bridge.connection("esx01", _snap(True, None, "green", []), bridge.Forwarded(), KNOWN)[:3] == ([], [], [])

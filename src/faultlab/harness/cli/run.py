@@ -14,7 +14,7 @@ from rich.console import Console
 
 from faultlab.harness.cli.history import HISTORY_HELP
 from faultlab.harness.console import report_console
-from faultlab.harness.embedded import LabShape, shape_for
+from faultlab.harness.embedded import LabShape, shapes_for
 from faultlab.harness.judge import judge as judge_record
 from faultlab.harness.ledger import default_state_dir
 from faultlab.harness.progress import Progress
@@ -121,7 +121,7 @@ def run(
             err.print(f"faultlab run: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
     try:
-        shape = shape_for(loaded) if inventory is None and lab is None else LabShape()
+        shapes = shapes_for(loaded) if inventory is None and lab is None else {}
     except ConfigError as exc:
         err.print(f"faultlab run: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -131,10 +131,16 @@ def run(
         if problem is not None:
             err.print(f"faultlab run: {option} {folder}: {problem} (faultlab keeps the {what} there). Nothing was run.")
             raise typer.Exit(EXIT_USAGE)
-    source = LabSource(inventories=[inventory] if inventory else [], lab_id=lab, shape=lambda: shape)
+    source = LabSource(
+        inventories=[inventory] if inventory else [],
+        lab_id=lab,
+        shape=lambda version: shapes.get(version) or LabShape(version=version),
+        on_release=lambda handle: err.print(f"taking the embedded lab {handle.lab_id} down ({handle.shape.version})"),
+    )
     session = SessionOptions(lease_wait_s=lease_wait, history=history, on_lease_wait=_lease_progress(err))
     if inventory is None and lab is None:
-        err.print(f"starting an embedded lab for {len(scenarios)} scenario(s): {shape.describe()}")
+        labs = "; ".join(s.describe() for s in shapes.values())
+        err.print(f"embedded lab(s) for {len(scenarios)} scenario(s), each started when first needed: {labs}")
     from faultlab.harness.runner import RunInterrupted, RunOptions, run_file
 
     try:
@@ -159,8 +165,6 @@ def run(
         )
         raise typer.Exit(EXIT_ERROR) from None
     finally:
-        if source.embedded is not None:
-            err.print(f"taking the embedded lab {source.embedded.lab_id} down")
         source.close()
     codes = []
     for o in outcomes:

@@ -40,6 +40,9 @@ def scenario_settings(sc: Scenario) -> list[str]:
 
 def preflight(run: RunContext) -> None:
     with run.phase("preflight"):
+        if run.sc.required_version is not None:  # a host of another version: refused before anything changes
+            esx = run.esx()
+            run.sc.check_reported_version(esx.name, esx.product_version(), "vmware -v")
         for h in [run.sc.target.host]:
             skew: ClockSkew = measure_skew(run.pool.get(h), h)
             run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}

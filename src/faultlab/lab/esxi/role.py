@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from faultlab.lab.errors import LabError, VimFaultError
+from faultlab.lab.esxi import legacy
 from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
 from faultlab.lab.ssh import CommandResult
 
+T = TypeVar("T")
 HOST_LOGS: tuple[str, ...] = ("vmkernel", "vmkwarning", "vobd", "hostd", "vmksummary")
 _POWER = {"Powered on": "poweredOn", "Powered off": "poweredOff", "Suspended": "suspended"}
 _DATASTORE_PATH = re.compile(r"^\[(?P<ds>[^\]]*)\]\s*(?P<rel>.+)$")
@@ -37,6 +39,12 @@ def field(row: Mapping[str, str], *names: str) -> str:
     wanted = [_norm(n) for n in names]
     found = {_norm(k): v for k, v in row.items()}
     return next((found[w] for w in wanted if w in found), "")
+
+
+def _major(version: str) -> int:
+    """The major release in "4.1", "VMware ESX 4.1.0 build-260247", "VMware ESXi 8.0.2 build-..." (99: none)."""
+    m = re.search(r"(?<![\d.])(\d+)\.\d+", version)
+    return int(m.group(1)) if m else 99
 
 
 def _bool(value: str) -> bool:
@@ -264,6 +272,45 @@ class EsxiHost:
         self.host, self.client = host, client
         self.notes: list[str] = []
         self._plain = False  # the host refused --formatter=csv once: ask for the human layout from now on
+        self._legacy: bool | None = None  # ESX(i) 3.x/4.x: no `esxcli storage`; esxcfg-* instead
+
+    @property
+    def legacy(self) -> bool:
+        """ESX(i) before 5.0, whose esxcli has no storage namespace (ESX 4.x) or which has no esxcli at all (ESX
+        3.5): storage is read with esxcfg-nas / esxcfg-scsidevs. esxcfg-scsidevs came with ESX 4.0 (3.5 has
+        esxcfg-vmhbadevs, not read here): on 3.5 the VMFS listings fail naming the command. From the inventory's
+        version; without one, from `vmware -v` once an esxcli storage command has failed (so ESXi 5+ hosts pay
+        no extra command)."""
+        if self._legacy is None and self.host.version is not None:
+            self._legacy = _major(self.host.version) < 5
+        return bool(self._legacy)
+
+    def _storage(self, modern: Callable[[], T], old: Callable[[], T]) -> T:
+        if self.legacy:
+            return old()
+        try:
+            return modern()
+        except LabError:
+            if self._legacy is not None:  # known to be 5.0 or later: esxcli's own error stands
+                raise
+            try:
+                self._legacy = _major(self.product_version()) < 5
+            except LabError:
+                self._legacy = False
+            if not self._legacy:
+                raise
+        return old()
+
+    def _legacy_command(self, argv: list[str]) -> str:
+        res = self.client.run(argv)
+        command = " ".join(argv)
+        if not res.succeeded:
+            why = res.stderr.strip() or res.stdout.strip()
+            raise LabError(f"{command} exited {res.exit_status}: {why}", host=self.name)
+        return res.stdout
+
+    def _odd(self, command: str, odd: list[str]) -> None:
+        self.notes.extend(f"{self.name}: {command}: {line}" for line in odd)
 
     @classmethod
     def of(cls, inventory: Inventory, name: str, client: Runner) -> EsxiHost:
@@ -296,6 +343,15 @@ class EsxiHost:
         self.notes.extend(f"{self.name}: {command}: {odd}" for odd in parsed.odd)
         return parsed.rows
 
+    def product_version(self) -> str:
+        """`vmware -v` as the host prints it: `VMware ESXi 8.0.2 build-22380479`, `VMware ESX 4.1.0 build-260247`,
+        `VMware ESX Server 3.5.0 build-NNNNN` on 3.5 (every ESX(i) release has the command)."""
+        res = self.client.run(["vmware", "-v"])
+        if not res.succeeded or not res.stdout.strip():
+            why = res.stderr.strip() or res.stdout.strip() or "no output"
+            raise LabError(f"vmware -v exited {res.exit_status}: {why}", host=self.name)
+        return res.stdout.strip()
+
     def advanced_setting(self, name: str) -> int | str:
         """An advanced option by "Misc.APDTimeout" or "/Misc/APDTimeout"."""
         option = name if name.startswith("/") else "/" + name.replace(".", "/")
@@ -316,15 +372,48 @@ class EsxiHost:
         self._esxcli("system", "settings", "advanced", "set", "-o", option, kind, str(value))
 
     def filesystems(self) -> list[Filesystem]:
-        return [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")]
+        """`esxcli storage filesystem list`; on ESX 4: the VMFS volumes of `esxcfg-scsidevs -m` and the NFS mounts
+        of `esxcfg-nas -l` (which prints no volume UUID: NFS rows have none)."""
+        return self._storage(
+            lambda: [_filesystem(r) for r in self._esxcli("storage", "filesystem", "list")], self._legacy_filesystems
+        )
+
+    def _legacy_filesystems(self) -> list[Filesystem]:
+        volumes, odd = legacy.parse_scsidevs_m(self._legacy_command(["esxcfg-scsidevs", "-m"]))
+        self._odd("esxcfg-scsidevs -m", odd)
+        out = [Filesystem(f"/vmfs/volumes/{v.uuid}", v.label, v.uuid, True, "VMFS") for v in volumes]
+        out += [Filesystem(f"/vmfs/volumes/{m.volume_name}", m.volume_name, "", m.mounted, "NFS") for m in self._nas()]
+        return out
+
+    def _nas(self) -> list[NfsMount]:
+        mounts, odd = legacy.parse_esxcfg_nas(self._legacy_command(["esxcfg-nas", "-l"]))
+        self._odd("esxcfg-nas -l", odd)
+        return [NfsMount(m.name, m.server, m.share, m.accessible, m.mounted, False, "3") for m in mounts]
 
     def nfs_mounts(self, version: str = "3") -> list[NfsMount]:
-        """`esxcli storage nfs list`, or `esxcli storage nfs41 list` for version "4.1"."""
+        """`esxcli storage nfs list`, or `esxcli storage nfs41 list` for version "4.1"; on ESX 4 (NFS 3 only):
+        `esxcfg-nas -l` (Read-Only is not printed there: False)."""
         namespace = "nfs41" if version == "4.1" else "nfs"
-        return [_nfs_mount(r, version) for r in self._esxcli("storage", namespace, "list")]
+
+        def old() -> list[NfsMount]:
+            if version == "4.1":
+                raise LabError("NFS 4.1 datastores need ESXi 6.0 or later", host=self.name)
+            return self._nas()
+
+        return self._storage(lambda: [_nfs_mount(r, version) for r in self._esxcli("storage", namespace, "list")], old)
 
     def devices(self) -> list[Device]:
-        return [Device(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "device", "list"), "Device")]
+        """`esxcli storage core device list`; on ESX 4 `esxcfg-scsidevs -l` (the same Status values)."""
+
+        def old() -> list[Device]:
+            found, odd = legacy.parse_scsidevs_l(self._legacy_command(["esxcfg-scsidevs", "-l"]))
+            self._odd("esxcfg-scsidevs -l", odd)
+            return [Device(d.id, d.fields) for d in found]
+
+        return self._storage(
+            lambda: [Device(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "device", "list"), "Device")],
+            old,
+        )
 
     def paths(self) -> list[StoragePath]:
         return [StoragePath(i, f) for i, f in _blocks_of(self._esxcli("storage", "core", "path", "list"), "UID")]
@@ -337,11 +426,15 @@ class EsxiHost:
             for mount in self.nfs_mounts(version):
                 if mount.volume_name == ds.name:
                     return DatastoreState(mount.accessible, f"accessible={str(mount.accessible).lower()}")
-            return DatastoreState(False, f"not in esxcli storage {'nfs41' if version == '4.1' else 'nfs'} list")
+            listing = (
+                "esxcfg-nas -l" if self.legacy else f"esxcli storage {'nfs41' if version == '4.1' else 'nfs'} list"
+            )
+            return DatastoreState(False, f"not in {listing}")
         for dev in self.devices():
             if dev.id == ds.naa_id:
                 return DatastoreState(dev.accessible, f"device {ds.naa_id} status {dev.status}")
-        return DatastoreState(False, f"device {ds.naa_id} not in esxcli storage core device list")
+        listing = "esxcfg-scsidevs -l" if self.legacy else "esxcli storage core device list"
+        return DatastoreState(False, f"device {ds.naa_id} not in {listing}")
 
     def vms(self) -> list[VmEntry]:
         res = self.client.run(["vim-cmd", "vmsvc/getallvms"])

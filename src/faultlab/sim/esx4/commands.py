@@ -1,4 +1,5 @@
-"""The ESX 4 Service Console's commands the harness needs: `vmware -v`, `esxcfg-nas -l`, `vim-cmd vmsvc/...`,
+"""The ESX 4 Service Console's commands the harness needs: `vmware -v`, `esxcfg-nas -l`, `esxcfg-scsidevs -m/-l`,
+`vim-cmd vmsvc/...`,
 `vmware-cmd -l`; answered from the host process's control socket. `python -m faultlab.sim.esx4.commands NAME ARGS`."""
 
 from __future__ import annotations
@@ -30,6 +31,46 @@ def _getallvms(snap: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     out = ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [headers, *rows]]
     return "\n".join(out) + "\n"
+
+
+LUN_MB = 4096  # the lab's iSCSI LUN (sim/lab.py LUN_BYTES = 4 GiB)
+
+
+def scsidevs_m(vmfs: list[dict[str, Any]]) -> str:
+    """`esxcfg-scsidevs -m`: `<device>:<partition> <devfs path> <VMFS UUID> <extent> <label>` per mounted VMFS
+    extent (columns of real ESXi 5.x captures, GitHub code-index ids 11458780414 and 11105288503; no ESX 4.x capture
+    was found, the command dates from ESX 4.0). The lab's LUN holds one VMFS partition, 1."""
+    return "".join(
+        f"{d['naa_id']}:1 /vmfs/devices/disks/{d['naa_id']}:1 {d['volume_uuid']}  0  {d['name']}\n" for d in vmfs
+    )
+
+
+def scsidevs_l(vmfs: list[dict[str, Any]]) -> str:
+    """`esxcfg-scsidevs -l`: the layout of a real ESXi 5.5 capture (GitHub code-index id 6537168669: several pairs
+    on a line, `Other Names:` then the vml name). On ESX 4 `Console Device` named the COS's /dev/sdX; no 4.x
+    capture was found, so it is printed as in that sample (the devfs path). Vendor, model, revision and vml name
+    are those the ESXi profiles' `esxcli storage core device list` prints for the lab's LUN (sim/esxi formats.py);
+    vendor and model padded to 8 and 16 characters as in the sample."""
+    out = []
+    for d in vmfs:
+        naa = d["naa_id"]
+        out += [
+            naa,
+            "   Device Type: Direct-Access",
+            f"   Size: {LUN_MB} MB",
+            f"   Display Name: IET iSCSI Disk ({naa})",
+            "   Multipath Plugin: NMP",
+            f"   Console Device: /vmfs/devices/disks/{naa}",
+            f"   Devfs Path: /vmfs/devices/disks/{naa}",
+            f"   Vendor: {'IET':<8}  Model: {'VIRTUAL-DISK':<16}  Revis: 0001",
+            "   SCSI Level: 5  Is Pseudo: false Status: on",
+            "   Is RDM Capable: true Is Removable: false",
+            "   Is Local: false  Is SSD: false",
+            "   Other Names:",
+            f"      vml.0200010000{naa[4:]}",
+            "   VAAI Status: unknown",
+        ]
+    return "".join(f"{line}\n" for line in out)
 
 
 def _vm(snap: dict[str, Any], vmid: str) -> dict[str, Any] | None:
@@ -69,6 +110,12 @@ def run(name: str, args: list[str], control: str) -> tuple[int, str]:
         if args[:1] in (["-l"], ["--list"]):
             return 0, lines.esxcfg_nas_list([(d["name"], d["share"], d["server"], True) for d in snap["nfs"]])
         return 1, "usage: esxcfg-nas -l\n"
+    if name == "esxcfg-scsidevs":
+        if args[:1] in (["-m"], ["--vmfs"]):
+            return 0, scsidevs_m(snap.get("vmfs") or [])
+        if args[:1] in (["-l"], ["--list"]):
+            return 0, scsidevs_l(snap.get("vmfs") or [])
+        return 1, "usage: esxcfg-scsidevs -l | -m\n"
     if name == "vmware-cmd" and args[:1] == ["-l"]:
         # vmware-cmd -l prints one registered .vmx path per line (ESX 3/4 Scripting API guide; no console capture).
         return 0, "".join(f"{vm['vmx']}\n" for vm in snap["vms"])

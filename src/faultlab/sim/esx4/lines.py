@@ -160,3 +160,23 @@ def esxcfg_nas_list(mounts: list[tuple[str, str, str, bool]]) -> str:
     return "".join(
         f"{n} is {share} from {server} {'mounted' if ok else 'unmounted'}\n" for n, share, server, ok in mounts
     )
+
+
+# -- hostd.log (/var/log/vmware/hostd.log, written by hostd itself, not through syslog) ------------------------------
+
+
+def hostd(epoch: float, thread: str, level: str, component: str, msg: str) -> str:
+    """`[2009-10-15 01:04:15.484 17FA5B90 verbose 'vm:/vmfs/volumes/4acaa2a2-a85a3928-97b1-003048c93e5f/Centos 386
+    Build01/Centos 386 Build01.vmx'] Updating current heartbeatStatus: green` (ESX 4.0, GitHub code-index id
+    1046395526) and `[2012-10-03 22:19:06.743 62040B90 error 'App' opID=...] ...` (ESX 4.x hostd.log, elatov blog,
+    id 10868938399): local time with milliseconds, the thread as 8 upper-case hex digits, level, 'component'."""
+    t = time.gmtime(epoch)
+    ms = int(epoch * 1000) % 1000
+    stamp = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms:03d}"
+    return f"[{stamp} {thread} {level} '{component}'] {msg}"
+
+
+def vm_state_transition(old: str, new: str) -> str:
+    """`State Transition (VM_STATE_OFF -> VM_STATE_POWERING_ON)` (ESX 3.5 hostd.log, 2008, OSSEC's ESX log samples,
+    GitHub code-index id 8493375402; the same text in ESXi 5-8 hostd, reference/sim-realism-audit.md C8)."""
+    return f"State Transition ({old} -> {new})"

@@ -16,7 +16,7 @@ from faultlab.sim.topology import Layout, NodeSpec
 HOST_MODULE = "faultlab.sim.esx4.host"
 VAR_CORE = Path("/var/core")
 LOG_DIR = "/var/log"  # the COS's syslog directory (KB 308590: /var/log/vmksummary; vmkernel, messages beside it)
-COMMANDS = ("vmware", "esxcfg-nas", "vim-cmd", "vmware-cmd", "vm-support")
+COMMANDS = ("vmware", "esxcfg-nas", "esxcfg-scsidevs", "vim-cmd", "vmware-cmd", "vm-support")
 # The fast profile: the 30-minute heartbeat timeout in 30 x 0.2 s (polled as often), vmksummary every 2 s, reboot
 # after 4 s, a real process's growth counted 64 times (a 10 MB leak stands for 640 MB of COS memory).
 FAST_COS: dict[str, float] = {

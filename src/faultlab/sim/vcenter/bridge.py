@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from faultlab.sim.errors import EmbeddedLabError
 from faultlab.sim.vcenter import events
-from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, VmState
+from faultlab.sim.vcenter.control import ControlClient, DatastoreState, HostEvent, HostState, VmState
 
 log = logging.getLogger("faultlab.sim.vcenter")
 
@@ -43,6 +43,7 @@ class Forwarded:
     datastores: dict[str, tuple[bool, str]] = field(default_factory=dict)
     vms: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     last_event_key: int = 0
+    up: bool | None = None  # whether the host answered vCenter's heartbeats at the last forwarded round
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,9 @@ def diff(
     host: str, snapshot: Mapping[str, Any], before: Forwarded, known: Known
 ) -> tuple[list[DatastoreState], list[VmState], list[HostEvent], Forwarded]:
     """The pushes that bring vCenter from `before` to `snapshot` for `host`, and the new forwarded record."""
-    after = Forwarded(dict(before.datastores), dict(before.vms), before.last_event_key)
+    after = Forwarded(dict(before.datastores), dict(before.vms), before.last_event_key, before.up)
+    if snapshot.get("up") is False:  # vCenter hears nothing from a host that is down: no state, no events
+        return [], [], [], after
     datastores: list[DatastoreState] = []
     for ds in snapshot.get("datastores", []):
         name = ds.get("name")
@@ -124,6 +127,39 @@ def diff(
     return datastores, vms, events, after
 
 
+def connection(
+    host: str, snapshot: Mapping[str, Any], before: Forwarded, known: Known
+) -> tuple[list[HostState], list[VmState], list[HostEvent], Forwarded]:
+    """A host whose snapshot says `up: false` (an ESX 4 host in its purple screen and reboot) stops answering
+    vCenter: runtime.connectionState notResponding, a HostConnectionLostEvent, its VMs' connectionState
+    disconnected (vCenter cannot know their state); once `up` again: connected, a HostConnectedEvent, the VMs
+    connected (their power state then comes from `diff`). A snapshot without `up` changes nothing here."""
+    up = snapshot.get("up")
+    after = Forwarded(dict(before.datastores), dict(before.vms), before.last_event_key, before.up)
+    if not isinstance(up, bool) or up == before.up:
+        after.up = up if isinstance(up, bool) else before.up
+        return [], [], [], after
+    after.up = up
+    vm_names = [str(vm.get("name")) for vm in snapshot.get("vms", []) if vm.get("name") in known.vms]
+    if not up:
+        # forget the forwarded VM states: after the host returns, `diff` pushes them all again
+        after.vms = {name: state for name, state in after.vms.items() if name not in vm_names}
+        return (
+            [HostState(host, connection_state="notResponding")],
+            [VmState(name, connection_state="disconnected") for name in vm_names],
+            [events.host_connection_lost(host, known.datacenter)],
+            after,
+        )
+    if before.up is None:  # the first round: connected already, nothing happened
+        return [], [], [], after
+    return (
+        [HostState(host, connection_state="connected")],
+        [VmState(name, connection_state="connected") for name in vm_names],
+        [events.host_connected(host, known.datacenter)],
+        after,
+    )
+
+
 class HostBridge:
     """One thread forwarding every host's snapshot to the vCenter control socket every `interval` seconds.
 
@@ -155,10 +191,12 @@ class HostBridge:
             except Exception as exc:  # the host is the simulator's, not ours: log and retry next round
                 log.debug("vCenter bridge: cannot read host %s: %s", host, exc)
                 continue
-            datastores, vms, events, after = diff(host, snap, self.forwarded[host], self.known)
-            if datastores or vms or events:
+            hosts, conn_vms, conn_events, seen = connection(host, snap, self.forwarded[host], self.known)
+            datastores, vms, events, after = diff(host, snap, seen, self.known)
+            vms, events = conn_vms + vms, conn_events + events
+            if hosts or datastores or vms or events:
                 try:
-                    self.control.push(datastores=datastores, vms=vms, events=events)
+                    self.control.push(datastores=datastores, vms=vms, hosts=hosts, events=events)
                 except EmbeddedLabError as exc:
                     log.warning("vCenter bridge: push for host %s refused: %s", host, exc)
                     continue

@@ -69,7 +69,7 @@ class HostEvent:
     datastore: str | None = None
     vm: str | None = None
     severity: Literal["info", "warning", "error"] = "warning"
-    type: Literal["EventEx", "VmGuestOSCrashedEvent"] = "EventEx"
+    type: Literal["EventEx", "VmGuestOSCrashedEvent", "HostConnectionLostEvent", "HostConnectedEvent"] = "EventEx"
     arguments: Mapping[str, str] = field(default_factory=dict)
 
 

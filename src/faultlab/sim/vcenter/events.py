@@ -76,3 +76,26 @@ def guest_os_crashed(host: str, vm: str, datacenter: str | None = None) -> HostE
     return HostEvent(
         type="VmGuestOSCrashedEvent", message=f"{where}Guest operating system has crashed.", host=host, vm=vm
     )
+
+
+# vCenter's own events when a host's heartbeats stop and resume (vSphere Web Services API reference, 8.0U3:
+# vim.event.HostConnectionLostEvent "records the loss of a host connection", vim.event.HostConnectedEvent "records a
+# successful host connection"; runtime.connectionState notResponding: "VirtualCenter is not receiving heartbeats
+# from the server. The state automatically changes to connected once heartbeats are received again."
+# (vim.HostSystem.ConnectionState)). Their texts are vpxd's message catalog as an operator sees it; no verbatim
+# capture of either was found in the searchable material [unverified]: the type is what scripts key on.
+
+
+def host_connection_lost(host: str, datacenter: str | None = None) -> HostEvent:
+    """HostConnectionLostEvent: vCenter stopped receiving the host's heartbeats (runtime.connectionState
+    notResponding)."""
+    where = f" in {datacenter}" if datacenter else ""
+    return HostEvent(
+        type="HostConnectionLostEvent", message=f"Host {host}{where} is not responding", host=host, severity="error"
+    )
+
+
+def host_connected(host: str, datacenter: str | None = None) -> HostEvent:
+    """HostConnectedEvent: the host's heartbeats are received again (runtime.connectionState connected)."""
+    where = f" in {datacenter}" if datacenter else ""
+    return HostEvent(type="HostConnectedEvent", message=f"Connected to {host}{where}", host=host, severity="info")

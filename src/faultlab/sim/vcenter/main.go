@@ -384,7 +384,7 @@ type hostPush struct {
 }
 
 type eventPush struct {
-	Type        string            `json:"type"`          // EventEx (default) | VmGuestOSCrashedEvent
+	Type        string            `json:"type"`          // EventEx (default) | VmGuestOSCrashedEvent | HostConnectionLostEvent | HostConnectedEvent
 	EventTypeID string            `json:"event_type_id"` // EventEx: esx.problem.storage.apd.start ...
 	Severity    string            `json:"severity"`      // EventEx: info | warning | error
 	Message     string            `json:"message"`
@@ -471,6 +471,10 @@ func (l *lab) validate(p *push) error {
 		case "VmGuestOSCrashedEvent":
 			if e.VM == "" {
 				return errors.New("VmGuestOSCrashedEvent needs vm")
+			}
+		case "HostConnectionLostEvent", "HostConnectedEvent":
+			if e.Host == "" {
+				return fmt.Errorf("%s needs host", e.Type)
 			}
 		default:
 			return fmt.Errorf("unsupported event type %q", e.Type)
@@ -578,6 +582,14 @@ func (l *lab) eventOf(e eventPush) types.BaseEvent {
 			base.FullFormattedMessage = fmt.Sprintf("%s: Guest operating system has crashed.", e.VM)
 		}
 		return &types.VmGuestOSCrashedEvent{VmEvent: types.VmEvent{Event: base}}
+	}
+	// vCenter's own host events (vim.event.HostConnectionLostEvent "records the loss of a host connection", HostConnectedEvent "a successful host connection": vSphere API reference),
+	// which vpxd logs when the host's heartbeats stop and resume: typed events, not EventEx.
+	if e.Type == "HostConnectionLostEvent" {
+		return &types.HostConnectionLostEvent{HostEvent: types.HostEvent{Event: base}}
+	}
+	if e.Type == "HostConnectedEvent" {
+		return &types.HostConnectedEvent{HostEvent: types.HostEvent{Event: base}}
 	}
 	var args []types.KeyAnyValue
 	for k, v := range e.Arguments {
