@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from faultlab.assertions.sources import discover
@@ -26,7 +27,7 @@ from faultlab.sim.esxi.release import RELEASES
 from faultlab.sim.kernel.node import node_dirs
 from faultlab.sim.kernel.waits import wait_until
 from faultlab.sim.lab import EmbeddedLab
-from faultlab.sim.nodes.esxishell import ESXI_APPLETS
+from faultlab.sim.nodes.esxishell import ESXI_APPLETS, MOTD
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
@@ -237,3 +238,83 @@ def test_vm_support_bundle_is_laid_out_like_a_real_one_and_triage_reads_it(
         assert {Path(src.name).name for src in logs} >= {"vmkernel.log", "hostd.log", "vmware.log"}
     finally:
         client.run(["rm", "-rf", workdir])
+
+
+# Last in the module: test_ssh_logins_leave_the_real_auth_shell_vobd_and_hostd_traces expects only its own
+# lines in shell.log.
+def login_client(lab: EmbeddedLab, name: str) -> paramiko.SSHClient:
+    """An SSH client of our own (not the harness's), host key checked against the lab's known_hosts."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(lab.layout.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        lab.node(name).ip, username="root", key_filename=str(lab.layout.user_key), allow_agent=False,
+        look_for_keys=False, timeout=20,
+    )  # fmt: skip
+    return client
+
+
+def read_until(chan: paramiko.Channel, text: str, timeout: float = 20) -> str:
+    """What the channel sends (CR LF as LF) until `text` has arrived; fails after `timeout` seconds."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while text not in out.decode(errors="replace").replace("\r\n", "\n"):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {text!r} after {timeout} s: {out!r}"
+        chan.settimeout(left)
+        try:
+            chunk = chan.recv(4096)
+        except TimeoutError:
+            chunk = b""
+        assert chunk, f"no {text!r} (channel closed or {timeout} s passed): {out!r}"
+        out += chunk
+    return out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def interactive_login(lab: EmbeddedLab, name: str) -> tuple[str, str]:
+    """An engineer's login (a pty, no command): what arrives up to the first prompt, and the answer to one typed
+    command up to the next prompt."""
+    client = login_client(lab, name)
+    try:
+        chan = client.invoke_shell(width=120)
+        prompt = f"[root@{name}:~] "
+        first = read_until(chan, prompt)
+        # the shell's stdout is the tty again, fd 3 (kept while ash started) closed and its marker unset
+        chan.send(b'echo typed-$((6 * 7)) "v=$FAULTLAB_ESXI_TTY_FD"; sh -c ": >&3" 2>/dev/null || echo fd3-closed\n')
+        rest = read_until(chan, f"typed-42 v=\nfd3-closed\n{prompt}")
+        chan.send(b"exit\n")
+        return first[: first.index(prompt) + len(prompt)], rest
+    finally:
+        client.close()
+
+
+def test_interactive_login_prints_esxi_motd_and_prompt_no_busybox_banner(
+    esx: tuple[EmbeddedLab, EsxiHost, SshClient],
+) -> None:
+    """8.0: ESXi's /etc/motd, then the prompt; nothing from busybox. A command, with or without a pty, prints
+    only its own output."""
+    lab, _host, client = esx
+    first, rest = interactive_login(lab, "esx01")
+    assert first == MOTD["8.0"] + "[root@esx01:~] ", first
+    assert "BusyBox" not in first + rest and "built-in shell" not in first + rest, rest
+    assert sh(client, "cat /etc/motd") == MOTD["8.0"]  # the session's /etc/motd is ESXi's
+    # `ssh host cmd` (the harness) and `ssh -tt host cmd`: no motd, no banner
+    assert sh(client, "echo $0; echo plain") == "/bin/sh\nplain\n"
+    own = login_client(lab, "esx01")
+    try:
+        chan = own.get_transport().open_session()  # type: ignore[union-attr]
+        chan.get_pty()
+        chan.exec_command("echo with-pty")
+        out = b""
+        while chunk := chan.recv(4096):
+            out += chunk
+        assert out == b"with-pty\r\n" and chan.recv_exit_status() == 0, out
+    finally:
+        own.close()
+
+
+def test_interactive_login_to_a_70_host_prints_the_70_motd() -> None:
+    with EmbeddedLab.up(hosts=1, vms=1, vmfs_vms=0, vcenter=False, version="7.0", start_hosts=False) as lab:
+        first, rest = interactive_login(lab, "esx01")
+    assert first == MOTD["7.0"] + "[root@esx01:~] ", first
+    assert "BusyBox" not in first + rest and "sysadmintools" in first

@@ -11,6 +11,8 @@ root's login shell in the node's /etc/passwd):
   under the lab's state folder (<node>/esx/proc, reachable at /run/faultlab/...) where the `ps` command reads
   it, and a process started outside the session (the host's own) still has it.
 * PATH=/bin:/sbin, HOME=/ (root's home on ESXi is /).
+* An interactive login (a pty and no command, OpenSSH's condition for the motd) first prints ESXi's /etc/motd
+  (MOTD), then the prompt, and no busybox banner (see session_script). `ssh host cmd` prints nothing extra.
 
 The applet set (ESXI_APPLETS) is NOT a copy of a real ESXi `busybox --list`: no public copy of that list was
 found [U]. It keeps the POSIX tools that public ESXi shell scripts use (ls, cat, awk, sed, grep, stat, tail,
@@ -57,6 +59,52 @@ DATE = """#!/bin/sh
 case "$*" in *%N*) {python} date "$@" ;; esac
 exec /bin/busybox date "$@"
 """
+# ESXi's /etc/motd: the advanced setting Config.Etc.motd is "Contents of /etc/motd" with a long default (an 8.0
+# host's setting table, GitHub index id 49019169916; govc prints its first line "The time and date of this login
+# have been sent to the system logs.", id 9964150600). sshd prints it at an interactive SSH login, then the prompt
+# follows on the next line (no blank line) in most transcripts. Texts verbatim from real logins, per profile:
+# * 8.0 (8.0.2): the WARNING block and the "automation tools" paragraph. A host the author names ESXi 8.0U2
+#   (index id 52627242049, 2023-10-10), 8.0 U3 (id 48871143850) and 8.0.3 build 24022510 (id 10661040538) all print
+#   it; 9.0.0 prints it too (ids 30336000303, 49324877612). One 8.0U1 patch post (id 36907707693) shows the
+#   "sysadmintools" paragraph, but its banner is copied unchanged from the author's 6.7 post (id 36951066330), so
+#   which form 8.0 GA/U1 printed is not pinned down [U]; 8.0.2 is the version this profile imitates.
+# * 7.0 (7.0.3): the WARNING block and the "sysadmintools" paragraph [I]. No transcript was found that shows a
+#   7.0 U3 host's own login together with its version: the block is already printed by 6.7-era hosts (ids
+#   2621391668 and 2744079182, a vCenter 6.7 lab, 2020; id 31203277122, 2020-01) and the author's 7.0.2 and 7.0U3g
+#   patch posts (ids 37069744748, 37812107308) show it (a copied banner, weak); no 7.0 host was found with the
+#   "automation tools" paragraph. Hosts before the WARNING block (6.0/6.5: id 81706785) are not profiled here.
+MOTD = {
+    "8.0": (
+        "The time and date of this login have been sent to the system logs.\n"
+        "\n"
+        "WARNING:\n"
+        "   All commands run on the ESXi shell are logged and may be included in\n"
+        "   support bundles. Do not provide passwords directly on the command line.\n"
+        "   Most tools can prompt for secrets or accept them from standard input.\n"
+        "\n"
+        "VMware offers powerful and supported automation tools. Please\n"
+        "see https://developer.vmware.com for details.\n"
+        "\n"
+        "The ESXi Shell can be disabled by an administrative user. See the\n"
+        "vSphere Security documentation for more information.\n"
+    ),
+    "7.0": (
+        "The time and date of this login have been sent to the system logs.\n"
+        "\n"
+        "WARNING:\n"
+        "   All commands run on the ESXi shell are logged and may be included in\n"
+        "   support bundles. Do not provide passwords directly on the command line.\n"
+        "   Most tools can prompt for secrets or accept them from standard input.\n"
+        "\n"
+        "VMware offers supported, powerful system administration tools.  Please\n"
+        "see www.vmware.com/go/sysadmintools for details.\n"
+        "\n"
+        "The ESXi Shell can be disabled by an administrative user. See the\n"
+        "vSphere Security documentation for more information.\n"
+    ),
+}
+# Set by the login shell for an interactive session: the tty's descriptor it keeps while ash starts (shell_rc).
+STDOUT_FD_VAR = "FAULTLAB_ESXI_TTY_FD"
 NOHUP = (
     "#!/bin/sh\n# nohup: Debian's busybox lacks the applet; ignore SIGHUP, then run the command.\n"
     'trap "" HUP\nexec "$@"\n'
@@ -102,7 +150,9 @@ def shell_rc(node: NodeSpec, control: Path) -> str:
     spool = spool_dir(control)
     record = f"history 2>/dev/null | tail -n 1 >> {spool}/$$.hist"
     where = '$([ "$PWD" = / ] && echo "~" || echo "$PWD")'
-    return f"PS1='$({record})[root@{node.name}:{where}] '\n"
+    # the login started ash with stdout on /dev/null (no banner, see session_script): back to the tty
+    restore = f'if [ -n "${STDOUT_FD_VAR}" ]; then unset {STDOUT_FD_VAR}; exec 1>&3 3>&-; fi\n'
+    return f"{restore}PS1='$({record})[root@{node.name}:{where}] '\n"
 
 
 def session_script(node: NodeSpec, control: Path) -> str:
@@ -130,6 +180,7 @@ def session_script(node: NodeSpec, control: Path) -> str:
         hidden = esx / "sys" / d.strip("/").replace("/", "-")
         lines.append(f"{bb} mount --bind {d} {hidden}")
     lines.append(f"{bb} mount -t tmpfs -o size=4k,mode=0555 none /proc")
+    lines.append(f"[ -e /etc/motd ] && {bb} mount --bind {esx}/motd /etc/motd")  # the session sees ESXi's motd
     for d in masked_dirs():
         lines.append(f"{bb} mount --bind {esx}/bin {d}")
     lines += [
@@ -137,7 +188,21 @@ def session_script(node: NodeSpec, control: Path) -> str:
         f"export PATH=/bin:/sbin HOME=/ SHELL=/bin/sh FAULTLAB_ESXI_CONTROL={control}",
         "cd /",
         # not a login shell: the machine's /etc/profile (Debian's, calling `id`) is not ESXi's; $ENV sets the prompt
-        f"if [ $# -eq 0 ]; then export ENV={esx}/shrc; exec /bin/sh; fi",
+        "if [ $# -eq 0 ]; then",
+        f"  export ENV={esx}/shrc",
+        # An interactive login (a pty, no command): ESXi's sshd prints /etc/motd (PrintMotd; OpenSSH does it only
+        # for a pty session without a command). sshd runs outside this session's mount namespace, so the login
+        # shell prints it. Debian's busybox ash prints its "BusyBox v... built-in shell (ash)" banner on stdout as
+        # soon as it turns interactive (setinteractive() in shell/ash.c, unless built FEATURE_SH_EXTRA_QUIET),
+        # before it reads $ENV; ESXi's busybox prints none. So ash starts with stdout on /dev/null and the tty
+        # kept on fd 3, and $ENV (shell_rc) moves the tty back to stdout and closes fd 3.
+        "  if [ -t 0 ] && [ -t 1 ]; then",
+        f"    {bb} cat {esx}/motd",
+        f"    export {STDOUT_FD_VAR}=3",
+        "    exec /bin/sh -i 3>&1 >/dev/null",
+        "  fi",
+        "  exec /bin/sh",
+        "fi",
         'exec /bin/sh "$@"',
     ]
     return "\n".join(lines) + "\n"
@@ -174,6 +239,7 @@ def write_shell(node: NodeSpec, control: Path, version: str) -> list[BindMount]:
             path.chmod(0o755)
     spool_dir(control).mkdir(parents=True, exist_ok=True)
     (esx / "shrc").write_text(shell_rc(node, control), encoding="utf-8")
+    (esx / "motd").write_text(MOTD[version], encoding="utf-8")
     shell = node.node_dir / "bin" / "esxi-shell"
     shell.parent.mkdir(parents=True, exist_ok=True)
     shell.write_text(session_script(node, control), encoding="utf-8")
