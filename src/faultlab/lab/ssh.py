@@ -6,6 +6,7 @@ import base64
 import errno
 import hashlib
 import logging
+import secrets
 import select
 import shlex
 import threading
@@ -106,6 +107,71 @@ class FileStat:
     mtime: int
 
 
+def _frame_end(out: bytearray, token: bytes, start: int = 0) -> tuple[int, int] | None:
+    """Where the shell's frame "\\n<token> <status>\\n" starts in `out` (from `start`), and the status; None before
+    it is complete."""
+    at = out.find(b"\n" + token + b" ", start)
+    if at < 0:
+        return None
+    tail = out[at + len(token) + 2 :]
+    end = tail.find(b"\n")
+    if end < 0:
+        return None
+    try:
+        return at, int(tail[:end])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """A remote file's stat (None: it does not exist) and its bytes from an offset, up to its size at that stat."""
+
+    path: str
+    stat: FileStat | None
+    data: bytes
+
+
+def slices_script(reads: Sequence[tuple[str, int, int | None]], token: str) -> str:
+    """One shell line reading several files: per file a frame "\\n<token> <i> <size> <inode> <mtime>\\n" (or
+    "NONE" when it does not exist, "ERR" when stat fails), then its bytes from the offset (at most `length`, never
+    past the size the stat saw). Busybox and coreutils both have stat -c, tail -c +N and head -c."""
+    parts = []
+    for i, (path, offset, length) in enumerate(reads):
+        limit = -1 if length is None else int(length)
+        exists = f'p={shlex.quote(path)}; s=NONE; if [ -e "$p" ]; then '
+        parts.append(
+            exists + "s=$(stat -c '%s %i %Y' -- \"$p\" 2>/dev/null) || s=ERR; fi; "
+            f"printf '\\n%s %d %s\\n' {token} {i} \"$s\"; "
+            f"case $s in [0-9]*) set -- $s; n=$(($1 - {int(offset)})); "
+            f"if [ {limit} -ge 0 ] && [ $n -gt {limit} ]; then n={limit}; fi; "
+            f'if [ $n -gt 0 ]; then tail -c +{int(offset) + 1} -- "$p" | head -c $n; fi;; esac'
+        )
+    return "; ".join(parts)
+
+
+def parse_slices(
+    out: bytes, reads: Sequence[tuple[str, int, int | None]], token: str
+) -> list[FileSlice | tuple[str, str]]:
+    """The frames of `slices_script` back into FileSlices, in the order asked; a file whose stat failed, or that
+    has no frame, is (path, why)."""
+    found: dict[int, FileSlice | tuple[str, str]] = {}
+    for piece in out.split(b"\n" + token.encode() + b" ")[1:]:
+        header, _, data = piece.partition(b"\n")
+        fields = header.decode("utf-8", "replace").split()
+        if not fields or not fields[0].isdigit() or int(fields[0]) >= len(reads):
+            continue
+        i = int(fields[0])
+        path = reads[i][0]
+        if fields[1:] == ["NONE"]:
+            found[i] = FileSlice(path, None, b"")
+        elif len(fields) == 4 and all(f.isdigit() for f in fields[1:]):
+            found[i] = FileSlice(path, FileStat(int(fields[1]), int(fields[2]), int(fields[3])), data)
+        else:
+            found[i] = (path, f"stat {path} failed")
+    return [found.get(i, (reads[i][0], f"no answer for {reads[i][0]}")) for i in range(len(reads))]
+
+
 class _HostKeyRefusedError(paramiko.SSHException):
     """Raised by our policies; recognised so it is never retried."""
 
@@ -168,6 +234,7 @@ class SshClient:
         command_timeout: float = 120.0,
         attempts: int = 3,
         name: str | None = None,
+        persistent_shell: bool = True,
     ) -> None:
         self.host, self.port, self.user = host, port, user
         self.name = name or host
@@ -192,6 +259,11 @@ class SshClient:
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._lock = threading.Lock()
+        # One long-running `sh` per connection runs the commands one after another (a session per command costs
+        # a round trip, sshd's session setup and the login shell's start-up: 30-130 ms on the lab's nodes).
+        self.persistent_shell = persistent_shell
+        self._shell: paramiko.Channel | None = None
+        self._shell_lock = threading.Lock()  # held while a command runs in the shell; others use their own session
 
     @classmethod
     def from_access(cls, access: SshAccess, *, command_timeout: float = 120.0, attempts: int = 3) -> SshClient:
@@ -321,6 +393,7 @@ class SshClient:
         return transport is not None and transport.is_active()
 
     def _drop(self) -> None:
+        self._drop_shell()
         if self._sftp is not None:
             self._sftp.close()
             self._sftp = None
@@ -358,10 +431,43 @@ class SshClient:
         stdin: bytes | None = None,
     ) -> CommandResult:
         """Run a command. A list is quoted (shlex.join); a string is run as a shell line. On timeout the channel
-        is closed and CommandTimeoutError raised (the remote process may live on until it writes)."""
+        is closed and CommandTimeoutError raised (the remote process may live on until it writes).
+
+        Commands run in the connection's long-running shell when it is free (each in a subshell with stdin from
+        /dev/null, so `exit`, `cd` and variables stay its own); with `stdin`, or while another thread uses the
+        shell, in a session of their own."""
         command = quote_command(argv)
         limit = self.command_timeout if timeout is None else timeout
         argv_kept: tuple[str, ...] | str = argv if isinstance(argv, str) else tuple(argv)
+        started = time.monotonic()
+        if stdin is None and self.persistent_shell and self._shell_lock.acquire(blocking=False):
+            try:
+                status, out, err = self._in_shell(command, limit)
+            finally:
+                self._shell_lock.release()
+        else:
+            status, out, err = self._in_session(command, limit, stdin)
+        result = CommandResult(
+            argv=argv_kept,
+            exit_status=status,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            duration=time.monotonic() - started,
+            host=self.name,
+            stdout_bytes=bytes(out),
+        )
+        return result.check(self.user) if check else result
+
+    def _timed_out(self, command: str, limit: float, out: bytes) -> CommandTimeoutError:
+        return CommandTimeoutError(
+            f"command {command!r} did not finish within {limit:g} s",
+            host=self._where,
+            user=self.user,
+            stdout=out.decode("utf-8", "replace"),
+        )
+
+    def _in_session(self, command: str, limit: float, stdin: bytes | None) -> tuple[int, bytes, bytes]:
+        """The command in a session channel of its own: (exit status, stdout, stderr)."""
         chan = self._open_channel()
         started = time.monotonic()
         out, err = bytearray(), bytearray()
@@ -379,12 +485,7 @@ class SshClient:
                 if chan.exit_status_ready() and drained and (chan.eof_received or chan.closed):
                     break
                 if time.monotonic() - started >= limit:
-                    raise CommandTimeoutError(
-                        f"command {command!r} did not finish within {limit:g} s",
-                        host=self._where,
-                        user=self.user,
-                        stdout=out.decode("utf-8", "replace"),
-                    )
+                    raise self._timed_out(command, limit, bytes(out))
                 select.select([chan], [], [], _POLL)
             status = chan.recv_exit_status()  # -1: the server sent none (killed by a signal, or connection lost)
             if status == -1 and not self._alive():
@@ -396,16 +497,76 @@ class SshClient:
             ) from None
         finally:
             chan.close()
-        result = CommandResult(
-            argv=argv_kept,
-            exit_status=status,
-            stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"),
-            duration=time.monotonic() - started,
-            host=self.name,
-            stdout_bytes=bytes(out),
+        return status, bytes(out), bytes(err)
+
+    def _shell_channel(self) -> paramiko.Channel:
+        """The connection's long-running shell, started (again) when there is none or it has ended."""
+        shell = self._shell
+        ended = shell is None or shell.closed or shell.eof_received or shell.exit_status_ready()
+        if shell is not None and not ended and self._alive():
+            return shell
+        self._drop_shell()
+        chan = self._open_channel()
+        try:
+            chan.exec_command("exec sh")
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            chan.close()
+            raise UnreachableError(f"cannot start a shell: {exc}", host=self._where, user=self.user) from None
+        self._shell = chan
+        return chan
+
+    def _drop_shell(self) -> None:
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            shell.close()
+
+    def _in_shell(self, command: str, limit: float) -> tuple[int, bytes, bytes]:
+        """The command in the long-running shell, its output framed by a random token: stdout ends with
+        "\n<token> <status>\n", stderr with "\n<token>\n" (the leading newline is the frame's, not the output's).
+        A shell that ends before the frame (a command that killed it) gives status -1, as a session would."""
+        chan = self._shell_channel()
+        token = secrets.token_hex(12).encode()
+        script = (
+            # eval: a command that does not parse fails on its own instead of swallowing the frame
+            b"( eval " + shlex.quote(command).encode() + b" ) </dev/null\n"
+            b"printf '\\n%s %d\\n' " + token + b" $?\n"
+            b"printf '\\n%s\\n' " + token + b" >&2\n"
         )
-        return result.check(self.user) if check else result
+        out, err = bytearray(), bytearray()
+        out_end = err_end = -1
+        status, scanned = -1, 0
+        started = time.monotonic()
+        try:
+            chan.sendall(script)
+            while out_end < 0 or err_end < 0:
+                while chan.recv_ready():
+                    out += chan.recv(_CHUNK)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(_CHUNK)
+                if out_end < 0 and (found := _frame_end(out, token, scanned)) is not None:
+                    out_end, status = found
+                scanned = max(0, len(out) - len(token) - 32)  # a frame is never searched for twice in full
+                if err_end < 0:
+                    err_end = err.find(b"\n" + token + b"\n")
+                if out_end >= 0 and err_end >= 0:
+                    break
+                if chan.closed or chan.eof_received or chan.exit_status_ready():
+                    if not self._alive():
+                        raise UnreachableError(
+                            f"connection lost while running {command!r}", host=self._where, user=self.user
+                        )
+                    self._drop_shell()  # the shell ended under the command (e.g. it killed the shell)
+                    return -1, bytes(out), bytes(err)
+                if time.monotonic() - started >= limit:
+                    self._drop_shell()
+                    raise self._timed_out(command, limit, bytes(out))
+                select.select([chan], [], [], _POLL)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            self._drop_shell()
+            raise UnreachableError(
+                f"connection lost while running {command!r}: {exc}", host=self._where, user=self.user
+            ) from None
+        return status, bytes(out[:out_end]), bytes(err[:err_end])
 
     # -- files ------------------------------------------------------------------------------------------
     def _sftp_client(self) -> paramiko.SFTPClient | None:
@@ -459,6 +620,21 @@ class SshClient:
                 f"cannot read {path}: {res.stderr.strip()}", host=self._where, user=self.user, path=path
             )
         return res.stdout_bytes
+
+    def read_slices(self, reads: Sequence[tuple[str, int, int | None]]) -> list[FileSlice]:
+        """For each (path, offset, length): the file's stat and its bytes from `offset` (at most `length`, never
+        past the size the stat saw), all in one command. A file whose stat fails: RemoteFileError."""
+        if not reads:
+            return []
+        token = secrets.token_hex(12)
+        res = self.run(slices_script(reads, token))
+        out: list[FileSlice] = []
+        for got in parse_slices(res.stdout_bytes, reads, token):
+            if isinstance(got, tuple):
+                why = res.stderr.strip() or f"exit {res.exit_status}"
+                raise RemoteFileError(f"{got[1]}: {why}", host=self._where, user=self.user, path=got[0])
+            out.append(got)
+        return out
 
     def stat(self, path: str) -> FileStat | None:
         """Size, inode and mtime via `stat -c` (also on ESXi's busybox); None when the file does not exist."""

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from faultlab.lab.lease import LeaseOptions
 
 DEFAULT_BASELINE_S = 60.0
+# Set during the run (record.figures) for the split of the wall time: how long the run waited for another run's
+# lease, how long the recovery loop waited for the lab (RecoveryLoop.waited_s), how long the guest's own second
+# reboot took from the request to the probe round that saw it back.
+LEASE_WAITED, RECOVERY_WAITED, REBOOT_WAITED = "lease_waited_s", "recovery_wait_s", "reboot_waited_s"
 
 
 class Pool(Protocol):
