@@ -172,6 +172,50 @@ def parse_slices(
     return [found.get(i, (reads[i][0], f"no answer for {reads[i][0]}")) for i in range(len(reads))]
 
 
+def batch_script(commands: Sequence[Sequence[str] | str], token: str) -> str:
+    """One shell line running several read-only commands at once (each in the background, its output in a private
+    temporary folder), then printing them in order, each framed: "\\n<token> <i> out <status>\\n" + stdout +
+    "\\n<token> <i> err\\n" + stderr. One round trip instead of one per command (split: `parse_batch`)."""
+    runs, prints = [], []
+    for i, argv in enumerate(commands):
+        runs.append(f'{{ ( {quote_command(argv)} ) >"$d/{i}.o" 2>"$d/{i}.e" </dev/null; echo $? >"$d/{i}.s"; }} &')
+        prints.append(
+            f'printf \'\\n%s %d out %s\\n\' {token} {i} "$(cat "$d/{i}.s" 2>/dev/null)"; cat "$d/{i}.o"; '
+            f"printf '\\n%s %d err\\n' {token} {i}; cat \"$d/{i}.e\""
+        )
+    return (
+        "d=$(mktemp -d /tmp/faultlab-batch.XXXXXX) || exit 70; trap 'rm -rf \"$d\"' EXIT; "
+        + " ".join(runs)
+        + " wait; "
+        + "; ".join(prints)
+    )
+
+
+def parse_batch(res: CommandResult, commands: Sequence[Sequence[str] | str], token: str) -> list[CommandResult]:
+    """`batch_script`'s output back into one CommandResult per command (status -1 and the batch's stderr for a
+    command with no frame: the batch itself failed)."""
+    outs: dict[int, tuple[int, bytes]] = {}
+    errs: dict[int, bytes] = {}
+    for piece in res.stdout_bytes.split(b"\n" + token.encode() + b" ")[1:]:
+        header, _, data = piece.partition(b"\n")
+        fields = header.decode("utf-8", "replace").split()
+        if len(fields) < 2 or not fields[0].isdigit():
+            continue
+        i = int(fields[0])
+        if fields[1] == "out":
+            status = int(fields[2]) if len(fields) == 3 and fields[2].lstrip("-").isdigit() else -1
+            outs[i] = (status, data)
+        elif fields[1] == "err":
+            errs[i] = data
+    results = []
+    for i, argv in enumerate(commands):
+        status, out = outs.get(i, (-1, b""))
+        err = errs[i].decode("utf-8", "replace") if i in errs else res.stderr
+        kept: tuple[str, ...] | str = argv if isinstance(argv, str) else tuple(argv)
+        results.append(CommandResult(kept, status, out.decode("utf-8", "replace"), err, res.duration, res.host, out))
+    return results
+
+
 class _HostKeyRefusedError(paramiko.SSHException):
     """Raised by our policies; recognised so it is never retried."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from faultlab.harness.cursors import LogCursors, Mark
 from faultlab.harness.observe import Targets, VsphereObserver
@@ -37,6 +37,35 @@ DEFAULT_BASELINE_S = 60.0
 # lease, how long the recovery loop waited for the lab (RecoveryLoop.waited_s), how long the guest's own second
 # reboot took from the request to the probe round that saw it back.
 LEASE_WAITED, RECOVERY_WAITED, REBOOT_WAITED = "lease_waited_s", "recovery_wait_s", "reboot_waited_s"
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+
+
+def together(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C]) -> tuple[A, B, C]:
+    """Three pieces of work on different hosts (or different sessions of one) at once, in threads; the first
+    exception, in argument order, is raised once all have ended."""
+    got: list[object] = [None, None, None]
+    errors: list[BaseException | None] = [None, None, None]
+
+    def one(i: int, fn: Callable[[], object]) -> None:
+        try:
+            got[i] = fn()
+        except BaseException as exc:  # handed to the caller's thread below
+            errors[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i, fn), daemon=True) for i, fn in ((1, b), (2, c))]
+    for t in threads:
+        t.start()
+    one(0, a)
+    for t in threads:
+        t.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return cast(A, got[0]), cast(B, got[1]), cast(C, got[2])
 
 
 class Pool(Protocol):

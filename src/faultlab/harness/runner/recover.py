@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from faultlab.harness.atomic import write_atomic
 from faultlab.harness.record import LogFile, Recovery, iso, log_artifact_path, now_utc
-from faultlab.harness.recovery import POLL_S, Condition, vm_id
+from faultlab.harness.recovery import POLL_S, Condition, probe_together, vm_id
 from faultlab.harness.runner.context import DEFAULT_BASELINE_S, REBOOT_WAITED, RECOVERY_WAITED, RunContext
 from faultlab.harness.runner.judged import check_signature, judge_into, verdict_true, vm_event_times
 from faultlab.harness.wait import wait_until
@@ -144,8 +144,8 @@ class RecoveryLoop:
         now = time.monotonic()
         if self._first is None:
             self._first = now
-        for c in self.conditions:
-            met, prev = c.probe(), self.state.get(c.name)
+        for c, met in zip(self.conditions, probe_together(self.conditions), strict=True):
+            prev = self.state.get(c.name)
             if met is not True and c.name == f"vm {self.vm} heartbeat_green":
                 self._unmet_at = now_utc()
             detail = getattr(c, "detail", "")
