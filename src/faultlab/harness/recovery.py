@@ -77,8 +77,10 @@ def vm_id(esx: EsxiHost, vm: str) -> int:
     raise LabError(f"no VM {vm!r} registered (vim-cmd vmsvc/getallvms)", host=esx.name)
 
 
-def vm_powered_on(esx: EsxiHost, vm: str) -> Probe:
-    known: list[int] = []  # the VM's id, looked up once (vim-cmd vmsvc/getallvms) and again if it stops answering
+def vm_powered_on(esx: EsxiHost, vm: str, known: list[int] | None = None) -> Probe:
+    """vim-cmd vmsvc/power.getstate. `known`: the VM's id, looked up once (vim-cmd vmsvc/getallvms) and again if
+    it stops answering; a list the caller may share between the probes of one run."""
+    known = [] if known is None else known
 
     def fn() -> tuple[bool | None, str]:
         if known:

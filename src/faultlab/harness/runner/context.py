@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
-from faultlab.harness.cursors import LogCursors, Mark
+from faultlab.harness.cursors import ClockSkew, LogCursors, Mark
 from faultlab.harness.observe import Targets, VsphereObserver
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import Phase, RunRecord, iso, now_utc, save_record
@@ -39,33 +39,31 @@ DEFAULT_BASELINE_S = 60.0
 LEASE_WAITED, RECOVERY_WAITED, REBOOT_WAITED = "lease_waited_s", "recovery_wait_s", "reboot_waited_s"
 
 
-A = TypeVar("A")
-B = TypeVar("B")
-C = TypeVar("C")
+T = TypeVar("T")
 
 
-def together(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C]) -> tuple[A, B, C]:
-    """Three pieces of work on different hosts (or different sessions of one) at once, in threads; the first
-    exception, in argument order, is raised once all have ended."""
-    got: list[object] = [None, None, None]
-    errors: list[BaseException | None] = [None, None, None]
+class Background(Generic[T]):
+    """One piece of work in a thread of its own (on another host, or another session of the same host) while the
+    caller goes on; `result()` waits for it and raises its exception in the caller's thread."""
 
-    def one(i: int, fn: Callable[[], object]) -> None:
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="faultlab-background", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
         try:
-            got[i] = fn()
-        except BaseException as exc:  # handed to the caller's thread below
-            errors[i] = exc
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
 
-    threads = [threading.Thread(target=one, args=(i, fn), daemon=True) for i, fn in ((1, b), (2, c))]
-    for t in threads:
-        t.start()
-    one(0, a)
-    for t in threads:
-        t.join()
-    for exc in errors:
-        if exc is not None:
-            raise exc
-    return cast(A, got[0]), cast(B, got[1]), cast(C, got[2])
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 class Pool(Protocol):
@@ -114,6 +112,9 @@ class RunContext:
         self.write_error: OSError | None = None
         self.leftovers_healed = 0
         self.hold_end: datetime | None = None  # the planned end of the hold (harness clock)
+        self.vm_ids: list[int] = []  # the target VM's id on its host, shared by the power-state probes
+        # preflight's clock-skew measure per host, going on while the baseline waits; taken in by mark()
+        self.skews: Background[list[tuple[str, ClockSkew]]] | None = None
 
     # -- the record --------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -186,7 +187,7 @@ class RunContext:
             out.append(datastore_accessible(esx, self.inv, t.datastore))
         if t.vm:
             if "powered_on" in vm_conds:
-                out.append(vm_powered_on(esx, t.vm))
+                out.append(vm_powered_on(esx, t.vm, self.vm_ids))
             if "heartbeat_green" in vm_conds:
                 out.append(self.heartbeat(t.vm))
         return out
@@ -199,7 +200,7 @@ class RunContext:
         if t.datastore:
             out.append(datastore_accessible(esx, self.inv, t.datastore))
         if t.vm:
-            out += [vm_powered_on(esx, t.vm), self.heartbeat(t.vm)]
+            out += [vm_powered_on(esx, t.vm, self.vm_ids), self.heartbeat(t.vm)]
         return out
 
     def vsphere(self) -> VsphereReader | None:

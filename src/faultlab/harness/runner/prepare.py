@@ -14,7 +14,7 @@ from faultlab.harness.ledger import Ledger, ledger_files
 from faultlab.harness.observe import VsphereObserver, read_events
 from faultlab.harness.record import Recovery, now_utc, parse_iso
 from faultlab.harness.recovery import POLL_S, wait_conditions
-from faultlab.harness.runner.context import DEFAULT_BASELINE_S, RunContext, together
+from faultlab.harness.runner.context import DEFAULT_BASELINE_S, Background, RunContext
 from faultlab.harness.scenario import Scenario
 from faultlab.harness.wait import wait_until
 from faultlab.lab.errors import FaultlabError, LabError
@@ -39,21 +39,18 @@ def scenario_settings(sc: Scenario) -> list[str]:
 
 
 def preflight(run: RunContext) -> None:
-    """The clock skew of each host, that the fault's node runs commands, the host settings the scenario's
-    durations name and the datastores' ids: each host's work at once, one round trip for its esxcli reads."""
+    """That the fault's node runs commands, the host settings the scenario's durations name and the datastores'
+    ids: each host's work at once, one round trip for its esxcli reads. The clock skew of each host is measured
+    meanwhile and taken in by mark(), before the fault."""
     with run.phase("preflight"):
         hosts, node, esx = [run.sc.target.host], run.sc.fault.on, run.esx()
         names = scenario_settings(run.sc)
-        skews, node_ok, facts = together(
-            lambda: [(h, measure_skew(run.pool.get(h), h)) for h in hosts],
-            lambda: run.pool.get(node).run(["true"]),
-            lambda: esx.preflight_facts(names),
-        )
-        for h, skew in skews:
-            run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
+        run.skews = Background(lambda: [(h, measure_skew(run.pool.get(h), h)) for h in hosts])
+        node_check = Background(lambda: run.pool.get(node).run(["true"]))
+        values, filesystems = esx.preflight_facts(names)
+        node_ok = node_check.result()
         if not node_ok.succeeded:
             raise LabError(f"cannot run commands (true exited {node_ok.exit_status})", host=node)
-        values, filesystems = facts
         for name in names:
             value = values[name]
             if isinstance(value, LabError):
@@ -160,8 +157,16 @@ def _missed(r: Recovery) -> str:
     return f"{r.condition} ({r.detail})" if r.detail else r.condition
 
 
+def take_skews(run: RunContext) -> None:
+    """The clock skews preflight set out to measure, into the record (before the fault: the host may go away)."""
+    skews, run.skews = run.skews, None
+    for h, skew in skews.result() if skews is not None else []:
+        run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
+
+
 def mark(run: RunContext) -> None:
     with run.phase("mark"):
+        take_skews(run)
         for host in [run.sc.target.host]:
             h = run.inv.host(host)
             vmx = [v.vmx_path for v in run.inv.vms if v.host == host and v.vmx_path]
