@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
-from faultlab.harness.cursors import ClockSkew, LogCursors, Mark
+from faultlab.harness.cursors import LogCursors, Mark
 from faultlab.harness.observe import Targets, VsphereObserver
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import Phase, RunRecord, iso, now_utc, save_record
@@ -113,8 +113,6 @@ class RunContext:
         self.leftovers_healed = 0
         self.hold_end: datetime | None = None  # the planned end of the hold (harness clock)
         self.vm_ids: list[int] = []  # the target VM's id on its host, shared by the power-state probes
-        # preflight's clock-skew measure per host, going on while the baseline waits; taken in by mark()
-        self.skews: Background[list[tuple[str, ClockSkew]]] | None = None
 
     # -- the record --------------------------------------------------------------------------------------
     def save(self) -> None:

@@ -39,15 +39,18 @@ def scenario_settings(sc: Scenario) -> list[str]:
 
 
 def preflight(run: RunContext) -> None:
-    """That the fault's node runs commands, the host settings the scenario's durations name and the datastores'
-    ids: each host's work at once, one round trip for its esxcli reads. The clock skew of each host is measured
-    meanwhile and taken in by mark(), before the fault."""
+    """That the fault's node runs commands, the host settings the scenario's durations name, the datastores' ids
+    and each host's clock skew: the fault node's check meanwhile, one round trip for the host's esxcli reads."""
     with run.phase("preflight"):
         hosts, node, esx = [run.sc.target.host], run.sc.fault.on, run.esx()
         names = scenario_settings(run.sc)
-        run.skews = Background(lambda: [(h, measure_skew(run.pool.get(h), h)) for h in hosts])
         node_check = Background(lambda: run.pool.get(node).run(["true"]))
         values, filesystems = esx.preflight_facts(names)
+        # The skew after the host's reads, not beside them: a sample stretched by a busy host is a loose one (the
+        # host's clock may be read late in the round trip, as the simulator's `date` does after its start-up).
+        for h in hosts:
+            skew = measure_skew(run.pool.get(h), h)
+            run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
         node_ok = node_check.result()
         if not node_ok.succeeded:
             raise LabError(f"cannot run commands (true exited {node_ok.exit_status})", host=node)
@@ -157,16 +160,8 @@ def _missed(r: Recovery) -> str:
     return f"{r.condition} ({r.detail})" if r.detail else r.condition
 
 
-def take_skews(run: RunContext) -> None:
-    """The clock skews preflight set out to measure, into the record (before the fault: the host may go away)."""
-    skews, run.skews = run.skews, None
-    for h, skew in skews.result() if skews is not None else []:
-        run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
-
-
 def mark(run: RunContext) -> None:
     with run.phase("mark"):
-        take_skews(run)
         for host in [run.sc.target.host]:
             h = run.inv.host(host)
             vmx = [v.vmx_path for v in run.inv.vms if v.host == host and v.vmx_path]

@@ -355,7 +355,7 @@ def second_reboot(run: RunContext, vm: str) -> None:
 
         reboot = SecondReboot(
             vm,
-            lambda: vm_id(esx, vm),
+            lambda: run.vm_ids[0] if run.vm_ids else vm_id(esx, vm),  # the id the power probes looked up
             run.client(),
             run.heartbeat(vm),
             reset_after,
