@@ -277,22 +277,34 @@ def parse_date_output(text: str) -> tuple[float, float]:
     return float(m[1]), 1.0
 
 
+SKEW_COMMAND = "date -u +%s.%N; date -u +%s.%N"  # two reads: the second's distance from the first is a `date`'s run
+
+
 def measure_skew(
-    client: CommandRunner, host: str = "", samples: int = 3, clock: Callable[[], float] = time.time
+    client: CommandRunner, host: str = "", samples: int = 2, clock: Callable[[], float] = time.time
 ) -> ClockSkew:
-    """Ask the host for its time a few times, bracketed by our monotonic clock; keep the tightest sample."""
+    """Ask the host for its time a few times, bracketed by our monotonic clock; keep the tightest sample.
+
+    Each sample reads the host's clock twice in one command. A `date` reads the clock after its own start-up
+    (a few ms on ESXi's busybox, a Python start on the simulator), so the second read falls later in the round
+    trip than its middle by about the gap between the two reads: the offset is taken against our clock at the
+    middle of the round trip plus that gap. The uncertainty stays half the round trip plus the resolution."""
     found: list[tuple[float, float]] = []
     for _ in range(max(samples, 1)):
         wall, m0 = clock(), time.monotonic()
-        res = client.run("date -u +%s.%N")
-        half = (time.monotonic() - m0) / 2
+        res = client.run(SKEW_COMMAND)
+        rtt = time.monotonic() - m0
         if not res.succeeded:
             raise LabError(f"date -u exited {res.exit_status}: {res.stderr.strip()}", host=host)
         try:
-            remote, resolution = parse_date_output(res.stdout)
+            reads = [parse_date_output(line) for line in res.stdout.splitlines() if line.strip()]
         except ValueError as exc:
             raise LabError(str(exc), host=host) from None
+        if not reads:
+            raise LabError(f"no time in {res.stdout.strip()[:60]!r}", host=host)
+        remote, resolution = reads[-1]
+        gap = max(0.0, min(reads[-1][0] - reads[0][0], rtt / 2)) if len(reads) > 1 and resolution < 1 else 0.0
         # A truncated clock reading lies anywhere in [remote, remote + resolution): take its middle.
-        found.append((remote + resolution / 2 - (wall + half), half + resolution / 2))
+        found.append((remote + resolution / 2 - (wall + rtt / 2 + gap), rtt / 2 + resolution / 2))
     offset, spread = min(found, key=lambda s: s[1])
     return ClockSkew(host, offset, spread, tuple(found))
