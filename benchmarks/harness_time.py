@@ -25,7 +25,12 @@ TARGET_S = 2.0
 PHASES = ("lease", "preflight", "heal-leftovers", "steady", "baseline", "mark", "plan", "inject", "hold", "heal",
           "recover+judge", "second-reboot", "vcenter-events")  # fmt: skip
 # The part of a phase that is not the harness's own: what the record's figures say it waited on.
-NOT_OWN = {"lease": ("lease_waited_s",), "recover+judge": ("recovery_wait_s",), "second-reboot": ("reboot_waited_s",)}
+NOT_OWN = {
+    "lease": ("lease_waited_s",),
+    "baseline": ("baseline_waited_s",),
+    "recover+judge": ("recovery_wait_s",),
+    "second-reboot": ("reboot_waited_s",),
+}
 WHOLLY_NOT_OWN = ("hold", "steady")
 
 

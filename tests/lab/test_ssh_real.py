@@ -330,3 +330,22 @@ def test_read_slices_matches_stat_and_ranged_reads(client: SshClient, server: Se
     assert [s.data for s in got] == [b"0123", b"56789\n\xff\x00end", b"", b"", b""]
     assert got[0].stat == client.stat(str(a)) and got[0].stat is not None and got[0].stat.inode == a.stat().st_ino
     assert got[2].stat is not None and got[2].stat.size == 0 and got[3].stat is None
+
+
+def test_an_interrupted_command_leaves_nothing_for_the_next(client: SshClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a command runs in the shell: the next command (the heal) gets a fresh shell, not the rest."""
+    import select as real_select
+
+    from faultlab.lab import ssh
+
+    client.run("true")
+
+    def interrupted(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ssh.select, "select", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.run("sleep 0.3; echo stale; echo stale >&2")
+    monkeypatch.setattr(ssh.select, "select", real_select.select)
+    res = client.run("sleep 0.5; echo fresh")
+    assert (res.stdout, res.stderr, res.exit_status) == ("fresh\n", "", 0)

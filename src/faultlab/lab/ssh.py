@@ -610,6 +610,11 @@ class SshClient:
             raise UnreachableError(
                 f"connection lost while running {command!r}: {exc}", host=self._where, user=self.user
             ) from None
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) before the frame: the rest of this command's output must not reach the
+            # next one (the heal's), which gets a fresh shell.
+            self._drop_shell()
+            raise
         return status, bytes(out[:out_end]), bytes(err[:err_end])
 
     # -- files ------------------------------------------------------------------------------------------

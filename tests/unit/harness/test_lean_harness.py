@@ -45,7 +45,7 @@ def _record(phases: dict[str, float], figures: dict[str, float], recovery: list[
 def test_the_split_counts_only_real_waits_as_not_the_harnesss_own() -> None:
     rec = _record(
         {"lease": 0.2, "preflight": 0.5, "hold": 10.0, "heal": 0.3, "recover+judge": 4.0, "second-reboot": 3.0},
-        {"lease_waited_s": 0.0, "recovery_wait_s": 3.5, "reboot_waited_s": 2.5},
+        {"lease_waited_s": 0.0, "recovery_wait_s": 3.5, "reboot_waited_s": 2.5, "baseline_waited_s": 0.5},
         [
             Recovery("datastore ds accessible", True, 0.4, 30.0, ""),  # met at the first probe, after the heal
             Recovery("vm win01 heartbeat_green", True, 3.9, 30.0, ""),
@@ -55,8 +55,8 @@ def test_the_split_counts_only_real_waits_as_not_the_harnesss_own() -> None:
     f = _figures(rec, wall_s=18.5)
     assert f["recovery_s"] == 3.9  # the reboot's 2.8 s is not a recovery condition's time
     assert f["inherent_s"] == 13.5  # the hold + what the loop waited, not the heal's 0.3 s nor the first probe's
-    assert f["waiting_s"] == 2.5  # the lease was had at the first try: no waiting there
-    assert f["harness_s"] == pytest.approx(18.5 - 13.5 - 2.5)
+    assert f["waiting_s"] == 3.0  # reboot + a settling lab at the baseline; the lease was had at the first try
+    assert f["harness_s"] == pytest.approx(18.5 - 13.5 - 3.0)
     assert f["overhead_s"] == pytest.approx(18.5 - 13.5)
 
 

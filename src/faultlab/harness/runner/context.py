@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
-from faultlab.harness.cursors import LogCursors, Mark
+from faultlab.harness.cursors import ClockSkew, LogCursors, Mark
 from faultlab.harness.observe import Targets, VsphereObserver
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import Phase, RunRecord, iso, now_utc, save_record
@@ -37,6 +37,7 @@ DEFAULT_BASELINE_S = 60.0
 # lease, how long the recovery loop waited for the lab (RecoveryLoop.waited_s), how long the guest's own second
 # reboot took from the request to the probe round that saw it back.
 LEASE_WAITED, RECOVERY_WAITED, REBOOT_WAITED = "lease_waited_s", "recovery_wait_s", "reboot_waited_s"
+BASELINE_WAITED = "baseline_waited_s"  # the baseline's wait for a lab still settling from an earlier fault
 
 
 T = TypeVar("T")
@@ -113,6 +114,8 @@ class RunContext:
         self.leftovers_healed = 0
         self.hold_end: datetime | None = None  # the planned end of the hold (harness clock)
         self.vm_ids: list[int] = []  # the target VM's id on its host, shared by the power-state probes
+        # preflight's clock-skew measure per host, going on while the baseline waits; taken in by mark()
+        self.skews: Background[list[tuple[str, ClockSkew]]] | None = None
 
     # -- the record --------------------------------------------------------------------------------------
     def save(self) -> None:

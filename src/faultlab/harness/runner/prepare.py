@@ -14,7 +14,7 @@ from faultlab.harness.ledger import Ledger, ledger_files
 from faultlab.harness.observe import VsphereObserver, read_events
 from faultlab.harness.record import Recovery, now_utc, parse_iso
 from faultlab.harness.recovery import POLL_S, wait_conditions
-from faultlab.harness.runner.context import DEFAULT_BASELINE_S, Background, RunContext
+from faultlab.harness.runner.context import BASELINE_WAITED, DEFAULT_BASELINE_S, Background, RunContext
 from faultlab.harness.scenario import Scenario
 from faultlab.harness.wait import wait_until
 from faultlab.lab.errors import FaultlabError, LabError
@@ -39,18 +39,15 @@ def scenario_settings(sc: Scenario) -> list[str]:
 
 
 def preflight(run: RunContext) -> None:
-    """That the fault's node runs commands, the host settings the scenario's durations name, the datastores' ids
-    and each host's clock skew: the fault node's check meanwhile, one round trip for the host's esxcli reads."""
+    """That the fault's node runs commands, the host settings the scenario's durations name and the datastores'
+    ids: the fault node's check meanwhile, one round trip for the host's esxcli reads. Each host's clock skew is
+    measured meanwhile too (measure_skew allows for a host that reads its clock late) and taken in by mark()."""
     with run.phase("preflight"):
         hosts, node, esx = [run.sc.target.host], run.sc.fault.on, run.esx()
         names = scenario_settings(run.sc)
         node_check = Background(lambda: run.pool.get(node).run(["true"]))
+        run.skews = Background(lambda: [(h, measure_skew(run.pool.get(h), h)) for h in hosts])
         values, filesystems = esx.preflight_facts(names)
-        # The skew after the host's reads, not beside them: a sample stretched by a busy host is a loose one (the
-        # host's clock may be read late in the round trip, as the simulator's `date` does after its start-up).
-        for h in hosts:
-            skew = measure_skew(run.pool.get(h), h)
-            run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
         node_ok = node_check.result()
         if not node_ok.succeeded:
             raise LabError(f"cannot run commands (true exited {node_ok.exit_status})", host=node)
@@ -151,6 +148,10 @@ def baseline(run: RunContext) -> None:
     budget = baseline_budget(run)
     with run.phase("baseline", budget):
         results = wait_conditions(run.conditions(), budget, stop=run.stop, on_tick=run.progress.tick)
+        # A lab still settling from an earlier fault: the wait from the first condition met to the last is the
+        # lab's time, not the harness's (the first probe round is the harness's own).
+        met = [r.seconds for r in results if r.met and r.seconds is not None]
+        run.record.figures[BASELINE_WAITED] = round(max(met) - min(met), 3) if met else 0.0
         missed = [r for r in results if r.met is False]
         if missed:
             raise LabError("steady state not reached before the fault: " + "; ".join(_missed(r) for r in missed))
@@ -160,8 +161,16 @@ def _missed(r: Recovery) -> str:
     return f"{r.condition} ({r.detail})" if r.detail else r.condition
 
 
+def take_skews(run: RunContext) -> None:
+    """The clock skews preflight set out to measure, into the record (before the fault: the host may go away)."""
+    skews, run.skews = run.skews, None
+    for h, skew in skews.result() if skews is not None else []:
+        run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
+
+
 def mark(run: RunContext) -> None:
     with run.phase("mark"):
+        take_skews(run)
         for host in [run.sc.target.host]:
             h = run.inv.host(host)
             vmx = [v.vmx_path for v in run.inv.vms if v.host == host and v.vmx_path]

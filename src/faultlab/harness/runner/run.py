@@ -21,6 +21,7 @@ from faultlab.harness.record import (
 )
 from faultlab.harness.runner import hold, leased, prepare, recover
 from faultlab.harness.runner.context import (
+    BASELINE_WAITED,
     LEASE_WAITED,
     REBOOT_WAITED,
     RECOVERY_WAITED,
@@ -161,7 +162,8 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     inherent: the hold, and the time the recovery loop waited for the lab (RecoveryLoop.waited_s: from its first
     probe round on; the heal's own commands before it are the harness's).
     waiting: on the lab rather than working: another run's lease, a lab settling after an earlier run's
-    leftovers, the guest's own second reboot. harness: all the rest, the harness's own time."""
+    leftovers or fault (steady, and the baseline beyond its first probe round), the guest's own second reboot.
+    harness: all the rest, the harness's own time."""
     recovery_s = max(
         (
             r.seconds
@@ -173,7 +175,8 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
     hold_s = phases.get("hold", 0.0)  # as held (hold_until may end it early; a run that ended before held nothing)
     recovery_wait = record.figures.get(RECOVERY_WAITED, 0.0)
-    waiting = record.figures.get(LEASE_WAITED, 0.0) + phases.get("steady", 0.0) + record.figures.get(REBOOT_WAITED, 0.0)
+    waits = (LEASE_WAITED, BASELINE_WAITED, REBOOT_WAITED)
+    waiting = phases.get("steady", 0.0) + sum(record.figures.get(k, 0.0) for k in waits)
     inherent = hold_s + recovery_wait
     anchors = record.anchor_times()
     outage = (
