@@ -334,7 +334,7 @@ def test_read_slices_matches_stat_and_ranged_reads(client: SshClient, server: Se
 
 def test_an_interrupted_command_leaves_nothing_for_the_next(client: SshClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while a command runs in the shell: the next command (the heal) gets a fresh shell, not the rest."""
-    import select as real_select
+    from types import SimpleNamespace
 
     from faultlab.lab import ssh
 
@@ -343,9 +343,9 @@ def test_an_interrupted_command_leaves_nothing_for_the_next(client: SshClient, m
     def interrupted(*args: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ssh.select, "select", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        client.run("sleep 0.3; echo stale; echo stale >&2")
-    monkeypatch.setattr(ssh.select, "select", real_select.select)
+    with monkeypatch.context() as m:
+        m.setattr(ssh, "select", SimpleNamespace(select=interrupted))  # this module's select only
+        with pytest.raises(KeyboardInterrupt):
+            client.run("sleep 0.3; echo stale; echo stale >&2")
     res = client.run("sleep 0.5; echo fresh")
     assert (res.stdout, res.stderr, res.exit_status) == ("fresh\n", "", 0)
