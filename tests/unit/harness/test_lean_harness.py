@@ -19,7 +19,8 @@ from faultlab.harness.runner import SecondReboot
 from faultlab.harness.runner.run import _figures
 from faultlab.lab.esxi import EsxiHost
 from faultlab.lab.inventory import parse_inventory
-from faultlab.lab.ssh import CommandResult, FileSlice, FileStat, parse_slices, slices_script
+from faultlab.lab.shellbatch import FileSlice, parse_slices, slices_script
+from faultlab.lab.ssh import CommandResult, FileStat
 
 from .test_runner import INVENTORY
 from .test_runner_parts import FakeClient, FakeCondition, FakeJudge, loop

@@ -11,7 +11,8 @@ from typing import Protocol
 from faultlab.lab.errors import LabError, VimFaultError
 from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
-from faultlab.lab.ssh import CommandResult, batch_script, parse_batch
+from faultlab.lab.shellbatch import batch_script, parse_batch
+from faultlab.lab.ssh import CommandResult
 
 HOST_LOGS: tuple[str, ...] = ("vmkernel", "vmkwarning", "vobd", "hostd", "vmksummary")
 _POWER = {"Powered on": "poweredOn", "Powered off": "poweredOff", "Suspended": "suspended"}
