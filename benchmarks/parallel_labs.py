@@ -40,6 +40,8 @@ def main() -> None:
             print(res.stdout[-2000:], res.stderr[-2000:], sep="\n")
     ratio = parallel_s / serial_s
     verdict = "met" if ratio <= TARGET else "NOT met"
+    if serial.returncode != 0 or parallel.returncode != 0:
+        verdict = "no figure: a run did not pass"
     print(f"serial {serial_s:.1f}s, two workers {parallel_s:.1f}s: {ratio:.2f}x (target <= {TARGET}x: {verdict})")
     print(f"load average between the runs: {load_mid[0]:.2f}; after: {os.getloadavg()[0]:.2f}")
 

@@ -193,7 +193,8 @@ def _run(config: pytest.Config, scenario: Path) -> RunRecord:
 
 
 def _properties(record: RunRecord) -> list[tuple[str, object]]:
-    props: list[tuple[str, object]] = [("run_id", record.run_id), ("outcome", record.outcome)]
+    # plain values only: xdist sends the report to the controller (execnet cannot serialize the Outcome enum)
+    props: list[tuple[str, object]] = [("run_id", record.run_id), ("outcome", str(record.outcome))]
     props += [(k, record.figures[k]) for k in JUNIT_FIGURES if k in record.figures]
     props += [(f"recover_{r.condition.replace(' ', '_')}_s", r.seconds) for r in record.recovery if r.seconds]
     props += sorted(record.measures.items())  # fault_to_apd_start_s, heal_to_apd_exit_s, ...
