@@ -417,6 +417,8 @@ def test_lun_remove_on_the_embedded_iscsi_target_is_pdl_and_heal_adds_it_back(
         assert injector.heal(fault).status == "healed"  # checked with the inventory's lun_status
     assert epool.get("iscsi01").run(luns).stdout.strip() == "1"
     assert injector.heal(fault).status == "already healed" and ledger.close()
+    # the host finds the LUN again on its own time (the iSCSI session's recovery), after the heal's commands
+    assert wait_for(lambda: lun_devices(host)[0].status != "not connected", 30, 0.5)
 
 
 def test_lun_remove_with_an_explicit_lun_removes_that_lun_and_refuses_one_not_presented(

@@ -287,3 +287,65 @@ hosts: [{{name: h1, address: 127.0.0.1}}]
     bare = parse_inventory(text.replace(',\n      private_key_passphrase: "${FL_TEST_KEY_PASS}"', ""), "inv.yaml")
     with pytest.raises(AuthenticationError, match=r"is encrypted: set ssh\.private_key_passphrase"):
         SshClient.from_access(bare.ssh_for("h1"), attempts=1).run("true")
+
+
+def test_commands_share_one_long_running_shell(client: SshClient) -> None:
+    """One shell per connection: the same $$ each time, yet `exit`, `cd` and variables stay each command's own."""
+    first, home = client.run("echo $$").stdout, client.run("pwd").stdout
+    assert client.run("cd /tmp; X=1; exit 4").exit_status == 4
+    assert client.run('echo "[$X]"; pwd').stdout == f"[]\n{home}"
+    assert client.run("echo $$").stdout == first
+    assert client.run("echo 'unbalanced").exit_status != 0  # a command that does not parse fails on its own
+    assert client.run("printf 'no newline'").stdout == "no newline"
+    assert client.run("echo $$").stdout == first
+
+
+def test_a_second_thread_gets_a_session_of_its_own(client: SshClient) -> None:
+    import threading
+
+    client.run("true")
+    seen: list[str] = []
+    slow = threading.Thread(target=lambda: seen.append(client.run("sleep 0.5; echo slow").stdout))
+    slow.start()
+    time.sleep(0.1)  # the slow command holds the shell by now
+    started = time.monotonic()
+    assert client.run("echo quick").stdout == "quick\n"
+    assert time.monotonic() - started < 0.45  # did not wait for the shell
+    slow.join()
+    assert seen == ["slow\n"]
+
+
+def test_read_slices_matches_stat_and_ranged_reads(client: SshClient, server: Server) -> None:
+    a, b = server.tmp / "a.log", server.tmp / "it's b.log"
+    a.write_bytes(b"0123456789\n\xff\x00end")
+    b.write_bytes(b"")
+    reads = [
+        (str(a), 0, 4),
+        (str(a), 5, None),
+        (str(b), 0, None),
+        (str(server.tmp / "absent"), 0, None),
+        (str(a), 99, None),
+    ]
+    got = client.read_slices(reads)
+    assert [s.data for s in got] == [b"0123", b"56789\n\xff\x00end", b"", b"", b""]
+    assert got[0].stat == client.stat(str(a)) and got[0].stat is not None and got[0].stat.inode == a.stat().st_ino
+    assert got[2].stat is not None and got[2].stat.size == 0 and got[3].stat is None
+
+
+def test_an_interrupted_command_leaves_nothing_for_the_next(client: SshClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a command runs in the shell: the next command (the heal) gets a fresh shell, not the rest."""
+    from types import SimpleNamespace
+
+    from faultlab.lab import ssh
+
+    client.run("true")
+
+    def interrupted(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(ssh, "select", SimpleNamespace(select=interrupted))  # this module's select only
+        with pytest.raises(KeyboardInterrupt):
+            client.run("sleep 0.3; echo stale; echo stale >&2")
+    res = client.run("sleep 0.5; echo fresh")
+    assert (res.stdout, res.stderr, res.exit_status) == ("fresh\n", "", 0)

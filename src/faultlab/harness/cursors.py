@@ -11,10 +11,11 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from faultlab.lab.errors import LabError, RemoteFileError, UnreachableError
 from faultlab.lab.esxi import HOST_LOGS, datastore_file
+from faultlab.lab.shellbatch import FileSlice
 from faultlab.lab.ssh import CommandResult, FileStat
 
 log = logging.getLogger("faultlab.harness.cursors")
@@ -77,6 +78,52 @@ def _decompress(path: str, data: bytes) -> bytes:
         return b""
 
 
+@runtime_checkable
+class SliceReader(Protocol):
+    """A reader that stats and reads several files in one round trip (SshClient.read_slices)."""
+
+    def read_slices(self, reads: Sequence[tuple[str, int, int | None]]) -> list[FileSlice]: ...
+
+
+def read_slices(client: FileReader, reads: Sequence[tuple[str, int, int | None]]) -> list[FileSlice]:
+    """Each (path, offset, length): its stat and bytes from offset (at most length, never past the stat's size),
+    in one round trip when the client can (SshClient), else a stat and a ranged read per file."""
+    if isinstance(client, SliceReader):
+        return client.read_slices(reads)
+    out = []
+    for path, offset, length in reads:
+        st = client.stat(path)
+        n = 0 if st is None else max(0, st.size - offset)
+        n = n if length is None else min(n, length)
+        out.append(FileSlice(path, st, client.read_file(path, offset, n) if n else b""))
+    return out
+
+
+def take_marks(client: FileReader, paths: Sequence[str]) -> dict[str, Mark]:
+    """The marks of several logs at once (one round trip over SSH)."""
+    got = read_slices(client, [(p, 0, HEAD_BYTES) for p in paths])
+    return {s.path: Mark(s.path, s.stat.inode, s.stat.size, s.data) if s.stat else Mark(s.path, 0, 0) for s in got}
+
+
+def read_all_since(client: FileReader, marks: Mapping[str, Mark]) -> dict[str, tuple[Chunk, Mark, FileStat | None]]:
+    """`read_since` for several logs: one round trip for the logs that only grew (the usual case); a log that
+    rotated, shrank or changed while read is read again on its own, across its rotated copies."""
+    got = read_slices(client, [(m.path, m.size, None) for m in marks.values()])
+    out: dict[str, tuple[Chunk, Mark, FileStat | None]] = {}
+    for mark, sl in zip(marks.values(), got, strict=True):
+        st = sl.stat
+        grew = st is not None and st.inode == mark.inode and st.size >= mark.size
+        if grew and st is not None and len(sl.data) == st.size - mark.size:
+            head = mark.head if len(mark.head) >= HEAD_BYTES else (mark.head + sl.data)[:HEAD_BYTES]
+            out[mark.path] = (Chunk(mark.path, sl.data), Mark(mark.path, st.inode, st.size, head), st)
+        elif st is None and mark.inode == 0:
+            out[mark.path] = (Chunk(mark.path, b""), mark, None)
+        else:
+            chunk, new = read_since(client, mark)
+            out[mark.path] = (chunk, new, FileStat(new.size, new.inode, 0) if new.inode else None)
+    return out
+
+
 def take_mark(client: FileReader, path: str) -> Mark:
     st = client.stat(path)
     if st is None:
@@ -128,9 +175,10 @@ class LogCursors:
         self.marks: dict[str, Mark] = {}
         self._tail: dict[str, Mark] = {}
         self.unreachable = False  # the last tail() could not reach the host
+        self.stats: dict[str, FileStat | None] = {}  # each log as the last collect() found it
 
     def mark(self) -> dict[str, Mark]:
-        self.marks = {p: take_mark(self.client, p) for p in self.paths}
+        self.marks = take_marks(self.client, self.paths)
         self._tail = dict(self.marks)
         return dict(self.marks)
 
@@ -138,7 +186,9 @@ class LogCursors:
         """Exactly the bytes written since mark() (rotations included); the marks stay where they are."""
         if not self.marks:
             raise LabError("collect() before mark()", host=self.host)
-        return {p: read_since(self.client, m)[0] for p, m in self.marks.items()}
+        got = read_all_since(self.client, self.marks)
+        self.stats = {p: st for p, (_, _, st) in got.items()}
+        return {p: chunk for p, (chunk, _, _) in got.items()}
 
     def tail(self) -> dict[str, bytes]:
         """The bytes written since the previous tail() (or the mark): a stat and a ranged read per log.
@@ -147,16 +197,15 @@ class LogCursors:
         if not self._tail:
             raise LabError("tail() before mark()", host=self.host)
         out: dict[str, bytes] = {}
-        for path, mark in self._tail.items():
-            try:
-                chunk, self._tail[path] = read_since(self.client, mark)
-            except UnreachableError as exc:
-                if not self.unreachable:
-                    log.warning(
-                        "%s: unreachable while tailing its logs (%s); reading on once it answers", self.host, exc
-                    )
-                self.unreachable = True
-                return out
+        try:
+            got = read_all_since(self.client, self._tail)
+        except UnreachableError as exc:
+            if not self.unreachable:
+                log.warning("%s: unreachable while tailing its logs (%s); reading on once it answers", self.host, exc)
+            self.unreachable = True
+            return out
+        for path, (chunk, mark, _) in got.items():
+            self._tail[path] = mark
             if chunk.data:
                 out[path] = chunk.data
         self.unreachable = False
@@ -229,22 +278,34 @@ def parse_date_output(text: str) -> tuple[float, float]:
     return float(m[1]), 1.0
 
 
+SKEW_COMMAND = "date -u +%s.%N; date -u +%s.%N"  # two reads: the second's distance from the first is a `date`'s run
+
+
 def measure_skew(
-    client: CommandRunner, host: str = "", samples: int = 3, clock: Callable[[], float] = time.time
+    client: CommandRunner, host: str = "", samples: int = 2, clock: Callable[[], float] = time.time
 ) -> ClockSkew:
-    """Ask the host for its time a few times, bracketed by our monotonic clock; keep the tightest sample."""
+    """Ask the host for its time a few times, bracketed by our monotonic clock; keep the tightest sample.
+
+    Each sample reads the host's clock twice in one command. A `date` reads the clock after its own start-up
+    (a few ms on ESXi's busybox, a Python start on the simulator), so the second read falls later in the round
+    trip than its middle by about the gap between the two reads: the offset is taken against our clock at the
+    middle of the round trip plus that gap. The uncertainty stays half the round trip plus the resolution."""
     found: list[tuple[float, float]] = []
     for _ in range(max(samples, 1)):
         wall, m0 = clock(), time.monotonic()
-        res = client.run("date -u +%s.%N")
-        half = (time.monotonic() - m0) / 2
+        res = client.run(SKEW_COMMAND)
+        rtt = time.monotonic() - m0
         if not res.succeeded:
             raise LabError(f"date -u exited {res.exit_status}: {res.stderr.strip()}", host=host)
         try:
-            remote, resolution = parse_date_output(res.stdout)
+            reads = [parse_date_output(line) for line in res.stdout.splitlines() if line.strip()]
         except ValueError as exc:
             raise LabError(str(exc), host=host) from None
+        if not reads:
+            raise LabError(f"no time in {res.stdout.strip()[:60]!r}", host=host)
+        remote, resolution = reads[-1]
+        gap = max(0.0, min(reads[-1][0] - reads[0][0], rtt / 2)) if len(reads) > 1 and resolution < 1 else 0.0
         # A truncated clock reading lies anywhere in [remote, remote + resolution): take its middle.
-        found.append((remote + resolution / 2 - (wall + half), half + resolution / 2))
+        found.append((remote + resolution / 2 - (wall + rtt / 2 + gap), rtt / 2 + resolution / 2))
     offset, spread = min(found, key=lambda s: s[1])
     return ClockSkew(host, offset, spread, tuple(found))

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from faultlab.harness.utc import iso, now_utc
 
 WAIT_S = 1  # server-side wait per WaitForUpdatesEx: how soon a stop is noticed
+FINISH_JOIN_S = 0.05  # how long finish() gives the watch to end before leaving it to end on its own
 RETRY_S = 1.0
 DATASTORE_PATHS = ("summary.accessible", "host")  # host: the per-host mounts (mountInfo accessible / reason)
 VM_PATHS = ("runtime.powerState", "runtime.connectionState", "guestHeartbeatStatus", "guest.toolsRunningStatus")
@@ -189,8 +190,10 @@ class VsphereObserver(threading.Thread):
         return self.started_watch.wait(timeout)
 
     def finish(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """What the watch saw until now. The thread ends by itself once its server-side wait returns (within
+        WAIT_S, closing its session): the run does not wait for that."""
         self._halt.set()
-        self.join(timeout=WAIT_S + 5.0)
+        self.join(timeout=FINISH_JOIN_S)
         return self.observations.snapshot(), list(dict.fromkeys(self.problems))
 
 

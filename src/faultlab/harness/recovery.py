@@ -43,6 +43,32 @@ class Probe:
         return met
 
 
+def probe_together(conditions: Sequence[Condition]) -> list[bool | None]:
+    """Every condition's probe at once, one thread each (each asks its host over its own SSH session): a round
+    takes as long as its slowest probe, not their sum. An exception from a probe is raised here."""
+    if len(conditions) < 2:
+        return [c.probe() for c in conditions]
+    results: list[bool | None] = [None] * len(conditions)
+    errors: list[BaseException | None] = [None] * len(conditions)
+
+    def one(i: int) -> None:
+        try:
+            results[i] = conditions[i].probe()
+        except BaseException as exc:  # handed to the caller's thread below
+            errors[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(1, len(conditions))]
+    for t in threads:
+        t.start()
+    one(0)
+    for t in threads:
+        t.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return results
+
+
 def vm_id(esx: EsxiHost, vm: str) -> int:
     """The host's id of a VM (vim-cmd vmsvc/getallvms), by name."""
     for entry in esx.vms():
@@ -51,9 +77,20 @@ def vm_id(esx: EsxiHost, vm: str) -> int:
     raise LabError(f"no VM {vm!r} registered (vim-cmd vmsvc/getallvms)", host=esx.name)
 
 
-def vm_powered_on(esx: EsxiHost, vm: str) -> Probe:
+def vm_powered_on(esx: EsxiHost, vm: str, known: list[int] | None = None) -> Probe:
+    """vim-cmd vmsvc/power.getstate. `known`: the VM's id, looked up once (vim-cmd vmsvc/getallvms) and again if
+    it stops answering; a list the caller may share between the probes of one run."""
+    known = [] if known is None else known
+
     def fn() -> tuple[bool | None, str]:
-        state = esx.power_state(vm_id(esx, vm))
+        if known:
+            try:
+                state = esx.power_state(known[0])
+                return state == "poweredOn", f"power state {state}"
+            except LabError:
+                known.clear()  # unregistered, or the host is slow: look the id up again
+        known.append(vm_id(esx, vm))
+        state = esx.power_state(known[0])
         return state == "poweredOn", f"power state {state}"
 
     return Probe(f"vm {vm} powered_on", fn)
@@ -136,8 +173,7 @@ def wait_conditions(
     results: dict[str, Recovery] = {}
 
     def all_met() -> bool:
-        for cond in list(pending):
-            met = cond.probe()
+        for cond, met in zip(list(pending), probe_together(pending), strict=True):
             if met is not False:
                 detail = getattr(cond, "detail", "")
                 results[cond.name] = Recovery(

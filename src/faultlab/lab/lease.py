@@ -225,9 +225,10 @@ def acquire(
     events = events if events is not None else LeaseEvents()
     start = clock()
     while True:
+        tried = clock()
         mine, holder = lease.try_acquire(owner, run_id)
         if mine is not None:
-            events.waited_s = clock() - start
+            events.waited_s = tried - start  # up to the try that took it: that try itself is work, not waiting
             return mine
         if holder is not None and holder.expired and lease.break_expired(holder):
             events.notes.append(

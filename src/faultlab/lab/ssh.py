@@ -6,6 +6,7 @@ import base64
 import errno
 import hashlib
 import logging
+import secrets
 import select
 import shlex
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import paramiko
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -29,6 +31,9 @@ from faultlab.lab.errors import (
     UnreachableError,
 )
 from faultlab.lab.inventory import Inventory, SshAccess
+
+if TYPE_CHECKING:
+    from faultlab.lab.shellbatch import FileSlice
 
 log = logging.getLogger("faultlab.lab.ssh")
 # paramiko logs a failed handshake (e.g. a port that does not speak SSH) with its traceback; without a handler of
@@ -106,6 +111,22 @@ class FileStat:
     mtime: int
 
 
+def _frame_end(out: bytearray, token: bytes, start: int = 0) -> tuple[int, int] | None:
+    """Where the shell's frame "\\n<token> <status>\\n" starts in `out` (from `start`), and the status; None before
+    it is complete."""
+    at = out.find(b"\n" + token + b" ", start)
+    if at < 0:
+        return None
+    tail = out[at + len(token) + 2 :]
+    end = tail.find(b"\n")
+    if end < 0:
+        return None
+    try:
+        return at, int(tail[:end])
+    except ValueError:
+        return None
+
+
 class _HostKeyRefusedError(paramiko.SSHException):
     """Raised by our policies; recognised so it is never retried."""
 
@@ -168,6 +189,7 @@ class SshClient:
         command_timeout: float = 120.0,
         attempts: int = 3,
         name: str | None = None,
+        persistent_shell: bool = True,
     ) -> None:
         self.host, self.port, self.user = host, port, user
         self.name = name or host
@@ -192,6 +214,11 @@ class SshClient:
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._lock = threading.Lock()
+        # One long-running `sh` per connection runs the commands one after another (a session per command costs
+        # a round trip, sshd's session setup and the login shell's start-up: 30-130 ms on the lab's nodes).
+        self.persistent_shell = persistent_shell
+        self._shell: paramiko.Channel | None = None
+        self._shell_lock = threading.Lock()  # held while a command runs in the shell; others use their own session
 
     @classmethod
     def from_access(cls, access: SshAccess, *, command_timeout: float = 120.0, attempts: int = 3) -> SshClient:
@@ -321,6 +348,7 @@ class SshClient:
         return transport is not None and transport.is_active()
 
     def _drop(self) -> None:
+        self._drop_shell()
         if self._sftp is not None:
             self._sftp.close()
             self._sftp = None
@@ -358,10 +386,43 @@ class SshClient:
         stdin: bytes | None = None,
     ) -> CommandResult:
         """Run a command. A list is quoted (shlex.join); a string is run as a shell line. On timeout the channel
-        is closed and CommandTimeoutError raised (the remote process may live on until it writes)."""
+        is closed and CommandTimeoutError raised (the remote process may live on until it writes).
+
+        Commands run in the connection's long-running shell when it is free (each in a subshell with stdin from
+        /dev/null, so `exit`, `cd` and variables stay its own); with `stdin`, or while another thread uses the
+        shell, in a session of their own."""
         command = quote_command(argv)
         limit = self.command_timeout if timeout is None else timeout
         argv_kept: tuple[str, ...] | str = argv if isinstance(argv, str) else tuple(argv)
+        started = time.monotonic()
+        if stdin is None and self.persistent_shell and self._shell_lock.acquire(blocking=False):
+            try:
+                status, out, err = self._in_shell(command, limit)
+            finally:
+                self._shell_lock.release()
+        else:
+            status, out, err = self._in_session(command, limit, stdin)
+        result = CommandResult(
+            argv=argv_kept,
+            exit_status=status,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            duration=time.monotonic() - started,
+            host=self.name,
+            stdout_bytes=bytes(out),
+        )
+        return result.check(self.user) if check else result
+
+    def _timed_out(self, command: str, limit: float, out: bytes) -> CommandTimeoutError:
+        return CommandTimeoutError(
+            f"command {command!r} did not finish within {limit:g} s",
+            host=self._where,
+            user=self.user,
+            stdout=out.decode("utf-8", "replace"),
+        )
+
+    def _in_session(self, command: str, limit: float, stdin: bytes | None) -> tuple[int, bytes, bytes]:
+        """The command in a session channel of its own: (exit status, stdout, stderr)."""
         chan = self._open_channel()
         started = time.monotonic()
         out, err = bytearray(), bytearray()
@@ -379,12 +440,7 @@ class SshClient:
                 if chan.exit_status_ready() and drained and (chan.eof_received or chan.closed):
                     break
                 if time.monotonic() - started >= limit:
-                    raise CommandTimeoutError(
-                        f"command {command!r} did not finish within {limit:g} s",
-                        host=self._where,
-                        user=self.user,
-                        stdout=out.decode("utf-8", "replace"),
-                    )
+                    raise self._timed_out(command, limit, bytes(out))
                 select.select([chan], [], [], _POLL)
             status = chan.recv_exit_status()  # -1: the server sent none (killed by a signal, or connection lost)
             if status == -1 and not self._alive():
@@ -396,16 +452,81 @@ class SshClient:
             ) from None
         finally:
             chan.close()
-        result = CommandResult(
-            argv=argv_kept,
-            exit_status=status,
-            stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"),
-            duration=time.monotonic() - started,
-            host=self.name,
-            stdout_bytes=bytes(out),
+        return status, bytes(out), bytes(err)
+
+    def _shell_channel(self) -> paramiko.Channel:
+        """The connection's long-running shell, started (again) when there is none or it has ended."""
+        shell = self._shell
+        ended = shell is None or shell.closed or shell.eof_received or shell.exit_status_ready()
+        if shell is not None and not ended and self._alive():
+            return shell
+        self._drop_shell()
+        chan = self._open_channel()
+        try:
+            chan.exec_command("exec sh")
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            chan.close()
+            raise UnreachableError(f"cannot start a shell: {exc}", host=self._where, user=self.user) from None
+        self._shell = chan
+        return chan
+
+    def _drop_shell(self) -> None:
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            shell.close()
+
+    def _in_shell(self, command: str, limit: float) -> tuple[int, bytes, bytes]:
+        """The command in the long-running shell, its output framed by a random token: stdout ends with
+        "\n<token> <status>\n", stderr with "\n<token>\n" (the leading newline is the frame's, not the output's).
+        A shell that ends before the frame (a command that killed it) gives status -1, as a session would."""
+        chan = self._shell_channel()
+        token = secrets.token_hex(12).encode()
+        script = (
+            # eval: a command that does not parse fails on its own instead of swallowing the frame
+            b"( eval " + shlex.quote(command).encode() + b" ) </dev/null\n"
+            b"printf '\\n%s %d\\n' " + token + b" $?\n"
+            b"printf '\\n%s\\n' " + token + b" >&2\n"
         )
-        return result.check(self.user) if check else result
+        out, err = bytearray(), bytearray()
+        out_end = err_end = -1
+        status, scanned = -1, 0
+        started = time.monotonic()
+        try:
+            chan.sendall(script)
+            while out_end < 0 or err_end < 0:
+                while chan.recv_ready():
+                    out += chan.recv(_CHUNK)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(_CHUNK)
+                if out_end < 0 and (found := _frame_end(out, token, scanned)) is not None:
+                    out_end, status = found
+                scanned = max(0, len(out) - len(token) - 32)  # a frame is never searched for twice in full
+                if err_end < 0:
+                    err_end = err.find(b"\n" + token + b"\n")
+                if out_end >= 0 and err_end >= 0:
+                    break
+                if chan.closed or chan.eof_received or chan.exit_status_ready():
+                    if not self._alive():
+                        raise UnreachableError(
+                            f"connection lost while running {command!r}", host=self._where, user=self.user
+                        )
+                    self._drop_shell()  # the shell ended under the command (e.g. it killed the shell)
+                    return -1, bytes(out), bytes(err)
+                if time.monotonic() - started >= limit:
+                    self._drop_shell()
+                    raise self._timed_out(command, limit, bytes(out))
+                select.select([chan], [], [], _POLL)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            self._drop_shell()
+            raise UnreachableError(
+                f"connection lost while running {command!r}: {exc}", host=self._where, user=self.user
+            ) from None
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) before the frame: the rest of this command's output must not reach the
+            # next one (the heal's), which gets a fresh shell.
+            self._drop_shell()
+            raise
+        return status, bytes(out[:out_end]), bytes(err[:err_end])
 
     # -- files ------------------------------------------------------------------------------------------
     def _sftp_client(self) -> paramiko.SFTPClient | None:
@@ -459,6 +580,23 @@ class SshClient:
                 f"cannot read {path}: {res.stderr.strip()}", host=self._where, user=self.user, path=path
             )
         return res.stdout_bytes
+
+    def read_slices(self, reads: Sequence[tuple[str, int, int | None]]) -> list[FileSlice]:
+        """For each (path, offset, length): the file's stat and its bytes from `offset` (at most `length`, never
+        past the size the stat saw), all in one command. A file whose stat fails: RemoteFileError."""
+        from faultlab.lab.shellbatch import parse_slices, slices_script
+
+        if not reads:
+            return []
+        token = secrets.token_hex(12)
+        res = self.run(slices_script(reads, token))
+        out: list[FileSlice] = []
+        for got in parse_slices(res.stdout_bytes, reads, token):
+            if isinstance(got, tuple):
+                why = res.stderr.strip() or f"exit {res.exit_status}"
+                raise RemoteFileError(f"{got[1]}: {why}", host=self._where, user=self.user, path=got[0])
+            out.append(got)
+        return out
 
     def stat(self, path: str) -> FileStat | None:
         """Size, inode and mtime via `stat -c` (also on ESXi's busybox); None when the file does not exist."""

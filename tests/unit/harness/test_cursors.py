@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -232,7 +234,7 @@ class FakeDate:
         self.outputs = outputs
 
     def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
-        assert argv == "date -u +%s.%N"
+        assert argv == "date -u +%s.%N; date -u +%s.%N"
         return CommandResult(argv, 0, self.outputs.pop(0), "", 0.0)
 
 
@@ -242,6 +244,27 @@ def test_parse_date_output() -> None:
     assert parse_date_output("1763784000.%N\n") == (1763784000.0, 1.0)
     with pytest.raises(ValueError, match="not an epoch time"):
         parse_date_output("Sun Nov 22 04:00:00 UTC 2026")
+
+
+class SlowDate:
+    """A host whose `date` reads the clock after a start-up of `startup_s` (the simulator starts Python)."""
+
+    def __init__(self, offset_s: float, startup_s: float) -> None:
+        self.offset_s, self.startup_s = offset_s, startup_s
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        reads = []
+        for _ in range(2):
+            done = threading.Event()
+            done.wait(self.startup_s)  # the start-up before each read
+            reads.append(f"{time.time() + self.offset_s:.9f}")
+        return CommandResult(argv, 0, "\n".join(reads) + "\n", "", 0.0)
+
+
+def test_a_date_that_reads_the_clock_late_does_not_skew_the_offset() -> None:
+    skew = measure_skew(SlowDate(0.0, 0.15), "esx01")  # same clock: the true offset is 0
+    assert abs(skew.offset_s) < 0.05, skew  # the middle of the round trip would have said +0.15 s
+    assert skew.uncertainty_s >= 0.14  # still half the round trip
 
 
 def test_measure_skew_finds_the_offset() -> None:

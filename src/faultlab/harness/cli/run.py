@@ -57,8 +57,9 @@ def summary(record: RunRecord) -> list[str]:
     f = record.figures
     if f:
         out.append(
-            f"wall {f.get('wall_s', 0):.1f}s = hold {f.get('hold_s', 0):.1f}s + recovery {f.get('recovery_s', 0):.1f}s"
-            f" + harness {f.get('overhead_s', 0):.1f}s; collected {f.get('bytes_collected', 0):.0f} bytes,"
+            f"wall {f.get('wall_s', 0):.1f}s = hold {f.get('hold_s', 0):.1f}s + waiting for recovery "
+            f"{f.get('recovery_wait_s', 0):.1f}s + waiting on the lab {f.get('waiting_s', 0):.1f}s + harness "
+            f"{f.get('harness_s', 0):.1f}s; collected {f.get('bytes_collected', 0):.0f} bytes,"
             f" logs grew {f.get('bytes_grown', 0):.0f} bytes"
         )
     return out

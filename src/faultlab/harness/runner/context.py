@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
-from faultlab.harness.cursors import LogCursors, Mark
+from faultlab.harness.cursors import ClockSkew, LogCursors, Mark
 from faultlab.harness.observe import Targets, VsphereObserver
 from faultlab.harness.progress import Progress
 from faultlab.harness.record import Phase, RunRecord, iso, now_utc, save_record
@@ -33,6 +33,38 @@ if TYPE_CHECKING:
     from faultlab.lab.lease import LeaseOptions
 
 DEFAULT_BASELINE_S = 60.0
+# Set during the run (record.figures) for the split of the wall time: how long the run waited for another run's
+# lease, how long the recovery loop waited for the lab (RecoveryLoop.waited_s), how long the guest's own second
+# reboot took from the request to the probe round that saw it back.
+LEASE_WAITED, RECOVERY_WAITED, REBOOT_WAITED = "lease_waited_s", "recovery_wait_s", "reboot_waited_s"
+BASELINE_WAITED = "baseline_waited_s"  # the baseline's wait for a lab still settling from an earlier fault
+
+
+T = TypeVar("T")
+
+
+class Background(Generic[T]):
+    """One piece of work in a thread of its own (on another host, or another session of the same host) while the
+    caller goes on; `result()` waits for it and raises its exception in the caller's thread."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="faultlab-background", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 class Pool(Protocol):
@@ -81,6 +113,9 @@ class RunContext:
         self.write_error: OSError | None = None
         self.leftovers_healed = 0
         self.hold_end: datetime | None = None  # the planned end of the hold (harness clock)
+        self.vm_ids: list[int] = []  # the target VM's id on its host, shared by the power-state probes
+        # preflight's clock-skew measure per host, going on while the baseline waits; taken in by mark()
+        self.skews: Background[list[tuple[str, ClockSkew]]] | None = None
 
     # -- the record --------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -153,7 +188,7 @@ class RunContext:
             out.append(datastore_accessible(esx, self.inv, t.datastore))
         if t.vm:
             if "powered_on" in vm_conds:
-                out.append(vm_powered_on(esx, t.vm))
+                out.append(vm_powered_on(esx, t.vm, self.vm_ids))
             if "heartbeat_green" in vm_conds:
                 out.append(self.heartbeat(t.vm))
         return out
@@ -166,7 +201,7 @@ class RunContext:
         if t.datastore:
             out.append(datastore_accessible(esx, self.inv, t.datastore))
         if t.vm:
-            out += [vm_powered_on(esx, t.vm), self.heartbeat(t.vm)]
+            out += [vm_powered_on(esx, t.vm, self.vm_ids), self.heartbeat(t.vm)]
         return out
 
     def vsphere(self) -> VsphereReader | None:

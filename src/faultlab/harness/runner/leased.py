@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from faultlab.harness.runner.context import RunContext
+from faultlab.harness.runner.context import LEASE_WAITED, RunContext
 from faultlab.lab.lease import LeaseEvents, LeaseKeeper, LeaseOptions, acquire, default_owner
 
 
@@ -40,6 +40,7 @@ def held(run: RunContext, options: LeaseOptions | None) -> Iterator[LeaseState]:
             ph.detail = (
                 f"{lease.node}:{lease.path} until {info.expires} (node clock), renewed every {options.ttl_s / 3:.0f} s"
             )
+            run.record.figures[LEASE_WAITED] = round(events.waited_s, 3)
             if events.waited_s >= 1:
                 run.record.notes.append(f"waited {events.waited_s:.0f} s for the lab lease on {lease.node}")
             run.record.notes.extend(events.notes)

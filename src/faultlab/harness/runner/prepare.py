@@ -8,17 +8,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from faultlab.assertions.durations import settings_in
-from faultlab.harness.cursors import ClockSkew, LogCursors, esxi_log_paths, measure_skew
+from faultlab.harness.cursors import LogCursors, esxi_log_paths, measure_skew
 from faultlab.harness.faults import HealOutcome, heal_ledger
 from faultlab.harness.ledger import Ledger, ledger_files
 from faultlab.harness.observe import VsphereObserver, read_events
 from faultlab.harness.record import Recovery, now_utc, parse_iso
 from faultlab.harness.recovery import POLL_S, wait_conditions
-from faultlab.harness.runner.context import DEFAULT_BASELINE_S, RunContext
+from faultlab.harness.runner.context import BASELINE_WAITED, DEFAULT_BASELINE_S, Background, RunContext
 from faultlab.harness.scenario import Scenario
 from faultlab.harness.wait import wait_until
 from faultlab.lab.errors import FaultlabError, LabError
-from faultlab.lab.esxi import EsxiHost
+from faultlab.lab.esxi.role import Filesystem
 
 OBSERVER_START_S = 15.0  # the vSphere watch's initial values before the fault goes in
 EVENT_MARGIN_S = 2.0  # around the run's window when reading vCenter events
@@ -39,41 +39,44 @@ def scenario_settings(sc: Scenario) -> list[str]:
 
 
 def preflight(run: RunContext) -> None:
+    """That the fault's node runs commands, the host settings the scenario's durations name and the datastores'
+    ids: the fault node's check meanwhile, one round trip for the host's esxcli reads. Each host's clock skew is
+    measured meanwhile too (measure_skew allows for a host that reads its clock late) and taken in by mark()."""
     with run.phase("preflight"):
         if run.sc.required_version is not None:  # a host of another version: refused before anything changes
             esx = run.esx()
             run.sc.check_reported_version(esx.name, esx.product_version(), "vmware -v")
-        for h in [run.sc.target.host]:
-            skew: ClockSkew = measure_skew(run.pool.get(h), h)
-            run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
-        node = run.sc.fault.on
-        res = run.pool.get(node).run(["true"])
-        if not res.succeeded:
-            raise LabError(f"cannot run commands (true exited {res.exit_status})", host=node)
-        esx = run.esx()
-        for name in scenario_settings(run.sc):
-            value = esx.advanced_setting(name)
+        hosts, node, esx = [run.sc.target.host], run.sc.fault.on, run.esx()
+        names = scenario_settings(run.sc)
+        node_check = Background(lambda: run.pool.get(node).run(["true"]))
+        run.skews = Background(lambda: [(h, measure_skew(run.pool.get(h), h)) for h in hosts])
+        values, filesystems = esx.preflight_facts(names)
+        node_ok = node_check.result()
+        if not node_ok.succeeded:
+            raise LabError(f"cannot run commands (true exited {node_ok.exit_status})", host=node)
+        for name in names:
+            value = values[name]
+            if isinstance(value, LabError):
+                raise value
             if isinstance(value, str):
                 raise LabError(f"advanced option {name} is not a number ({value!r})", host=esx.name)
             run.settings[name] = float(value)
         run.record.settings = dict(run.settings)
-        run.record.datastore_ids = datastore_ids(run, esx)
+        run.record.datastore_ids = datastore_ids(run, filesystems)
         run.record.notes.extend(esx.notes)  # esxcli lines no parsing rule fits, kept and reported
         run.record.hold_s = run.sc.hold_for(run.settings).total_seconds()
         budget = run.sc.recover_within(run.settings)
         run.record.recover_budget_s = budget.total_seconds() if budget is not None else None
 
 
-def datastore_ids(run: RunContext, esx: EsxiHost) -> dict[str, list[str]]:
+def datastore_ids(run: RunContext, listed: list[Filesystem] | LabError) -> dict[str, list[str]]:
     """What the host logs for each inventory datastore instead of its name: the volume UUID and NFS APD
     identifier (`esxcli storage filesystem list`) and the VMFS device (the inventory's naa_id), so that a
     step's `subject: $datastore` matches APD and PDL lines too."""
     ids: dict[str, list[str]] = {d.name: [d.naa_id] if d.naa_id else [] for d in run.inv.datastores}
-    try:
-        filesystems = esx.filesystems()
-    except LabError as exc:
-        run.record.notes.append(f"volume ids unknown (esxcli storage filesystem list: {exc})")
-        filesystems = []
+    filesystems = listed if not isinstance(listed, LabError) else []
+    if isinstance(listed, LabError):
+        run.record.notes.append(f"volume ids unknown (esxcli storage filesystem list: {listed})")
     for fs in filesystems:
         if fs.volume_name in ids:
             ids[fs.volume_name].extend(fs.identifiers())
@@ -148,6 +151,10 @@ def baseline(run: RunContext) -> None:
     budget = baseline_budget(run)
     with run.phase("baseline", budget):
         results = wait_conditions(run.conditions(), budget, stop=run.stop, on_tick=run.progress.tick)
+        # A lab still settling from an earlier fault: the wait from the first condition met to the last is the
+        # lab's time, not the harness's (the first probe round is the harness's own).
+        met = [r.seconds for r in results if r.met and r.seconds is not None]
+        run.record.figures[BASELINE_WAITED] = round(max(met) - min(met), 3) if met else 0.0
         missed = [r for r in results if r.met is False]
         if missed:
             raise LabError("steady state not reached before the fault: " + "; ".join(_missed(r) for r in missed))
@@ -157,8 +164,16 @@ def _missed(r: Recovery) -> str:
     return f"{r.condition} ({r.detail})" if r.detail else r.condition
 
 
+def take_skews(run: RunContext) -> None:
+    """The clock skews preflight set out to measure, into the record (before the fault: the host may go away)."""
+    skews, run.skews = run.skews, None
+    for h, skew in skews.result() if skews is not None else []:
+        run.record.skews[h] = {"offset_s": skew.offset_s, "uncertainty_s": skew.uncertainty_s}
+
+
 def mark(run: RunContext) -> None:
     with run.phase("mark"):
+        take_skews(run)
         for host in [run.sc.target.host]:
             h = run.inv.host(host)
             vmx = [v.vmx_path for v in run.inv.vms if v.host == host and v.vmx_path]

@@ -12,8 +12,8 @@ from typing import Any, cast
 
 from faultlab.harness.atomic import write_atomic
 from faultlab.harness.record import LogFile, Recovery, iso, log_artifact_path, now_utc
-from faultlab.harness.recovery import POLL_S, Condition, vm_id
-from faultlab.harness.runner.context import DEFAULT_BASELINE_S, RunContext
+from faultlab.harness.recovery import POLL_S, Condition, probe_together, vm_id
+from faultlab.harness.runner.context import DEFAULT_BASELINE_S, REBOOT_WAITED, RECOVERY_WAITED, RunContext
 from faultlab.harness.runner.judged import check_signature, judge_into, verdict_true, vm_event_times
 from faultlab.harness.wait import wait_until
 from faultlab.lab.esxi import Runner
@@ -113,12 +113,18 @@ class RecoveryLoop:
     settle_min_s: float = FALSE_SETTLE_MIN_S
     state: dict[str, Recovery] = field(default_factory=dict)
     judged: list[Recovery] | None = None  # the recovery results the last judgement saw
+    # How long the loop waited for the lab, from its first probe round: to the round that ended it with a TRUE
+    # verdict, else to the round that saw the last condition met (a FALSE verdict settling is the harness's own
+    # time), else (a condition never met) to its end. The heal and the probe round that found all met are not.
+    waited_s: float = 0.0
 
     def run(self) -> list[Recovery]:
         self._met_at: dict[str, datetime] = {}
         self._standing = StandingFalse(max(self.settle_min_s, 0.1 * self.budget_s))
         self._judged_at: float | None = None
         self._watched, self._unmet_at = now_utc(), cast(datetime | None, None)
+        self._first: float | None = None
+        self._true_at: float | None = None
         deadline = self.healed + self.budget_s
         wait_until(
             lambda: self._step(deadline),
@@ -128,6 +134,7 @@ class RecoveryLoop:
             on_tick=lambda finished, _: self._show(),
         )
         final = [self.state[c.name] for c in self.conditions]
+        self.waited_s = self._waited(final, time.monotonic())
         if self.judged != final:  # judge on what the loop saw last
             self.judged = final
             self.judge(final)
@@ -135,8 +142,10 @@ class RecoveryLoop:
 
     def _step(self, deadline: float) -> bool:
         now = time.monotonic()
-        for c in self.conditions:
-            met, prev = c.probe(), self.state.get(c.name)
+        if self._first is None:
+            self._first = now
+        for c, met in zip(self.conditions, probe_together(self.conditions), strict=True):
+            prev = self.state.get(c.name)
             if met is not True and c.name == f"vm {self.vm} heartbeat_green":
                 self._unmet_at = now_utc()
             detail = getattr(c, "detail", "")
@@ -167,6 +176,7 @@ class RecoveryLoop:
         ):
             done = verdict = False
         if verdict and done:
+            self._true_at = now
             return True
         if done and not verdict and self._standing.is_final(self.signature()):
             self.notes.append(
@@ -177,6 +187,17 @@ class RecoveryLoop:
         if not done or verdict:
             self._standing.reset()
         return out_of_time
+
+    def _waited(self, final: list[Recovery], end: float) -> float:
+        if self._first is None:
+            return 0.0
+        if self._true_at is not None:
+            until = self._true_at
+        elif all(r.met is not False for r in final):
+            until = max((self.healed + r.seconds for r in final if r.seconds is not None), default=self._first)
+        else:
+            until = end
+        return max(0.0, until - self._first)
 
     def _show(self) -> None:
         if self.tick is not None:
@@ -198,6 +219,7 @@ class SecondReboot:
     budget_s: float
     stop: threading.Event = field(default_factory=threading.Event)
     tick: Callable[[str, float], None] | None = None
+    waited_s: float = 0.0  # from the request's answer to the probe round that saw the guest back: the guest's time
 
     @property
     def name(self) -> str:
@@ -212,11 +234,16 @@ class SecondReboot:
             result.detail = f"vim-cmd vmsvc/power.reboot failed: {' '.join(why)[:200]}"
             return result
         reset_at: list[str] = []
+        answered = time.monotonic()
 
         def back() -> bool:
+            round_began = time.monotonic()
             if not reset_at and (at := self.reset_after(asked)) is not None:
                 reset_at.append(at)
-            return bool(reset_at) and self.green.probe() is True
+            if reset_at and self.green.probe() is True:
+                self.waited_s = round_began - answered
+                return True
+            return False
 
         def show(_: bool, elapsed: float) -> None:
             if self.tick is not None:
@@ -224,6 +251,8 @@ class SecondReboot:
                 self.tick(f"{what} after the reboot", elapsed)
 
         waited = wait_until(back, self.budget_s, POLL_S * 2, wake=self.stop, on_tick=show)
+        if not waited.done:
+            self.waited_s = time.monotonic() - answered  # waited for the guest all along
         if waited.done:
             return Recovery(self.name, True, time.monotonic() - t0, self.budget_s, f"guest reset at {reset_at[0]}")
         result.detail = (
@@ -255,10 +284,11 @@ def collect(run: RunContext) -> None:
 
 
 def grown(run: RunContext) -> None:
-    """How much each log grew on the host since its mark (same inode only), for the overhead figures."""
+    """How much each log grew on the host since its mark (same inode only), for the overhead figures: the sizes
+    the collect just read up to."""
     for lf in run.record.logs:
-        mark = run.marks[lf.host][lf.path]
-        st = run.cursors[lf.host].client.stat(lf.path)
+        mark, cur = run.marks[lf.host][lf.path], run.cursors[lf.host]
+        st = cur.stats[lf.path] if lf.path in cur.stats else cur.client.stat(lf.path)  # as collect() found it
         if st is not None and (mark.inode in (st.inode, 0)):
             lf.grown = st.size - mark.size
 
@@ -294,7 +324,10 @@ def recover_and_judge(run: RunContext) -> None:
         notes=run.record.notes,
     )
     with run.phase("recover+judge", wait_s):
-        loop.run()
+        try:
+            loop.run()
+        finally:
+            run.record.figures[RECOVERY_WAITED] = round(loop.waited_s, 3)
 
 
 def maybe_second_reboot(run: RunContext) -> None:
@@ -322,7 +355,7 @@ def second_reboot(run: RunContext, vm: str) -> None:
 
         reboot = SecondReboot(
             vm,
-            lambda: vm_id(esx, vm),
+            lambda: run.vm_ids[0] if run.vm_ids else vm_id(esx, vm),  # the id the power probes looked up
             run.client(),
             run.heartbeat(vm),
             reset_after,
@@ -332,5 +365,8 @@ def second_reboot(run: RunContext, vm: str) -> None:
         )
         asked = now_utc()
         run.record.anchors[REBOOT_ANCHOR] = iso(asked)
-        run.record.recovery.append(reboot.run(asked))
+        try:
+            run.record.recovery.append(reboot.run(asked))
+        finally:
+            run.record.figures[REBOOT_WAITED] = round(reboot.waited_s, 3)
         judge_now(run)

@@ -20,7 +20,15 @@ from faultlab.harness.record import (
     save_record,
 )
 from faultlab.harness.runner import hold, leased, prepare, recover
-from faultlab.harness.runner.context import RecordWriteError, RunContext, RunOptions
+from faultlab.harness.runner.context import (
+    BASELINE_WAITED,
+    LEASE_WAITED,
+    REBOOT_WAITED,
+    RECOVERY_WAITED,
+    RecordWriteError,
+    RunContext,
+    RunOptions,
+)
 from faultlab.harness.runner.judged import verdict_message, verdict_true
 from faultlab.harness.scenario import Scenario, load_scenario
 from faultlab.harness.signals import Terminated, sigterm_as_interrupt
@@ -148,15 +156,28 @@ def run_file(scenario_path: str | Path, inventory_path: str | Path, options: Run
     )
 
 
-WAITING_PHASES = ("lease", "steady", "second-reboot")
-
-
 def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
-    """Wall time against what the scenario inherently needs (hold + recovery), and bytes collected vs grown."""
-    recovery_s = max((r.seconds for r in record.recovery if r.seconds is not None), default=0.0)
+    """Wall time against what the scenario inherently needs, and bytes collected vs grown.
+
+    inherent: the hold, and the time the recovery loop waited for the lab (RecoveryLoop.waited_s: from its first
+    probe round on; the heal's own commands before it are the harness's).
+    waiting: on the lab rather than working: another run's lease, a lab settling after an earlier run's
+    leftovers or fault (steady, and the baseline beyond its first probe round), the guest's own second reboot.
+    harness: all the rest, the harness's own time."""
+    recovery_s = max(
+        (
+            r.seconds
+            for r in record.recovery
+            if r.seconds is not None and r.met and r.condition.endswith("reboots_cleanly") is False
+        ),
+        default=0.0,
+    )  # the second reboot is the guest's own: waiting, below
     phases = {p.name: p.seconds or 0.0 for p in record.phases}
     hold_s = phases.get("hold", 0.0)  # as held (hold_until may end it early; a run that ended before held nothing)
-    waiting = sum(phases.get(name, 0.0) for name in WAITING_PHASES)
+    recovery_wait = record.figures.get(RECOVERY_WAITED, 0.0)
+    waits = (LEASE_WAITED, BASELINE_WAITED, REBOOT_WAITED)
+    waiting = phases.get("steady", 0.0) + sum(record.figures.get(k, 0.0) for k in waits)
+    inherent = hold_s + recovery_wait
     anchors = record.anchor_times()
     outage = (
         (anchors["fault.healed"] - anchors["fault.injected"]).total_seconds()
@@ -168,13 +189,12 @@ def _figures(record: RunRecord, wall_s: float) -> dict[str, float]:
         "outage_s": round(outage, 3),  # inject start to the fault's real end: the hold plus the inject's own time
         "hold_s": round(hold_s, 3),
         "hold_planned_s": record.hold_s or 0.0,
-        "recovery_s": round(recovery_s, 3),
-        "inherent_s": round(hold_s + recovery_s, 3),
-        "overhead_s": round(wall_s - hold_s - recovery_s, 3),
-        # time spent waiting on the lab rather than working: another run's lease, a lab settling after an
-        # earlier run's leftovers, the guest's own second reboot
+        "recovery_s": round(recovery_s, 3),  # from the fault's end to the last condition seen met
+        "recovery_wait_s": round(recovery_wait, 3),
+        "inherent_s": round(inherent, 3),
+        "overhead_s": round(max(0.0, wall_s - inherent), 3),  # the waiting and the harness's own time
         "waiting_s": round(waiting, 3),
-        "harness_s": round(max(0.0, wall_s - hold_s - recovery_s - waiting), 3),  # the harness's own time
+        "harness_s": round(max(0.0, wall_s - inherent - waiting), 3),  # the harness's own time
         **{f"phase_{k.replace('+', '_').replace('-', '_')}_s": round(v, 3) for k, v in phases.items()},
         "bytes_collected": float(sum(lf.bytes for lf in record.logs)),
         "bytes_grown": float(sum(lf.grown for lf in record.logs if lf.grown is not None)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -11,6 +12,7 @@ from faultlab.lab.errors import LabError, VimFaultError
 from faultlab.lab.esxi import legacy
 from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
+from faultlab.lab.shellbatch import batch_script, parse_batch
 from faultlab.lab.ssh import CommandResult
 
 T = TypeVar("T")
@@ -262,6 +264,16 @@ class DatastoreState:
 # -- the role ------------------------------------------------------------------------------------------------
 
 
+def _advanced_list(option: str) -> tuple[str, ...]:
+    return ("system", "settings", "advanced", "list", "-o", option)
+
+
+def _raise(rows: list[dict[str, str]] | LabError) -> list[dict[str, str]]:
+    if isinstance(rows, LabError):
+        raise rows
+    return rows
+
+
 class EsxiHost:
     """One ESXi host reached over SSH: what esxcli / vim-cmd say, as typed records.
 
@@ -335,6 +347,36 @@ class EsxiHost:
             raise LabError(f"{command} exited {res.exit_status}: {why}", host=self.name)
         return self._read(command, res.stdout)
 
+    def run_many(self, commands: list[list[str]]) -> list[CommandResult]:
+        """Several read-only commands in one round trip, run at once on the host (batch_script)."""
+        if len(commands) < 2:
+            return [self.client.run(c) for c in commands]
+        token = secrets.token_hex(12)
+        return parse_batch(self.client.run(batch_script(commands, token)), commands, token)
+
+    def _esxcli_many(self, calls: list[tuple[str, ...]]) -> list[list[dict[str, str]] | LabError]:
+        """Several esxcli reads in one round trip (csv, as `_esxcli`); a call the host refuses in csv is asked again
+        on its own in the human layout. Each call's rows, or its LabError."""
+        if self._plain or len(calls) < 2:
+            return [self._rows_or_error(args) for args in calls]
+        results = self.run_many([["esxcli", "--formatter=csv", *args] for args in calls])
+        out: list[list[dict[str, str]] | LabError] = []
+        for args, res in zip(calls, results, strict=True):
+            if res.succeeded:
+                try:
+                    out.append(self._read(f"esxcli {' '.join(args)}", res.stdout))
+                except LabError as exc:
+                    out.append(exc)
+            else:
+                out.append(self._rows_or_error(args))
+        return out
+
+    def _rows_or_error(self, args: tuple[str, ...]) -> list[dict[str, str]] | LabError:
+        try:
+            return self._esxcli(*args)
+        except LabError as exc:
+            return exc
+
     def _read(self, command: str, text: str) -> list[dict[str, str]]:
         try:
             parsed = read_output(command, text)
@@ -355,9 +397,31 @@ class EsxiHost:
     def advanced_setting(self, name: str) -> int | str:
         """An advanced option by "Misc.APDTimeout" or "/Misc/APDTimeout"."""
         option = name if name.startswith("/") else "/" + name.replace(".", "/")
-        r = next(
-            (r for r in self._esxcli("system", "settings", "advanced", "list", "-o", option) if field(r, "Path")), None
-        )
+        return self._setting_of(option, self._esxcli(*_advanced_list(option)))
+
+    def preflight_facts(
+        self, settings: list[str]
+    ) -> tuple[dict[str, int | str | LabError], list[Filesystem] | LabError]:
+        """The advanced options and `esxcli storage filesystem list` in one round trip: each option's value (or
+        its LabError), and the file systems (or the LabError of their listing)."""
+        options = [n if n.startswith("/") else "/" + n.replace(".", "/") for n in settings]
+        got = self._esxcli_many([*(_advanced_list(o) for o in options), ("storage", "filesystem", "list")])
+        values: dict[str, int | str | LabError] = {}
+        for name, option, rows in zip(settings, options, got, strict=False):
+            try:
+                values[name] = self._setting_of(option, _raise(rows))
+            except LabError as exc:
+                values[name] = exc
+        fs = got[-1]
+        if isinstance(fs, LabError):  # e.g. ESX 4, whose esxcli has no storage namespace: filesystems() knows how
+            try:
+                return values, self.filesystems()
+            except LabError as exc:
+                return values, exc
+        return values, [_filesystem(r) for r in fs]
+
+    def _setting_of(self, option: str, rows: list[dict[str, str]]) -> int | str:
+        r = next((r for r in rows if field(r, "Path")), None)
         if r is None:
             raise LabError(f"advanced option {option}: not an advanced option listing", host=self.name)
         try:
