@@ -413,9 +413,14 @@ class EsxiHost:
             except LabError as exc:
                 values[name] = exc
         fs = got[-1]
-        if isinstance(fs, LabError):  # e.g. ESX 4, whose esxcli has no storage namespace: filesystems() knows how
+        if isinstance(fs, LabError):  # e.g. ESX 4, whose esxcli has no storage namespace: read as filesystems() does
+            refused = fs
+
+            def modern() -> list[Filesystem]:
+                raise refused
+
             try:
-                return values, self.filesystems()
+                return values, self._storage(modern, self._legacy_filesystems)
             except LabError as exc:
                 return values, exc
         return values, [_filesystem(r) for r in fs]
