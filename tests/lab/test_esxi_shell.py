@@ -4,6 +4,7 @@ runner's reachability and reboot commands) runs there through the harness's own 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import tarfile
@@ -51,9 +52,22 @@ def sh(client: SshClient, line: str) -> str:
     return res.stdout
 
 
+@contextlib.contextmanager
+def session_per_command(client: SshClient) -> Iterator[SshClient]:
+    """The client sending each command as its own SSH exec request (`ssh host cmd`), as an engineer's scripts do;
+    the harness's default is one long-running `exec sh` per connection."""
+    client.persistent_shell = False
+    try:
+        yield client
+    finally:
+        client.persistent_shell = True
+
+
 def test_login_is_busybox_sh_with_esxi_commands_and_no_proc(esx: tuple[EmbeddedLab, EsxiHost, SshClient]) -> None:
     _lab, _host, client = esx
-    assert sh(client, "echo $0; echo $PATH; echo $HOME") == "/bin/sh\n/bin:/sbin\n/\n"
+    with session_per_command(client):  # the login shell itself, not the harness's `exec sh` inside it
+        assert sh(client, "echo $0; echo $PATH; echo $HOME") == "/bin/sh\n/bin:/sbin\n/\n"
+    assert sh(client, "echo $0; echo $PATH") == "sh\n/bin:/sbin\n"  # the harness's long-running `exec sh`
     assert "BusyBox" in client.run("sh --help").stderr  # busybox prints its banner on stderr
     assert client.run("command -v bash").exit_status != 0  # no bash, no GNU tools
     assert "GNU" not in client.run("ls --version").stdout + client.run("ls --version").stderr
@@ -150,7 +164,13 @@ def test_ssh_logins_leave_the_real_auth_shell_vobd_and_hostd_traces(
     def text(name: str) -> str:
         return (logs / f"{name}.log").read_text()
 
-    assert client.run("echo auth-trace-probe").succeeded
+    # The harness's connection: one exec request, its long-running `exec sh`, whose commands a real host does not
+    # log one by one (sshd logs exec requests; shell.log only interactive input).
+    assert client.run("echo shell-trace-probe").succeeded
+    wait_until(lambda: "User 'root' running command 'exec sh'" in text("auth"), 10, "the harness's shell")
+    assert "shell-trace-probe" not in text("auth") + text("shell")
+    with session_per_command(client):  # `ssh host cmd`: one exec request, one line
+        assert client.run("echo auth-trace-probe").succeeded
     wait_until(lambda: "User 'root' running command 'echo auth-trace-probe'" in text("auth"), 10, "the command line")
     assert re.search(rf"Connection from {gateway} port \d+\n", text("auth"))
     assert re.search(
@@ -298,8 +318,9 @@ def test_interactive_login_prints_esxi_motd_and_prompt_no_busybox_banner(
     assert first == MOTD["8.0"] + "[root@esx01:~] ", first
     assert "BusyBox" not in first + rest and "built-in shell" not in first + rest, rest
     assert sh(client, "cat /etc/motd") == MOTD["8.0"]  # the session's /etc/motd is ESXi's
-    # `ssh host cmd` (the harness) and `ssh -tt host cmd`: no motd, no banner
-    assert sh(client, "echo $0; echo plain") == "/bin/sh\nplain\n"
+    # `ssh host cmd` (a script, or the harness with its shell busy) and `ssh -tt host cmd`: no motd, no banner
+    with session_per_command(client):
+        assert sh(client, "echo $0; echo plain") == "/bin/sh\nplain\n"
     own = login_client(lab, "esx01")
     try:
         chan = own.get_transport().open_session()  # type: ignore[union-attr]

@@ -10,6 +10,8 @@ import pytest
 # pytester's in-process runs drop the modules they imported; SQLAlchemy's compiled parts cannot be imported twice
 # in one process, so the history is loaded here, before any run, and kept.
 import faultlab.harness.history.trends  # noqa: F401
+from faultlab.harness import session
+from faultlab.harness.session import EmbeddedLabHandle
 
 pytest_plugins = ["pytester"]
 
@@ -344,7 +346,18 @@ class FakeHandle:  # stands in for EmbeddedLabHandle: an inventory file per lab,
         with (HERE / "labs.log").open("a") as fh:
             fh.write(json.dumps(["down", self.shape.version]) + "\\n")
 
-session.EmbeddedLabHandle = FakeHandle
+# Patched for this inner session only: the module outlives pytester's in-process run, and a patch left behind
+# would hand the outer session's later lab tests (same xdist worker) this fake lab.
+REAL_HANDLE = session.EmbeddedLabHandle
+
+_configure = pytest_configure
+
+def pytest_configure(config):
+    _configure(config)
+    session.EmbeddedLabHandle = FakeHandle
+
+def pytest_unconfigure(config):
+    session.EmbeddedLabHandle = REAL_HANDLE
 """
 
 
@@ -358,6 +371,7 @@ def test_no_inventory_brings_up_one_embedded_lab_per_version(lab_dir: pytest.Pyt
     scenario(lab_dir, "c-modern")
     result = lab_dir.runpytest("-p", "no:randomly", "scenarios", "-v")
     result.assert_outcomes(passed=3)
+    assert session.EmbeddedLabHandle is EmbeddedLabHandle  # the inner session's fake is gone with it
     log = [json.loads(line) for line in (lab_dir.path / "labs.log").read_text().splitlines()]
     # each started when first needed, the 4.1 lab with no VMFS VM (none named), both down at the end
     assert log[:2] == [["up", "4.1", 1, 1, 0], ["up", "8.0", 1, 1, 1]]
@@ -371,5 +385,6 @@ def test_a_version_no_embedded_lab_has_is_an_error_naming_the_file(lab_dir: pyte
     scenario(lab_dir, "z-modern")
     result = lab_dir.runpytest("-p", "no:randomly", "scenarios")
     result.assert_outcomes(errors=1, passed=1)  # the other scenario still runs on its 8.0 lab
+    assert session.EmbeddedLabHandle is EmbeddedLabHandle  # the inner session's fake is gone with it
     result.stdout.fnmatch_lines(["*old.yaml*lab.version*no ESX(i) 6.7 hosts*"])
     assert (lab_dir.path / "labs.log").read_text().splitlines()[0] == '["up", "8.0", 1, 1, 1]'
