@@ -99,7 +99,7 @@ def test_a_loop_whose_condition_never_came_waited_all_along() -> None:
 
 def test_the_second_reboot_waits_from_the_answer_to_the_round_that_saw_the_guest_back() -> None:
     resets = iter([None, None, "2026-05-07T16:04:10Z"])
-    green = FakeCondition("vm win01 heartbeat_green", [True])
+    green = FakeCondition("vm win01 heartbeat_green", [True, False, True])  # Tools stop, then come back
     reboot = SecondReboot("win01", lambda: 7, FakeClient(), green, lambda t: next(resets, "x"), 5.0)
     assert reboot.run(now_utc()).met is True
     assert 0.8 <= reboot.waited_s < 2.5  # two pauses of 2 * POLL_S before the third look found the reset

@@ -248,7 +248,17 @@ def test_second_reboot_met_once_the_reset_is_logged_and_heartbeat_is_green_again
     reboot = SecondReboot("win01", lambda: 7, client, green, lambda t: next(resets, "2026-05-07T16:04:10Z"), 5.0)
     res = reboot.run(now_utc())
     assert client.argv == [["vim-cmd", "vmsvc/power.reboot", "7"]]
-    assert res.met is True and res.detail == "guest reset at 2026-05-07T16:04:10Z" and green.asked == 2
+    # asked every round: not green in the first (Tools stopped), green in the third, once the reset is logged
+    assert res.met is True and res.detail == "guest reset at 2026-05-07T16:04:10Z" and green.asked == 3
+
+
+def test_second_reboot_green_that_never_left_is_not_the_guest_back() -> None:
+    # hostd reports the heartbeat a moment after the reset is logged: a green that never went away is the old one
+    stale = SecondReboot(
+        "win01", lambda: 7, FakeClient(), FakeCondition("g", [True]), lambda t: "2026-05-07T16:04:10Z", 0.8
+    )
+    res = stale.run(now_utc())
+    assert res.met is False and "never left green" in res.detail
 
 
 def test_second_reboot_refused_or_never_reset_says_why() -> None:

@@ -209,7 +209,8 @@ class RecoveryLoop:
 class SecondReboot:
     """KB 392634: after recovery, a guest-initiated reboot (`vim-cmd vmsvc/power.reboot`, through VMware Tools)
     must not bugcheck again. Met when vmware.log shows the guest's reset after the reboot request (`reset_after`
-    judges the logs again and gives its time, or None) and the heartbeat is green again after it."""
+    judges the logs again and gives its time, or None) and the heartbeat is green again after it: seen not green
+    since the request (Tools stop for the reboot), then green."""
 
     vm: str
     vmid: Callable[[], int]
@@ -234,13 +235,19 @@ class SecondReboot:
             result.detail = f"vim-cmd vmsvc/power.reboot failed: {' '.join(why)[:200]}"
             return result
         reset_at: list[str] = []
+        left_green: list[bool] = []  # the heartbeat was seen not green since the request: a green now is "again"
         answered = time.monotonic()
 
         def back() -> bool:
             round_began = time.monotonic()
             if not reset_at and (at := self.reset_after(asked)) is not None:
                 reset_at.append(at)
-            if reset_at and self.green.probe() is True:
+            # A reboot stops Tools: hostd's heartbeat leaves green a moment after the reset is logged. A green
+            # before that is the old one, and the guest is still restarting.
+            green = self.green.probe() is True
+            if not green:
+                left_green[:] = [True]
+            if reset_at and left_green and green:
                 self.waited_s = round_began - answered
                 return True
             return False
@@ -255,11 +262,14 @@ class SecondReboot:
             self.waited_s = time.monotonic() - answered  # waited for the guest all along
         if waited.done:
             return Recovery(self.name, True, time.monotonic() - t0, self.budget_s, f"guest reset at {reset_at[0]}")
-        result.detail = (
-            "no guest reset in vmware.log after the reboot request"
-            if not reset_at
-            else f"guest reset at {reset_at[0]}, heartbeat not green again ({getattr(self.green, 'detail', '')})"
-        )
+        if not reset_at:
+            result.detail = "no guest reset in vmware.log after the reboot request"
+        elif not left_green:
+            result.detail = f"guest reset at {reset_at[0]}, but the heartbeat never left green: Tools never stopped"
+        else:
+            result.detail = (
+                f"guest reset at {reset_at[0]}, heartbeat not green again ({getattr(self.green, 'detail', '')})"
+            )
         return result
 
 
