@@ -119,6 +119,7 @@ class GuestState:
     acked: dict[int, int] = field(default_factory=dict)  # slot -> seq of the last acknowledged write
     writes_acked: int = 0
     inflight_since: float | None = None
+    inflight_boot: int = 0  # the boot (`boots`) that issued the I/O in flight: an older boot's I/O dooms nothing
     max_stall_s: float = 0.0
     last_verify: dict[str, Any] | None = None
 
@@ -270,8 +271,12 @@ class Vmx:
         while not self.volume.stop.wait(0.05):
             with self._lock:
                 s = self.state
+                # Only an I/O this boot issued: one from before a reset was dropped with the old kernel's disk
+                # driver (the VMX lets it finish; no Windows is left waiting on it to fail it).
                 stalled = (
-                    s.inflight_since is not None and time.monotonic() - s.inflight_since >= self.guest.disk_timeout_s
+                    s.inflight_since is not None
+                    and s.inflight_boot == s.boots
+                    and time.monotonic() - s.inflight_since >= self.guest.disk_timeout_s
                 )
                 if stalled and s.guest == "running":
                     s.guest = "doomed"
@@ -283,13 +288,14 @@ class Vmx:
             woke = time.monotonic()
             self.io_stats.tick(ended + self.guest.io_interval_s, woke)
             ended = woke
-            if self.state.guest == "booting":
-                continue  # no guest I/O while Windows restarts
             seq = self._seq
             slot = seq % SLOTS
             data = record(seq)
-            with self._lock:
+            with self._lock:  # checked with the issue, so a reboot cannot slip between them
+                if self.state.guest == "booting":
+                    continue  # no guest I/O while Windows restarts
                 self.state.inflight_since = time.monotonic()
+                self.state.inflight_boot = self.state.boots
             try:
                 self.volume.run_io("vm", self._client, self._writer(slot, data))
             except DatastoreError:
