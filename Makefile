@@ -12,7 +12,8 @@ demo: setup
 	@bash scripts/demo.sh
 
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 tests/unit
+	$(PY) -m pytest -q tests/lab
 
 check: setup lint typecheck imports
 
