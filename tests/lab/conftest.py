@@ -6,7 +6,8 @@ for `embedded_lab`; tests that run scenarios through the harness use the pytest 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -33,3 +34,17 @@ def lun_paths(host: EsxiHost) -> list[StoragePath]:
 def lun_devices(host: EsxiHost) -> list[Device]:
     """The host's SAN devices (naa.*), without the local boot disk and CD-ROM."""
     return [d for d in host.devices() if d.id.startswith("naa.")]
+
+
+def wait_for(
+    what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.1, diag: Callable[[], str] = str
+) -> Any:
+    """Poll `cond` until truthy (returned) or fail naming `what` (and `diag()`, what the lab looked like then)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}\n{diag()}".rstrip())
+        time.sleep(interval_s)

@@ -8,8 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +22,13 @@ from faultlab.lab.errors import LabError
 from faultlab.lab.inventory import load_inventory
 from faultlab.lab.ssh import SshPool
 from faultlab.sim.lab import EmbeddedLab
+from tests.lab.conftest import wait_for
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.destructive,
     pytest.mark.skipif(os.geteuid() != 0, reason="the embedded lab needs root (network namespaces)"),
 ]
-
-
-def wait_for(
-    what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.3, diag: Callable[[], str] = str
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}\n{diag()}")
-        time.sleep(interval_s)
 
 
 # The host stays down 15 s (cos.reboot_s): long enough to see it gone between two polls.

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -26,6 +26,7 @@ import pytest
 
 from faultlab.sim.config import EsxiHostConfig, write_host_config
 from faultlab.sim.esxi.commands.control import ControlError, call
+from tests.lab.conftest import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
@@ -38,18 +39,6 @@ TOOLS = ("ip", "iptables", "unshare", "rpcbind", "ganesha.nfsd", "tgtd", "tgtadm
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), check=check, capture_output=True, text=True, timeout=30)
-
-
-def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.1) -> Any:
-    """Poll `cond` until truthy (returned) or fail naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(interval_s)
 
 
 def ts(line: str) -> datetime:
