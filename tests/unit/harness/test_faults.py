@@ -147,7 +147,7 @@ class FakeNode:
         if words[:2] == ["test", "-e"]:
             return ok(status=0 if words[2] in self.markers else 1)
         if words[:2] == ["rm", "-f"]:
-            self.markers.discard(words[2])
+            self.markers.difference_update(words[2:])
             return ok()
         return self._service(words)
 
@@ -158,6 +158,7 @@ class FakeNode:
     def fire(self, pid: int, heal_line: str) -> None:
         """The timer's sleep ran out: it runs the heal and leaves its marker when the heal succeeded."""
         tag = self.timers.pop(pid)
+        self.markers.add(marker_path(tag, "firing"))
         if self.run(heal_line).succeeded:
             self.markers.add(marker_path(tag))
 
@@ -441,7 +442,7 @@ def test_lun_remove_is_idempotent_through_the_ledger(inv: Inventory, pool: FakeP
     injector.inject(g)
     (pid,) = node.timers
     node.fire(pid, g.heal_shell())
-    assert node.lun is True and node.markers == {marker_path(g.tag)}
+    assert node.lun is True and node.markers == {marker_path(g.tag), marker_path(g.tag, "firing")}
     outcome = injector.heal(g)
     assert (outcome.status, outcome.ok) == ("healed by timer", True)
     assert sum(c == "lun add" for c in node.commands) == 2 and node.markers == set()
@@ -555,6 +556,7 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
     marker = Path(marker_path(f.tag))
     assert marker.exists()  # the heal succeeded: the timer says so
     marker.unlink()
+    Path(marker_path(f.tag, "firing")).unlink()  # written before its heal began
     # cancelled: the rules stay, the timer is gone (the timer's pid is not our child: /proc is polled)
     rules.write_text("\n".join(ours) + "\n")
     res = subprocess.run(["sh", "-c", timer_script(f.tag, 30, f.heal_shell())], env=env, capture_output=True,
@@ -567,6 +569,7 @@ def test_dead_man_shell_heals_by_itself_and_can_be_cancelled(inv: Inventory, tmp
     assert wait_for(lambda: _gone(pid) and _gone(sleeper), 10, 0.05)  # the trap took the sleep along
     assert rules.read_text() == "\n".join(ours) + "\n"
     assert not Path(marker_path(f.tag)).exists()  # a cancelled timer healed nothing
+    assert not Path(marker_path(f.tag, "firing")).exists()  # nor began to
 
 
 def test_lun_remove_with_a_lun_status_command_is_verified_both_ways(pool: FakePool, tmp_path: Path) -> None:
@@ -768,3 +771,32 @@ def test_a_host_side_kind_plugs_in_through_the_registry(
     (pid,) = node.timers
     node.fire(pid, f.heal_shell())  # the dead-man timer runs the kind's heal line
     assert hogs == set() and injector.heal(f).status == "healed by timer"
+
+
+def test_heal_waits_for_a_timer_that_is_healing_now(inv: Inventory, pool: FakePool, tmp_path: Path) -> None:
+    """The fault is already gone but the timer's heal has not returned: heal waits for it, does not act again,
+    and says the timer healed it (found by CI: it said "already healed" and left the marker behind)."""
+    ledger = Ledger.create("r1", tmp_path)
+    injector = Injector(pool, ledger, verify_timeout_s=5)
+    f = plan_fault(inv, {"kind": "lun-remove", "on": "iscsi01"}, run_id="r1", scenario_vms=["db01"], hold_s=1)
+    injector.inject(f)
+    node = pool.get("iscsi01")
+    (pid,) = node.timers
+    node.markers.add(marker_path(f.tag, "firing"))  # the sleep ran out; the heal runs now...
+    node.run(f.heal_shell())  # ...and has already put the LUN back, but has not returned yet
+    adds = sum(c == "lun add" for c in node.commands)
+    polls = 0
+    real_run = node.run
+
+    def run(argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        nonlocal polls
+        polls += 1
+        if polls == 4:  # a few polls later the timer's heal returns: marker written, timer gone
+            node.timers.pop(pid)
+            node.markers.add(marker_path(f.tag))
+        return real_run(argv, timeout, check)
+
+    node.run = run  # type: ignore[method-assign]
+    outcome = injector.heal(f)
+    assert (outcome.status, polls >= 4) == ("healed by timer", True)
+    assert sum(c == "lun add" for c in node.commands) == adds and node.markers == set()

@@ -12,9 +12,10 @@ from faultlab.lab.esxi import Runner
 MARK = "faultlab-deadman"
 
 
-def marker_path(tag: str) -> str:
-    """The file a timer leaves on the node when its heal succeeded (heal then knows it need not act)."""
-    return f"/tmp/{MARK}.{re.sub(r'[^A-Za-z0-9._-]', '_', tag)}.healed"
+def marker_path(tag: str, stage: str = "healed") -> str:
+    """The file a timer leaves on the node: `firing` when its sleep ran out and its heal begins, `healed` when
+    that heal succeeded (the harness then knows it need not act, and that the timer, not someone else, healed)."""
+    return f"/tmp/{MARK}.{re.sub(r'[^A-Za-z0-9._-]', '_', tag)}.{stage}"
 
 
 def timer_script(tag: str, delay_s: float, heal_shell: str) -> str:
@@ -23,7 +24,7 @@ def timer_script(tag: str, delay_s: float, heal_shell: str) -> str:
     sleep (ESXi) may not take fractions."""
     inner = (
         f": {MARK} {tag}; trap 'kill $s 2>/dev/null; exit 0' TERM; "
-        f"sleep {max(math.ceil(delay_s), 1)} & s=$!; wait $s; "
+        f"sleep {max(math.ceil(delay_s), 1)} & s=$!; wait $s; : > {shlex.quote(marker_path(tag, 'firing'))}; "
         f"if ( {heal_shell} ); then : > {shlex.quote(marker_path(tag))}; fi"
     )
     return f"nohup sh -c {shlex.quote(inner)} </dev/null >/dev/null 2>&1 & echo $!"
@@ -63,5 +64,11 @@ def timer_fired(client: Runner, tag: str) -> bool:
     return client.run(["test", "-e", marker_path(tag)]).exit_status == 0
 
 
+def timer_began_heal(client: Runner, tag: str) -> bool:
+    """The timer's sleep ran out and its heal has begun (it may still be running: the fault can already look
+    healed while the timer has not yet written its `healed` marker)."""
+    return client.run(["test", "-e", marker_path(tag, "firing")]).exit_status == 0
+
+
 def clear_marker(client: Runner, tag: str) -> None:
-    client.run(["rm", "-f", marker_path(tag)])
+    client.run(["rm", "-f", marker_path(tag), marker_path(tag, "firing")])

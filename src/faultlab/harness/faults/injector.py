@@ -9,7 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.harness.faults.deadman import cancel_timer, clear_marker, start_timer, timer_fired
+from faultlab.harness.faults.deadman import (
+    cancel_timer,
+    clear_marker,
+    start_timer,
+    timer_began_heal,
+    timer_fired,
+    timer_running,
+)
 from faultlab.harness.faults.kinds.base import FaultError, NodePool
 from faultlab.harness.faults.model import Fault
 from faultlab.harness.ledger import Entry, Ledger, ledger_files
@@ -106,6 +113,10 @@ def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: f
         return out("already healed")
     try:
         node = pool.get(entry.timer_node or fault.node)
+        if entry.timer_pid is not None and timer_began_heal(node, fault.tag):
+            # The timer is healing now: let it finish rather than race it (and misreport who healed).
+            pid = entry.timer_pid
+            wait_for(lambda: timer_fired(node, fault.tag) or not timer_running(node, pid, fault.tag), verify_timeout_s)
         if entry.timer_pid is not None and timer_fired(node, fault.tag) and fault.verify_healed(pool) is not False:
             # The dead-man timer healed it (its heal exited 0): acting again could fail (lun_add of a present LUN).
             clear_marker(node, fault.tag)
@@ -118,7 +129,8 @@ def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: f
             return out("failed", "still in effect after heal")
         checked = fault.verify_healed(pool)
         if entry.timer_pid is not None:
-            cancel_timer(pool.get(entry.timer_node or fault.node), entry.timer_pid, fault.tag)
+            cancel_timer(node, entry.timer_pid, fault.tag)
+            clear_marker(node, fault.tag)  # a timer whose own heal failed leaves its `firing` marker
         ledger.update(fault.fault_id, state="healed", healed_at=time.time(), note="")
     except FaultlabError as exc:
         ledger.update(fault.fault_id, note=str(exc)[:500])

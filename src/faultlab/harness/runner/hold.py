@@ -16,7 +16,7 @@ from faultlab.assertions.model import LogKind
 from faultlab.assertions.scan import scan_stream
 from faultlab.harness.cursors import LogCursors, esxi_log_paths
 from faultlab.harness.faults import Fault, HealOutcome, Injector, plan_fault
-from faultlab.harness.faults.deadman import timer_fired
+from faultlab.harness.faults.deadman import timer_began_heal
 from faultlab.harness.ledger import Ledger
 from faultlab.harness.record import iso, now_utc, parse_iso
 from faultlab.harness.runner.context import Pool, RunContext
@@ -138,7 +138,8 @@ class FaultWatch(threading.Thread):
             return False
         if self.stop.is_set():
             return True  # the run's own heal has begun: not an early end
-        fired = timer_fired(pool.get(self.fault.node), self.fault.tag)
+        # `firing`, not `healed`: the fault can be gone before the timer's heal has returned and said so.
+        fired = timer_began_heal(pool.get(self.fault.node), self.fault.tag)
         self.gone_at, self.by = now, TIMER if fired else SOMEONE_ELSE
         self.gone.set()
         return True
