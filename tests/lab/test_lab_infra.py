@@ -17,9 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 from faultlab.harness.cli.lab import lab_app
+from faultlab.sim import lab as sim_lab
 from faultlab.sim.kernel import firewall, netns
 from faultlab.sim.lab import EmbeddedLab, down_all
-from faultlab.sim.manifest import all_manifests
+from faultlab.sim.manifest import Manifest, all_manifests
 from faultlab.sim.nodes import esxinode
 from faultlab.sim.topology import NFS_DATASTORE, STATE_ROOT
 
@@ -231,6 +232,27 @@ def test_down_all_cleans_a_lab_whose_manager_was_killed(lab: EmbeddedLab) -> Non
     assert lab.lab_id not in removed.labs  # held by this live process
     assert _leftovers(crashed_id) == []
     assert ssh(lab, "nfs01", "true").returncode == 0
+
+
+def test_down_all_keeps_a_lab_allocated_while_it_ran(lab: EmbeddedLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process allocates a lab after `down_all` listed the manifests: its namespaces and folder are not
+    orphans (found when two xdist workers ran lab tests: one lab lost its state folder and its subnet)."""
+    with EmbeddedLab.up(start_hosts=False) as late:
+        before = _leftovers(late.lab_id)
+        real = sim_lab.all_manifests
+        calls: list[int] = []
+
+        def first_read_misses_it() -> list[Manifest]:
+            calls.append(1)  # the first read happens before the other process's allocation
+            return [m for m in real() if len(calls) > 1 or m.lab_id != late.lab_id]
+
+        monkeypatch.setattr(sim_lab, "all_manifests", first_read_misses_it)
+        removed = down_all(include_detached=False)
+        assert len(calls) >= 2  # the sweep read the manifests again
+        assert late.lab_id not in removed.labs
+        assert [o for o in removed.orphans if late.lab_id in o] == []
+        assert _leftovers(late.lab_id) == before and before != []
+        assert ssh(late, "nfs01", "true").returncode == 0
 
 
 def test_lab_up_and_down_are_fast(lab: EmbeddedLab) -> None:

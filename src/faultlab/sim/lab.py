@@ -389,6 +389,17 @@ def down_all(force: bool = False, include_detached: bool = True, keep_labs: Coll
             continue
         down_lab(manifest)
         removed.append(manifest.lab_id)
+    # The sweep holds the allocation lock and keeps every lab that has a manifest now: a lab another process
+    # allocated after the list above has its manifest (written under this lock) before any kernel object, and
+    # must not be swept as an orphan mid-build (found by two xdist workers: one lost its namespaces and dir).
+    with allocation_lock():
+        orphans = _sweep_orphans(live | {m.lab_id for m in all_manifests()})
+    _remove_vmfs_root_if_unused()
+    return Removed(removed, orphans)
+
+
+def _sweep_orphans(live: set[str]) -> list[str]:
+    """Remove lab namespaces, links, root rules and state dirs whose lab id is not in `live`."""
     orphans: list[str] = []
     for name in netns.list_netns():
         m = LAB_OBJECT_RE.match(name)
@@ -410,8 +421,7 @@ def down_all(force: bool = False, include_detached: bool = True, keep_labs: Coll
             if path.is_dir() and LAB_OBJECT_RE.match(path.name + "-") and path.name not in live:
                 shutil.rmtree(path, ignore_errors=True)
                 orphans.append(f"dir {path}")
-    _remove_vmfs_root_if_unused()
-    return Removed(removed, orphans)
+    return orphans
 
 
 @dataclass(frozen=True, slots=True)
