@@ -8,7 +8,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,11 @@ def test_nfs_apd_bsod_as_vsphere_shows_it(
     reboot = next(r for r in record.recovery if r.condition == "vm win01 reboots_cleanly")
     assert reboot.met and reboot.seconds is not None, reboot
     rebooted = parse_iso(record.anchors["guest.rebooted"])
-    assert rebooted > green
+    # The harness asked for the second reboot only once its own read said green; the update stream stamps the same
+    # green when it arrives, up to a bridge poll later (seen: 13 ms after the request), so not compared directly.
+    beat_green = next(r for r in record.recovery if r.key == "heartbeat_green")
+    assert beat_green.seconds is not None and healed + timedelta(seconds=beat_green.seconds) < rebooted
+    assert abs((green - (healed + timedelta(seconds=beat_green.seconds))).total_seconds()) < 1.0, (green, beat)
     assert first(beat, "green", rebooted) is not None and any(t > rebooted and v != "green" for t, v in beat), beat
 
     # The artifacts: vCenter events and observations, JUnit with the measures, the HTML report.
