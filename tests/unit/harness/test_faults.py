@@ -800,3 +800,27 @@ def test_heal_waits_for_a_timer_that_is_healing_now(inv: Inventory, pool: FakePo
     outcome = injector.heal(f)
     assert (outcome.status, polls >= 4) == ("healed by timer", True)
     assert sum(c == "lun add" for c in node.commands) == adds and node.markers == set()
+
+
+def test_path_set_is_one_line_that_stops_at_the_first_failure_and_names_the_path(tmp_path: Path) -> None:
+    from faultlab.harness.faults.kinds.esxi_path_off import _set_line
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.txt"
+    # a stand-in esxcli (not an imitation: its message is its own) that records its -p and refuses *L2
+    (bin_dir / "esxcli").write_text(
+        f'#!/bin/sh\nfor a; do p=$a; done; echo "$p" >> {log}\n'
+        'case "$p" in *L2) echo "stand-in esxcli refuses $p" >&2; exit 1 ;; esac\n'
+    )
+    (bin_dir / "esxcli").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    line = _set_line(["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L2", "vmhba64:C0:T0:L3"], "off")
+    res = subprocess.run(["sh", "-c", line], env=env, capture_output=True, text=True, timeout=10, check=False)
+    assert res.returncode == 1
+    assert log.read_text().split() == ["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L2"]  # stopped at the failure
+    assert "refuses vmhba64:C0:T0:L2" in res.stderr and "[path vmhba64:C0:T0:L2]" in res.stderr
+    log.unlink()
+    ok_line = _set_line(["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L3"], "active")
+    assert subprocess.run(["sh", "-c", ok_line], env=env, timeout=10, check=False).returncode == 0
+    assert log.read_text().split() == ["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L3"]

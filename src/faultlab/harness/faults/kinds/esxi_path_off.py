@@ -36,11 +36,23 @@ class EsxiPathOffParams(Params):
         return [p for p in self.paths or [] if p not in (self.prior_off or {})]
 
 
+def _set_line(paths: list[str], state: str) -> str:
+    """One shell line setting every path in turn, stopping at the first failure with the path named on stderr
+    (one SSH round trip for all the paths, not one each)."""
+    return "; ".join(
+        shlex.join(["esxcli", "storage", "core", "path", "set", "--state", state, "-p", p])
+        + f" || {{ r=$?; echo {shlex.quote(f'[path {p}]')} >&2; exit $r; }}"
+        for p in paths
+    )
+
+
 def _set(ref: FaultRef, client: Runner, paths: list[str], state: str) -> None:
-    for path in paths:
-        res = client.run(["esxcli", "storage", "core", "path", "set", "--state", state, "-p", path])
-        if not res.succeeded:
-            raise ref.error(f"esxcli path set --state {state} -p {path}: {res.stderr.strip()}")
+    if not paths:
+        return
+    res = client.run(_set_line(paths, state))
+    if not res.succeeded:
+        detail = " ".join(res.stderr.split())
+        raise ref.error(f"esxcli storage core path set --state {state} exited {res.exit_status}: {detail}")
 
 
 def _path_list(ref: FaultRef, client: Runner) -> list[StoragePath]:
