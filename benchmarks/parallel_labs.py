@@ -30,9 +30,12 @@ def main() -> None:
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *scenarios]
     print(f"cores: {os.cpu_count()}; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="faultlab-parallel-") as tmp:
-        serial_s, serial = timed([*base, "--artifacts", f"{tmp}/serial"])
+        # One history for both, as a nightly job shares one: the parallel run's scheduler balances the two workers
+        # by the wall times the serial run recorded (without history it hands scenarios out in file order).
+        history = ["--history", f"sqlite:///{tmp}/history.sqlite"]
+        serial_s, serial = timed([*base, *history, "--artifacts", f"{tmp}/serial"])
         load_mid = os.getloadavg()
-        parallel_s, parallel = timed([*base, "-n", "2", "--artifacts", f"{tmp}/parallel"])
+        parallel_s, parallel = timed([*base, *history, "-n", "2", "--artifacts", f"{tmp}/parallel"])
     for name, res in (("serial", serial), ("pytest -n 2", parallel)):
         last = (res.stdout.strip().splitlines() or ["(no output)"])[-1]
         print(f"{name:12} exit {res.returncode}: {last}")

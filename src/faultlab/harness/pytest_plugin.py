@@ -112,6 +112,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         provider.close()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`-n N` (dist `load`) over scenarios only: the longest first, the first round balanced by the history's
+    wall times. Other dist modes, and collections with tests besides scenarios, keep xdist's own scheduling."""
+    if config.getvalue("dist") != "load":
+        return None
+    from faultlab.harness.history.store import history_url
+    from faultlab.harness.xdist_order import ScenarioScheduling, estimator
+
+    url = history_url(_option(config, "history"), artifacts_dir(config))
+    return ScenarioScheduling(config, log, estimator(config.rootpath, url))
+
+
 def _option(config: pytest.Config, name: str) -> str | None:
     value = config.getoption(f"faultlab_{name}") or config.getini(f"faultlab_{name}")
     return str(value) if value else None

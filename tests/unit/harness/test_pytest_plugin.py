@@ -308,6 +308,49 @@ def test_xdist_workers_take_their_own_lab_from_the_pool(lab_dir: pytest.Pytester
     assert len(list(ET.parse(lab_dir.path / "j.xml").iter("testcase"))) == 4  # one JUnit for all workers
 
 
+def test_xdist_hands_out_scenarios_longest_first_by_the_history(lab_dir: pytest.Pytester) -> None:
+    """xdist's own `load` gives each of two workers two consecutive items (a+b against c+d: 13 s against 5 s by the
+    history); the plugin's scheduler balances them by the history's wall times (a+d, b+c: 9 s each)."""
+    from datetime import UTC, datetime
+
+    from faultlab.harness.history.store import SQLITE_FILE, HistoryStore, RunSummary
+
+    lab_dir.makefile(".yaml", inv2=INVENTORY)
+    lab_dir.makefile(".yaml", pool="pool: [inv.yaml, inv2.yaml]\n")
+    past = {"nfs-a": 8.0, "nfs-b": 5.0, "nfs-c": 4.0, "nfs-d": 1.0}
+    for name in past:
+        scenario(lab_dir, name)
+    with HistoryStore(f"sqlite:///{lab_dir.path / 'out' / SQLITE_FILE}") as store:
+        for i, (name, wall) in enumerate(past.items()):
+            store.add(RunSummary(f"r{i}", name, "passed", datetime.now(UTC), duration_s=wall))
+    conftest = (lab_dir.path / "conftest.py").read_text()
+    (lab_dir.path / "conftest.py").write_text(
+        conftest.replace(
+            "    CALLS.append((name, Path(inventory_path).name, options.artifacts))\n",
+            "    CALLS.append((name, Path(inventory_path).name, options.artifacts))\n"
+            "    with open(Path(__file__).parent / 'calls.txt', 'a') as fh:\n"
+            "        fh.write(f'{name} {Path(inventory_path).name}\\n')\n",
+        )
+    )
+    lab_dir.runpytest_subprocess("--inventory", "pool.yaml", "--artifacts", "out", "-n", "2").assert_outcomes(passed=4)
+    calls = dict(line.split() for line in (lab_dir.path / "calls.txt").read_text().splitlines())
+    assert calls["nfs-a"] == calls["nfs-d"] != calls["nfs-b"] == calls["nfs-c"], calls
+
+
+def test_first_round_is_balanced_by_estimate_and_the_rest_goes_longest_first() -> None:
+    from faultlab.harness.xdist_order import is_scenario_id, plan_first_round
+
+    # everything fits in the first round: placed on the least loaded worker, longest first
+    assert plan_first_round([8, 5, 4, 1], 2) == ([[0, 3], [1, 2]], [])
+    assert plan_first_round([17, 8.2, 10, 2.1], 2) == ([[0, 3], [2, 1]], [])
+    assert plan_first_round([1, 1, 1], 2) == ([[0, 2], [1]], [])  # no history: round robin in file order
+    assert plan_first_round([30, 1, 1, 1], 2) == ([[0], [1, 2, 3]], [])
+    # more to come: two each now (a worker runs an item only once it holds the next), the rest longest first
+    assert plan_first_round([1, 9, 3, 7, 5, 2], 2) == ([[1, 2], [3, 4]], [5, 0])
+    assert plan_first_round([], 2) == ([[], []], [])
+    assert is_scenario_id("scenarios/nfs.yaml::nfs") and not is_scenario_id("tests/test_x.py::test_y")
+
+
 def test_user_properties_cross_xdist_workers() -> None:
     # xdist sends each report's user_properties through execnet, which takes plain values only (an enum killed a
     # `pytest -n 2` session with an INTERNALERROR).
