@@ -291,3 +291,14 @@ def test_volume_sends_no_io_while_off_and_logs_apd_start_and_exit(tmp_path: Path
     finally:
         stop.set()
         vol.join(2)
+
+
+def test_xml_escaping_is_saxutils_own() -> None:
+    """esxcli_out escapes as xml.sax.saxutils does (without importing it: 46 ms per simulated command)."""
+    from xml.sax.saxutils import escape as sax_escape
+    from xml.sax.saxutils import quoteattr as sax_quoteattr
+
+    from faultlab.sim.esxi.commands.esxcli_out import escape, quoteattr
+
+    for text in ['a&b<c>"d', "it's", "x\"y'z\n\t\r", "", "vmhba64:C0:T0:L1", "&amp;"]:
+        assert (escape(text), quoteattr(text)) == (sax_escape(text), sax_quoteattr(text)), text
