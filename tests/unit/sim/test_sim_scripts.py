@@ -29,6 +29,39 @@ def test_target_scripts_are_valid_sh_with_all_verbs(script: str, tmp_path: Path)
     assert f"N={LAYOUT.state_dir}/" in script
 
 
+def test_stop_counts_an_exited_daemon_its_parent_has_not_reaped_as_stopped(tmp_path: Path) -> None:
+    """A daemon whose parent (pid 1 in the lab) has not yet reaped it is a zombie: `kill -0` still succeeds.
+    stop returns once it has exited and status says dead (start-stop-daemon --stop waited for the reap)."""
+    import sys
+    import time
+
+    (tmp_path / "run" / "log").mkdir(parents=True)
+    # a parent that never waits: its child exits on SIGTERM and stays a zombie while the parent lives
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         "c = subprocess.Popen(['sleep', '60']); print(c.pid, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        (tmp_path / "run" / "target.pid").write_text(f"{child}\n")
+        script = f"N={tmp_path}\nNAME=svc\n{targets._COMMON}\nbefore_stop() {{ :; }}\n\"$@\""
+        status = subprocess.run(["sh", "-c", script, "sh", "status"], capture_output=True, text=True, check=False)
+        assert status.stdout.strip() == f"svc: active (running) pid {child}"
+        t0 = time.monotonic()
+        stop = subprocess.run(["sh", "-c", script, "sh", "stop"], capture_output=True, text=True, check=False)
+        assert (stop.returncode, stop.stdout.strip(), stop.stderr) == (0, "svc: stopped", "")
+        assert time.monotonic() - t0 < 5  # not the SIGKILL fallback: SIGTERM ended it
+        assert Path(f"/proc/{child}/stat").read_text().split(") ")[1].startswith("Z")  # still unreaped
+        status = subprocess.run(["sh", "-c", script, "sh", "status"], capture_output=True, text=True, check=False)
+        assert (status.returncode, status.stdout.strip()) == (3, "svc: inactive (dead)")
+        assert not (tmp_path / "run" / "target.pid").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+
+
 def test_iscsi_script_removes_and_adds_lun_1() -> None:
     """The LUN verbs take a LUN number, LUN 1 (the lab's disk) by default; start presents LUN 1."""
     script = targets.iscsi_target_script(LAYOUT)

@@ -25,7 +25,17 @@ PIDFILE=$N/run/target.pid
 LOG=$N/run/log
 
 pid() { [ -s "$PIDFILE" ] && cat "$PIDFILE"; }
-running() { p=$(pid) && kill -0 "$p" 2>/dev/null; }
+# A daemon that exited stays a zombie until init reaps it (here pid 1 may take seconds: `kill -0` still succeeds
+# and start-stop-daemon --stop kept waiting 1-2 s): an exited daemon is not running.
+alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
+running() { p=$(pid) && alive "$p"; }
+gone_within() {  # gone_within PID SECONDS: poll every 0.05 s until the process has exited
+  n=$(($2 * 20))
+  while alive "$1"; do
+    n=$((n - 1)); [ "$n" -gt 0 ] || return 1
+    sleep 0.05
+  done
+}
 listening() { ss -Hltn "sport = :$1" | grep -q .; }
 wait_for() {  # wait_for SECONDS WHAT COMMAND...: poll COMMAND every 0.1 s
   n=$(($1 * 10)); what=$2; shift 2
@@ -47,9 +57,15 @@ status() {
 }
 stop() {
   running || { echo "$NAME: inactive (dead)"; return 0; }
-  kill -CONT "$(pid)" 2>/dev/null || true   # a frozen daemon must run to act on SIGTERM
+  p=$(pid)
+  kill -CONT "$p" 2>/dev/null || true   # a frozen daemon must run to act on SIGTERM
   before_stop
-  start-stop-daemon --stop --quiet --pidfile "$PIDFILE" --retry TERM/5/KILL/5 --remove-pidfile
+  kill -TERM "$p" 2>/dev/null || true
+  if ! gone_within "$p" 5; then
+    kill -KILL "$p" 2>/dev/null || true
+    gone_within "$p" 5 || { echo "$NAME: pid $p did not exit after SIGKILL" >&2; return 1; }
+  fi
+  rm -f "$PIDFILE"
   echo "$NAME: stopped"
 }
 freeze() { running || { echo "$NAME: not running" >&2; exit 1; }; kill -STOP "$(pid)"; echo "$NAME: frozen"; }
