@@ -143,7 +143,12 @@ class FakeNode:
                 return ok(status=4)
             if "kill" in line:
                 del self.timers[pid]
+            if "rm -f" in line:  # cancel_timer(clear_marks=True): the markers go after the kill
+                self.markers.difference_update(shlex.split(line.split("rm -f", 1)[1].split(";", 1)[0]))
             return ok()
+        if line.startswith("[ -e ") and "faultlab-deadman" in line:  # timer_marks: which markers exist
+            found = [m.rsplit(".", 1)[1] for m in re.findall(r"\[ -e (\S+) \]", line) if m in self.markers]
+            return ok("".join(f"{m}\n" for m in found))
         if words[:2] == ["test", "-e"]:
             return ok(status=0 if words[2] in self.markers else 1)
         if words[:2] == ["rm", "-f"]:
@@ -824,3 +829,32 @@ def test_path_set_is_one_line_that_stops_at_the_first_failure_and_names_the_path
     ok_line = _set_line(["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L3"], "active")
     assert subprocess.run(["sh", "-c", ok_line], env=env, timeout=10, check=False).returncode == 0
     assert log.read_text().split() == ["vmhba64:C0:T0:L1", "vmhba64:C0:T0:L3"]
+
+
+class _LocalShell:
+    """The Runner boundary on this machine's sh: the dead-man scripts run for real."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def run(self, argv: list[str] | str, timeout: float | None = None, check: bool = False) -> CommandResult:
+        line = argv if isinstance(argv, str) else shlex.join(argv)
+        p = subprocess.run(["sh", "-c", line], env=self.env, capture_output=True, text=True, timeout=10, check=False)
+        return ok(p.stdout, p.returncode, p.stderr)
+
+
+def test_timer_marks_and_cancel_with_clear_on_a_real_shell(inv: Inventory, tmp_path: Path) -> None:
+    from faultlab.harness.faults.deadman import cancel_timer, start_timer, timer_marks
+
+    f = plan_fault(inv, {"kind": "network-blackhole", "on": "nfs01"}, run_id=f"m{os.getpid()}",
+                   scenario_vms=["win01", "win02"], hold_s=1)  # fmt: skip
+    shell = _LocalShell({**os.environ, "PATH": f"{_fake_iptables(tmp_path)}:{os.environ['PATH']}"})
+    (tmp_path / "rules.txt").write_text("")
+    assert timer_marks(shell, f.tag) == frozenset()
+    Path(marker_path(f.tag, "firing")).write_text("")  # an earlier timer's heal began and failed
+    assert timer_marks(shell, f.tag) == {"firing"}
+    pid = start_timer(shell, f.tag, 30, f.heal_shell())
+    assert cancel_timer(shell, pid, f.tag, clear_marks=True)
+    assert wait_for(lambda: _gone(pid), 10, 0.05)
+    assert timer_marks(shell, f.tag) == frozenset() and not Path(marker_path(f.tag, "firing")).exists()
+    assert not cancel_timer(shell, pid, f.tag, clear_marks=True)  # gone: not ours to kill, exit status says so

@@ -46,7 +46,7 @@ def test_stop_counts_an_exited_daemon_its_parent_has_not_reaped_as_stopped(tmp_p
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
         (tmp_path / "run" / "target.pid").write_text(f"{child}\n")
-        script = f"N={tmp_path}\nNAME=svc\n{targets._COMMON}\nbefore_stop() {{ :; }}\n\"$@\""
+        script = f'N={tmp_path}\nNAME=svc\n{targets._COMMON}\nbefore_stop() {{ :; }}\n"$@"'
         status = subprocess.run(["sh", "-c", script, "sh", "status"], capture_output=True, text=True, check=False)
         assert status.stdout.strip() == f"svc: active (running) pid {child}"
         t0 = time.monotonic()

@@ -10,6 +10,7 @@ from faultlab.lab.errors import LabError
 from faultlab.lab.esxi import Runner
 
 MARK = "faultlab-deadman"
+STAGES = ("firing", "healed")  # the timer's marker files, in the order it writes them
 
 
 def marker_path(tag: str, stage: str = "healed") -> str:
@@ -54,14 +55,25 @@ def timer_running(client: Runner, pid: int, tag: str) -> bool:
     return client.run(_match_script(pid, tag, "exit 0")).exit_status == 0
 
 
-def cancel_timer(client: Runner, pid: int, tag: str) -> bool:
-    """Kill the timer if that pid is still our timer (its command line names the tag); True when it was killed."""
-    return client.run(_match_script(pid, tag, f"kill {pid}")).exit_status == 0
+def cancel_timer(client: Runner, pid: int, tag: str, *, clear_marks: bool = False) -> bool:
+    """Kill the timer if that pid is still our timer (its command line names the tag); True when it was killed.
+    With `clear_marks`, its marker files go too, after the kill (same round trip)."""
+    script = _match_script(pid, tag, f"kill {pid}")
+    if clear_marks:
+        marks = " ".join(shlex.quote(marker_path(tag, s)) for s in STAGES)
+        script = f"( {script} ); r=$?; rm -f {marks}; exit $r"
+    return client.run(script).exit_status == 0
 
 
 def timer_fired(client: Runner, tag: str) -> bool:
     """The timer ran its heal, and the heal succeeded (its marker file is there)."""
     return client.run(["test", "-e", marker_path(tag)]).exit_status == 0
+
+
+def timer_marks(client: Runner, tag: str) -> frozenset[str]:
+    """Which of the timer's markers are on the node (`firing`, `healed`), in one round trip."""
+    script = "; ".join(f"[ -e {shlex.quote(marker_path(tag, s))} ] && echo {s}" for s in STAGES) + "; true"
+    return frozenset(client.run(script).stdout.split()) & frozenset(STAGES)
 
 
 def timer_began_heal(client: Runner, tag: str) -> bool:
@@ -71,4 +83,4 @@ def timer_began_heal(client: Runner, tag: str) -> bool:
 
 
 def clear_marker(client: Runner, tag: str) -> None:
-    client.run(["rm", "-f", marker_path(tag), marker_path(tag, "firing")])
+    client.run(["rm", "-f", *(marker_path(tag, s) for s in STAGES)])

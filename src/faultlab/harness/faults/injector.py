@@ -13,8 +13,8 @@ from faultlab.harness.faults.deadman import (
     cancel_timer,
     clear_marker,
     start_timer,
-    timer_began_heal,
     timer_fired,
+    timer_marks,
     timer_running,
 )
 from faultlab.harness.faults.kinds.base import FaultError, NodePool
@@ -113,24 +113,32 @@ def heal_entry(pool: NodePool, ledger: Ledger, entry: Entry, verify_timeout_s: f
         return out("already healed")
     try:
         node = pool.get(entry.timer_node or fault.node)
-        if entry.timer_pid is not None and timer_began_heal(node, fault.tag):
+        timed = entry.timer_pid is not None
+        marks = timer_marks(node, fault.tag) if timed else frozenset()
+        if "firing" in marks and "healed" not in marks:
             # The timer is healing now: let it finish rather than race it (and misreport who healed).
-            pid = entry.timer_pid
+            pid = entry.timer_pid or 0
             wait_for(lambda: timer_fired(node, fault.tag) or not timer_running(node, pid, fault.tag), verify_timeout_s)
-        if entry.timer_pid is not None and timer_fired(node, fault.tag) and fault.verify_healed(pool) is not False:
+            marks = timer_marks(node, fault.tag)
+        if "healed" in marks and fault.verify_healed(pool) is not False:
             # The dead-man timer healed it (its heal exited 0): acting again could fail (lun_add of a present LUN).
             clear_marker(node, fault.tag)
             ledger.update(fault.fault_id, state="healed", healed_at=time.time(), note="healed by the dead-man timer")
             return out("healed by timer")
         did = fault.heal(pool)
-        verdict = wait_for(lambda: fault.verify_healed(pool) is not False, verify_timeout_s)
-        if not verdict:
+        seen: list[bool | None] = []
+
+        def healed() -> bool:
+            seen.append(fault.verify_healed(pool))
+            return seen[-1] is not False
+
+        if not wait_for(healed, verify_timeout_s):
             ledger.update(fault.fault_id, note="heal did not take effect")
             return out("failed", "still in effect after heal")
-        checked = fault.verify_healed(pool)
+        checked = seen[-1]
         if entry.timer_pid is not None:
-            cancel_timer(node, entry.timer_pid, fault.tag)
-            clear_marker(node, fault.tag)  # a timer whose own heal failed leaves its `firing` marker
+            # a timer whose own heal failed leaves its `firing` marker: cleared with the kill
+            cancel_timer(node, entry.timer_pid, fault.tag, clear_marks=True)
         ledger.update(fault.fault_id, state="healed", healed_at=time.time(), note="")
     except FaultlabError as exc:
         ledger.update(fault.fault_id, note=str(exc)[:500])
