@@ -187,6 +187,23 @@ def test_role_asks_vmware_v_when_the_inventory_names_no_version() -> None:
     assert "esxcfg-nas -l" not in cos8.ran
 
 
+def test_preflight_on_a_host_vmware_v_called_esx4_asks_no_esxcli_storage() -> None:
+    """The version check of preflight (`vmware -v`) tells the role it is on ESX 4: the file systems are read with
+    esxcfg-* at once, not after an esxcli storage call the COS refuses (two commands less)."""
+    host, cos = esx4({
+        "vmware -v": ok("VMware ESX 4.1.0 build-260247\n"),
+        "esxcfg-nas -l": ok(NAS_MOUNTED),
+        "esxcfg-scsidevs -m": ok(SCSIDEVS_M),
+    }, None)  # fmt: skip
+    assert host.product_version() == "VMware ESX 4.1.0 build-260247" and host.legacy
+    values, fs = host.preflight_facts([])
+    assert values == {} and not isinstance(fs, LabError)
+    assert ("export_1", "NFS") in [(f.volume_name, f.type) for f in fs]
+    assert cos.ran == ["vmware -v", "esxcfg-scsidevs -m", "esxcfg-nas -l"]
+    modern, _ = esx4({"vmware -v": ok("VMware ESXi 8.0.2 build-22380479\n")}, None)
+    assert modern.product_version().startswith("VMware ESXi 8") and not modern.legacy
+
+
 def test_role_failing_esx4_command_is_a_lab_error_naming_it() -> None:
     host, _ = esx4({})
     with pytest.raises(LabError, match="esxcfg-scsidevs -l exited 127"):

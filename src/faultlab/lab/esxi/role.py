@@ -392,6 +392,8 @@ class EsxiHost:
         if not res.succeeded or not res.stdout.strip():
             why = res.stderr.strip() or res.stdout.strip() or "no output"
             raise LabError(f"vmware -v exited {res.exit_status}: {why}", host=self.name)
+        if self._legacy is None:  # known now: ESX(i) before 5.0 has no `esxcli storage`, so it is not asked
+            self._legacy = _major(res.stdout) < 5
         return res.stdout.strip()
 
     def advanced_setting(self, name: str) -> int | str:
@@ -405,13 +407,20 @@ class EsxiHost:
         """The advanced options and `esxcli storage filesystem list` in one round trip: each option's value (or
         its LabError), and the file systems (or the LabError of their listing)."""
         options = [n if n.startswith("/") else "/" + n.replace(".", "/") for n in settings]
-        got = self._esxcli_many([*(_advanced_list(o) for o in options), ("storage", "filesystem", "list")])
+        legacy = self.legacy  # ESX 4 (known from the inventory or `vmware -v`): its esxcli has no storage namespace
+        listing = [] if legacy else [("storage", "filesystem", "list")]
+        got = self._esxcli_many([*(_advanced_list(o) for o in options), *listing])
         values: dict[str, int | str | LabError] = {}
         for name, option, rows in zip(settings, options, got, strict=False):
             try:
                 values[name] = self._setting_of(option, _raise(rows))
             except LabError as exc:
                 values[name] = exc
+        if legacy:
+            try:
+                return values, self._legacy_filesystems()
+            except LabError as exc:
+                return values, exc
         fs = got[-1]
         if isinstance(fs, LabError):  # e.g. ESX 4, whose esxcli has no storage namespace: read as filesystems() does
             refused = fs
