@@ -15,9 +15,10 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
+# Two workers, each test file on one of them (a lab test module's embedded lab is its worker's own); tests/conftest.py
+# starts the minutes-long modules first.
 test: setup
-	$(PY) -m pytest -q -n 2 tests/unit
-	$(PY) -m pytest -q tests/lab
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 check: setup lint typecheck imports
 
