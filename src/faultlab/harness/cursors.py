@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 
 from faultlab.lab.errors import LabError, RemoteFileError, UnreachableError
 from faultlab.lab.esxi import HOST_LOGS, datastore_file
+from faultlab.lab.result import CommandResult, FileStat
 from faultlab.lab.shellbatch import FileSlice
-from faultlab.lab.ssh import CommandResult, FileStat
 
 log = logging.getLogger("faultlab.harness.cursors")
 

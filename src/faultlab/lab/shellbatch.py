@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from faultlab.lab.ssh import CommandResult, FileStat, quote_command
+from faultlab.lab.result import CommandResult, FileStat, quote_command
 
 
 @dataclass(frozen=True, slots=True)

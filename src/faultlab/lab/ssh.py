@@ -12,7 +12,6 @@ import shlex
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -23,7 +22,6 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from faultlab.lab.credentials import SecretValue
 from faultlab.lab.errors import (
     AuthenticationError,
-    CommandError,
     CommandTimeoutError,
     HostKeyError,
     LabError,
@@ -31,9 +29,13 @@ from faultlab.lab.errors import (
     UnreachableError,
 )
 from faultlab.lab.inventory import Inventory, SshAccess
+from faultlab.lab.result import CommandResult, FileStat, quote_command
 
 if TYPE_CHECKING:
     from faultlab.lab.shellbatch import FileSlice
+
+# CommandResult, FileStat and quote_command live in lab/result.py (no paramiko there) and are re-exported here.
+__all__ = ["CommandResult", "FileStat", "SshClient", "SshPool", "fingerprint_of", "is_transient", "quote_command"]
 
 log = logging.getLogger("faultlab.lab.ssh")
 # paramiko logs a failed handshake (e.g. a port that does not speak SSH) with its traceback; without a handler of
@@ -54,61 +56,10 @@ _TRANSIENT_ERRNOS = {
 }
 
 
-def quote_command(argv: Sequence[str] | str) -> str:
-    """The ONE place where commands are quoted: an argv list is shlex-joined, a string is a shell line as is."""
-    if isinstance(argv, str):
-        return argv
-    if not argv:
-        raise ValueError("empty command")
-    return shlex.join(argv)
-
-
 def fingerprint_of(key: paramiko.PKey) -> str:
     """OpenSSH's SHA256 fingerprint of a public key, as `ssh-keygen -lf` prints it."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a remote command did. `stdout`/`stderr` are decoded UTF-8 (bad bytes replaced)."""
-
-    argv: tuple[str, ...] | str
-    exit_status: int
-    stdout: str
-    stderr: str
-    duration: float  # seconds, monotonic
-    host: str = ""
-    stdout_bytes: bytes = field(default=b"", repr=False)
-
-    @property
-    def command(self) -> str:
-        return quote_command(self.argv)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_status == 0
-
-    def check(self, user: str | None = None) -> CommandResult:
-        """Self when the exit status is 0, else CommandError with the command, status and stderr."""
-        if self.exit_status != 0:
-            tail = self.stderr.strip().splitlines()[-3:]
-            raise CommandError(
-                f"command {self.command!r} exited {self.exit_status}" + (f": {' | '.join(tail)}" if tail else ""),
-                host=self.host,
-                user=user,
-                exit_status=self.exit_status,
-            )
-        return self
-
-
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """Size, inode and modification time of a remote file (log cursors mark with size + inode)."""
-
-    size: int
-    inode: int
-    mtime: int
 
 
 def _frame_end(out: bytearray, token: bytes, start: int = 0) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from faultlab.lab.errors import LabError
 from faultlab.lab.esxi import Runner
 from faultlab.lab.inventory import Inventory, StorageTarget
-from faultlab.lab.ssh import CommandResult, quote_command
+from faultlab.lab.result import CommandResult, quote_command
 
 IPTABLES = ("iptables", "-w", "5")  # -w: wait for the xtables lock instead of failing
 

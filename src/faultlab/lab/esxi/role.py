@@ -12,8 +12,8 @@ from faultlab.lab.errors import LabError, VimFaultError
 from faultlab.lab.esxi import legacy
 from faultlab.lab.esxi.parse import read_output
 from faultlab.lab.inventory import Datastore, Host, Inventory
+from faultlab.lab.result import CommandResult
 from faultlab.lab.shellbatch import batch_script, parse_batch
-from faultlab.lab.ssh import CommandResult
 
 T = TypeVar("T")
 HOST_LOGS: tuple[str, ...] = ("vmkernel", "vmkwarning", "vobd", "hostd", "vmksummary")
