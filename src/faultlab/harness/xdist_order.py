@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from faultlab.lab.errors import ConfigError
 
 Estimate = Callable[[str], float]
 HISTORY_RUNS = 5  # the median of this many recent passed runs estimates a scenario's wall time
+HISTORY_WAIT_S = 5.0  # the longest the first round waits for the history to be read
 
 
 def plan_first_round(estimates: Sequence[float], workers: int) -> tuple[list[list[int]], list[int]]:
@@ -79,20 +81,31 @@ def is_scenario_id(nodeid: str) -> bool:
     return path.endswith((".yaml", ".yml"))
 
 
-def estimator(rootpath: Path, history_url: str | None) -> Estimate:
+def estimator(rootpath: Path, history_url: str | None, wait_s: float = HISTORY_WAIT_S) -> Estimate:
     """Estimated wall seconds of a scenario item: the median of its recent passed runs in the history, else 0 (a
-    hold is an expression of the host's settings, known only once a lab is up: without history, file order)."""
+    hold is an expression of the host's settings, known only once a lab is up: without history, file order).
+    The history is read in a thread from now on (while the workers start); a history that does not answer within
+    `wait_s` (a database host that is down) leaves every estimate at 0 rather than holding the run."""
     past: dict[str, list[float]] = {}
-    if history_url is not None:
+
+    def load() -> None:
+        if history_url is None:
+            return
         try:
             with HistoryStore(history_url) as store:
                 for run in store.runs():
                     if run.outcome == "passed" and run.duration_s is not None:
                         past.setdefault(run.scenario, []).append(run.duration_s)
         except HistoryError:
-            past = {}  # no history yet (or unreachable): the files' own figures order the run
+            past.clear()  # no history yet (or unreachable): the files' order stands
+
+    loader = threading.Thread(target=load, name="faultlab-history-estimates", daemon=True)
+    loader.start()
 
     def estimate(nodeid: str) -> float:
+        loader.join(wait_s)
+        if loader.is_alive():
+            return 0.0
         path = rootpath / nodeid.split("::", 1)[0]
         try:
             sc = load_scenario(path)

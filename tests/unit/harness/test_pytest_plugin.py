@@ -431,3 +431,39 @@ def test_a_version_no_embedded_lab_has_is_an_error_naming_the_file(lab_dir: pyte
     assert session.EmbeddedLabHandle is EmbeddedLabHandle  # the inner session's fake is gone with it
     result.stdout.fnmatch_lines(["*old.yaml*lab.version*no ESX(i) 6.7 hosts*"])
     assert (lab_dir.path / "labs.log").read_text().splitlines()[0] == '["up", "8.0", 1, 1, 1]'
+
+
+def test_estimates_are_the_median_of_recent_passed_runs_and_zero_without_an_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    from faultlab.harness import xdist_order
+    from faultlab.harness.history.store import HistoryStore, RunSummary
+
+    root = Path(__file__).resolve().parents[3]  # the repository: scenarios/ holds the catalog
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    walls = [("passed", 9.0), ("passed", 1.0), ("failed", 50.0), ("passed", 4.0)]
+    with HistoryStore(url) as store:
+        for i, (outcome, wall) in enumerate(walls):
+            store.add(RunSummary(f"r{i}", "nfs-blip-no-apd", outcome, datetime.now(UTC), duration_s=wall))
+    estimate = xdist_order.estimator(root, url)
+    assert estimate("scenarios/nfs-blip-no-apd.yaml::nfs-blip-no-apd") == 4.0  # median of 9, 1, 4: failed left out
+    assert estimate("scenarios/iscsi-pdl.yaml::iscsi-pdl") == 0.0  # never ran
+    assert estimate("scenarios/missing.yaml::missing") == 0.0
+    assert xdist_order.estimator(root, None)("scenarios/nfs-blip-no-apd.yaml::nfs-blip-no-apd") == 0.0
+
+    release = threading.Event()
+
+    class Hanging(HistoryStore):  # a database host that does not answer
+        def __init__(self, url: str) -> None:
+            release.wait(10)
+            super().__init__(url)
+
+    monkeypatch.setattr(xdist_order, "HistoryStore", Hanging)
+    try:
+        hanging = xdist_order.estimator(root, url, wait_s=0.2)
+        assert hanging("scenarios/nfs-blip-no-apd.yaml::nfs-blip-no-apd") == 0.0
+    finally:
+        release.set()
