@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,8 @@ def vm_support(
     stamp = time.strftime("%Y-%m-%d--%H.%M", time.gmtime())
     base = f"esx-{host}-{stamp}-{os.getpid()}"  # the form of ESXi bundles (sources.py); ESX 4 unsampled
     path = out_dir / f"{base}.tgz"
+    import tarfile  # here: only vm-support writes a bundle, and every command is a new process
+
     with tarfile.open(path, "w:gz") as tar:
         for pattern in ("vmkernel*", "vmkwarning*", "vmksummary*", "messages*", "vmware/hostd*"):
             for f in sorted(log_dir.glob(pattern)):
