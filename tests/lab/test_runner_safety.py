@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,22 +25,12 @@ from faultlab.harness.pytest_plugin import Lab
 from faultlab.harness.record import load_record, parse_iso
 from faultlab.lab.ssh import SshPool
 from faultlab.lab.target import IPTABLES
+from tests.lab.conftest import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.destructive]
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTLAB = [sys.executable, "-c", "from faultlab.harness.cli import main; main()"]
-
-
-def wait_for(what: str, cond: Callable[[], Any], timeout_s: float, interval_s: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(interval_s)
 
 
 @pytest.fixture

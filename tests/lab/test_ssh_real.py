@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from faultlab.lab.errors import CommandTimeoutError, HostKeyError, RemoteFileError
 from faultlab.lab.ssh import SshClient
+from tests.lab.conftest import wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -300,14 +302,16 @@ def test_commands_share_one_long_running_shell(client: SshClient) -> None:
     assert client.run("echo $$").stdout == first
 
 
-def test_a_second_thread_gets_a_session_of_its_own(client: SshClient) -> None:
+def test_a_second_thread_gets_a_session_of_its_own(client: SshClient, server: Server) -> None:
     import threading
 
     client.run("true")
     seen: list[str] = []
-    slow = threading.Thread(target=lambda: seen.append(client.run("sleep 0.5; echo slow").stdout))
+    began = server.tmp / "slow-began"
+    slow_line = f"touch {shlex.quote(str(began))}; sleep 0.5; echo slow"
+    slow = threading.Thread(target=lambda: seen.append(client.run(slow_line).stdout))
     slow.start()
-    time.sleep(0.1)  # the slow command holds the shell by now
+    wait_for("the slow command to hold the shell", began.exists, 10, 0.01)
     started = time.monotonic()
     assert client.run("echo quick").stdout == "quick\n"
     assert time.monotonic() - started < 0.45  # did not wait for the shell
