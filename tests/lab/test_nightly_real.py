@@ -56,6 +56,30 @@ def test_run_with_no_lab_starts_one_shaped_for_the_scenario_and_leaves_none_behi
     assert runs[0].lab == down[1] and runs[0].settings["NFS.HeartbeatFrequency"] > 0
 
 
+def test_pytest_n_2_gives_each_worker_its_own_lab_and_one_junit(tmp_path: Path) -> None:
+    """`pytest -n 2` over two catalog scenarios for real: the plugin's scheduler hands them out, each worker brings
+    up its own embedded lab (two lab ids in the history), one JUnit holds both, and no lab is left behind."""
+    import xml.etree.ElementTree as ET
+
+    scenarios = [str(BLIP.parent / f"{name}.yaml") for name in ("iscsi-pdl", "iscsi-path-off")]
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    junit = tmp_path / "j.xml"
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", *scenarios, "--history", db,
+         "--artifacts", str(tmp_path / "a"), "--junitxml", str(junit)],
+        cwd=BLIP.parents[1], capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "scheduling tests via ScenarioScheduling" in res.stdout
+    with HistoryStore(db) as store:
+        runs = store.runs()
+    assert sorted((r.scenario, r.outcome) for r in runs) == [("iscsi-path-off", "passed"), ("iscsi-pdl", "passed")]
+    labs = {r.lab for r in runs}
+    assert len(labs) == 2 and None not in labs, labs  # a lab per worker
+    assert not labs & {m.lab_id for m in all_manifests()}  # both taken down
+    assert len(list(ET.parse(junit).iter("testcase"))) == 2
+
+
 def test_two_concurrent_runs_on_one_lab_never_overlap_their_fault_windows(lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "a"
     argv = [
